@@ -1,0 +1,31 @@
+"""Opendream: layered, non-destructive image generation and editing with diffusion models.
+
+The public API for writing ops (extensions). Importing it never imports torch."""
+
+from pydantic import Field as Field
+
+from opendream.core.context import Context as Context
+from opendream.core.errors import Cancelled as Cancelled
+from opendream.core.errors import ModelUnavailable as ModelUnavailable
+from opendream.core.errors import OpendreamError as OpendreamError
+from opendream.core.layer import ImageLayer as ImageLayer
+from opendream.core.layer import Layer as Layer
+from opendream.core.layer import MaskLayer as MaskLayer
+from opendream.core.registry import define_op as define_op
+from opendream.core.registry import op as op
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Cancelled",
+    "Context",
+    "Field",
+    "ImageLayer",
+    "Layer",
+    "MaskLayer",
+    "ModelUnavailable",
+    "OpendreamError",
+    "__version__",
+    "define_op",
+    "op",
+]

@@ -1,0 +1,70 @@
+"""``Context``: what the engine hands an op at run time (progress, cancel, seeds, device, models)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from opendream.core.errors import Cancelled
+
+if TYPE_CHECKING:
+    from PIL import Image
+
+ProgressCallback = Callable[[int, int, "Image.Image | None"], None]
+
+
+class Context:
+    """Injected into an op through a parameter annotated ``Context`` (conventionally ``ctx``).
+
+    Attributes:
+        device (`str`): where tensors should live (``cuda``, ``mps`` or ``cpu``).
+        dtype (`str`): ``float16`` on CUDA, ``float32`` elsewhere.
+        models: the model manager (``None`` when the diffusion extra is not installed).
+        settings: the application settings.
+        log (`logging.Logger`): a logger named after the op.
+    """
+
+    def __init__(
+        self,
+        *,
+        op_name: str = "op",
+        device: str = "cpu",
+        dtype: str = "float32",
+        models: Any = None,
+        settings: Any = None,
+        on_progress: ProgressCallback | None = None,
+        cancel_event: threading.Event | None = None,
+    ) -> None:
+        self.op_name = op_name
+        self.device = device
+        self.dtype = dtype
+        self.models = models
+        self.settings = settings
+        self.log = logging.getLogger(f"opendream.op.{op_name}")
+        self._on_progress = on_progress
+        self._cancel_event = cancel_event or threading.Event()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._cancel_event.is_set()
+
+    def cancel(self) -> None:
+        self._cancel_event.set()
+
+    def check_cancelled(self) -> None:
+        """Raise ``Cancelled`` if the job was cancelled; call it between steps."""
+        if self._cancel_event.is_set():
+            raise Cancelled(f"{self.op_name} was cancelled")
+
+    def progress(self, step: int, total: int, preview: Image.Image | None = None) -> None:
+        """Report ``step`` of ``total`` (and optionally a small preview image)."""
+        if self._on_progress is not None:
+            self._on_progress(step, total, preview)
+
+    def generator(self, seed: int) -> Any:
+        """A seeded CPU ``torch.Generator``: CPU generators give the same noise on every device."""
+        import torch
+
+        return torch.Generator(device="cpu").manual_seed(int(seed))

@@ -1,0 +1,53 @@
+"""Safe image decoding and deterministic PNG encoding.
+
+Untrusted bytes are checked for format and pixel count *before* decoding, so a
+decompression bomb or a non-image is refused cheaply."""
+
+from __future__ import annotations
+
+import io
+import warnings
+
+from PIL import Image
+
+from opendream.core.errors import ImageRejected
+
+ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP")
+MAX_PIXELS = 4096 * 4096
+MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
+
+
+def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
+    """Decode PNG/JPEG/WebP bytes into a loaded PIL image, or raise ``ImageRejected``."""
+    if not data:
+        raise ImageRejected("image is empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(data), formats=list(ALLOWED_FORMATS))
+            width, height = image.size
+            if width <= 0 or height <= 0:
+                raise ImageRejected(f"image has an invalid size {width}x{height}")
+            if width * height > max_pixels:
+                raise ImageRejected(
+                    f"image is {width}x{height} = {width * height} pixels; the limit is {max_pixels}"
+                )
+            image.load()
+    except ImageRejected:
+        raise
+    except Image.UnidentifiedImageError as exc:
+        raise ImageRejected(f"not a PNG, JPEG or WebP image ({exc})") from exc
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise ImageRejected(f"image is too large to decode safely ({exc})") from exc
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise ImageRejected(f"image is corrupt or truncated ({exc})") from exc
+    return image
+
+
+def encode_png(image: Image.Image) -> bytes:
+    """PNG bytes with no metadata and fixed settings, so equal pixels give equal bytes."""
+    if image.mode not in ("RGB", "RGBA", "L"):
+        image = image.convert("RGBA" if "A" in image.getbands() else "RGB")
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG", optimize=False, compress_level=6)
+    return buffer.getvalue()

@@ -1,0 +1,475 @@
+"""The op contract: ``@op`` / ``@define_op``, the registry, schemas and validation.
+
+An op is a plain function; its signature is its schema. Layer-typed parameters become
+recipe *inputs* (edges of the DAG); every other parameter is a JSON literal in ``params``.
+Definitions are checked when registered, and errors name the op, the parameter, the file
+and the line."""
+
+from __future__ import annotations
+
+import enum
+import inspect
+import threading
+import types
+import typing
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal, Union
+
+import pydantic
+from PIL import Image
+from pydantic import ConfigDict, Field
+
+from opendream.core.context import Context
+from opendream.core.errors import InvalidParams, OpDefinitionError, OpNotFound
+from opendream.core.layer import ImageLayer, Layer, MaskLayer
+
+LayerKind = Literal["image", "mask", "any"]
+_LAYER_KINDS: dict[type, LayerKind] = {ImageLayer: "image", MaskLayer: "mask", Layer: "any"}
+_SCALARS = (str, int, float, bool)
+MAX_LAYER_LIST = 64
+
+
+@dataclass(frozen=True)
+class LayerParam:
+    """A layer-typed parameter: an edge of the DAG."""
+
+    name: str
+    kind: LayerKind
+    many: bool
+    required: bool
+
+
+@dataclass(frozen=True)
+class OpOutput:
+    """One normalised result of an op: a layer kind and its pixels."""
+
+    kind: Literal["image", "mask"]
+    image: Image.Image
+
+
+@dataclass
+class OpSpec:
+    """Everything the engine and the faces need to know about one registered op."""
+
+    name: str
+    version: str
+    title: str
+    description: str
+    category: str
+    deterministic: bool
+    func: Callable[..., Any]
+    layer_params: list[LayerParam]
+    params_model: type[pydantic.BaseModel]
+    param_order: list[str]
+    context_param: str | None
+    accepts_kwargs: bool
+    returns_masks: bool
+    file: str
+    line: int
+    extension: str | None = None
+    identity: Callable[[dict, Any], dict] | None = None
+
+    @property
+    def layer_param_names(self) -> list[str]:
+        return [p.name for p in self.layer_params]
+
+    def schema(self) -> dict:
+        """JSON Schema of the form: params from pydantic plus layer pickers marked
+        ``x-opendream-layer``. Layer properties hold layer ids."""
+        schema = self.params_model.model_json_schema()
+        schema["title"] = self.title
+        properties: dict[str, Any] = {}
+        required = list(schema.get("required", []))
+        param_props = schema.get("properties", {})
+        for name in self.param_order:
+            layer = next((p for p in self.layer_params if p.name == name), None)
+            if layer is None:
+                properties[name] = param_props[name]
+                continue
+            item = {"type": "string", "x-opendream-layer": layer.kind, "title": name.replace("_", " ").title()}
+            if layer.many:
+                item = {
+                    "type": "array",
+                    "items": {"type": "string"},
+                    "maxItems": MAX_LAYER_LIST,
+                    "x-opendream-layer": layer.kind,
+                    "title": item["title"],
+                }
+            properties[name] = item
+            if layer.required:
+                required.append(name)
+        schema["properties"] = properties
+        schema["required"] = [n for n in self.param_order if n in required]
+        schema["additionalProperties"] = self.accepts_kwargs
+        schema["x-opendream-inputs"] = self.layer_param_names
+        return schema
+
+    def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
+        """Validated params with defaults filled in (the canonical form stored in recipes)."""
+        if not isinstance(params, dict):
+            raise InvalidParams(self.name, [{"param": "params", "message": "has to be an object"}])
+        misplaced = [n for n in params if n in self.layer_param_names]
+        if misplaced:
+            raise InvalidParams(
+                self.name,
+                [{"param": n, "message": "is a layer parameter; pass it in `inputs`"} for n in misplaced],
+            )
+        try:
+            model = self.params_model.model_validate(params)
+        except pydantic.ValidationError as exc:
+            raise InvalidParams(self.name, _pydantic_errors(exc)) from None
+        data = model.model_dump(mode="json")
+        if self.accepts_kwargs and model.model_extra:
+            data.update(model.model_extra)
+        return data
+
+    def validate_inputs(self, inputs: dict[str, Any]) -> dict[str, str | list[str]]:
+        """Check the shape of ``inputs`` (ids only; the project checks that they exist)."""
+        if not isinstance(inputs, dict):
+            raise InvalidParams(self.name, [{"param": "inputs", "message": "has to be an object"}])
+        errors = [
+            {"param": n, "message": "is not a layer parameter of this op"}
+            for n in inputs
+            if n not in self.layer_param_names
+        ]
+        clean: dict[str, str | list[str]] = {}
+        for param in self.layer_params:
+            value = inputs.get(param.name)
+            if value is None:
+                if param.required:
+                    errors.append({"param": param.name, "message": f"a {param.kind} layer is required"})
+                continue
+            if param.many:
+                if (
+                    not isinstance(value, list)
+                    or not all(isinstance(v, str) for v in value)
+                    or len(value) > MAX_LAYER_LIST
+                ):
+                    errors.append(
+                        {"param": param.name, "message": f"has to be a list of at most {MAX_LAYER_LIST} layer ids"}
+                    )
+                    continue
+            elif not isinstance(value, str):
+                errors.append({"param": param.name, "message": "has to be a layer id (a string)"})
+                continue
+            clean[param.name] = value
+        if errors:
+            raise InvalidParams(self.name, errors)
+        return clean
+
+    def call(
+        self, params: dict[str, Any], layers: dict[str, Layer | list[Layer] | None], ctx: Context
+    ) -> list[OpOutput]:
+        """Run the function with validated params and resolved input layers; normalise the result."""
+        kwargs: dict[str, Any] = dict(params)
+        if "device" in kwargs and kwargs["device"] is None:
+            kwargs["device"] = ctx.device
+        kwargs.update(layers)
+        if self.context_param:
+            kwargs[self.context_param] = ctx
+        return normalise_outputs(self.name, self.func(**kwargs), self.returns_masks)
+
+
+def _pydantic_errors(exc: pydantic.ValidationError) -> list[dict]:
+    errors = []
+    for err in exc.errors():
+        param = ".".join(str(p) for p in err["loc"]) or "params"
+        message = err["msg"]
+        if err["type"] == "extra_forbidden":
+            message = "is not a parameter of this op"
+        errors.append({"param": param, "message": message})
+    return errors
+
+
+def normalise_outputs(op_name: str, result: Any, returns_masks: bool) -> list[OpOutput]:
+    """Layer, list of layers, PIL image or list of images -> a list of ``OpOutput``."""
+    items = result if isinstance(result, list | tuple) else [result]
+    outputs = []
+    for item in items:
+        if isinstance(item, Layer):
+            kind = "mask" if isinstance(item, MaskLayer) else "image"
+            image = item.get_image()
+        elif isinstance(item, Image.Image):
+            kind = "mask" if returns_masks and item.mode == "L" else "image"
+            image = item
+        else:
+            raise TypeError(
+                f"op {op_name!r} returned {type(item).__name__}; "
+                "return a Layer, a list of layers, a PIL image or a list of images"
+            )
+        if kind == "mask" and image.mode != "L":
+            image = image.convert("L")
+        if kind == "image" and image.mode not in ("RGB", "RGBA"):
+            image = image.convert("RGB")
+        outputs.append(OpOutput(kind=kind, image=image))
+    if not outputs:
+        raise ValueError(f"op {op_name!r} returned no layers")
+    return outputs
+
+
+# --- building a spec from a function -------------------------------------------------------
+
+
+def _layer_annotation(annotation: Any) -> tuple[LayerKind, bool, bool] | None:
+    """(kind, many, optional) when ``annotation`` is a layer type, else ``None``."""
+    optional = False
+    origin = typing.get_origin(annotation)
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        if len(args) == 1 and len(typing.get_args(annotation)) == 2:
+            annotation, optional = args[0], True
+            origin = typing.get_origin(annotation)
+    if annotation in _LAYER_KINDS:
+        return _LAYER_KINDS[annotation], False, optional
+    if origin is list:
+        (item,) = typing.get_args(annotation) or (None,)
+        if item in _LAYER_KINDS:
+            return _LAYER_KINDS[item], True, optional
+    return None
+
+
+def _check_param_type(annotation: Any) -> bool:
+    """True when ``annotation`` is one of the allowed JSON-literal parameter types."""
+    if annotation in _SCALARS:
+        return True
+    if inspect.isclass(annotation) and issubclass(annotation, enum.Enum):
+        return True
+    origin = typing.get_origin(annotation)
+    if origin is Literal:
+        return all(isinstance(a, _SCALARS) for a in typing.get_args(annotation))
+    if origin is Annotated:
+        return _check_param_type(typing.get_args(annotation)[0])
+    if origin in (Union, types.UnionType):
+        args = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return len(args) == 1 and _check_param_type(args[0])
+    return False
+
+
+def _infer_from_default(default: Any, compat: bool) -> Any:
+    if default is inspect.Parameter.empty:
+        # The original Opendream accepted hint-less, default-less params (e.g. `prompt`) as text.
+        return str if compat else None
+    if default is None:
+        return str | None
+    for scalar in (bool, int, float, str):
+        if type(default) is scalar:
+            return scalar
+    return None
+
+
+def build_spec(
+    func: Callable[..., Any],
+    *,
+    name: str | None = None,
+    version: str = "1",
+    title: str | None = None,
+    description: str | None = None,
+    category: str = "other",
+    deterministic: bool = True,
+    returns: Literal["image", "mask"] | None = None,
+    compat: bool = False,
+) -> OpSpec:
+    """Inspect ``func`` and build its ``OpSpec``; raise ``OpDefinitionError`` naming file and line."""
+    op_name = name or func.__name__
+    code = getattr(func, "__code__", None)
+    file = code.co_filename if code else "<unknown>"
+    line = code.co_firstlineno if code else 0
+
+    def fail(message: str) -> OpDefinitionError:
+        return OpDefinitionError(f"op {op_name!r}: {message}", file=file, line=line)
+
+    if not op_name.isidentifier():
+        raise fail("the name has to be a Python identifier")
+    try:
+        hints = typing.get_type_hints(func, include_extras=True)
+    except Exception as exc:
+        raise fail(f"cannot resolve type hints ({exc})") from None
+    signature = inspect.signature(func)
+
+    fields: dict[str, Any] = {}
+    layer_params: list[LayerParam] = []
+    order: list[str] = []
+    context_param = None
+    accepts_kwargs = False
+    for pname, param in signature.parameters.items():
+        if param.kind is inspect.Parameter.VAR_KEYWORD:
+            accepts_kwargs = True
+            continue
+        if param.kind is inspect.Parameter.VAR_POSITIONAL:
+            continue
+        annotation = hints.get(pname, inspect.Parameter.empty)
+        if annotation is Context or (annotation is inspect.Parameter.empty and pname == "ctx"):
+            context_param = pname
+            continue
+        layer = _layer_annotation(annotation)
+        if layer is not None:
+            kind, many, optional = layer
+            required = param.default is inspect.Parameter.empty and not optional
+            layer_params.append(LayerParam(pname, kind, many, required))
+            order.append(pname)
+            continue
+        if annotation is inspect.Parameter.empty:
+            annotation = _infer_from_default(param.default, compat)
+            if annotation is None:
+                raise fail(
+                    f"parameter {pname!r} has no type hint and no default to infer one from; "
+                    "add a hint such as `str` or `int`"
+                )
+        if not _check_param_type(annotation):
+            raise fail(
+                f"parameter {pname!r} has unsupported type {annotation!r}; use str, int, float, bool, "
+                "Literal, Enum, Optional, Annotated[..., Field(...)] or a layer type"
+            )
+        default = param.default
+        if pname == "device":
+            # `device` follows the runtime unless the recipe names one (original ops default to "mps").
+            annotation, default = str | None, None
+        fields[pname] = (annotation, ... if default is inspect.Parameter.empty else default)
+        order.append(pname)
+
+    returns_masks = returns == "mask" or _returns_masks(hints.get("return"))
+    config = ConfigDict(extra="allow" if accepts_kwargs else "forbid", title=op_name)
+    try:
+        model = pydantic.create_model(f"{op_name}_params", __config__=config, **fields)
+        model.model_json_schema()
+    except Exception as exc:
+        raise fail(f"cannot build a schema ({exc})") from None
+    doc = inspect.getdoc(func) or ""
+    return OpSpec(
+        name=op_name,
+        version=str(version),
+        title=title or op_name.replace("_", " ").title(),
+        description=description if description is not None else doc.split("\n\n")[0],
+        category=category,
+        deterministic=deterministic,
+        func=func,
+        layer_params=layer_params,
+        params_model=model,
+        param_order=order,
+        context_param=context_param,
+        accepts_kwargs=accepts_kwargs,
+        returns_masks=returns_masks,
+        file=file,
+        line=line,
+    )
+
+
+def _returns_masks(annotation: Any) -> bool:
+    if annotation is MaskLayer:
+        return True
+    return typing.get_origin(annotation) is list and typing.get_args(annotation)[:1] == (MaskLayer,)
+
+
+# --- the registry ----------------------------------------------------------------------------
+
+
+@dataclass
+class OpRegistry:
+    """Registered ops by name. Registration happens at import time of the defining module."""
+
+    ops: dict[str, OpSpec] = field(default_factory=dict)
+    _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
+    _origin: str | None = None
+
+    def register(self, spec: OpSpec) -> OpSpec:
+        with self._lock:
+            spec.extension = spec.extension or self._origin
+            existing = self.ops.get(spec.name)
+            if existing is not None and existing.file != spec.file:
+                raise OpDefinitionError(
+                    f"op {spec.name!r} is already defined in {existing.file}:{existing.line}"
+                    f" (extension {existing.extension!r}); rename one of them",
+                    file=spec.file,
+                    line=spec.line,
+                )
+            self.ops[spec.name] = spec
+            return spec
+
+    def unregister_file(self, file: str) -> None:
+        with self._lock:
+            for name in [n for n, s in self.ops.items() if s.file == file]:
+                del self.ops[name]
+
+    def get(self, name: str) -> OpSpec:
+        try:
+            return self.ops[name]
+        except KeyError:
+            raise OpNotFound(name) from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.ops
+
+    def __iter__(self) -> Iterator[OpSpec]:
+        return iter(sorted(self.ops.values(), key=lambda s: (s.category, s.name)))
+
+    def missing(self, names: list[str]) -> list[str]:
+        return sorted({n for n in names if n not in self.ops})
+
+    @contextmanager
+    def origin(self, extension: str) -> Iterator[None]:
+        """Ops registered inside this block are attributed to ``extension``."""
+        with self._lock:
+            previous, self._origin = self._origin, extension
+            try:
+                yield
+            finally:
+                self._origin = previous
+
+
+REGISTRY = OpRegistry()
+
+
+def op(
+    func: Callable[..., Any] | None = None,
+    *,
+    name: str | None = None,
+    version: str = "1",
+    title: str | None = None,
+    description: str | None = None,
+    category: str = "other",
+    deterministic: bool = True,
+    returns: Literal["image", "mask"] | None = None,
+    registry: OpRegistry | None = None,
+    identity: Callable[[dict, Any], dict] | None = None,
+) -> Any:
+    """Register ``func`` as an op. Usable bare (``@op``) or with options (``@op(version="2")``).
+
+    ``identity(params, ctx)`` may return extra data for the cache key, such as the resolved
+    revision of the model a recipe names."""
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        spec = build_spec(
+            f,
+            name=name,
+            version=version,
+            title=title,
+            description=description,
+            category=category,
+            deterministic=deterministic,
+            returns=returns,
+        )
+        spec.identity = identity
+        (registry or REGISTRY).register(spec)
+        f.__opendream_op__ = spec  # type: ignore[attr-defined]
+        return f
+
+    return decorate(func) if func is not None else decorate
+
+
+def define_op(func: Callable[..., Any] | None = None, **options: Any) -> Any:
+    """The original Opendream's decorator: ``op`` with defaults, lenient about hint-less params."""
+
+    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
+        registry = options.pop("registry", None) or REGISTRY
+        spec = build_spec(f, compat=True, **options)
+        registry.register(spec)
+        f.__opendream_op__ = spec  # type: ignore[attr-defined]
+        f.title = spec.title  # type: ignore[attr-defined]
+        return f
+
+    return decorate(func) if func is not None else decorate
+
+
+__all__ = ["REGISTRY", "Field", "LayerParam", "OpOutput", "OpRegistry", "OpSpec", "build_spec", "define_op", "op"]
