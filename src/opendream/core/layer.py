@@ -59,7 +59,9 @@ class Layer:
 
     def resize(self, width: int, height: int, resample: int = Image.Resampling.LANCZOS) -> Layer:
         """A new layer of the same class with the image resized to ``width`` x ``height``."""
-        return type(self)(image=self.image.resize((int(width), int(height)), resample), metadata=self.metadata)
+        return type(self)(
+            image=self.image.resize((int(width), int(height)), resample), metadata=self.metadata
+        )
 
     def resize_to_nearest_eighth(self) -> Layer:
         """A new layer whose sides are rounded down to multiples of 8 (diffusion models need them)."""

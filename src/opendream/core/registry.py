@@ -88,7 +88,11 @@ class OpSpec:
             if layer is None:
                 properties[name] = param_props[name]
                 continue
-            item = {"type": "string", "x-opendream-layer": layer.kind, "title": name.replace("_", " ").title()}
+            item = {
+                "type": "string",
+                "x-opendream-layer": layer.kind,
+                "title": name.replace("_", " ").title(),
+            }
             if layer.many:
                 item = {
                     "type": "array",
@@ -148,7 +152,10 @@ class OpSpec:
                     or len(value) > MAX_LAYER_LIST
                 ):
                     errors.append(
-                        {"param": param.name, "message": f"has to be a list of at most {MAX_LAYER_LIST} layer ids"}
+                        {
+                            "param": param.name,
+                            "message": f"has to be a list of at most {MAX_LAYER_LIST} layer ids",
+                        }
                     )
                     continue
             elif not isinstance(value, str):
@@ -472,4 +479,14 @@ def define_op(func: Callable[..., Any] | None = None, **options: Any) -> Any:
     return decorate(func) if func is not None else decorate
 
 
-__all__ = ["REGISTRY", "Field", "LayerParam", "OpOutput", "OpRegistry", "OpSpec", "build_spec", "define_op", "op"]
+__all__ = [
+    "REGISTRY",
+    "Field",
+    "LayerParam",
+    "OpOutput",
+    "OpRegistry",
+    "OpSpec",
+    "build_spec",
+    "define_op",
+    "op",
+]
