@@ -1,0 +1,101 @@
+"""Versioned schema migrations: an ordered list of ``(version, apply)`` pairs.
+
+Each migration runs in its own transaction together with the version bump, so a crash
+leaves the database at a whole version. Before an existing on-disk database is
+migrated, a copy is taken with the SQLite backup API (``opendream.db.bak-v{old}``)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from contextlib import closing
+from pathlib import Path
+
+from sqlalchemy import Connection, Engine
+
+from opendream.storage.sqlite import write_transaction
+
+Migration = tuple[int, Callable[[Connection], None]]
+
+
+def _v1_projects_and_cache(conn: Connection) -> None:
+    conn.exec_driver_sql(
+        """CREATE TABLE projects (
+            id TEXT PRIMARY KEY,
+            name TEXT NOT NULL,
+            revision INTEGER NOT NULL,
+            doc TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )"""
+    )
+    conn.exec_driver_sql(
+        """CREATE TABLE cache (
+            key TEXT PRIMARY KEY,
+            op TEXT NOT NULL,
+            blobs TEXT NOT NULL,
+            created_at TEXT NOT NULL,
+            hits INTEGER NOT NULL DEFAULT 0
+        )"""
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = ((1, _v1_projects_and_cache),)
+
+
+def schema_version(conn: Connection) -> int:
+    """The version recorded in the database; 0 for a database never migrated."""
+    has_table = conn.exec_driver_sql(
+        "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'schema_version'"
+    ).first()
+    if has_table is None:
+        return 0
+    return conn.exec_driver_sql("SELECT version FROM schema_version").scalar_one()
+
+
+def _is_empty(conn: Connection) -> bool:
+    return conn.exec_driver_sql("SELECT 1 FROM sqlite_master LIMIT 1").first() is None
+
+
+def backup(path: Path, version: int) -> Path:
+    """Copy the database at ``path`` next to it as ``<name>.bak-v{version}``; return the copy."""
+    target = path.with_name(f"{path.name}.bak-v{version}")
+    # The backup API copies a consistent snapshot, WAL content included, unlike a file copy.
+    with closing(sqlite3.connect(path)) as source, closing(sqlite3.connect(target)) as copy:
+        source.backup(copy)
+    return target
+
+
+def migrate(engine: Engine, path: Path | None, migrations: Sequence[Migration] = MIGRATIONS) -> int:
+    """Apply every migration newer than the database's version, in order; return the final version."""
+    versions = [version for version, _ in migrations]
+    if versions != sorted(set(versions)) or (versions and versions[0] < 1):
+        raise ValueError(f"migration versions must be positive and strictly increasing: {versions}")
+    latest = versions[-1] if versions else 0
+    with engine.connect() as conn:
+        current = schema_version(conn)
+        empty = _is_empty(conn)
+    if current > latest:
+        raise RuntimeError(
+            f"database schema version {current} is newer than this Opendream knows ({latest}); "
+            "upgrade Opendream or restore a backup"
+        )
+    if current == latest:
+        return current
+    if path is not None and not empty:
+        backup(path, current)
+    for version, apply in migrations:
+        # Re-read inside the write lock: another process may have migrated meanwhile.
+        with write_transaction(engine) as conn:
+            current = schema_version(conn)
+            if version <= current:
+                continue
+            if current == 0:
+                conn.exec_driver_sql(
+                    "CREATE TABLE schema_version (id INTEGER PRIMARY KEY CHECK (id = 1), "
+                    "version INTEGER NOT NULL)"
+                )
+                conn.exec_driver_sql("INSERT INTO schema_version (id, version) VALUES (1, 0)")
+            apply(conn)
+            conn.exec_driver_sql("UPDATE schema_version SET version = ?", (version,))
+    return latest
