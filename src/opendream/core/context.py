@@ -36,6 +36,7 @@ class Context:
         settings: Any = None,
         on_progress: ProgressCallback | None = None,
         cancel_event: threading.Event | None = None,
+        load_asset: Callable[[str], Image.Image] | None = None,
     ) -> None:
         self.op_name = op_name
         self.device = device
@@ -45,6 +46,7 @@ class Context:
         self.log = logging.getLogger(f"opendream.op.{op_name}")
         self._on_progress = on_progress
         self._cancel_event = cancel_event or threading.Event()
+        self._load_asset = load_asset
 
     @property
     def cancelled(self) -> bool:
@@ -62,6 +64,12 @@ class Context:
         """Report ``step`` of ``total`` (and optionally a small preview image)."""
         if self._on_progress is not None:
             self._on_progress(step, total, preview)
+
+    def load_asset(self, ref: str) -> Image.Image:
+        """The picture stored under an asset reference (``sha256:<hex>``), for source ops."""
+        if self._load_asset is None:
+            raise RuntimeError("this context has no asset store")
+        return self._load_asset(ref)
 
     def generator(self, seed: int) -> Any:
         """A seeded CPU ``torch.Generator``: CPU generators give the same noise on every device."""

@@ -70,6 +70,23 @@ class OpSpec:
     line: int
     extension: str | None = None
     identity: Callable[[dict, Any], dict] | None = None
+    migrate: Callable[[dict, str], dict] | None = None
+
+    def upgrade_params(self, params: dict, from_version: str) -> dict:
+        """Params recorded by an older version of this op (or ``"original"`` Opendream), upgraded."""
+        if from_version == self.version:
+            return params
+        if self.migrate is None:
+            raise InvalidParams(
+                self.name,
+                [
+                    {
+                        "param": "op_version",
+                        "message": f"recorded as {from_version!r}; installed is {self.version!r} and it has no migration",
+                    }
+                ],
+            )
+        return self.migrate(dict(params), from_version)
 
     @property
     def layer_param_names(self) -> list[str]:
@@ -440,11 +457,13 @@ def op(
     returns: Literal["image", "mask"] | None = None,
     registry: OpRegistry | None = None,
     identity: Callable[[dict, Any], dict] | None = None,
+    migrate: Callable[[dict, str], dict] | None = None,
 ) -> Any:
     """Register ``func`` as an op. Usable bare (``@op``) or with options (``@op(version="2")``).
 
     ``identity(params, ctx)`` may return extra data for the cache key, such as the resolved
-    revision of the model a recipe names."""
+    revision of the model a recipe names. ``migrate(params, from_version)`` upgrades params
+    recorded by an older version of the op (``"original"`` for the original Opendream)."""
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
         spec = build_spec(
@@ -458,6 +477,7 @@ def op(
             returns=returns,
         )
         spec.identity = identity
+        spec.migrate = migrate
         (registry or REGISTRY).register(spec)
         f.__opendream_op__ = spec  # type: ignore[attr-defined]
         return f

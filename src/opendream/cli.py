@@ -1,0 +1,195 @@
+"""The command line: a thin face over the workspace."""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from opendream.core import workflow
+from opendream.core.errors import OpendreamError
+from opendream.core.registry import REGISTRY
+from opendream.engine.events import Event
+from opendream.engine.workspace import Workspace, load_ops
+from opendream.settings import Settings
+
+app = typer.Typer(help="Opendream: layered, non-destructive image generation.", no_args_is_help=True)
+extensions_app = typer.Typer(help="Extensions: list what is installed.", no_args_is_help=True)
+app.add_typer(extensions_app, name="extensions")
+console = Console(stderr=True)
+
+DataDirOption = Annotated[
+    Path | None,
+    typer.Option("--data-dir", help="Data directory (default: OPENDREAM_DATA_DIR or the user data dir)"),
+]
+TinyOption = Annotated[bool, typer.Option("--tiny-models", help="Use tiny random-weight test models")]
+
+
+def make_settings(data_dir: Path | None = None, tiny_models: bool = False) -> Settings:
+    overrides: dict = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if tiny_models:
+        overrides["tiny_models"] = True
+    return Settings(**overrides)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    return typer.Exit(code)
+
+
+def _slug(name: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or "layer"
+
+
+@app.command()
+def run(
+    workflow_file: Annotated[
+        Path, typer.Argument(help="Workflow JSON, exported PNG, or original Opendream JSON")
+    ],
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Write each layer's PNG and composite.png here")
+    ] = None,
+    data_dir: DataDirOption = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
+    force: Annotated[bool, typer.Option("--force", help="Ignore the cache and re-run remote ops")] = False,
+    tiny_models: TinyOption = False,
+) -> None:
+    """Replay a workflow headless and report, per layer, whether it matches the file.
+
+    Example: opendream run cat.json --out renders/
+    """
+    settings = make_settings(data_dir, tiny_models)
+    extensions = load_ops(settings)
+    try:
+        size = workflow_file.stat().st_size
+        if size > workflow.MAX_WORKFLOW_BYTES:
+            raise fail(
+                f"{workflow_file} is {size} bytes; a workflow may be at most {workflow.MAX_WORKFLOW_BYTES}"
+            )
+        imported = workflow.import_any(workflow_file.read_bytes(), REGISTRY)
+    except OSError as exc:
+        raise fail(f"cannot read {workflow_file}: {exc.strerror or exc}") from None
+    except OpendreamError as exc:
+        raise fail(f"{workflow_file}: {exc.message}") from None
+
+    workspace = Workspace(settings, extensions=extensions)
+    try:
+        project = workspace.import_workflow(imported)
+        with Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("{task.completed}/{task.total}"),
+            TimeElapsedColumn(),
+            console=console,
+            transient=True,
+            disable=as_json or not console.is_terminal,
+        ) as progress:
+            task = progress.add_task(
+                "replaying", total=len({project.layer(i).group for i in project.needs_run()})
+            )
+
+            def on_event(event: Event) -> None:
+                if event.type in ("layer.completed", "layer.failed", "layer.cancelled"):
+                    progress.advance(task)
+                elif event.type == "layer.progress":
+                    layers = ",".join(event.data["layers"])
+                    progress.update(
+                        task, description=f"{layers} step {event.data['step']}/{event.data['total']}"
+                    )
+
+            revision = project.revision
+            report = workspace.replay(project, imported.expected, force=force, on_event=on_event)
+            workspace.save(project, expected_revision=revision)
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+            for layer in project.layers:
+                if layer.blob:
+                    (out / f"{layer.id}-{_slug(layer.name)}.png").write_bytes(
+                        workspace.data.blobs.get(layer.blob)
+                    )
+            workspace.composite(project).save(out / "composite.png")
+    finally:
+        workspace.close()
+
+    if as_json:
+        typer.echo(json.dumps({"project": project.id, **report.to_dict()}, indent=2))
+    else:
+        table = Table(title=f"{project.name} ({project.id})")
+        for column in ("layer", "name", "op", "run", "seconds", "result"):
+            table.add_column(column)
+        colours = {"exact": "green", "new": "cyan", "differs": "yellow", "failed": "red"}
+        for row in report.layers:
+            result = f"[{colours[row.result]}]{row.result}[/]" + (f" ({row.error})" if row.error else "")
+            table.add_row(row.layer, row.name, row.op, row.outcome, f"{row.seconds:.2f}", result)
+        Console().print(table)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+@app.command()
+def ops(
+    as_json: Annotated[bool, typer.Option("--json", help="Print every op with its JSON Schema")] = False,
+) -> None:
+    """List the installed ops."""
+    load_ops(Settings())
+    specs = list(REGISTRY)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                [
+                    {
+                        "name": s.name,
+                        "title": s.title,
+                        "version": s.version,
+                        "category": s.category,
+                        "description": s.description,
+                        "deterministic": s.deterministic,
+                        "extension": s.extension,
+                        "schema": s.schema(),
+                    }
+                    for s in specs
+                ],
+                indent=2,
+            )
+        )
+        return
+    table = Table()
+    for column in ("op", "version", "category", "extension", "inputs", "description"):
+        table.add_column(column)
+    for s in specs:
+        table.add_row(
+            s.name, s.version, s.category, s.extension or "", ", ".join(s.layer_param_names), s.description
+        )
+    Console().print(table)
+
+
+@extensions_app.command("list")
+def extensions_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Installed extensions with their ops, and the error of any that failed to load."""
+    statuses = load_ops(Settings())
+    if as_json:
+        typer.echo(json.dumps([vars(s) for s in statuses], indent=2))
+        return
+    table = Table()
+    for column in ("extension", "ops", "error"):
+        table.add_column(column)
+    for s in statuses:
+        table.add_row(s.name, ", ".join(s.ops), f"[red]{s.error}[/]" if s.error else "")
+    Console().print(table)
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

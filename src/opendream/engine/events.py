@@ -1,0 +1,23 @@
+"""Events the engine emits while it works (the server forwards them over the WebSocket)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Event:
+    """``type`` is one of ``layer.started``, ``layer.progress``, ``layer.completed``,
+    ``layer.failed``, ``layer.cancelled``; ``data`` is JSON-able except ``preview`` (a PIL image)."""
+
+    type: str
+    data: dict[str, Any] = field(default_factory=dict)
+
+
+EventSink = Callable[[Event], None]
+
+
+def ignore(_: Event) -> None:
+    """The default sink."""

@@ -1,0 +1,117 @@
+"""Runs one recipe: cache lookup, op call with a Context, output storage.
+
+This is the seam a remote executor (e.g. one Ray actor per GPU) would implement: it takes a
+recipe and its input blob hashes and gives back output blob hashes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from PIL import Image
+
+from opendream.core.context import Context
+from opendream.core.layer import ImageLayer, Layer, MaskLayer
+from opendream.core.recipe import LayerKind, Recipe, asset_digest, canonical_json, sha256_hex
+from opendream.core.registry import OpRegistry, OpSpec
+from opendream.engine.runtime import Runtime
+from opendream.storage.blobs import BlobStore
+from opendream.storage.db import Database
+
+InputBlobs = dict[str, tuple[LayerKind, str] | list[tuple[LayerKind, str]]]
+ProgressSink = Callable[[int, int, Image.Image | None], None]
+
+
+@dataclass(frozen=True)
+class Execution:
+    outputs: list[tuple[LayerKind, str]]
+    cache_hit: bool
+    seconds: float
+    key: str
+
+
+class Executor:
+    def __init__(self, registry: OpRegistry, blobs: BlobStore, db: Database, runtime: Runtime) -> None:
+        self.registry = registry
+        self.blobs = blobs
+        self.db = db
+        self.runtime = runtime
+
+    def context(
+        self,
+        spec: OpSpec,
+        on_progress: ProgressSink | None = None,
+        cancel_event: threading.Event | None = None,
+    ) -> Context:
+        return Context(
+            op_name=spec.name,
+            device=self.runtime.device,
+            dtype=self.runtime.dtype,
+            models=self.runtime.models,
+            settings=self.runtime.settings,
+            on_progress=on_progress,
+            cancel_event=cancel_event,
+            load_asset=lambda ref: self.blobs.get_image(asset_digest(ref)),
+        )
+
+    def cache_key(self, spec: OpSpec, recipe: Recipe, inputs: InputBlobs, ctx: Context) -> str:
+        """sha256 of the canonical JSON of everything that determines the outputs."""
+        identity = spec.identity(recipe.params, ctx) if spec.identity else None
+        blob_inputs = {
+            name: [h for _, h in value] if isinstance(value, list) else value[1]
+            for name, value in inputs.items()
+        }
+        material = {
+            "op": spec.name,
+            "op_version": spec.version,
+            "params": recipe.params,
+            "inputs": blob_inputs,
+            "identity": identity,
+        }
+        return sha256_hex(canonical_json(material).encode())
+
+    def execute(
+        self,
+        recipe: Recipe,
+        inputs: InputBlobs,
+        *,
+        use_cache: bool = True,
+        on_progress: ProgressSink | None = None,
+        cancel_event: threading.Event | None = None,
+    ) -> Execution:
+        """Run ``recipe`` (or take its cached outputs). Raises what the op raises."""
+        started = time.perf_counter()
+        spec = self.registry.get(recipe.op)
+        ctx = self.context(spec, on_progress, cancel_event)
+        key = self.cache_key(spec, recipe, inputs, ctx)
+        cacheable = spec.deterministic
+        if use_cache and cacheable:
+            cached = self.db.cache_get(key)
+            if cached is not None and all(self.blobs.has(digest) for digest in cached):
+                outputs = [(self._kind_of(digest), digest) for digest in cached]
+                return Execution(outputs, True, time.perf_counter() - started, key)
+        layers = {name: self._load(value) for name, value in inputs.items()}
+        for param in spec.layer_params:
+            layers.setdefault(param.name, [] if param.many else None)
+        results = spec.call(recipe.params, layers, ctx)
+        ctx.check_cancelled()
+        outputs: list[tuple[LayerKind, str]] = [(r.kind, self.blobs.put_image(r.image)) for r in results]
+        if cacheable:
+            self.db.cache_put(key, spec.name, [digest for _, digest in outputs])
+        return Execution(outputs, False, time.perf_counter() - started, key)
+
+    def _kind_of(self, digest: str) -> LayerKind:
+        # Outputs are normalised so that masks, and only masks, are single-channel PNGs.
+        with Image.open(self.blobs.path(digest)) as image:
+            return "mask" if image.mode == "L" else "image"
+
+    def _load(self, value: tuple[LayerKind, str] | list[tuple[LayerKind, str]]) -> Layer | list[Layer]:
+        if isinstance(value, list):
+            return [self._layer(kind, digest) for kind, digest in value]
+        return self._layer(*value)
+
+    def _layer(self, kind: LayerKind, digest: str) -> Layer:
+        cls = MaskLayer if kind == "mask" else ImageLayer
+        return cls(image=self.blobs.get_image(digest))

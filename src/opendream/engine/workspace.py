@@ -1,0 +1,141 @@
+"""A workspace: one data directory with its ops, runtime and runner. The CLI and the server
+are thin faces over it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from PIL import Image
+
+from opendream.core import workflow
+from opendream.core.project import Project
+from opendream.core.registry import REGISTRY, OpRegistry
+from opendream.engine.executor import Executor
+from opendream.engine.loader import ExtensionStatus, load_builtin_ops, load_extension_dirs
+from opendream.engine.runner import LayerRun, Runner
+from opendream.engine.runtime import Runtime, make_runtime
+from opendream.ops.compose import composite
+from opendream.settings import Settings
+from opendream.storage.datadir import DataDir, open_data_dir
+
+ReplayResult = Literal["exact", "differs", "new", "failed"]
+
+
+@dataclass
+class LayerReport:
+    layer: str
+    name: str
+    op: str
+    outcome: str
+    seconds: float
+    result: ReplayResult
+    blob: str | None
+    expected: str | None
+    error: str | None = None
+
+
+@dataclass
+class ReplayReport:
+    layers: list[LayerReport] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return all(x.result in ("exact", "new") for x in self.layers)
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "layers": [vars(x) for x in self.layers]}
+
+
+def load_ops(settings: Settings, registry: OpRegistry = REGISTRY) -> list[ExtensionStatus]:
+    """Built-in ops, then the user's extension folders."""
+    return load_builtin_ops(registry) + load_extension_dirs(
+        [settings.extensions_dir, *settings.extension_dirs], registry
+    )
+
+
+class Workspace:
+    def __init__(
+        self,
+        settings: Settings,
+        *,
+        registry: OpRegistry = REGISTRY,
+        runtime: Runtime | None = None,
+        extensions: list[ExtensionStatus] | None = None,
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.extensions = extensions if extensions is not None else load_ops(settings, registry)
+        self.data: DataDir = open_data_dir(settings.data_dir)
+        self.runtime = runtime or make_runtime(settings)
+        self.executor = Executor(registry, self.data.blobs, self.data.db, self.runtime)
+        self.runner = Runner(self.executor)
+
+    def close(self) -> None:
+        self.data.close()
+
+    # --- projects ---------------------------------------------------------------------
+
+    def save_new(self, project: Project) -> None:
+        self.data.db.create_project(project.to_dict())
+
+    def load(self, project_id: str) -> Project:
+        return Project.from_dict(self.data.db.load_project(project_id))
+
+    def save(self, project: Project, expected_revision: int) -> None:
+        self.data.db.save_project(project.to_dict(), expected_revision)
+
+    # --- workflows ----------------------------------------------------------------------
+
+    def import_workflow(self, imported: workflow.ImportedWorkflow) -> Project:
+        """Store an already validated workflow's assets and its project."""
+        for data in imported.assets.values():
+            self.data.blobs.put(data)
+        self.save_new(imported.project)
+        return imported.project
+
+    def export_workflow(self, project: Project, embed: Literal["assets", "all"] = "assets") -> dict:
+        return workflow.export_workflow(
+            project, self.registry, self.data.blobs.get, embed=embed, environment=self.runtime.environment
+        )
+
+    def composite(self, project: Project) -> Image.Image:
+        """The canvas: visible image layers with their opacity, bottom first."""
+        shown = [
+            (self.data.blobs.get_image(x.blob), x.opacity)
+            for x in project.layers
+            if x.visible and x.kind == "image" and x.status == "ready" and x.blob
+        ]
+        return composite(shown, (project.width, project.height))
+
+    # --- running ------------------------------------------------------------------------
+
+    def replay(self, project: Project, expected: dict[str, str | None], **kwargs) -> ReplayReport:
+        """Run every layer that needs it and compare each result with the recorded hash."""
+        runs = {run.layer: run for run in self.runner.run_pending(project, **kwargs)}
+        report = ReplayReport()
+        for layer in project.layers:
+            run = runs.get(layer.group) or LayerRun(
+                layer.id, layer.recipe.op, "cached" if layer.blob else "skipped"
+            )
+            want = expected.get(layer.id)
+            if layer.status != "ready" or layer.blob is None:
+                result: ReplayResult = "failed"
+            elif want is None:
+                result = "new"
+            else:
+                result = "exact" if want == layer.blob else "differs"
+            report.layers.append(
+                LayerReport(
+                    layer=layer.id,
+                    name=layer.name,
+                    op=layer.recipe.op,
+                    outcome=run.outcome,
+                    seconds=round(run.seconds, 3),
+                    result=result,
+                    blob=layer.blob,
+                    expected=want,
+                    error=layer.run.error,
+                )
+            )
+        return report
