@@ -1,0 +1,4 @@
+"""Diffusion backend: model manager, built-in diffusion ops, tiny offline test models.
+
+Imports only Opendream's public API; torch and diffusers are imported inside functions, so
+importing this package (or ``opendream.diffusion.ops``) stays fast and works without them."""

@@ -1,0 +1,482 @@
+"""The model manager: load each pipeline once, share components, evict under a memory budget.
+
+One *base* entry per (source, revision, device, dtype) holds the loaded weights. Pipelines
+of other kinds on the same base (txt2img -> img2img -> inpaint ...) are made with
+``from_pipe`` and share its modules, so they cost no extra memory; extra components such as
+a ControlNet are loaded once and counted once. Bases are evicted least-recently-used first
+when the budget is exceeded: the manager drops its references, runs the garbage collector and
+empties the CUDA cache. Thread-safe: one lock per base key, so two jobs asking for the same
+model load it once while other models load in parallel."""
+
+from __future__ import annotations
+
+import gc
+import logging
+import os
+import tempfile
+import threading
+import time
+from collections import Counter, OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+from opendream.core.errors import ModelUnavailable
+from opendream.diffusion.sources import Source, default_model, how_to_provide, identity, resolve_source
+
+log = logging.getLogger("opendream.diffusion.manager")
+
+PipelineKind = Literal["txt2img", "img2img", "inpaint", "pix2pix", "controlnet"]
+PIPELINE_CLASSES: dict[str, str] = {
+    "txt2img": "StableDiffusionPipeline",
+    "img2img": "StableDiffusionImg2ImgPipeline",
+    "inpaint": "StableDiffusionInpaintPipeline",
+    "pix2pix": "StableDiffusionInstructPix2PixPipeline",
+    "controlnet": "StableDiffusionControlNetPipeline",
+}
+#: UNet input channels each kind can run with (inpaint also runs plain 4-channel models).
+UNET_IN_CHANNELS: dict[str, tuple[int, ...]] = {
+    "txt2img": (4,),
+    "img2img": (4,),
+    "inpaint": (9, 4),
+    "pix2pix": (8,),
+    "controlnet": (4,),
+}
+DownloadProgress = Callable[[int, int], None]  # (bytes done, bytes total or 0 when unknown)
+
+
+@dataclass
+class _Base:
+    """One loaded set of weights and every pipeline made from it."""
+
+    key: tuple
+    source: Source
+    pipe: Any
+    pipelines: dict[tuple, Any] = field(default_factory=dict)
+    extras: dict[tuple, Any] = field(default_factory=dict)
+    nbytes: int = 0
+
+
+def module_bytes(modules: list[Any]) -> int:
+    """Bytes of parameters and buffers of ``modules``, each tensor counted once."""
+    seen: set[int] = set()
+    total = 0
+    for module in modules:
+        if not hasattr(module, "parameters"):
+            continue
+        for tensor in [*module.parameters(), *module.buffers()]:
+            if id(tensor) in seen:
+                continue
+            seen.add(id(tensor))
+            total += tensor.numel() * tensor.element_size()
+    return total
+
+
+def _auto_budget(device: str) -> int:
+    if device == "cuda":
+        import torch
+
+        return int(torch.cuda.get_device_properties(0).total_memory * 0.8)
+    try:
+        import psutil
+
+        total = psutil.virtual_memory().total
+    except ImportError:
+        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return int(total * 0.6)
+
+
+def _estimate_bytes(source: Source, dtype: str) -> int:
+    """Rough size of a source once loaded (weights on disk, scaled to ``dtype``); 0 if unknown."""
+    if source.kind == "hub":
+        return 0
+    path = Path(source.location)
+    if source.kind == "folder":
+        files = [
+            p
+            for p in path.rglob("*")
+            if p.suffix in (".safetensors", ".bin") and "safety_checker" not in p.parts
+        ]
+        size = sum(p.stat().st_size for p in files)
+        fp16_on_disk = any(".fp16." in p.name for p in files)
+    else:
+        size, fp16_on_disk = path.stat().st_size, False
+    if dtype == "float32" and fp16_on_disk:
+        return size * 2
+    if dtype == "float16" and not fp16_on_disk:
+        return size // 2
+    return size
+
+
+class ModelManager:
+    """Loads diffusers pipelines once and keeps them, least-recently-used first out.
+
+    Args:
+        settings: application settings (default models, ``tiny_models``, budget, pickle opt-in).
+        device (`str`, *optional*): ``cuda``, ``mps`` or ``cpu``; detected when omitted.
+        dtype (`str`, *optional*): ``float16`` or ``float32``; follows the device when omitted.
+        budget_bytes (`int`, *optional*): memory budget for loaded weights; from
+            ``settings.model_memory_budget_mb`` or 60% of RAM (80% of VRAM on CUDA) when omitted.
+    """
+
+    def __init__(
+        self,
+        settings: Any = None,
+        device: str | None = None,
+        dtype: str | None = None,
+        budget_bytes: int | None = None,
+    ) -> None:
+        if settings is None:
+            from opendream.settings import Settings
+
+            settings = Settings()
+        self.settings = settings
+        if device is None or dtype is None:
+            from opendream.diffusion.device import detect_device
+
+            detected_device, detected_dtype = detect_device(device or getattr(settings, "device", "auto"))
+            device, dtype = device or detected_device, dtype or detected_dtype
+        self.device = device
+        self.dtype = dtype
+        if budget_bytes is None:
+            mb = int(getattr(settings, "model_memory_budget_mb", 0) or 0)
+            budget_bytes = mb * 1024 * 1024 if mb > 0 else _auto_budget(device)
+        self.budget_bytes = budget_bytes
+        self._bases: OrderedDict[tuple, _Base] = OrderedDict()
+        self._lock = threading.RLock()
+        self._key_locks: dict[tuple, threading.Lock] = {}
+        #: Counters for tests and benchmarks: ``loads`` (weights read from disk), ``derived``
+        #: (pipelines made with ``from_pipe``), ``evictions``.
+        self.stats: Counter[str] = Counter()
+
+    # --- public -------------------------------------------------------------------------
+
+    def model_for(self, model: str, role: str) -> str:
+        """``model`` itself, or the settings' default for ``role`` when it is empty."""
+        return model.strip() if model and model.strip() else default_model(self.settings, role)
+
+    def identity(self, model: str, role: str) -> dict[str, Any]:
+        """Identity of the weights ``model`` (or the default for ``role``) names, for cache keys."""
+        name = self.model_for(model, role)
+        try:
+            return identity(resolve_source(name, role=role))
+        except ModelUnavailable:
+            return {"source": name, "revision": "unavailable"}
+
+    def get(
+        self,
+        kind: PipelineKind,
+        model: str = "",
+        *,
+        role: str = "dream",
+        revision: str | None = None,
+        controlnet: str | None = None,
+        progress: DownloadProgress | None = None,
+    ) -> Any:
+        """The pipeline of ``kind`` for ``model`` (or the default model of ``role``), loading it
+        on first use. Raises ``ModelUnavailable`` with a message naming the model when its
+        weights cannot be had or do not fit the kind."""
+        if kind not in PIPELINE_CLASSES:
+            raise ValueError(f"`kind` has to be one of {', '.join(PIPELINE_CLASSES)} but is {kind!r}")
+        if kind == "controlnet" and not controlnet:
+            raise ValueError("`controlnet` is required for kind 'controlnet'")
+        name = self.model_for(model, role)
+        source = resolve_source(name, revision=revision, role=role)
+        key = (source.kind, source.location, source.revision, self.device, self.dtype)
+        with self._key_lock(key):
+            with self._lock:
+                base = self._bases.get(key)
+                if base is not None:
+                    self._bases.move_to_end(key)
+            if base is None:
+                self._make_room(_estimate_bytes(source, self.dtype), keep=None)
+                pipe = self._load(kind, source, role, progress)
+                base = _Base(key=key, source=source, pipe=pipe)
+                base.pipelines[(type(pipe).__name__,)] = pipe
+                base.nbytes = module_bytes(list(pipe.components.values()))
+                with self._lock:
+                    self._bases[key] = base
+                self._make_room(0, keep=key)
+            return self._derive(base, kind, name, controlnet, role)
+
+    def evict(self, model: str | None = None, role: str = "dream") -> int:
+        """Drop one model (or every model when ``model`` is None) and free its memory; returns
+        how many bases were dropped."""
+        with self._lock:
+            if model is None:
+                keys = list(self._bases)
+            else:
+                source = resolve_source(self.model_for(model, role), role=role)
+                keys = [k for k in self._bases if k[1] == source.location]
+            for key in keys:
+                self._drop(key)
+        self._free()
+        return len(keys)
+
+    def clear(self) -> None:
+        self.evict(None)
+
+    @property
+    def used_bytes(self) -> int:
+        with self._lock:
+            return sum(b.nbytes for b in self._bases.values())
+
+    def loaded(self) -> list[dict[str, Any]]:
+        """What is in memory, most recently used last."""
+        with self._lock:
+            return [
+                {
+                    "source": b.source.location,
+                    "kind": b.source.kind,
+                    "pipelines": sorted(k[0] for k in b.pipelines),
+                    "bytes": b.nbytes,
+                }
+                for b in self._bases.values()
+            ]
+
+    # --- internals ------------------------------------------------------------------------
+
+    def _key_lock(self, key: tuple) -> threading.Lock:
+        with self._lock:
+            return self._key_locks.setdefault(key, threading.Lock())
+
+    def _make_room(self, incoming: int, keep: tuple | None) -> None:
+        with self._lock:
+            evicted = False
+            while self._bases and sum(b.nbytes for b in self._bases.values()) + incoming > self.budget_bytes:
+                oldest = next((k for k in self._bases if k != keep), None)
+                if oldest is None:
+                    break
+                self._drop(oldest)
+                evicted = True
+        if evicted:
+            self._free()
+
+    def _drop(self, key: tuple) -> None:
+        base = self._bases.pop(key, None)
+        if base is not None:
+            log.info("evicting %s (%.1f MB)", base.source.location, base.nbytes / 2**20)
+            self.stats["evictions"] += 1
+            base.pipelines.clear()
+            base.extras.clear()
+            base.pipe = None
+
+    def _free(self) -> None:
+        gc.collect()
+        if self.device == "cuda":
+            import torch
+
+            torch.cuda.empty_cache()
+
+    def _torch_dtype(self) -> Any:
+        import torch
+
+        return getattr(torch, self.dtype)
+
+    def _load(self, kind: str, source: Source, role: str, progress: DownloadProgress | None) -> Any:
+        import diffusers
+
+        cls = getattr(diffusers, PIPELINE_CLASSES[kind])
+        if kind == "controlnet":  # the base of a ControlNet pipeline is a plain txt2img pipeline
+            cls = diffusers.StableDiffusionPipeline
+        started = time.perf_counter()
+        common = {"dtype": self._torch_dtype(), "safety_checker": None, "requires_safety_checker": False}
+        if source.kind == "hub":
+            pipe = self._load_hub(cls, source, role, progress, common)
+        elif source.kind == "folder":
+            if not (Path(source.location) / "model_index.json").is_file():
+                raise ModelUnavailable(
+                    f"model {source.location!r} is a single model folder (config.json), not a pipeline; "
+                    f"a {kind} op needs a full diffusers pipeline folder. "
+                    + how_to_provide(source.location, role)
+                )
+            try:
+                pipe = cls.from_pretrained(source.location, **common)
+            except (OSError, ValueError, KeyError) as exc:
+                raise ModelUnavailable(
+                    f"model folder {source.location!r} could not be loaded ({_short(exc)}). "
+                    + how_to_provide(source.location, role)
+                ) from exc
+        else:
+            pipe = self._load_single_file(cls, source, role, common)
+        pipe = pipe.to(self.device)
+        pipe.set_progress_bar_config(disable=True)
+        self._check_kind(pipe, kind, source, role)
+        self.stats["loads"] += 1
+        log.info("loaded %s as %s in %.2fs", source.location, cls.__name__, time.perf_counter() - started)
+        return pipe
+
+    def _load_hub(
+        self, cls: Any, source: Source, role: str, progress: DownloadProgress | None, common: dict
+    ) -> Any:
+        try:
+            folder = _download_with_progress(cls, source.location, source.revision, progress)
+            return cls.from_pretrained(folder, **common)
+        except Exception as exc:  # hub errors come as OSError, HTTP errors, ValueError ...
+            raise ModelUnavailable(
+                f"model {source.location!r} could not be loaded from the Hugging Face hub or its local cache "
+                f"(offline, gated, misspelt, or not a diffusers pipeline: {_short(exc)}). "
+                + how_to_provide(source.location, role)
+            ) from exc
+
+    def _load_single_file(self, cls: Any, source: Source, role: str, common: dict) -> Any:
+        if source.kind == "pickle" and not getattr(self.settings, "allow_pickle_checkpoints", False):
+            raise ModelUnavailable(
+                f"refusing to load {source.location!r}: it is a pickle checkpoint, and loading pickle files can "
+                "run arbitrary code. Convert it to .safetensors, or set OPENDREAM_ALLOW_PICKLE_CHECKPOINTS=1 "
+                "if you trust the file."
+            )
+        path = _link_with_suffix(
+            Path(source.location), ".safetensors" if source.kind == "safetensors" else ".ckpt"
+        )
+        kwargs = {k: v for k, v in common.items() if k != "requires_safety_checker"}
+        try:
+            return cls.from_single_file(str(path), **kwargs)
+        except Exception as exc:
+            raise ModelUnavailable(
+                f"checkpoint {source.location!r} could not be loaded as a Stable Diffusion model ({_short(exc)}). "
+                "Single-file checkpoints also need their base model's configuration from the Hugging Face cache. "
+                + how_to_provide(source.location, role)
+            ) from exc
+
+    def _check_kind(self, pipe: Any, kind: str, source: Source, role: str) -> None:
+        unet = getattr(pipe, "unet", None)
+        channels = getattr(getattr(unet, "config", None), "in_channels", None)
+        if channels is not None and channels not in UNET_IN_CHANNELS[kind]:
+            raise ModelUnavailable(
+                f"model {source.location!r} has a UNet with {channels} input channels, which does not fit a "
+                f"{kind} op (needs {' or '.join(map(str, UNET_IN_CHANNELS[kind]))}). "
+                + how_to_provide(source.location, role)
+            )
+
+    def _derive(self, base: _Base, kind: str, name: str, controlnet: str | None, role: str) -> Any:
+        import diffusers
+
+        cls = getattr(diffusers, PIPELINE_CLASSES[kind])
+        extra_key = ("controlnet", controlnet) if controlnet else None
+        pipe_key = (cls.__name__, *(extra_key or ()))
+        with self._lock:
+            existing = base.pipelines.get(pipe_key)
+        if existing is not None:
+            return existing
+        self._check_kind(base.pipe, kind, base.source, role)
+        extra: dict[str, Any] = {}
+        if extra_key is not None:
+            extra["controlnet"] = self._controlnet(base, extra_key, controlnet or "")
+        pipe = cls.from_pipe(base.pipe, **extra)
+        pipe.set_progress_bar_config(disable=True)
+        self.stats["derived"] += 1
+        with self._lock:
+            base.pipelines[pipe_key] = pipe
+            base.nbytes = module_bytes(
+                [m for p in base.pipelines.values() for m in p.components.values()]
+                + list(base.extras.values())
+            )
+        self._make_room(0, keep=base.key)
+        return pipe
+
+    def _controlnet(self, base: _Base, extra_key: tuple, model: str) -> Any:
+        with self._lock:
+            if extra_key in base.extras:
+                return base.extras[extra_key]
+        from diffusers import ControlNetModel
+
+        source = resolve_source(model, role="controlnet_canny")
+        try:
+            if source.kind in ("hub", "folder"):
+                module = ControlNetModel.from_pretrained(source.location, dtype=self._torch_dtype())
+            elif source.kind == "safetensors":
+                path = _link_with_suffix(Path(source.location), ".safetensors")
+                module = ControlNetModel.from_single_file(str(path), dtype=self._torch_dtype())
+            else:
+                raise ModelUnavailable(
+                    f"refusing to load {source.location!r}: pickle ControlNet checkpoints are not supported"
+                )
+        except ModelUnavailable:
+            raise
+        except Exception as exc:
+            raise ModelUnavailable(
+                f"ControlNet {model!r} could not be loaded ({_short(exc)}). "
+                + how_to_provide(model, "controlnet_canny")
+            ) from exc
+        module = module.to(self.device)
+        self.stats["loads"] += 1
+        with self._lock:
+            base.extras[extra_key] = module
+        return module
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:300]
+
+
+def _link_with_suffix(path: Path, suffix: str) -> Path:
+    """``path`` itself when its suffix is exactly ``suffix``; else a symlink that has it.
+
+    diffusers picks its checkpoint reader by the (case-sensitive) extension, so a safetensors
+    file named ``.SafeTensors`` would otherwise be handed to ``torch.load``."""
+    if path.name.endswith(suffix):
+        return path
+    import hashlib
+
+    folder = Path(tempfile.gettempdir()) / "opendream-checkpoint-links"
+    folder.mkdir(parents=True, exist_ok=True)
+    link = folder / (hashlib.sha256(str(path).encode()).hexdigest()[:24] + suffix)
+    if not (link.is_symlink() and os.readlink(link) == str(path)):
+        tmp = link.with_name(link.name + f".{os.getpid()}.tmp")
+        tmp.unlink(missing_ok=True)
+        tmp.symlink_to(path)
+        tmp.replace(link)
+    return link
+
+
+def _download_with_progress(
+    cls: Any, repo: str, revision: str | None, progress: DownloadProgress | None
+) -> str:
+    """``cls.download`` (the files ``from_pretrained`` needs, into the standard HF cache), reporting
+    bytes received by watching the cache folder while it runs."""
+    if progress is None:
+        return cls.download(repo, revision=revision)
+    from huggingface_hub import constants
+
+    repo_dir = Path(constants.HF_HUB_CACHE) / ("models--" + repo.replace("/", "--")) / "blobs"
+    result: dict[str, Any] = {}
+
+    def run() -> None:
+        try:
+            result["folder"] = cls.download(repo, revision=revision)
+        except BaseException as exc:
+            result["error"] = exc
+
+    thread = threading.Thread(target=run, name=f"download {repo}", daemon=True)
+    thread.start()
+    while thread.is_alive():
+        thread.join(0.5)
+        try:
+            done = sum(p.stat().st_size for p in repo_dir.iterdir()) if repo_dir.is_dir() else 0
+        except OSError:
+            done = 0
+        progress(done, 0)
+    if "error" in result:
+        raise result["error"]
+    return result["folder"]
+
+
+_DEFAULT_MANAGERS: dict[str, ModelManager] = {}
+_DEFAULT_LOCK = threading.Lock()
+
+
+def default_manager(settings: Any = None) -> ModelManager:
+    """A process-wide manager for ``settings`` (one per distinct settings value)."""
+    if settings is None:
+        from opendream.settings import Settings
+
+        settings = Settings()
+    key = settings.model_dump_json() if hasattr(settings, "model_dump_json") else repr(settings)
+    with _DEFAULT_LOCK:
+        manager = _DEFAULT_MANAGERS.get(key)
+        if manager is None:
+            manager = _DEFAULT_MANAGERS[key] = ModelManager(settings)
+        return manager

@@ -1,0 +1,201 @@
+"""Helpers shared by the built-in diffusion ops: the manager, input checks, running a pipeline
+with progress/cancel/preview, and image padding. torch is imported inside functions only."""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Literal
+
+import numpy as np
+from PIL import Image
+
+from opendream.core.errors import InvalidParams, OpFailed
+
+if TYPE_CHECKING:
+    from opendream.core.context import Context
+    from opendream.diffusion.manager import ModelManager
+
+SchedulerName = Literal["euler_a", "euler", "dpmpp_2m", "ddim", "unipc"]
+MIN_SIDE, MAX_SIDE = 64, 2048
+MAX_INPUT_SIDE = 4096
+PREVIEW_SIDE = 128
+
+# Linear approximation of the SD 1.x/2.x VAE decoder: latent channels -> RGB in [-1, 1].
+_LATENT_RGB = np.array(
+    [
+        [0.298, 0.207, 0.208],
+        [0.187, 0.286, 0.173],
+        [-0.158, 0.189, 0.264],
+        [-0.184, -0.271, -0.473],
+    ],
+    dtype=np.float32,
+)
+
+
+def manager_for(ctx: Context | None) -> ModelManager:
+    """``ctx.models`` when the engine provides one, else the process-wide default manager."""
+    if ctx is not None and ctx.models is not None:
+        return ctx.models
+    from opendream.diffusion.manager import default_manager
+
+    return default_manager(getattr(ctx, "settings", None))
+
+
+def model_identity(role: str) -> Callable[[dict, Any], dict]:
+    """An ``identity=`` hook for ``@opendream.op``: the resolved identity of the recipe's model."""
+
+    def hook(params: dict, ctx: Any) -> dict:
+        return {"model": manager_for(ctx).identity(str(params.get("model") or ""), role)}
+
+    return hook
+
+
+def check_inputs(op: str, **checks: tuple[bool, str]) -> None:
+    """Raise ``InvalidParams`` naming every parameter whose check failed.
+
+    ``checks`` maps a parameter name to ``(ok, message)``."""
+    errors = [{"param": name, "message": message} for name, (ok, message) in checks.items() if not ok]
+    if errors:
+        raise InvalidParams(op, errors)
+
+
+def size_check(value: int) -> tuple[bool, str]:
+    ok = isinstance(value, int) and MIN_SIDE <= value <= MAX_SIDE and value % 8 == 0
+    return ok, f"has to be a multiple of 8 between {MIN_SIDE} and {MAX_SIDE} but is {value!r}"
+
+
+def make_scheduler(name: str | None, config: Any) -> Any:
+    """A fresh scheduler (schedulers hold per-run state, so every run gets its own)."""
+    import diffusers
+
+    if name is None:
+        return type_from_config(config)
+    if name == "euler_a":
+        return diffusers.EulerAncestralDiscreteScheduler.from_config(config)
+    if name == "euler":
+        return diffusers.EulerDiscreteScheduler.from_config(config)
+    if name == "dpmpp_2m":
+        return diffusers.DPMSolverMultistepScheduler.from_config(
+            config, algorithm_type="dpmsolver++", solver_order=2
+        )
+    if name == "ddim":
+        return diffusers.DDIMScheduler.from_config(config)
+    if name == "unipc":
+        return diffusers.UniPCMultistepScheduler.from_config(config)
+    raise ValueError(f"`scheduler` has to be one of euler_a, euler, dpmpp_2m, ddim, unipc but is {name!r}")
+
+
+def type_from_config(config: Any) -> Any:
+    import diffusers
+
+    return getattr(diffusers, config["_class_name"]).from_config(config)
+
+
+def run_instance(pipe: Any, scheduler: str | None = None) -> Any:
+    """A new pipeline object sharing ``pipe``'s modules, with its own scheduler.
+
+    Pipelines keep per-call state on ``self`` (guidance scale, interrupt flag, step count), so
+    concurrent jobs on one cached pipeline each run on their own cheap instance (~1 ms)."""
+    components = {**pipe.components, "scheduler": make_scheduler(scheduler, pipe.scheduler.config)}
+    if "requires_safety_checker" in inspect.signature(type(pipe).__init__).parameters:
+        components["requires_safety_checker"] = False
+    instance = type(pipe)(**components)
+    instance.set_progress_bar_config(disable=True)
+    return instance
+
+
+def latents_preview(latents: Any) -> Image.Image:
+    """A small RGB preview of the first latent in a batch (linear approximation, no VAE)."""
+    array = latents[0, :4].detach().float().cpu().numpy()  # (4, h, w)
+    rgb = np.einsum("chw,cr->hwr", array, _LATENT_RGB)
+    image = Image.fromarray(((rgb + 1.0) * 127.5).clip(0, 255).astype(np.uint8), "RGB")
+    if max(image.size) < PREVIEW_SIDE:
+        scale = PREVIEW_SIDE / max(image.size)
+        image = image.resize((max(1, round(image.width * scale)), max(1, round(image.height * scale))))
+    return image
+
+
+def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list[Image.Image]:
+    """Call ``pipe`` with progress, cancel and preview wired to ``ctx``; return PIL images.
+
+    Progress is reported after every denoising step as ``(step, total)``; a preview goes with
+    it every ~10% of the steps. A cancel is noticed at the next step end and raises
+    ``Cancelled`` out of the loop (the VAE decode is skipped). NaN output raises ``OpFailed``."""
+    if ctx is not None:
+        ctx.check_cancelled()
+
+    def on_step_end(p: Any, i: int, t: Any, callback_kwargs: dict) -> dict:
+        if ctx is None:
+            return {}
+        ctx.check_cancelled()
+        total = int(getattr(p, "num_timesteps", 0) or 0)
+        step = i + 1
+        every = max(1, total // 10)
+        preview = None
+        if "latents" in callback_kwargs and (step % every == 0 or step == total):
+            preview = latents_preview(callback_kwargs["latents"])
+        ctx.progress(step, total, preview)
+        ctx.check_cancelled()
+        return {}
+
+    import torch
+
+    with torch.inference_mode():
+        result = pipe(**kwargs, output_type="np", callback_on_step_end=on_step_end)
+    images = np.asarray(result.images)
+    if not np.isfinite(images).all():
+        raise OpFailed(
+            f"{op}: the model produced NaN/inf pixels (common with float16 VAEs); try another seed, "
+            "fewer guidance, or run in float32 (OPENDREAM_DEVICE=cpu)"
+        )
+    return [Image.fromarray((image * 255).round().clip(0, 255).astype(np.uint8), "RGB") for image in images]
+
+
+def pad_to_multiple(
+    image: Image.Image, multiple: int = 8, fill: Literal["edge", "zero"] = "edge"
+) -> Image.Image:
+    """Pad ``image`` on the right and bottom so both sides are multiples of ``multiple``
+    (edge pixels repeated, or zeros). No resampling, so cropping back restores it exactly."""
+    width, height = image.size
+    pad_w, pad_h = (-width) % multiple, (-height) % multiple
+    if not pad_w and not pad_h:
+        return image
+    array = np.asarray(image)
+    pads = [(0, pad_h), (0, pad_w)] + [(0, 0)] * (array.ndim - 2)
+    padded = np.pad(array, pads, mode="edge") if fill == "edge" else np.pad(array, pads)
+    return Image.fromarray(padded, image.mode)
+
+
+def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Square (Chebyshev) dilation of a boolean mask by ``radius`` pixels, separable, numpy only."""
+    if radius <= 0:
+        return mask.copy()
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    size = 2 * radius + 1
+    out = np.pad(mask, ((radius, radius), (0, 0)))
+    out = sliding_window_view(out, size, axis=0).max(axis=-1)
+    out = np.pad(out, ((0, 0), (radius, radius)))
+    return sliding_window_view(out, size, axis=1).max(axis=-1)
+
+
+def feathered_alpha(mask: Image.Image, feather: int) -> Image.Image:
+    """The paste-back alpha: ``mask`` blurred by ``feather`` px, and exactly 0 farther than
+    ``feather`` px from any selected pixel (so the input is kept bit-for-bit there)."""
+    from PIL import ImageFilter
+
+    if feather <= 0:
+        return mask
+    blurred = np.asarray(mask.filter(ImageFilter.GaussianBlur(feather / 3)))
+    band = dilate(np.asarray(mask) > 0, feather)
+    return Image.fromarray(np.where(band, blurred, 0).astype(np.uint8), "L")
+
+
+def generators(ctx: Context | None, seed: int, count: int) -> list[Any]:
+    """One CPU generator per image, seeded ``seed + i`` (as the original Opendream did)."""
+    if ctx is not None:
+        return [ctx.generator(seed + i) for i in range(count)]
+    import torch
+
+    return [torch.Generator(device="cpu").manual_seed(seed + i) for i in range(count)]

@@ -1,0 +1,102 @@
+"""``dream``: text to image with a Stable Diffusion pipeline."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import opendream
+from opendream import Context, Field, ImageLayer
+from opendream.diffusion.ops._common import (
+    MAX_SIDE,
+    MIN_SIDE,
+    SchedulerName,
+    check_inputs,
+    generators,
+    manager_for,
+    model_identity,
+    run_instance,
+    run_pipeline,
+    size_check,
+)
+
+MAX_IMAGES = 8
+
+
+@opendream.op(
+    version="1",
+    title="Dream",
+    category="generate",
+    identity=model_identity("dream"),
+)
+def dream(
+    prompt: Annotated[
+        str, Field(description="What to draw", max_length=4000, json_schema_extra={"widget": "textarea"})
+    ],
+    negative_prompt: Annotated[
+        str, Field(description="What to avoid", max_length=4000, json_schema_extra={"widget": "textarea"})
+    ] = "",
+    width: Annotated[int, Field(ge=MIN_SIDE, le=MAX_SIDE, multiple_of=8, description="Pixels")] = 512,
+    height: Annotated[int, Field(ge=MIN_SIDE, le=MAX_SIDE, multiple_of=8, description="Pixels")] = 512,
+    steps: Annotated[int, Field(ge=1, le=150, description="Denoising steps")] = 20,
+    guidance_scale: Annotated[
+        float, Field(ge=0, le=30, description="How closely to follow the prompt")
+    ] = 7.5,
+    scheduler: SchedulerName = "euler_a",
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 42,
+    num_images: Annotated[int, Field(ge=1, le=MAX_IMAGES, description="Each image becomes a layer")] = 1,
+    model: Annotated[str, Field(description="Repo id, folder or .safetensors file; empty = default")] = "",
+    ctx: Context = None,
+) -> list[ImageLayer]:
+    """Generate images from a text prompt.
+
+    Args:
+        prompt (`str`): what to draw.
+        negative_prompt (`str`, *optional*): what to steer away from.
+        width, height (`int`, defaults to 512): output size; multiples of 8 between 64 and 2048.
+        steps (`int`, defaults to 20): denoising steps; more is slower and usually cleaner.
+        guidance_scale (`float`, defaults to 7.5): classifier-free guidance; 0-1 disables it.
+        scheduler (`str`, defaults to ``euler_a``): the sampler.
+        seed (`int`, defaults to 42): image ``i`` uses ``seed + i``, so each image of a batch can
+            be reproduced alone.
+        num_images (`int`, defaults to 1): how many images (layers) to make.
+        model (`str`, *optional*): a hub repo id, a diffusers folder or a ``.safetensors`` file;
+            empty uses the ``dream_model`` setting.
+
+    Returns:
+        `list[ImageLayer]`: ``num_images`` layers of ``width`` x ``height``.
+    """
+    # 1. Check inputs (also done by the schema; repeated for direct Python calls)
+    check_inputs(
+        "dream",
+        width=size_check(width),
+        height=size_check(height),
+        steps=(1 <= steps <= 150, f"has to be between 1 and 150 but is {steps!r}"),
+        guidance_scale=(0 <= guidance_scale <= 30, f"has to be between 0 and 30 but is {guidance_scale!r}"),
+        num_images=(
+            1 <= num_images <= MAX_IMAGES,
+            f"has to be between 1 and {MAX_IMAGES} but is {num_images!r}",
+        ),
+        seed=(0 <= seed <= 2**32 - 1, f"has to be between 0 and 2**32-1 but is {seed!r}"),
+    )
+
+    # 2. Get the pipeline (loaded once by the model manager) and a per-run instance
+    manager = manager_for(ctx)
+    pipe = run_instance(manager.get("txt2img", model, role="dream"), scheduler)
+
+    # 3. Denoise, reporting progress and honouring cancel
+    images = run_pipeline(
+        ctx,
+        pipe,
+        "dream",
+        prompt=prompt,
+        negative_prompt=negative_prompt or None,
+        width=width,
+        height=height,
+        num_inference_steps=steps,
+        guidance_scale=guidance_scale,
+        num_images_per_prompt=num_images,
+        generator=generators(ctx, seed, num_images),
+    )
+
+    # 4. Each image becomes a layer
+    return [ImageLayer(image=image) for image in images]

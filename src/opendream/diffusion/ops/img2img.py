@@ -1,0 +1,90 @@
+"""``img2img``: redraw an image layer guided by a prompt."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import opendream
+from opendream import Context, Field, ImageLayer
+from opendream.diffusion.ops._common import (
+    MAX_INPUT_SIDE,
+    check_inputs,
+    generators,
+    manager_for,
+    model_identity,
+    pad_to_multiple,
+    run_instance,
+    run_pipeline,
+)
+
+
+@opendream.op(version="1", title="Image to image", category="edit", identity=model_identity("dream"))
+def img2img(
+    image_layer: ImageLayer,
+    prompt: Annotated[
+        str, Field(description="What to draw", max_length=4000, json_schema_extra={"widget": "textarea"})
+    ],
+    negative_prompt: Annotated[
+        str, Field(description="What to avoid", max_length=4000, json_schema_extra={"widget": "textarea"})
+    ] = "",
+    strength: Annotated[
+        float, Field(gt=0, le=1, description="How much to change (1 = ignore the input)")
+    ] = 0.75,
+    steps: Annotated[int, Field(ge=1, le=150, description="Denoising steps (scaled by strength)")] = 20,
+    guidance_scale: Annotated[float, Field(ge=0, le=30)] = 7.5,
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 42,
+    model: Annotated[str, Field(description="Repo id, folder or .safetensors file; empty = default")] = "",
+    ctx: Context = None,
+) -> ImageLayer:
+    """Redraw ``image_layer`` following ``prompt``.
+
+    Runs ``int(steps * strength)`` denoising steps starting from the noised input. Sizes that
+    are not multiples of 8 are padded (edge pixels repeated) for the model and cropped back,
+    so the output has the input's size. An alpha channel is dropped.
+
+    Args:
+        image_layer (`ImageLayer`): the picture to start from.
+        prompt (`str`): what the result should show.
+        strength (`float`, defaults to 0.75): 0 < strength <= 1; higher changes more.
+        steps (`int`, defaults to 20), guidance_scale (`float`), seed (`int`), model (`str`): as in ``dream``.
+    """
+    # 1. Check inputs
+    width, height = image_layer.get_image().size
+    check_inputs(
+        "img2img",
+        image_layer=(
+            max(width, height) <= MAX_INPUT_SIDE,
+            f"has to be at most {MAX_INPUT_SIDE} px per side but is {width}x{height}",
+        ),
+        strength=(0 < strength <= 1, f"has to be in (0, 1] but is {strength!r}"),
+        steps=(1 <= steps <= 150, f"has to be between 1 and 150 but is {steps!r}"),
+        guidance_scale=(0 <= guidance_scale <= 30, f"has to be between 0 and 30 but is {guidance_scale!r}"),
+    )
+    check_inputs(
+        "img2img",
+        strength=(
+            int(steps * strength) >= 1,
+            f"times `steps` has to give at least one step ({steps} x {strength})",
+        ),
+    )
+
+    # 2. Prepare the input: RGB, padded to multiples of 8
+    image = pad_to_multiple(image_layer.get_image().convert("RGB"))
+
+    # 3. Get the pipeline (shares the dream model's weights) and denoise
+    pipe = run_instance(manager_for(ctx).get("img2img", model, role="dream"))
+    (result,) = run_pipeline(
+        ctx,
+        pipe,
+        "img2img",
+        prompt=prompt,
+        negative_prompt=negative_prompt or None,
+        image=image,
+        strength=strength,
+        num_inference_steps=steps,
+        guidance_scale=guidance_scale,
+        generator=generators(ctx, seed, 1),
+    )
+
+    # 4. Crop the padding away
+    return ImageLayer(image=result.crop((0, 0, width, height)))

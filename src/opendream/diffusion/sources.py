@@ -1,0 +1,172 @@
+"""Where a model comes from: a Hugging Face repo id, a local diffusers folder, or a single file.
+
+Nothing here imports torch. Files are classified by their *content* (magic bytes), never by
+the case of their extension, so ``model.SafeTensors`` is read as safetensors and a pickle
+renamed ``.safetensors`` is still recognised as a pickle."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import struct
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from opendream.core.errors import ModelUnavailable
+
+SourceKind = Literal["hub", "folder", "safetensors", "pickle"]
+TINY_MARKER = ".opendream-tiny.json"
+_HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
+_CONFIG_SUFFIXES = (".json", ".txt", ".yaml", ".yml")
+_ENV_FOR_ROLE = {
+    "dream": "OPENDREAM_DREAM_MODEL",
+    "inpaint": "OPENDREAM_INPAINT_MODEL",
+    "pix2pix": "OPENDREAM_PIX2PIX_MODEL",
+    "controlnet_canny": "OPENDREAM_CONTROLNET_CANNY_MODEL",
+    "controlnet_openpose": "OPENDREAM_CONTROLNET_OPENPOSE_MODEL",
+}
+
+
+@dataclass(frozen=True)
+class Source:
+    """A resolved model source. ``location`` is a repo id for ``hub``, else an absolute path."""
+
+    kind: SourceKind
+    location: str
+    revision: str | None = None
+
+    @property
+    def name(self) -> str:
+        return self.location
+
+
+def how_to_provide(model: str, role: str | None = None) -> str:
+    """The sentence every "model unavailable" message ends with."""
+    env = _ENV_FOR_ROLE.get(role or "", "OPENDREAM_<ROLE>_MODEL")
+    return (
+        f"Provide it as a local diffusers folder, a .safetensors checkpoint file, or download it with "
+        f"`huggingface-cli download {model if _HUB_ID.match(model) else '<repo id>'}` "
+        f"(then set {env} to the repo id, folder or file), or start with --tiny-models for offline tests."
+    )
+
+
+def sniff_file(path: Path) -> Literal["safetensors", "pickle", "unknown"]:
+    """Classify a checkpoint file by its first bytes.
+
+    safetensors: an 8-byte little-endian header length followed by a JSON object.
+    pickle: a pickle protocol opcode (``\\x80``) or a zip archive (``torch.save``'s format)."""
+    with path.open("rb") as f:
+        head = f.read(9)
+    if len(head) >= 9:
+        (header_len,) = struct.unpack("<Q", head[:8])
+        if 2 <= header_len <= 100_000_000 and head[8:9] == b"{" and header_len + 8 <= path.stat().st_size:
+            return "safetensors"
+    if head[:1] == b"\x80" or head[:4] == b"PK\x03\x04":
+        return "pickle"
+    return "unknown"
+
+
+def resolve_source(model: str, *, revision: str | None = None, role: str | None = None) -> Source:
+    """Turn a user-given model string into a ``Source`` or raise ``ModelUnavailable``.
+
+    An existing path is a folder (must hold ``model_index.json`` or ``config.json``) or a file
+    (classified by content). Anything else must look like a hub repo id (``owner/name``)."""
+    if not model or not model.strip():
+        raise ModelUnavailable("no model given; " + how_to_provide("<repo id>", role))
+    model = model.strip()
+    path = Path(os.path.expanduser(model))
+    looks_like_path = path.is_absolute() or model.startswith((".", "~")) or path.exists()
+    if path.is_dir():
+        if not ((path / "model_index.json").is_file() or (path / "config.json").is_file()):
+            raise ModelUnavailable(
+                f"model folder {str(path)!r} is not a diffusers folder (no model_index.json or config.json). "
+                + how_to_provide(model, role)
+            )
+        return Source("folder", str(path.resolve()))
+    if path.is_file():
+        kind = sniff_file(path)
+        if kind == "unknown":
+            raise ModelUnavailable(
+                f"model file {str(path)!r} is neither a safetensors nor a PyTorch checkpoint. "
+                + how_to_provide(model, role)
+            )
+        return Source(kind, str(path.resolve()))
+    if looks_like_path or not _HUB_ID.match(model):
+        raise ModelUnavailable(
+            f"model {model!r} not found: no such folder or file. " + how_to_provide(model, role)
+        )
+    return Source("hub", model, revision)
+
+
+def _folder_fingerprint(root: Path) -> str:
+    """sha256 over config contents and (path, size, mtime) of every other file."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in root.rglob("*") if p.is_file()):
+        rel = path.relative_to(root).as_posix()
+        if rel.startswith(".") or "/." in rel:
+            continue
+        stat = path.stat()
+        digest.update(rel.encode() + b"\0")
+        if path.suffix in _CONFIG_SUFFIXES and stat.st_size < 1_000_000:
+            digest.update(path.read_bytes())
+        else:
+            digest.update(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+    return digest.hexdigest()
+
+
+def hub_cached_revision(repo_id: str, revision: str | None = None) -> str | None:
+    """The commit hash of ``repo_id`` in the local Hugging Face cache, if it is there (no network)."""
+    try:
+        from huggingface_hub import snapshot_download
+
+        folder = snapshot_download(
+            repo_id, revision=revision, local_files_only=True, allow_patterns=["*.json"]
+        )
+    except Exception:
+        return None
+    return Path(folder).name
+
+
+def identity(source: Source | str, revision: str | None = None) -> dict[str, Any]:
+    """What names a model's exact weights, for result-cache keys.
+
+    hub: the repo id and the resolved commit hash when cached locally (else the requested
+    revision). folder: a fingerprint of configs and weight sizes/mtimes, or the content hash
+    recorded by ``opendream.diffusion.tiny``. file: size, mtime and a hash of the header."""
+    if isinstance(source, str):
+        source = resolve_source(source, revision=revision)
+    if source.kind == "hub":
+        resolved = hub_cached_revision(source.location, source.revision)
+        return {"source": source.location, "revision": resolved or source.revision or "main"}
+    path = Path(source.location)
+    if source.kind == "folder":
+        marker = path / TINY_MARKER
+        if marker.is_file():
+            try:
+                data = json.loads(marker.read_text())
+                return {"source": f"tiny:{data['kind']}", "fingerprint": data["fingerprint"]}
+            except (ValueError, KeyError):
+                pass
+        return {"source": str(path), "fingerprint": _folder_fingerprint(path)}
+    stat = path.stat()
+    digest = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
+    with path.open("rb") as f:
+        digest.update(f.read(1 << 20))
+    return {"source": str(path), "fingerprint": digest.hexdigest()}
+
+
+def default_model(settings: Any, role: str) -> str:
+    """The model string to use for ``role`` when a recipe leaves ``model`` empty.
+
+    With ``settings.tiny_models`` this is the folder of the matching tiny model (built on
+    first use); otherwise the ``<role>_model`` setting (a repo id, folder or file)."""
+    if role not in _ENV_FOR_ROLE:
+        raise ValueError(f"`role` has to be one of {', '.join(_ENV_FOR_ROLE)} but is {role!r}")
+    if getattr(settings, "tiny_models", False):
+        from opendream.diffusion.tiny import TINY_FOR_ROLE, ensure_tiny_model, tiny_models_dir
+
+        return str(ensure_tiny_model(TINY_FOR_ROLE[role], tiny_models_dir(settings)))
+    return str(getattr(settings, f"{role}_model"))

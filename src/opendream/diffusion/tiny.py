@@ -1,0 +1,312 @@
+"""Tiny random-weight diffusers pipelines for offline tests, benchmarks and ``--tiny-models``.
+
+They are built with the real ``save_pretrained`` code and loaded with the real
+``from_pretrained`` code, so every loading and running path is exercised; they make noise,
+not pictures. Builds are seeded (``torch.manual_seed``), so two builds hold identical weights.
+
+Each model lives in ``<cache>/<kind>/`` with a marker file recording the build version and a
+content hash. A build happens in a temporary folder under a file lock and is renamed into
+place, so concurrent processes never see a half-written model; a folder whose marker is
+missing or does not match its files is rebuilt."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any, Literal
+
+from opendream.diffusion.sources import TINY_MARKER
+
+TinyKind = Literal["txt2img", "inpaint", "pix2pix", "controlnet"]
+TINY_KINDS: tuple[TinyKind, ...] = ("txt2img", "inpaint", "pix2pix", "controlnet")
+TINY_VERSION = 2
+#: Which tiny model stands in for each default model of the settings.
+TINY_FOR_ROLE: dict[str, TinyKind] = {
+    "dream": "txt2img",
+    "inpaint": "inpaint",
+    "pix2pix": "pix2pix",
+    "controlnet_canny": "controlnet",
+    "controlnet_openpose": "controlnet",
+}
+_UNET_IN_CHANNELS = {"txt2img": 4, "inpaint": 9, "pix2pix": 8, "controlnet": 4}
+_PIPELINE_CLASS = {
+    "txt2img": "StableDiffusionPipeline",
+    "inpaint": "StableDiffusionInpaintPipeline",
+    "pix2pix": "StableDiffusionInstructPix2PixPipeline",
+}
+_SEEDS = {"txt2img": 0, "inpaint": 1, "pix2pix": 2, "controlnet": 3}
+
+
+def tiny_models_dir(settings: Any = None) -> Path:
+    """``settings.tiny_models_dir``, else ``<data dir>/tiny-models``."""
+    if settings is not None and getattr(settings, "tiny_models_dir", None):
+        return Path(settings.tiny_models_dir)
+    if settings is not None:
+        return Path(settings.data_dir) / "tiny-models"
+    from opendream.settings import default_data_dir
+
+    return default_data_dir() / "tiny-models"
+
+
+def write_byte_level_tokenizer(folder: Path) -> int:
+    """Write a minimal valid CLIP tokenizer (the 256 byte-level symbols, the same with ``</w>``,
+    and the two special tokens; no merges). Returns the vocabulary size (514)."""
+    # The GPT-2 / CLIP bytes_to_unicode table.
+    printable = list(range(ord("!"), ord("~") + 1)) + list(range(ord("¡"), ord("¬") + 1))
+    printable += list(range(ord("®"), ord("ÿ") + 1))
+    chars, extra = [], 0
+    for b in range(256):
+        if b in printable:
+            chars.append(chr(b))
+        else:
+            chars.append(chr(256 + extra))
+            extra += 1
+    tokens = chars + [c + "</w>" for c in chars] + ["<|startoftext|>", "<|endoftext|>"]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}, ensure_ascii=False))
+    (folder / "merges.txt").write_text("#version: 0.2\n")
+    return len(tokens)
+
+
+def _text_components(
+    folder: Path, *, hidden: int, layers: int, heads: int, intermediate: int
+) -> tuple[Any, Any]:
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+
+    vocab_dir = folder / "_tokenizer_src"
+    vocab_size = write_byte_level_tokenizer(vocab_dir)
+    tokenizer = CLIPTokenizer(
+        str(vocab_dir / "vocab.json"), str(vocab_dir / "merges.txt"), model_max_length=77
+    )
+    shutil.rmtree(vocab_dir)
+    config = CLIPTextConfig(
+        hidden_size=hidden,
+        intermediate_size=intermediate,
+        num_hidden_layers=layers,
+        num_attention_heads=heads,
+        max_position_embeddings=77,
+        vocab_size=vocab_size,
+        bos_token_id=vocab_size - 2,
+        eos_token_id=vocab_size - 1,
+        pad_token_id=vocab_size - 1,
+    )
+    return CLIPTextModel(config).eval(), tokenizer
+
+
+def _scheduler() -> Any:
+    from diffusers import EulerDiscreteScheduler
+
+    # SD 1.x's schedule (as in its scheduler_config.json).
+    return EulerDiscreteScheduler(
+        beta_start=0.00085,
+        beta_end=0.012,
+        beta_schedule="scaled_linear",
+        steps_offset=1,
+        timestep_spacing="leading",
+    )
+
+
+def _tiny_unet(in_channels: int) -> Any:
+    from diffusers import UNet2DConditionModel
+
+    return UNet2DConditionModel(
+        sample_size=32,
+        in_channels=in_channels,
+        out_channels=4,
+        block_out_channels=(32, 64),
+        layers_per_block=1,
+        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        cross_attention_dim=32,
+        attention_head_dim=8,
+        norm_num_groups=32,
+    )
+
+
+def _tiny_vae() -> Any:
+    from diffusers import AutoencoderKL
+
+    return AutoencoderKL(
+        block_out_channels=(32, 64),
+        in_channels=3,
+        out_channels=3,
+        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
+        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        latent_channels=4,
+        layers_per_block=1,
+        norm_num_groups=32,
+        sample_size=64,
+    )
+
+
+def _save_pipeline(kind: str, components: dict[str, Any], folder: Path) -> None:
+    import diffusers
+
+    cls = getattr(diffusers, _PIPELINE_CLASS[kind])
+    pipe = cls(**components, safety_checker=None, feature_extractor=None, requires_safety_checker=False)
+    pipe.save_pretrained(folder, safe_serialization=True)
+
+
+def _build_tiny(kind: TinyKind, folder: Path) -> None:
+    import torch
+
+    torch.manual_seed(_SEEDS[kind])
+    if kind == "controlnet":
+        from diffusers import ControlNetModel
+
+        unet = _tiny_unet(4)
+        controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(16, 32))
+        controlnet.save_pretrained(folder, safe_serialization=True)
+        return
+    unet = _tiny_unet(_UNET_IN_CHANNELS[kind])
+    vae = _tiny_vae()
+    text_encoder, tokenizer = _text_components(folder, hidden=32, layers=2, heads=4, intermediate=37)
+    components = {
+        "unet": unet,
+        "vae": vae,
+        "text_encoder": text_encoder,
+        "tokenizer": tokenizer,
+        "scheduler": _scheduler(),
+    }
+    _save_pipeline(kind, components, folder)
+
+
+def _content_hash(folder: Path) -> tuple[str, dict[str, int]]:
+    digest = hashlib.sha256()
+    sizes: dict[str, int] = {}
+    for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != TINY_MARKER):
+        rel = path.relative_to(folder).as_posix()
+        data = path.read_bytes()
+        sizes[rel] = len(data)
+        digest.update(rel.encode() + b"\0" + hashlib.sha256(data).digest())
+    return digest.hexdigest(), sizes
+
+
+def _is_valid(folder: Path, kind: str) -> bool:
+    marker = folder / TINY_MARKER
+    try:
+        data = json.loads(marker.read_text())
+    except (OSError, ValueError):
+        return False
+    if data.get("version") != TINY_VERSION or data.get("kind") != kind:
+        return False
+    files = data.get("files")
+    if not isinstance(files, dict) or not files:
+        return False
+    try:
+        return all((folder / rel).stat().st_size == size for rel, size in files.items())
+    except OSError:
+        return False
+
+
+def ensure_tiny_model(kind: TinyKind, cache_dir: Path | str | None = None) -> Path:
+    """Build the tiny ``kind`` model into ``cache_dir`` unless a valid one is there; return its folder.
+
+    Safe to call from several processes at once (a file lock serialises builds, and a build
+    is renamed into place only when complete)."""
+    if kind not in TINY_KINDS:
+        raise ValueError(f"`kind` has to be one of {', '.join(TINY_KINDS)} but is {kind!r}")
+    cache = Path(cache_dir) if cache_dir is not None else tiny_models_dir()
+    folder = cache / kind
+    if _is_valid(folder, kind):
+        return folder
+    from filelock import FileLock
+
+    cache.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(cache / f".{kind}.lock"), timeout=600):
+        if _is_valid(folder, kind):  # another process built it while we waited
+            return folder
+        tmp = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=cache))
+        try:
+            _build_tiny(kind, tmp)
+            fingerprint, files = _content_hash(tmp)
+            marker = {"version": TINY_VERSION, "kind": kind, "fingerprint": fingerprint, "files": files}
+            (tmp / TINY_MARKER).write_text(json.dumps(marker, indent=1))
+            tmp.chmod(0o755)
+            if folder.exists():
+                shutil.rmtree(folder)
+            tmp.rename(folder)
+        finally:
+            if tmp.exists():
+                shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def ensure_tiny_models(
+    cache_dir: Path | str | None = None, kinds: tuple[TinyKind, ...] = TINY_KINDS
+) -> dict[str, Path]:
+    """Build every tiny model in ``kinds`` (see ``ensure_tiny_model``); ``{kind: folder}``."""
+    return {kind: ensure_tiny_model(kind, cache_dir) for kind in kinds}
+
+
+def build_full_size(
+    folder: Path | str, kind: Literal["txt2img", "inpaint"] = "txt2img", seed: int = 0
+) -> Path:
+    """Build an SD 1.5-shaped pipeline with random weights (860M-param UNet, the SD VAE, a
+    CLIP ViT-L/14-shaped text encoder with the tiny byte-level vocabulary) for benchmarks.
+
+    About 4 GB of float32 weights; takes tens of seconds on 2 cores. Idempotent (marker file)."""
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    folder = Path(folder)
+    marker = folder / TINY_MARKER
+    if marker.is_file() and _is_valid(folder, f"full-{kind}"):
+        return folder
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=".full-", dir=folder.parent))
+    try:
+        torch.manual_seed(seed)
+        unet = UNet2DConditionModel(
+            sample_size=64, cross_attention_dim=768, in_channels=_UNET_IN_CHANNELS[kind]
+        )
+        vae = AutoencoderKL(
+            in_channels=3,
+            out_channels=3,
+            down_block_types=("DownEncoderBlock2D",) * 4,
+            up_block_types=("UpDecoderBlock2D",) * 4,
+            block_out_channels=(128, 256, 512, 512),
+            layers_per_block=2,
+            latent_channels=4,
+            sample_size=512,
+        )
+        text_encoder, tokenizer = _text_components(tmp, hidden=768, layers=12, heads=12, intermediate=3072)
+        components = {
+            "unet": unet,
+            "vae": vae,
+            "text_encoder": text_encoder,
+            "tokenizer": tokenizer,
+            "scheduler": _scheduler(),
+        }
+        _save_pipeline(kind, components, tmp)
+        _, files = _content_hash_sizes_only(tmp)
+        (tmp / TINY_MARKER).write_text(
+            json.dumps(
+                {
+                    "version": TINY_VERSION,
+                    "kind": f"full-{kind}",
+                    "fingerprint": f"seed{seed}",
+                    "files": files,
+                }
+            )
+        )
+        tmp.chmod(0o755)
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return folder
+
+
+def _content_hash_sizes_only(folder: Path) -> tuple[str, dict[str, int]]:
+    sizes = {
+        p.relative_to(folder).as_posix(): p.stat().st_size
+        for p in sorted(folder.rglob("*"))
+        if p.is_file() and p.name != TINY_MARKER
+    }
+    return "", sizes
