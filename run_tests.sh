@@ -1,0 +1,18 @@
+#!/bin/sh
+# Set up (idempotent), then every test suite. Exits non-zero on any failure.
+set -eu
+cd "$(dirname "$0")"
+sh ./scripts/setup.sh
+
+echo "==> ruff"
+.venv/bin/ruff check src tests bench
+.venv/bin/ruff format --check src tests bench
+
+if [ -f frontend/package.json ]; then
+    echo "==> frontend unit tests"
+    (cd frontend && npm test --silent)
+fi
+
+echo "==> pytest"
+# Pinned threads: some ops differ by a pixel level between thread counts, and tests compare hashes.
+OMP_NUM_THREADS=2 .venv/bin/python -m pytest "$@"

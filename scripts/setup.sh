@@ -1,0 +1,50 @@
+#!/bin/sh
+# Idempotent set-up shared by run_opendream.sh and run_tests.sh: a virtualenv in .venv with
+# torch==2.13.0 installed first (a bare `torch` requirement would pull several GB of CUDA
+# packages), then Opendream with its extras, then the frontend build when there is one.
+set -eu
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+VENV=.venv
+TORCH_VERSION=2.13.0
+
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+    echo "Opendream needs Python 3.11 or newer (found: $("$PYTHON" --version 2>&1))." >&2
+    exit 1
+fi
+
+if [ ! -x "$VENV/bin/python" ]; then
+    echo "==> creating $VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+PIP="$VENV/bin/python -m pip --disable-pip-version-check"
+
+# Reinstall only when the dependency list changed since the last successful set-up.
+stamp="$VENV/.opendream-setup"
+want=$(cat pyproject.toml scripts/setup.sh | sha256sum | cut -d' ' -f1)
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+    if ! "$VENV/bin/python" -c "import torch, sys; sys.exit(torch.__version__.split('+')[0] != '$TORCH_VERSION')" 2>/dev/null; then
+        echo "==> installing torch==$TORCH_VERSION"
+        $PIP install -q "torch==$TORCH_VERSION"
+    fi
+    echo "==> installing opendream and its dependencies"
+    $PIP install -q -e ".[diffusion,server,vision,test]"
+    echo "$want" > "$stamp"
+fi
+
+if [ -f frontend/package.json ]; then
+    if ! command -v npm >/dev/null 2>&1; then
+        echo "npm is needed to build the web UI; install Node.js 20 or newer." >&2
+        exit 1
+    fi
+    lock_stamp=frontend/node_modules/.opendream-lock
+    lock_sum=$(sha256sum frontend/package-lock.json | cut -d' ' -f1)
+    if [ ! -f "$lock_stamp" ] || [ "$(cat "$lock_stamp")" != "$lock_sum" ]; then
+        echo "==> installing frontend dependencies"
+        (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
+        echo "$lock_sum" > "$lock_stamp"
+    fi
+    echo "==> building the web UI"
+    (cd frontend && npm run build --silent)
+fi
