@@ -4,6 +4,7 @@ the same project."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 
 from hypothesis import settings
@@ -107,17 +108,13 @@ class ProjectMachine(RuleBasedStateMachine):
 
     @rule()
     def undo(self) -> None:
-        try:
+        with contextlib.suppress(NothingToUndo):
             self.project.undo()
-        except NothingToUndo:
-            pass
 
     @rule()
     def redo(self) -> None:
-        try:
+        with contextlib.suppress(NothingToUndo):
             self.project.redo()
-        except NothingToUndo:
-            pass
 
     @invariant()
     def every_input_exists(self) -> None:

@@ -161,7 +161,7 @@ def test_name_clash_between_files_is_refused(registry: OpRegistry, tmp_path) -> 
         if name == "one":
             opendream.op(namespace["dream"], registry=registry)
         else:
-            with pytest.raises(OpDefinitionError, match="already defined in .*one.py"):
+            with pytest.raises(OpDefinitionError, match=r"already defined in .*one\.py"):
                 opendream.op(namespace["dream"], registry=registry)
     assert registry.get("dream").file.endswith("one.py")
 
