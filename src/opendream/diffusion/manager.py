@@ -150,6 +150,13 @@ class ModelManager:
         #: (pipelines made with ``from_pipe``), ``evictions``.
         self.stats: Counter[str] = Counter()
 
+    @classmethod
+    def from_settings(
+        cls, settings: Any, *, device: str | None = None, dtype: str | None = None
+    ) -> ModelManager:
+        """A manager for ``settings`` (budget from ``model_memory_budget_mb``, 0 = automatic)."""
+        return cls(settings, device=device, dtype=dtype)
+
     # --- public -------------------------------------------------------------------------
 
     def model_for(self, model: str, role: str) -> str:

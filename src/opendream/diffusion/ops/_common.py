@@ -80,7 +80,8 @@ def make_scheduler(name: str | None, config: Any) -> Any:
             config, algorithm_type="dpmsolver++", solver_order=2
         )
     if name == "ddim":
-        return diffusers.DDIMScheduler.from_config(config)
+        # SD configs set clip_sample False; configs made for other samplers may lack it.
+        return diffusers.DDIMScheduler.from_config(config, clip_sample=config.get("clip_sample", False))
     if name == "unipc":
         return diffusers.UniPCMultistepScheduler.from_config(config)
     raise ValueError(f"`scheduler` has to be one of euler_a, euler, dpmpp_2m, ddim, unipc but is {name!r}")

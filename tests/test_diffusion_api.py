@@ -1,0 +1,165 @@
+"""Diffusion backend without running a model: import hygiene, validation, sources, compat."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import opendream.diffusion.ops  # noqa: F401  (registers the ops)
+from opendream.core.errors import InvalidParams, ModelUnavailable
+from opendream.core.registry import REGISTRY
+from opendream.diffusion.compat import map_original_params
+from opendream.diffusion.sources import default_model, resolve_source, sniff_file
+
+
+def test_importing_the_ops_does_not_import_torch() -> None:
+    code = (
+        "import sys, opendream.diffusion, opendream.diffusion.ops, opendream.diffusion.manager, "
+        "opendream.diffusion.tiny, opendream.diffusion.device, opendream.diffusion.compat\n"
+        "from opendream.core.registry import REGISTRY\n"
+        "assert {'dream', 'img2img', 'mask_and_inpaint'} <= set(REGISTRY.ops)\n"
+        "bad = [m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules]\n"
+        "assert not bad, bad\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)
+
+
+def _errors(op: str, params: dict) -> dict[str, str]:
+    with pytest.raises(InvalidParams) as info:
+        REGISTRY.get(op).validate_params(params)
+    return {e["param"]: e["message"] for e in info.value.errors}
+
+
+def test_validation_errors_name_the_parameter() -> None:
+    assert "width" in _errors("dream", {"prompt": "x", "width": 100})
+    assert "multiple of 8" in _errors("dream", {"prompt": "x", "height": 100})["height"]
+    assert "width" in _errors("dream", {"prompt": "x", "width": 4096})
+    assert "width" in _errors("dream", {"prompt": "x", "width": 0})
+    assert "steps" in _errors("dream", {"prompt": "x", "steps": 0})
+    assert "scheduler" in _errors("dream", {"prompt": "x", "scheduler": "plms"})
+    assert "num_images" in _errors("dream", {"prompt": "x", "num_images": 0})
+    assert "prompt" in _errors("dream", {})
+    assert "strength" in _errors("img2img", {"prompt": "x", "strength": 1.5})
+    assert "strength" in _errors("mask_and_inpaint", {"prompt": "x", "strength": 0})
+    assert "mask_feather" in _errors("mask_and_inpaint", {"prompt": "x", "mask_feather": -1})
+
+
+def test_direct_calls_are_checked_too() -> None:
+    """The op functions check their inputs before any model work (diffusers style)."""
+    from opendream.diffusion.ops import dream
+
+    with pytest.raises(InvalidParams, match=r"`width`.*multiple of 8"):
+        dream(prompt="x", width=100)
+    with pytest.raises(InvalidParams, match="`steps`"):
+        dream(prompt="x", steps=0)
+
+
+def test_schema_marks_layers_and_prompt_widget() -> None:
+    schema = REGISTRY.get("mask_and_inpaint").schema()
+    assert schema["properties"]["mask_layer"]["x-opendream-layer"] == "mask"
+    assert schema["properties"]["image_layer"]["x-opendream-layer"] == "image"
+    dream_schema = REGISTRY.get("dream").schema()
+    assert dream_schema["properties"]["prompt"]["widget"] == "textarea"
+    assert dream_schema["properties"]["scheduler"]["enum"] == [
+        "euler_a",
+        "euler",
+        "dpmpp_2m",
+        "ddim",
+        "unipc",
+    ]
+    assert REGISTRY.get("dream").identity is not None
+
+
+def _safetensors_file(path: Path) -> Path:
+    header = json.dumps({"w": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}}).encode()
+    path.write_bytes(len(header).to_bytes(8, "little") + header + b"\0" * 8)
+    return path
+
+
+def test_files_are_classified_by_content_not_extension(tmp_path: Path) -> None:
+    assert sniff_file(_safetensors_file(tmp_path / "model.SafeTensors")) == "safetensors"
+    assert sniff_file(_safetensors_file(tmp_path / "model.ckpt")) == "safetensors"
+    (tmp_path / "evil.safetensors").write_bytes(b"\x80\x04\x95" + b"\0" * 32)
+    assert sniff_file(tmp_path / "evil.safetensors") == "pickle"
+    (tmp_path / "zip.safetensors").write_bytes(b"PK\x03\x04" + b"\0" * 32)
+    assert sniff_file(tmp_path / "zip.safetensors") == "pickle"
+    assert resolve_source(str(tmp_path / "model.SafeTensors")).kind == "safetensors"
+    (tmp_path / "junk.bin").write_bytes(b"hello world")
+    with pytest.raises(ModelUnavailable, match="neither a safetensors"):
+        resolve_source(str(tmp_path / "junk.bin"))
+
+
+def test_missing_sources_say_how_to_provide_them(tmp_path: Path) -> None:
+    with pytest.raises(ModelUnavailable, match=r"not found.*huggingface-cli download"):
+        resolve_source(str(tmp_path / "nope"))
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(ModelUnavailable, match="not a diffusers folder"):
+        resolve_source(str(empty))
+    with pytest.raises(ModelUnavailable, match="OPENDREAM_INPAINT_MODEL"):
+        resolve_source("not a repo id!", role="inpaint")
+    assert resolve_source("owner/name", revision="abc").kind == "hub"
+
+
+def test_default_model_follows_settings(tmp_path: Path) -> None:
+    from opendream.settings import Settings
+
+    settings = Settings(data_dir=tmp_path, dream_model="me/my-model")
+    assert default_model(settings, "dream") == "me/my-model"
+    assert default_model(settings, "inpaint") == settings.inpaint_model
+    with pytest.raises(ValueError, match="`role`"):
+        default_model(settings, "bogus")
+
+
+def test_original_params_map_onto_ours() -> None:
+    mapped = map_original_params(
+        "dream",
+        {
+            "prompt": "a cat",
+            "model_ckpt": "runwayml/stable-diffusion-v1-5",
+            "seed": 42,
+            "device": "mps",
+            "batch_size": 4,
+            "selected": 2,
+            "num_steps": 30,
+            "guidance_scale": 7.5,
+        },
+    )
+    assert mapped == {
+        "prompt": "a cat",
+        "model": "stable-diffusion-v1-5/stable-diffusion-v1-5",
+        "seed": 44,
+        "steps": 30,
+        "guidance_scale": 7.5,
+    }
+    REGISTRY.get("dream").validate_params(mapped)
+    inpaint = map_original_params(
+        "mask_and_inpaint",
+        {"mask_image": "L1", "image": "L2", "prompt": "x", "model_ckpt": "a/b", "num_steps": 5},
+    )
+    assert inpaint == {
+        "mask_layer": "L1",
+        "image_layer": "L2",
+        "prompt": "x",
+        "model": "a/b",
+        "steps": 5,
+        "guidance_scale": 11.0,
+    }
+    assert map_original_params("my_ext_op", {"model_ckpt": "m", "foo": 1, "device": "cpu"}) == {
+        "model": "m",
+        "foo": 1,
+    }
+
+
+def test_detect_device_on_cpu() -> None:
+    from opendream.diffusion.device import detect_device
+
+    assert detect_device("cpu") == ("cpu", "float32")
+    device, dtype = detect_device("auto")
+    assert (device, dtype) in {("cpu", "float32"), ("cuda", "float16"), ("mps", "float32")}
+    with pytest.raises(ValueError, match="`device`"):
+        detect_device("tpu")
