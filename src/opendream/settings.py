@@ -24,7 +24,9 @@ class Settings(BaseSettings):
 
     device: Literal["auto", "cuda", "mps", "cpu"] = "auto"
     tiny_models: bool = Field(False, description="Point every default model at tiny random-weight models")
-    tiny_models_dir: Path | None = Field(None, description="Where tiny models are built (default: <data dir>/tiny-models)")
+    tiny_models_dir: Path | None = Field(
+        None, description="Where tiny models are built (default: <data dir>/tiny-models)"
+    )
     model_memory_budget_mb: int = Field(0, ge=0, description="Model manager budget; 0 = automatic")
     allow_pickle_checkpoints: bool = Field(False, description="Load .ckpt/.bin pickle files (runs code!)")
     dream_model: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"
