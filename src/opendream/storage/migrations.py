@@ -40,7 +40,36 @@ def _v1_projects_and_cache(conn: Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = ((1, _v1_projects_and_cache),)
+def _v2_jobs(conn: Connection) -> None:
+    # One row per run of one layer group; `seq` gives the FIFO order jobs are claimed in.
+    conn.exec_driver_sql(
+        """CREATE TABLE jobs (
+            seq INTEGER PRIMARY KEY AUTOINCREMENT,
+            id TEXT NOT NULL UNIQUE,
+            project_id TEXT NOT NULL,
+            layer_id TEXT NOT NULL,
+            op TEXT NOT NULL,
+            force INTEGER NOT NULL DEFAULT 0,
+            state TEXT NOT NULL CHECK (state IN ('queued', 'running', 'completed', 'failed', 'cancelled')),
+            error TEXT,
+            outcome TEXT,
+            created_at TEXT NOT NULL,
+            started_at TEXT,
+            finished_at TEXT
+        )"""
+    )
+    conn.exec_driver_sql("CREATE INDEX jobs_state ON jobs (state, seq)")
+    conn.exec_driver_sql("CREATE INDEX jobs_project ON jobs (project_id, seq)")
+    # The result hashes an imported workflow recorded, so a later replay can compare with them.
+    conn.exec_driver_sql(
+        """CREATE TABLE expected_results (
+            project_id TEXT PRIMARY KEY,
+            expected TEXT NOT NULL
+        )"""
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = ((1, _v1_projects_and_cache), (2, _v2_jobs))
 
 
 def schema_version(conn: Connection) -> int:

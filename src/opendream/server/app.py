@@ -1,0 +1,138 @@
+"""The FastAPI app factory: routes, error mapping, security middleware, the worker threads."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+import opendream
+from opendream.core import workflow
+from opendream.core.errors import InvalidParams, OpendreamError
+from opendream.core.images import MAX_DOWNLOAD_BYTES
+from opendream.engine.workspace import Workspace
+from opendream.server import (
+    routes_blobs,
+    routes_jobs,
+    routes_layers,
+    routes_meta,
+    routes_projects,
+    routes_workflow,
+    routes_ws,
+)
+from opendream.server.events import Hub
+from opendream.server.jobs import JobQueue
+from opendream.server.security import SecurityMiddleware, is_loopback
+from opendream.server.service import ProjectService
+from opendream.server.state import ServerState
+from opendream.settings import Settings
+from opendream.storage.jobs import JobStore
+
+log = logging.getLogger(__name__)
+STATIC_DIR = Path(__file__).parent / "static"
+
+
+def _error(status: int, detail: str, errors: list[dict] | None = None) -> JSONResponse:
+    body: dict = {"detail": detail}
+    if errors is not None:
+        body["errors"] = errors
+    return JSONResponse(body, status_code=status)
+
+
+async def _opendream_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, OpendreamError)
+    errors = exc.errors if isinstance(exc, InvalidParams) else None
+    return _error(exc.status, exc.message, errors)
+
+
+async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RequestValidationError)
+    errors = [
+        {"param": ".".join(str(p) for p in e["loc"] if p != "body") or "body", "message": e["msg"]}
+        for e in exc.errors()
+    ]
+    detail = "; ".join(f"`{e['param']}`: {e['message']}" for e in errors)
+    return _error(422, f"invalid request: {detail}", errors)
+
+
+async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, StarletteHTTPException)
+    return _error(exc.status_code, str(exc.detail))
+
+
+def create_app(
+    settings: Settings,
+    *,
+    workspace: Workspace | None = None,
+    workers: int = 1,
+    start_workers: bool = True,
+) -> FastAPI:
+    """The app over a workspace (opened from ``settings`` unless given). A non-loopback
+    ``settings.host`` requires ``settings.token``. Workers start with the app's lifespan."""
+    loopback = is_loopback(settings.host)
+    if not loopback and not settings.token:
+        raise ValueError(f"binding to {settings.host} requires a token")
+    workspace = workspace or Workspace(settings)
+    hub = Hub()
+    service = ProjectService(workspace, hub)
+    store = JobStore(workspace.data.db)
+    queue = JobQueue(service, store, workers=workers)
+    state = ServerState(settings, workspace, hub, service, store, queue)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        hub.bind(asyncio.get_running_loop())
+        interrupted = await asyncio.to_thread(queue.recover)
+        if interrupted:
+            log.warning("%d job(s) were interrupted by the last shutdown", len(interrupted))
+        if start_workers:
+            queue.start()
+        try:
+            yield
+        finally:
+            await asyncio.to_thread(queue.stop)
+
+    app = FastAPI(
+        title="Opendream",
+        version=opendream.__version__,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.opendream = state
+    app.add_exception_handler(OpendreamError, _opendream_error)
+    app.add_exception_handler(RequestValidationError, _validation_error)
+    app.add_exception_handler(StarletteHTTPException, _http_error)
+    for module in (
+        routes_meta,
+        routes_projects,
+        routes_workflow,
+        routes_layers,
+        routes_blobs,
+        routes_jobs,
+        routes_ws,
+    ):
+        app.include_router(module.router)
+    if (STATIC_DIR / "index.html").is_file():
+        app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="frontend")
+    large = MAX_DOWNLOAD_BYTES + 1024 * 1024  # the file plus multipart framing
+    app.add_middleware(
+        SecurityMiddleware,
+        loopback_only=loopback,
+        token=settings.token,
+        large_bodies={
+            "/uploads": large,
+            "/masks": large,
+            "/import": workflow.MAX_WORKFLOW_BYTES + 1024 * 1024,
+        },
+    )
+    return app

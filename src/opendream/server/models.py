@@ -1,0 +1,207 @@
+"""Request and response models of the HTTP API. Requests forbid unknown fields and bound
+every number, string and list; responses are what the OpenAPI document promises."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from opendream.core.project import MAX_LAYERS, MAX_NAME, MAX_SIZE, MIN_SIZE
+from opendream.core.registry import MAX_LAYER_LIST
+
+MAX_PARAMS = 64
+LayerId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+LayerInput = LayerId | Annotated[list[LayerId], Field(max_length=MAX_LAYER_LIST)]
+Params = Annotated[dict[Annotated[str, Field(max_length=100)], JsonValue], Field(max_length=MAX_PARAMS)]
+Inputs = Annotated[dict[Annotated[str, Field(max_length=100)], LayerInput], Field(max_length=MAX_PARAMS)]
+
+
+class Request(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+# -- requests --------------------------------------------------------------------------------
+
+
+class ProjectCreate(Request):
+    name: Name = "Untitled"
+    width: Annotated[int, Field(ge=MIN_SIZE, le=MAX_SIZE)] = 512
+    height: Annotated[int, Field(ge=MIN_SIZE, le=MAX_SIZE)] = 512
+
+
+class ProjectPatch(Request):
+    name: Name
+
+
+class LayerCreate(Request):
+    op: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+    params: Params = {}
+    inputs: Inputs = {}
+    name: Name | None = None
+
+
+class LayerPatch(Request):
+    """Presentation fields and/or a new recipe. ``params``/``inputs`` are merged over the
+    current recipe (an input set to null is removed) and re-run the layer and its descendants."""
+
+    name: Name | None = None
+    visible: bool | None = None
+    opacity: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
+    position: Annotated[int, Field(ge=0, lt=MAX_LAYERS)] | None = None
+    params: Params | None = None
+    inputs: (
+        Annotated[
+            dict[Annotated[str, Field(max_length=100)], LayerInput | None], Field(max_length=MAX_PARAMS)
+        ]
+        | None
+    ) = None
+
+
+class ReplayRequest(Request):
+    force: bool = Field(False, description="Ignore the result cache and run every layer again")
+    timeout: Annotated[float, Field(ge=0, le=3600)] = Field(
+        600, description="Seconds to wait for the runs; the report says whether they all finished"
+    )
+
+
+# -- responses -------------------------------------------------------------------------------
+
+
+class FieldError(BaseModel):
+    param: str
+    message: str
+
+
+class ErrorOut(BaseModel):
+    detail: str
+    errors: list[FieldError] | None = None
+
+
+class RecipeOut(BaseModel):
+    op: str
+    op_version: str
+    params: dict[str, Any]
+    inputs: dict[str, str | list[str]]
+    output_index: int
+
+
+class RunOut(BaseModel):
+    duration: float | None = None
+    cache_hit: bool = False
+    environment: dict[str, Any] | None = None
+    error: str | None = None
+    job: str | None = None
+
+
+class LayerOut(BaseModel):
+    id: str
+    name: str
+    kind: Literal["image", "mask"]
+    status: Literal["pending", "running", "ready", "stale", "failed", "cancelled"]
+    blob: str | None
+    visible: bool
+    opacity: float
+    group: str
+    recipe: RecipeOut
+    run: RunOut
+
+
+class ProjectOut(BaseModel):
+    id: str
+    name: str
+    width: int
+    height: int
+    revision: int
+    layers: list[LayerOut] = Field(description="Stack order, bottom first")
+    can_undo: bool
+    can_redo: bool
+
+
+class ProjectSummary(BaseModel):
+    id: str
+    name: str
+    revision: int
+    created_at: str
+    updated_at: str
+
+
+class JobOut(BaseModel):
+    id: str
+    project_id: str
+    layer_id: str = Field(description="The first layer of the group the job runs")
+    op: str
+    force: bool
+    state: Literal["queued", "running", "completed", "failed", "cancelled"]
+    error: str | None
+    outcome: str | None = Field(description="computed, cached or skipped once completed")
+    created_at: str
+    started_at: str | None
+    finished_at: str | None
+
+
+class LayersQueued(BaseModel):
+    project: ProjectOut
+    layers: list[str] = Field(description="The new or re-run layers")
+    jobs: list[JobOut]
+
+
+class DeleteOut(BaseModel):
+    dry_run: bool
+    deleted: list[str] = Field(description="The layer and its descendants, in stack order")
+    project: ProjectOut
+
+
+class ReplayLayer(BaseModel):
+    layer: str
+    name: str
+    op: str
+    status: str
+    job: str | None
+    outcome: str | None
+    result: Literal["exact", "differs", "new", "failed", "pending"]
+    blob: str | None
+    expected: str | None
+    error: str | None
+
+
+class ReplayOut(BaseModel):
+    ok: bool = Field(description="Every layer ran and matches the recorded result (or is new)")
+    complete: bool = Field(description="Every run finished within the timeout")
+    layers: list[ReplayLayer]
+
+
+class OpOut(BaseModel):
+    name: str
+    title: str
+    version: str
+    category: str
+    description: str
+    deterministic: bool
+    extension: str | None
+    schema_: dict[str, Any] = Field(alias="schema", description="JSON Schema of params and layer inputs")
+
+    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class ExtensionOut(BaseModel):
+    name: str
+    source: str
+    ops: list[str]
+    error: str | None
+
+
+class OpsOut(BaseModel):
+    ops: list[OpOut]
+    extensions: list[ExtensionOut]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"]
+    version: str
+    device: str
+    dtype: str
+    tiny_models: bool
+    workers: int
+    queued: int

@@ -1,0 +1,130 @@
+"""Layers: create from an op, upload an image or a painted mask, patch, delete."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, File, Query, UploadFile
+from PIL import Image
+
+from opendream.core.errors import ImageRejected, InvalidParams
+from opendream.core.images import MAX_DOWNLOAD_BYTES, decode_image, encode_png
+from opendream.core.project import Project
+from opendream.core.recipe import asset_ref
+from opendream.server.models import DeleteOut, LayerCreate, LayerPatch, LayersQueued
+from opendream.server.state import ServerState, get_state, project_out
+
+router = APIRouter(prefix="/api/projects/{project_id}", tags=["layers"])
+State = Annotated[ServerState, Depends(get_state)]
+MAX_UPLOAD_BYTES = MAX_DOWNLOAD_BYTES
+
+
+def _queued(state: ServerState, project: Project, layer_ids: list[str]) -> dict:
+    jobs = state.queue.submit(project, layer_ids) if layer_ids else []
+    state.service.publish_layers(project, layer_ids)
+    return {"project": project_out(project), "layers": layer_ids, "jobs": jobs}
+
+
+def _add(state: ServerState, project_id: str, op: str, params: dict, inputs: dict, name: str | None) -> dict:
+    spec = state.workspace.registry.get(op)
+    project, layer = state.service.update(project_id, lambda p: p.add_layer(spec, params, inputs, name))
+    return _queued(state, project, [layer.id])
+
+
+@router.post("/layers", status_code=201, response_model=LayersQueued)
+def create_layer(project_id: str, body: LayerCreate, state: State) -> dict:
+    """Add a layer made by an op on top of the stack and queue its run."""
+    return _add(state, project_id, body.op, body.params, body.inputs, body.name)
+
+
+def _read_upload(file: UploadFile) -> bytes:
+    data = file.file.read(MAX_UPLOAD_BYTES + 1)
+    if len(data) > MAX_UPLOAD_BYTES:
+        raise ImageRejected(f"the file is larger than {MAX_UPLOAD_BYTES} bytes")
+    return data
+
+
+def _store_asset(state: ServerState, file: UploadFile, mode: str | None) -> str:
+    """Decode (format and pixel count checked first), normalise to PNG, store; the asset ref."""
+    image: Image.Image = decode_image(_read_upload(file))
+    if mode is not None and image.mode != mode:
+        image = image.convert(mode)
+    elif image.mode not in ("RGB", "RGBA", "L"):
+        image = image.convert("RGBA")
+    return asset_ref(state.workspace.data.blobs.put(encode_png(image)))
+
+
+def _name(file: UploadFile, default: str) -> str:
+    name = (file.filename or "").rsplit("/", 1)[-1].strip()[:200]
+    return name or default
+
+
+@router.post("/uploads", status_code=201, response_model=LayersQueued)
+def upload_image(project_id: str, state: State, file: Annotated[UploadFile, File()]) -> dict:
+    """A PNG, JPEG or WebP picture as a new ``load_image`` layer."""
+    state.service.load(project_id)  # 404 before storing anything
+    ref = _store_asset(state, file, None)
+    return _add(state, project_id, "load_image", {"asset": ref}, {}, _name(file, "Image"))
+
+
+@router.post("/masks", status_code=201, response_model=LayersQueued)
+def upload_mask(project_id: str, state: State, file: Annotated[UploadFile, File()]) -> dict:
+    """A mask painted in the browser (white = selected) as a new ``paint_mask`` layer."""
+    state.service.load(project_id)
+    ref = _store_asset(state, file, "L")
+    return _add(state, project_id, "paint_mask", {"asset": ref}, {}, _name(file, "Mask"))
+
+
+@router.patch("/layers/{layer_id}", response_model=LayersQueued)
+def patch_layer(project_id: str, layer_id: str, body: LayerPatch, state: State) -> dict:
+    """Change presentation (name, visible, opacity, position) and/or the recipe; a recipe
+    change re-runs the layer and its descendants. Every change is one undo step each."""
+    if body.model_fields_set == set():
+        raise InvalidParams("layer", [{"param": "body", "message": "has to change at least one field"}])
+    registry = state.workspace.registry
+
+    def change(project: Project) -> list[str]:
+        rerun: list[str] = []
+        if body.params is not None or body.inputs is not None:
+            spec = registry.get(project.layer(layer_id).recipe.op)
+            rerun = project.edit_recipe(layer_id, spec, body.params, body.inputs)
+        if body.name is not None:
+            project.rename_layer(layer_id, body.name)
+        if body.visible is not None:
+            project.set_visible(layer_id, body.visible)
+        if body.opacity is not None:
+            project.set_opacity(layer_id, body.opacity)
+        if body.position is not None:
+            project.move_layer(layer_id, body.position)
+        return rerun
+
+    project, rerun = state.service.update(project_id, change)
+    result = _queued(state, project, rerun)
+    if not rerun:
+        state.service.publish_layers(project, [layer_id])
+    return result
+
+
+@router.delete("/layers/{layer_id}", response_model=DeleteOut)
+def delete_layer(
+    project_id: str,
+    layer_id: str,
+    state: State,
+    dry_run: Annotated[bool, Query(description="List what would be deleted; change nothing")] = False,
+) -> dict:
+    """Delete the layer and its descendants (only those)."""
+    if dry_run:
+        project = state.service.load(project_id)
+        return {
+            "dry_run": True,
+            "deleted": project.delete_layer(layer_id, dry_run=True),
+            "project": project_out(project),
+        }
+    project, deleted = state.service.update(project_id, lambda p: p.delete_layer(layer_id))
+    for job in state.store.active(project_id):
+        if job["layer_id"] in deleted:
+            state.queue.cancel(job["id"])
+    state.hub.publish(
+        {"type": "layer.changed", "project": project_id, "revision": project.revision, "deleted": deleted}
+    )
+    return {"dry_run": False, "deleted": deleted, "project": project_out(project)}

@@ -1,0 +1,49 @@
+"""Health and the op catalogue."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends
+
+import opendream
+from opendream.server.models import HealthOut, OpsOut
+from opendream.server.state import ServerState, get_state
+
+router = APIRouter(prefix="/api", tags=["meta"])
+State = Annotated[ServerState, Depends(get_state)]
+
+
+@router.get("/health", response_model=HealthOut)
+def health(state: State) -> dict:
+    runtime = state.workspace.runtime
+    return {
+        "status": "ok",
+        "version": opendream.__version__,
+        "device": runtime.device,
+        "dtype": runtime.dtype,
+        "tiny_models": state.settings.tiny_models,
+        "workers": state.queue.workers,
+        "queued": len(state.store.recent(state="queued", limit=1000)),
+    }
+
+
+@router.get("/ops", response_model=OpsOut)
+def list_ops(state: State) -> dict:
+    """Every installed op with its form schema, and every extension with its load error."""
+    return {
+        "ops": [
+            {
+                "name": s.name,
+                "title": s.title,
+                "version": s.version,
+                "category": s.category,
+                "description": s.description,
+                "deterministic": s.deterministic,
+                "extension": s.extension,
+                "schema": s.schema(),
+            }
+            for s in state.workspace.registry
+        ],
+        "extensions": [vars(x) for x in state.workspace.extensions],
+    }

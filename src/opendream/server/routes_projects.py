@@ -1,0 +1,65 @@
+"""Projects: create, list, get (with layers), rename, delete, undo, redo."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Response
+
+from opendream.core.project import Project
+from opendream.server.models import ProjectCreate, ProjectOut, ProjectPatch, ProjectSummary
+from opendream.server.state import ServerState, get_state, project_out
+
+router = APIRouter(prefix="/api/projects", tags=["projects"])
+State = Annotated[ServerState, Depends(get_state)]
+
+
+@router.post("", status_code=201, response_model=ProjectOut)
+def create_project(body: ProjectCreate, state: State) -> dict:
+    project = Project.new(body.name, body.width, body.height)
+    return project_out(state.service.create(project))
+
+
+@router.get("", response_model=list[ProjectSummary])
+def list_projects(state: State) -> list[dict]:
+    return state.workspace.data.db.list_projects()
+
+
+@router.get("/{project_id}", response_model=ProjectOut)
+def get_project(project_id: str, state: State) -> dict:
+    return project_out(state.service.load(project_id))
+
+
+@router.patch("/{project_id}", response_model=ProjectOut)
+def rename_project(project_id: str, body: ProjectPatch, state: State) -> dict:
+    project, _ = state.service.update(project_id, lambda p: p.rename(body.name))
+    return project_out(project)
+
+
+@router.delete("/{project_id}", status_code=204)
+def delete_project(project_id: str, state: State) -> Response:
+    for job in state.store.active(project_id):
+        state.queue.cancel(job["id"])
+    state.workspace.data.db.delete_project(project_id)
+    state.hub.publish({"type": "project.changed", "project": project_id, "deleted": True})
+    return Response(status_code=204)
+
+
+def _history(project_id: str, state: ServerState, redo: bool) -> dict:
+    project, _ = state.service.update(project_id, lambda p: p.redo() if redo else p.undo())
+    # Restored layers whose pixels are not current re-run (mostly cache hits).
+    todo = project.needs_run()
+    if todo:
+        state.queue.submit(project, todo)
+    state.service.publish_layers(project, [x.id for x in project.layers])
+    return project_out(project)
+
+
+@router.post("/{project_id}/undo", response_model=ProjectOut)
+def undo(project_id: str, state: State) -> dict:
+    return _history(project_id, state, redo=False)
+
+
+@router.post("/{project_id}/redo", response_model=ProjectOut)
+def redo(project_id: str, state: State) -> dict:
+    return _history(project_id, state, redo=True)

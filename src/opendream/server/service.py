@@ -1,0 +1,68 @@
+"""Project load-modify-save with compare-and-swap retry, shared by routes and the worker.
+
+Requests and the worker change the same project documents. Each change is a function
+applied to a freshly loaded project and saved only if nobody saved in between; on a
+conflict the change is applied again to the newer document, so no writer clobbers another."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from opendream.core.errors import RevisionConflict
+from opendream.core.project import Project
+from opendream.engine.workspace import Workspace
+from opendream.server.events import Hub
+
+T = TypeVar("T")
+MAX_ATTEMPTS = 20
+
+
+def layer_event(project: Project, layer_ids: Iterable[str]) -> dict[str, Any]:
+    """A ``layer.changed`` event with the current state of each listed layer (gone ones omitted)."""
+    ids = set(layer_ids)
+    return {
+        "type": "layer.changed",
+        "project": project.id,
+        "revision": project.revision,
+        "layers": [
+            {"id": x.id, "status": x.status, "blob": x.blob, "error": x.run.error}
+            for x in project.layers
+            if x.id in ids
+        ],
+    }
+
+
+class ProjectService:
+    def __init__(self, workspace: Workspace, hub: Hub) -> None:
+        self.workspace = workspace
+        self.hub = hub
+
+    def load(self, project_id: str) -> Project:
+        return self.workspace.load(project_id)
+
+    def create(self, project: Project) -> Project:
+        self.workspace.save_new(project)
+        self.hub.publish({"type": "project.changed", "project": project.id, "revision": project.revision})
+        return project
+
+    def update(self, project_id: str, change: Callable[[Project], T]) -> tuple[Project, T]:
+        """Apply ``change`` to the latest project and save it; retried on revision conflicts.
+        ``change`` may run more than once, each time on a fresh copy; what it raises propagates
+        and nothing is saved."""
+        for _ in range(MAX_ATTEMPTS):
+            project = self.workspace.load(project_id)
+            before = project.revision
+            result = change(project)
+            if project.revision == before:
+                return project, result
+            try:
+                self.workspace.save(project, expected_revision=before)
+            except RevisionConflict:
+                continue
+            self.hub.publish({"type": "project.changed", "project": project.id, "revision": project.revision})
+            return project, result
+        raise RevisionConflict(before, self.workspace.load(project_id).revision)
+
+    def publish_layers(self, project: Project, layer_ids: Iterable[str]) -> None:
+        self.hub.publish(layer_event(project, layer_ids))
