@@ -23,6 +23,7 @@ from opendream.server.app import create_app
 from opendream.settings import Settings
 
 BASE = "http://127.0.0.1:8000"
+WS = "ws://127.0.0.1:8000/api/ws"
 
 
 @opendream.op(title="Slow (test)", category="test")

@@ -19,7 +19,7 @@ Inputs = Annotated[dict[Annotated[str, Field(max_length=100)], LayerInput], Fiel
 
 
 class Request(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 # -- requests --------------------------------------------------------------------------------
