@@ -1,0 +1,168 @@
+"""The CLI end to end: save a workflow, replay it into a fresh data dir, every layer `exact`;
+bad workflows are refused with a clear message and nothing is written."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from opendream.cli import app
+from opendream.core.project import Project
+from opendream.core.recipe import asset_ref
+from opendream.core.registry import REGISTRY
+from opendream.engine.workspace import Workspace
+from tests.conftest import gradient, square_mask
+
+runner = CliRunner()
+
+
+@pytest.fixture
+def saved_workflow(workspace: Workspace, tmp_path: Path) -> Path:
+    """image + painted mask -> feather -> invert -> flatten, with one layer hidden."""
+    project = Project.new("cli story", 64, 64)
+    for image, op in ((gradient(), "load_image"), (square_mask(), "paint_mask")):
+        project.add_layer(REGISTRY.get(op), {"asset": asset_ref(workspace.data.blobs.put_image(image))}, {})
+    project.add_layer(REGISTRY.get("feather_mask"), {"radius": 5}, {"mask": "L2"})
+    project.add_layer(REGISTRY.get("invert_mask"), {}, {"mask": "L3"})
+    project.add_layer(REGISTRY.get("flatten"), {"background": "#102030"}, {"layers": ["L1"]})
+    project.set_visible("L2", False)
+    workspace.runner.run_pending(project)
+    assert all(x.status == "ready" for x in project.layers)
+    path = tmp_path / "story.json"
+    path.write_text(json.dumps(workspace.export_workflow(project)))
+    return path
+
+
+def test_run_replays_into_a_fresh_data_dir_and_everything_is_exact(
+    saved_workflow: Path, tmp_path: Path
+) -> None:
+    fresh, out = tmp_path / "fresh", tmp_path / "out"
+    result = runner.invoke(
+        app, ["run", str(saved_workflow), "--data-dir", str(fresh), "--out", str(out), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["ok"] is True
+    assert [(x["layer"], x["outcome"], x["result"]) for x in report["layers"]] == [
+        ("L1", "computed", "exact"),
+        ("L2", "computed", "exact"),
+        ("L3", "computed", "exact"),
+        ("L4", "computed", "exact"),
+        ("L5", "computed", "exact"),
+    ]
+    written = sorted(p.name for p in out.iterdir())
+    assert written == [
+        "L1-Image.png",
+        "L2-Painted-mask.png",
+        "L3-Feather-mask.png",
+        "L4-Invert-mask.png",
+        "L5-Flatten.png",
+        "composite.png",
+    ]
+
+    again = runner.invoke(app, ["run", str(saved_workflow), "--data-dir", str(fresh), "--json"])
+    assert again.exit_code == 0, again.output
+    outcomes = {x["layer"]: x["outcome"] for x in json.loads(again.stdout)["layers"]}
+    assert outcomes == {"L1": "cached", "L2": "cached", "L3": "cached", "L4": "cached", "L5": "cached"}
+
+
+def test_run_reports_differences(saved_workflow: Path, tmp_path: Path) -> None:
+    document = json.loads(saved_workflow.read_text())
+    document["layers"][2]["result"] = "sha256:" + "0" * 64
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(document))
+    result = runner.invoke(app, ["run", str(tampered), "--data-dir", str(tmp_path / "d")])
+    assert result.exit_code == 1
+    assert "differs" in result.stdout and "exact" in result.stdout
+
+
+def _bad(document: dict, **changes) -> dict:
+    bad = json.loads(json.dumps(document))
+    for key, value in changes.items():
+        bad[key] = value
+    return bad
+
+
+@pytest.mark.parametrize(
+    ("mutate", "message"),
+    [
+        (lambda d: b"{not json", "not valid JSON"),
+        (
+            lambda d: '{"format": "opendream.workflow", "version": 1, "a": ' + "[" * 200 + "]" * 200 + "}",
+            "nested",
+        ),
+        (
+            lambda d: json.dumps(
+                _bad(
+                    d,
+                    layers=[
+                        {**d["layers"][0], "op": "ghost_a"},
+                        {**d["layers"][1], "op": "ghost_b"},
+                        *d["layers"][2:],
+                    ],
+                )
+            ),
+            "'ghost_a', 'ghost_b'",
+        ),
+        (
+            lambda d: json.dumps(
+                _bad(
+                    d,
+                    layers=[*d["layers"][:2], {**d["layers"][2], "inputs": {"mask": "L4"}}, *d["layers"][3:]],
+                )
+            ),
+            "cycle",
+        ),
+        (
+            lambda d: json.dumps(
+                _bad(
+                    d,
+                    layers=[*d["layers"][:2], {**d["layers"][2], "inputs": {"mask": "L9"}}, *d["layers"][3:]],
+                )
+            ),
+            "L9",
+        ),
+        (lambda d: json.dumps(_bad(d, assets={})), "sha256:"),
+        (
+            lambda d: json.dumps(
+                _bad(
+                    d,
+                    layers=[*d["layers"][:2], {**d["layers"][2], "params": {"radius": -1}}, *d["layers"][3:]],
+                )
+            ),
+            "radius",
+        ),
+    ],
+    ids=["not-json", "too-deep", "unknown-ops", "cycle", "missing-layer", "missing-asset", "bad-param"],
+)
+def test_bad_workflows_are_refused_and_nothing_is_written(
+    saved_workflow: Path, tmp_path: Path, mutate, message: str
+) -> None:
+    data = mutate(json.loads(saved_workflow.read_text()))
+    bad = tmp_path / "bad.json"
+    bad.write_bytes(data if isinstance(data, bytes) else data.encode())
+    fresh = tmp_path / "never"
+    result = runner.invoke(app, ["run", str(bad), "--data-dir", str(fresh)])
+    assert result.exit_code == 2, result.output
+    assert "error:" in result.stderr and message in result.stderr, result.stderr
+    assert not fresh.exists(), "nothing is written to the data directory"
+
+
+def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["run", str(tmp_path / "nope.json"), "--data-dir", str(tmp_path / "d")])
+    assert result.exit_code == 2 and "cannot read" in result.stderr
+
+
+def test_ops_lists_builtin_ops_with_schemas() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "opendream.cli", "ops", "--json"], capture_output=True, text=True, check=True
+    )
+    ops = {op["name"]: op for op in json.loads(result.stdout)}
+    assert {"load_image", "paint_mask", "invert_mask", "feather_mask", "flatten"} <= set(ops)
+    assert ops["feather_mask"]["schema"]["properties"]["mask"]["x-opendream-layer"] == "mask"
+    assert ops["feather_mask"]["extension"] == "builtin"
