@@ -1,0 +1,156 @@
+import type {
+  DeleteResult,
+  FieldError,
+  Health,
+  Job,
+  LayerInput,
+  LayersQueued,
+  OpCatalog,
+  Project,
+  ProjectSummary,
+  ReplayReport,
+  WorkflowFile,
+} from './types'
+
+/** An error answered by the server: its status, its message and, for 422, one entry per field. */
+export class ApiError extends Error {
+  readonly status: number
+  readonly fieldErrors: FieldError[]
+
+  constructor(status: number, message: string, fieldErrors: FieldError[] = []) {
+    super(message)
+    this.name = 'ApiError'
+    this.status = status
+    this.fieldErrors = fieldErrors
+  }
+
+  /** The messages for one field, keyed by its parameter name (`params.seed` counts as `seed`). */
+  errorsFor(param: string): string[] {
+    return this.fieldErrors.filter((e) => fieldName(e.param) === param).map((e) => e.message)
+  }
+}
+
+/** `params.seed`, `inputs.mask_layer` and `seed` all name the field `seed`/`mask_layer`. */
+export function fieldName(param: string): string {
+  const parts = param.split('.')
+  if (parts.length > 1 && (parts[0] === 'params' || parts[0] === 'inputs')) return parts[1]
+  return param
+}
+
+function isFieldError(value: unknown): value is FieldError {
+  if (typeof value !== 'object' || value === null) return false
+  const v = value as Record<string, unknown>
+  return typeof v.param === 'string' && typeof v.message === 'string'
+}
+
+/** Turns an error response (JSON `{detail, errors}` or anything else) into an ApiError. */
+export async function parseError(response: Response): Promise<ApiError> {
+  const text = await response.text()
+  let message = text.trim() || `${response.status} ${response.statusText}`
+  let errors: FieldError[] = []
+  try {
+    const body: unknown = JSON.parse(text)
+    if (typeof body === 'object' && body !== null) {
+      const { detail, errors: raw } = body as Record<string, unknown>
+      if (typeof detail === 'string') message = detail
+      if (Array.isArray(raw)) errors = raw.filter(isFieldError)
+    }
+  } catch {
+    // not JSON: the text itself is the message
+  }
+  return new ApiError(response.status, message, errors)
+}
+
+type Body = { json: unknown } | { form: FormData } | undefined
+
+async function request(method: string, path: string, body?: Body): Promise<Response> {
+  const init: RequestInit = { method, headers: {} }
+  if (body && 'json' in body) {
+    init.body = JSON.stringify(body.json)
+    init.headers = { 'Content-Type': 'application/json' }
+  } else if (body && 'form' in body) {
+    init.body = body.form
+  }
+  let response: Response
+  try {
+    response = await fetch(path, init)
+  } catch (error) {
+    throw new ApiError(0, `The server cannot be reached (${String(error)})`)
+  }
+  if (!response.ok) throw await parseError(response)
+  return response
+}
+
+async function json<T>(method: string, path: string, body?: Body): Promise<T> {
+  const response = await request(method, path, body)
+  return (await response.json()) as T
+}
+
+function fileForm(file: Blob, filename: string): { form: FormData } {
+  const form = new FormData()
+  form.append('file', file, filename)
+  return { form }
+}
+
+const projectPath = (id: string) => `/api/projects/${encodeURIComponent(id)}`
+const layerPath = (projectId: string, layerId: string) =>
+  `${projectPath(projectId)}/layers/${encodeURIComponent(layerId)}`
+
+export interface LayerPatch {
+  name?: string
+  visible?: boolean
+  opacity?: number
+  position?: number
+  params?: Record<string, unknown>
+  inputs?: Record<string, LayerInput | null>
+}
+
+export interface NewLayer {
+  op: string
+  params: Record<string, unknown>
+  inputs: Record<string, LayerInput>
+  name?: string
+}
+
+export const api = {
+  health: () => json<Health>('GET', '/api/health'),
+  ops: () => json<OpCatalog>('GET', '/api/ops'),
+
+  listProjects: () => json<ProjectSummary[]>('GET', '/api/projects'),
+  createProject: (name: string, width: number, height: number) =>
+    json<Project>('POST', '/api/projects', { json: { name, width, height } }),
+  getProject: (id: string) => json<Project>('GET', projectPath(id)),
+  renameProject: (id: string, name: string) => json<Project>('PATCH', projectPath(id), { json: { name } }),
+  deleteProject: async (id: string) => {
+    await request('DELETE', projectPath(id))
+  },
+  undo: (id: string) => json<Project>('POST', `${projectPath(id)}/undo`),
+  redo: (id: string) => json<Project>('POST', `${projectPath(id)}/redo`),
+
+  addLayer: (projectId: string, layer: NewLayer) =>
+    json<LayersQueued>('POST', `${projectPath(projectId)}/layers`, { json: layer }),
+  uploadImage: (projectId: string, file: Blob, filename: string) =>
+    json<LayersQueued>('POST', `${projectPath(projectId)}/uploads`, fileForm(file, filename)),
+  uploadMask: (projectId: string, png: Blob, filename: string) =>
+    json<LayersQueued>('POST', `${projectPath(projectId)}/masks`, fileForm(png, filename)),
+  patchLayer: (projectId: string, layerId: string, patch: LayerPatch) =>
+    json<LayersQueued>('PATCH', layerPath(projectId, layerId), { json: patch }),
+  deleteLayer: (projectId: string, layerId: string, dryRun: boolean) =>
+    json<DeleteResult>('DELETE', `${layerPath(projectId, layerId)}${dryRun ? '?dry_run=true' : ''}`),
+
+  workflow: (projectId: string, embedAll: boolean) =>
+    json<WorkflowFile>('GET', `${projectPath(projectId)}/workflow${embedAll ? '?embed=all' : ''}`),
+  exportPng: async (projectId: string) => (await request('GET', `${projectPath(projectId)}/export.png`)).blob(),
+  importWorkflow: (file: Blob, filename: string) =>
+    json<LayersQueued>('POST', '/api/projects/import', fileForm(file, filename)),
+  replay: (projectId: string, force = false) =>
+    json<ReplayReport>('POST', `${projectPath(projectId)}/replay`, { json: { force } }),
+
+  jobs: (projectId: string) => json<Job[]>('GET', `/api/jobs?project=${encodeURIComponent(projectId)}`),
+  cancelJob: (jobId: string) => json<Job>('POST', `/api/jobs/${encodeURIComponent(jobId)}/cancel`),
+}
+
+/** The URL of a blob's PNG (or its thumbnail); blobs never change, so browsers cache them. */
+export function blobUrl(digest: string, thumb = false): string {
+  return `/api/blobs/${digest}${thumb ? '?thumb=1' : ''}`
+}

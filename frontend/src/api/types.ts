@@ -1,0 +1,192 @@
+export type LayerKind = 'image' | 'mask'
+export type LayerStatus = 'pending' | 'running' | 'ready' | 'stale' | 'failed' | 'cancelled'
+export type LayerInput = string | string[]
+
+export interface Recipe {
+  op: string
+  op_version: string
+  params: Record<string, unknown>
+  inputs: Record<string, LayerInput>
+  output_index: number
+}
+
+export interface RunRecord {
+  duration: number | null
+  cache_hit: boolean
+  error: string | null
+  job: string | null
+}
+
+export interface Layer {
+  id: string
+  name: string
+  kind: LayerKind
+  status: LayerStatus
+  blob: string | null
+  visible: boolean
+  opacity: number
+  group: string
+  recipe: Recipe
+  run: RunRecord
+}
+
+export interface Project {
+  id: string
+  name: string
+  width: number
+  height: number
+  revision: number
+  /** Stack order, bottom first. */
+  layers: Layer[]
+  can_undo: boolean
+  can_redo: boolean
+}
+
+export interface ProjectSummary {
+  id: string
+  name: string
+  revision: number
+  created_at: string
+  updated_at: string
+}
+
+export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled'
+
+export interface Job {
+  id: string
+  project_id: string
+  layer_id: string
+  op: string
+  force: boolean
+  state: JobState
+  error: string | null
+  outcome: string | null
+  created_at: string
+  started_at: string | null
+  finished_at: string | null
+}
+
+export interface LayersQueued {
+  project: Project
+  layers: string[]
+  jobs: Job[]
+}
+
+export interface DeleteResult {
+  dry_run: boolean
+  deleted: string[]
+  project: Project
+}
+
+export type ReplayResult = 'exact' | 'differs' | 'new' | 'failed' | 'pending'
+
+export interface ReplayLayer {
+  layer: string
+  name: string
+  op: string
+  status: string
+  job: string | null
+  outcome: string | null
+  result: ReplayResult
+  blob: string | null
+  expected: string | null
+  error: string | null
+}
+
+export interface ReplayReport {
+  ok: boolean
+  complete: boolean
+  layers: ReplayLayer[]
+}
+
+/** The subset of JSON Schema that op schemas use. */
+export interface JsonSchema {
+  type?: string | string[]
+  title?: string
+  description?: string
+  default?: unknown
+  enum?: unknown[]
+  const?: unknown
+  minimum?: number
+  maximum?: number
+  exclusiveMinimum?: number
+  exclusiveMaximum?: number
+  multipleOf?: number
+  maxLength?: number
+  pattern?: string
+  items?: JsonSchema
+  maxItems?: number
+  anyOf?: JsonSchema[]
+  properties?: Record<string, JsonSchema>
+  required?: string[]
+  additionalProperties?: boolean | JsonSchema
+  widget?: string
+  $ref?: string
+  $defs?: Record<string, JsonSchema>
+  'x-opendream-layer'?: 'image' | 'mask' | 'any'
+  'x-opendream-inputs'?: string[]
+  'x-opendream-asset'?: boolean
+}
+
+export interface OpInfo {
+  name: string
+  title: string
+  version: string
+  category: string
+  description: string
+  deterministic: boolean
+  extension: string | null
+  schema: JsonSchema
+}
+
+export interface ExtensionInfo {
+  name: string
+  source: string
+  ops: string[]
+  error: string | null
+}
+
+export interface OpCatalog {
+  ops: OpInfo[]
+  extensions: ExtensionInfo[]
+}
+
+export interface Health {
+  status: 'ok'
+  version: string
+  device: string
+  dtype: string
+  tiny_models: boolean
+  workers: number
+  queued: number
+}
+
+export interface FieldError {
+  param: string
+  message: string
+}
+
+export type WorkflowFile = Record<string, unknown>
+
+export interface LayerSummary {
+  id: string
+  status: LayerStatus
+  blob: string | null
+  error: string | null
+}
+
+export type ServerEvent =
+  | { type: 'job.queued' | 'job.started' | 'job.completed' | 'job.failed' | 'job.cancelled'; job: Job }
+  | {
+      type: 'job.progress'
+      job: string
+      project: string
+      layers: string[]
+      step: number
+      total: number
+      preview?: string
+    }
+  | { type: 'layer.changed'; project: string; revision: number; layers?: LayerSummary[]; deleted?: string[] }
+  | { type: 'project.changed'; project: string; revision?: number; deleted?: boolean }
+  | { type: 'cancel.accepted'; job: Job }
+  | { type: 'error'; detail: string }

@@ -1,0 +1,211 @@
+import type {
+  Health,
+  Job,
+  Layer,
+  LayerSummary,
+  OpCatalog,
+  Project,
+  ProjectSummary,
+  ServerEvent,
+} from '../api/types'
+import type { ConnectionState } from '../api/socket'
+
+export interface Progress {
+  job: string
+  step: number
+  total: number
+  /** A base64 JPEG of the current step, when the op sends one. */
+  preview: string | null
+}
+
+export interface Notice {
+  id: number
+  kind: 'error' | 'info'
+  text: string
+}
+
+export interface AppState {
+  health: Health | null
+  catalog: OpCatalog | null
+  projects: ProjectSummary[]
+  project: Project | null
+  selectedLayer: string | null
+  /** Jobs of the open project by id. */
+  jobs: Record<string, Job>
+  /** Live progress by layer id, while its job runs. */
+  progress: Record<string, Progress>
+  connection: ConnectionState
+  notices: Notice[]
+}
+
+export const initialState: AppState = {
+  health: null,
+  catalog: null,
+  projects: [],
+  project: null,
+  selectedLayer: null,
+  jobs: {},
+  progress: {},
+  connection: 'connecting',
+  notices: [],
+}
+
+export type AppAction =
+  | { type: 'health'; health: Health }
+  | { type: 'catalog'; catalog: OpCatalog }
+  | { type: 'projects'; projects: ProjectSummary[] }
+  | { type: 'project'; project: Project }
+  | { type: 'project.closed' }
+  | { type: 'select'; layer: string | null }
+  | { type: 'jobs'; jobs: Job[] }
+  | { type: 'event'; event: ServerEvent }
+  | { type: 'connection'; state: ConnectionState }
+  | { type: 'notice'; notice: Notice }
+  | { type: 'notice.dismissed'; id: number }
+
+const FINISHED_JOB = new Set(['completed', 'failed', 'cancelled'])
+
+function withoutKeys<V>(record: Record<string, V>, drop: (key: string, value: V) => boolean): Record<string, V> {
+  const entries = Object.entries(record)
+  const kept = entries.filter(([key, value]) => !drop(key, value))
+  return kept.length === entries.length ? record : Object.fromEntries(kept)
+}
+
+function keepSelection(selected: string | null, project: Project): string | null {
+  return selected !== null && project.layers.some((l) => l.id === selected) ? selected : null
+}
+
+/** Progress survives only for layers that are still running. */
+function pruneProgress(progress: Record<string, Progress>, layers: Layer[]): Record<string, Progress> {
+  const running = new Set(layers.filter((l) => l.status === 'running').map((l) => l.id))
+  return withoutKeys(progress, (id) => !running.has(id))
+}
+
+function loadProject(state: AppState, project: Project): AppState {
+  const current = state.project
+  if (current !== null && current.id === project.id && project.revision < current.revision) return state
+  const sameProject = current?.id === project.id
+  return {
+    ...state,
+    project,
+    selectedLayer: sameProject ? keepSelection(state.selectedLayer, project) : null,
+    jobs: sameProject ? state.jobs : {},
+    progress: pruneProgress(sameProject ? state.progress : {}, project.layers),
+  }
+}
+
+function applyLayerSummaries(project: Project, summaries: LayerSummary[]): Project {
+  const byId = new Map(summaries.map((s) => [s.id, s]))
+  return {
+    ...project,
+    layers: project.layers.map((layer) => {
+      const s = byId.get(layer.id)
+      return s ? { ...layer, status: s.status, blob: s.blob, run: { ...layer.run, error: s.error } } : layer
+    }),
+  }
+}
+
+function applyEvent(state: AppState, event: ServerEvent): AppState {
+  const project = state.project
+  switch (event.type) {
+    case 'job.queued':
+    case 'job.started':
+    case 'job.completed':
+    case 'job.failed':
+    case 'job.cancelled':
+    case 'cancel.accepted': {
+      const job = event.job
+      if (project === null || job.project_id !== project.id) return state
+      const progress = FINISHED_JOB.has(job.state)
+        ? withoutKeys(state.progress, (_, p) => p.job === job.id)
+        : state.progress
+      return { ...state, jobs: { ...state.jobs, [job.id]: job }, progress }
+    }
+    case 'job.progress': {
+      if (project === null || event.project !== project.id) return state
+      const entry: Progress = { job: event.job, step: event.step, total: event.total, preview: event.preview ?? null }
+      const progress = { ...state.progress }
+      for (const id of event.layers) progress[id] = entry
+      return { ...state, progress }
+    }
+    case 'layer.changed': {
+      if (project === null || event.project !== project.id) return state
+      let next = project
+      if (event.layers) next = applyLayerSummaries(next, event.layers)
+      if (event.deleted) {
+        const gone = new Set(event.deleted)
+        next = { ...next, layers: next.layers.filter((l) => !gone.has(l.id)) }
+      }
+      return {
+        ...state,
+        project: next,
+        selectedLayer: keepSelection(state.selectedLayer, next),
+        progress: pruneProgress(state.progress, next.layers),
+      }
+    }
+    case 'project.changed': {
+      if (event.deleted !== true) return state
+      const projects = state.projects.filter((p) => p.id !== event.project)
+      if (project?.id === event.project) {
+        return { ...state, projects, project: null, selectedLayer: null, jobs: {}, progress: {} }
+      }
+      return { ...state, projects }
+    }
+    case 'error':
+      return state
+  }
+}
+
+export function appReducer(state: AppState, action: AppAction): AppState {
+  switch (action.type) {
+    case 'health':
+      return { ...state, health: action.health }
+    case 'catalog':
+      return { ...state, catalog: action.catalog }
+    case 'projects':
+      return { ...state, projects: action.projects }
+    case 'project':
+      return loadProject(state, action.project)
+    case 'project.closed':
+      return { ...state, project: null, selectedLayer: null, jobs: {}, progress: {} }
+    case 'select':
+      if (action.layer !== null && !state.project?.layers.some((l) => l.id === action.layer)) return state
+      return { ...state, selectedLayer: action.layer }
+    case 'jobs': {
+      const project = state.project
+      if (project === null) return state
+      const jobs = Object.fromEntries(action.jobs.filter((j) => j.project_id === project.id).map((j) => [j.id, j]))
+      return { ...state, jobs }
+    }
+    case 'event':
+      return applyEvent(state, action.event)
+    case 'connection':
+      return { ...state, connection: action.state }
+    case 'notice':
+      return { ...state, notices: [...state.notices, action.notice] }
+    case 'notice.dismissed':
+      return { ...state, notices: state.notices.filter((n) => n.id !== action.id) }
+  }
+}
+
+/** Whether an event says the open project's document is newer than the one held. */
+export function needsReload(state: AppState, event: ServerEvent): boolean {
+  const project = state.project
+  if (project === null) return false
+  if (event.type !== 'project.changed' && event.type !== 'layer.changed') return false
+  if (event.project !== project.id || event.revision === undefined) return false
+  return event.revision > project.revision
+}
+
+/** Jobs of the open project, the active ones first, each group newest first. */
+export function jobList(state: AppState): Job[] {
+  const rank = (job: Job) => (job.state === 'running' ? 0 : job.state === 'queued' ? 1 : 2)
+  return Object.values(state.jobs).sort(
+    (a, b) => rank(a) - rank(b) || b.created_at.localeCompare(a.created_at),
+  )
+}
+
+export function layerById(project: Project | null, id: string | null): Layer | undefined {
+  if (project === null || id === null) return undefined
+  return project.layers.find((l) => l.id === id)
+}

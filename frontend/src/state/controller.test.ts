@@ -1,0 +1,155 @@
+import { describe, expect, it, vi } from 'vitest'
+import { ApiError } from '../api/client'
+import type { ServerEvent } from '../api/types'
+import type { ConnectionState } from '../api/socket'
+import { job, project, storyProject } from '../test/fixtures'
+import { AppController, type Api, type EventsFactory } from './controller'
+
+function fakeApi(overrides: Partial<Api> = {}): Api {
+  const fail = () => Promise.reject(new Error('not stubbed'))
+  return {
+    health: vi.fn(async () => ({ status: 'ok', version: '0', device: 'cpu', dtype: 'float32', tiny_models: true, workers: 1, queued: 0 }) as const),
+    ops: vi.fn(async () => ({ ops: [], extensions: [] })),
+    listProjects: vi.fn(async () => []),
+    createProject: vi.fn(fail),
+    getProject: vi.fn(async () => storyProject()),
+    renameProject: vi.fn(fail),
+    deleteProject: vi.fn(fail),
+    undo: vi.fn(fail),
+    redo: vi.fn(fail),
+    addLayer: vi.fn(fail),
+    uploadImage: vi.fn(fail),
+    uploadMask: vi.fn(fail),
+    patchLayer: vi.fn(fail),
+    deleteLayer: vi.fn(fail),
+    workflow: vi.fn(fail),
+    exportPng: vi.fn(fail),
+    importWorkflow: vi.fn(fail),
+    replay: vi.fn(fail),
+    jobs: vi.fn(async () => []),
+    cancelJob: vi.fn(fail),
+    ...overrides,
+  }
+}
+
+function fakeEvents() {
+  const handle = {
+    emit: (_: ServerEvent) => undefined as void,
+    connection: (_: ConnectionState, __: boolean) => undefined as void,
+    cancel: vi.fn(() => false),
+  }
+  const factory: EventsFactory = (onEvent, onState) => {
+    handle.emit = onEvent
+    handle.connection = onState
+    return { start: () => undefined, stop: () => undefined, cancel: handle.cancel }
+  }
+  return { handle, factory }
+}
+
+describe('AppController', () => {
+  it('loads health, ops and projects on start', async () => {
+    const api = fakeApi()
+    const controller = new AppController(api, fakeEvents().factory)
+    await controller.start()
+    expect(controller.state.health?.tiny_models).toBe(true)
+    expect(controller.state.catalog).toEqual({ ops: [], extensions: [] })
+  })
+
+  it('turns failures into error notices', async () => {
+    const api = fakeApi({ listProjects: vi.fn(async () => Promise.reject(new ApiError(500, 'disk full'))) })
+    const controller = new AppController(api, fakeEvents().factory)
+    await controller.start()
+    expect(controller.state.notices.map((n) => n.text)).toEqual(['disk full'])
+    controller.dismiss(controller.state.notices[0].id)
+    expect(controller.state.notices).toEqual([])
+  })
+
+  it('reloads the open project when an event says it changed', async () => {
+    const { handle, factory } = fakeEvents()
+    const newer = { ...storyProject(), revision: 7 }
+    const getProject = vi.fn(async () => storyProject())
+    const api = fakeApi({ getProject })
+    const controller = new AppController(api, factory)
+    await controller.openProject('p1')
+    getProject.mockResolvedValue(newer)
+    handle.emit({ type: 'project.changed', project: 'p1', revision: 7 })
+    await controller.reload()
+    expect(controller.state.project?.revision).toBe(7)
+  })
+
+  it('coalesces reloads requested while one is in flight', async () => {
+    let release: () => void = () => undefined
+    const getProject = vi.fn(
+      () => new Promise<ReturnType<typeof storyProject>>((resolve) => (release = () => resolve(storyProject()))),
+    )
+    const controller = new AppController(fakeApi({ getProject }), fakeEvents().factory)
+    controller.store.dispatch({ type: 'project', project: storyProject() })
+    const first = controller.reload()
+    void controller.reload()
+    void controller.reload()
+    release()
+    await vi.waitFor(() => expect(getProject).toHaveBeenCalledTimes(2))
+    release()
+    await first
+    expect(getProject).toHaveBeenCalledTimes(2)
+  })
+
+  it('adds a layer, records its jobs and selects it', async () => {
+    const result = { project: { ...storyProject(), revision: 2 }, layers: ['L3'], jobs: [job('j9', { layer_id: 'L3' })] }
+    const addLayer = vi.fn(async () => result)
+    const controller = new AppController(fakeApi({ addLayer }), fakeEvents().factory)
+    controller.store.dispatch({ type: 'project', project: storyProject() })
+    await controller.addLayer({ op: 'dream', params: { prompt: 'x' }, inputs: {} })
+    expect(addLayer).toHaveBeenCalledWith('p1', { op: 'dream', params: { prompt: 'x' }, inputs: {} })
+    expect(controller.state.selectedLayer).toBe('L3')
+    expect(Object.keys(controller.state.jobs)).toEqual(['j9'])
+  })
+
+  it('lets form errors through to the form', async () => {
+    const error = new ApiError(422, 'invalid', [{ param: 'seed', message: 'bad' }])
+    const controller = new AppController(fakeApi({ addLayer: vi.fn(async () => Promise.reject(error)) }), fakeEvents().factory)
+    controller.store.dispatch({ type: 'project', project: storyProject() })
+    await expect(controller.addLayer({ op: 'dream', params: {}, inputs: {} })).rejects.toBe(error)
+  })
+
+  it('undoes only when the project can undo', async () => {
+    const undo = vi.fn(async () => ({ ...storyProject(), revision: 3 }))
+    const controller = new AppController(fakeApi({ undo }), fakeEvents().factory)
+    controller.store.dispatch({ type: 'project', project: storyProject() })
+    await controller.undo()
+    expect(undo).not.toHaveBeenCalled()
+    controller.store.dispatch({ type: 'project', project: { ...storyProject(), revision: 2, can_undo: true } })
+    await controller.undo()
+    expect(undo).toHaveBeenCalledWith('p1')
+    expect(controller.state.project?.revision).toBe(3)
+  })
+
+  it('cancels over the socket when open, else over REST', async () => {
+    const { handle, factory } = fakeEvents()
+    const cancelJob = vi.fn(async () => job('j1', { state: 'cancelled' }))
+    const controller = new AppController(fakeApi({ cancelJob }), factory)
+    handle.cancel.mockReturnValueOnce(true)
+    await controller.cancelJob('j1')
+    expect(cancelJob).not.toHaveBeenCalled()
+    await controller.cancelJob('j1')
+    expect(cancelJob).toHaveBeenCalledWith('j1')
+  })
+
+  it('reloads after the event stream reconnects', async () => {
+    const { handle, factory } = fakeEvents()
+    const getProject = vi.fn(async () => storyProject())
+    const controller = new AppController(fakeApi({ getProject }), factory)
+    controller.store.dispatch({ type: 'project', project: storyProject() })
+    handle.connection('open', true)
+    await vi.waitFor(() => expect(getProject).toHaveBeenCalledWith('p1'))
+    expect(controller.state.connection).toBe('open')
+  })
+
+  it('opens an imported workflow as the current project', async () => {
+    const imported = project([], { id: 'p9', name: 'imported' })
+    const importWorkflow = vi.fn(async () => ({ project: imported, layers: [], jobs: [] }))
+    const controller = new AppController(fakeApi({ importWorkflow }), fakeEvents().factory)
+    expect(await controller.importFile(new Blob(['{}']), 'w.json')).toEqual(imported)
+    expect(controller.state.project?.id).toBe('p9')
+  })
+})

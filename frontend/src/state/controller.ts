@@ -1,0 +1,252 @@
+import { ApiError, api as httpApi, type LayerPatch, type NewLayer } from '../api/client'
+import type { LayersQueued, Project, ServerEvent } from '../api/types'
+import { EventSocket, eventsUrl, type ConnectionState } from '../api/socket'
+import { appReducer, initialState, needsReload, type AppAction, type AppState } from './app'
+import { createStore, type Store } from './store'
+
+export type Api = typeof httpApi
+
+interface Events {
+  start(): void
+  stop(): void
+  cancel(jobId: string): boolean
+}
+
+export type EventsFactory = (
+  onEvent: (event: ServerEvent) => void,
+  onState: (state: ConnectionState, reconnected: boolean) => void,
+) => Events
+
+export const browserEvents: EventsFactory = (onEvent, onState) =>
+  new EventSocket({ url: eventsUrl(window.location), onEvent, onState })
+
+/** Everything the UI does to the server, keeping the store in step with it. */
+export class AppController {
+  readonly store: Store<AppState, AppAction>
+  private readonly api: Api
+  private readonly events: Events
+  private nextNotice = 1
+  private reloading: Promise<void> | null = null
+  private reloadAgain = false
+
+  constructor(api: Api, eventsFactory: EventsFactory) {
+    this.api = api
+    this.store = createStore(appReducer, initialState)
+    this.events = eventsFactory(
+      (event) => this.onEvent(event),
+      (state, reconnected) => this.onConnection(state, reconnected),
+    )
+  }
+
+  get state(): AppState {
+    return this.store.getState()
+  }
+
+  async start(): Promise<void> {
+    this.events.start()
+    await Promise.all([
+      this.guard(async () => this.store.dispatch({ type: 'health', health: await this.api.health() })),
+      this.guard(async () => this.store.dispatch({ type: 'catalog', catalog: await this.api.ops() })),
+      this.refreshProjects(),
+    ])
+  }
+
+  stop(): void {
+    this.events.stop()
+  }
+
+  notify(text: string, kind: 'error' | 'info' = 'error'): void {
+    this.store.dispatch({ type: 'notice', notice: { id: this.nextNotice++, kind, text } })
+  }
+
+  dismiss(id: number): void {
+    this.store.dispatch({ type: 'notice.dismissed', id })
+  }
+
+  /** Runs `work`; a failure becomes an error notice and `undefined`. */
+  async guard<T>(work: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await work()
+    } catch (error) {
+      this.notify(error instanceof Error ? error.message : String(error))
+      return undefined
+    }
+  }
+
+  async refreshProjects(): Promise<void> {
+    await this.guard(async () => {
+      this.store.dispatch({ type: 'projects', projects: await this.api.listProjects() })
+    })
+  }
+
+  async openProject(id: string): Promise<void> {
+    await this.guard(async () => {
+      const [project, jobs] = await Promise.all([this.api.getProject(id), this.api.jobs(id)])
+      this.store.dispatch({ type: 'project', project })
+      this.store.dispatch({ type: 'jobs', jobs })
+    })
+  }
+
+  closeProject(): void {
+    this.store.dispatch({ type: 'project.closed' })
+    void this.refreshProjects()
+  }
+
+  async createProject(name: string, width: number, height: number): Promise<void> {
+    const project = await this.api.createProject(name, width, height)
+    this.store.dispatch({ type: 'project', project })
+    this.store.dispatch({ type: 'jobs', jobs: [] })
+    void this.refreshProjects()
+  }
+
+  async renameProject(id: string, name: string): Promise<void> {
+    await this.guard(async () => {
+      const project = await this.api.renameProject(id, name)
+      if (this.state.project?.id === id) this.store.dispatch({ type: 'project', project })
+      await this.refreshProjects()
+    })
+  }
+
+  async deleteProject(id: string): Promise<void> {
+    await this.guard(async () => {
+      await this.api.deleteProject(id)
+      if (this.state.project?.id === id) this.store.dispatch({ type: 'project.closed' })
+      await this.refreshProjects()
+    })
+  }
+
+  /** Reloads the open project; calls made while one is in flight share one more reload. */
+  reload(): Promise<void> {
+    if (this.reloading !== null) {
+      this.reloadAgain = true
+      return this.reloading
+    }
+    this.reloading = (async () => {
+      do {
+        this.reloadAgain = false
+        const id = this.state.project?.id
+        if (id === undefined) break
+        await this.guard(async () => this.store.dispatch({ type: 'project', project: await this.api.getProject(id) }))
+      } while (this.reloadAgain)
+      this.reloading = null
+    })()
+    return this.reloading
+  }
+
+  select(layer: string | null): void {
+    this.store.dispatch({ type: 'select', layer })
+  }
+
+  private projectId(): string {
+    const project = this.state.project
+    if (project === null) throw new Error('no project is open')
+    return project.id
+  }
+
+  private applyQueued(result: LayersQueued): LayersQueued {
+    this.store.dispatch({ type: 'project', project: result.project })
+    for (const job of result.jobs) this.store.dispatch({ type: 'event', event: { type: 'job.queued', job } })
+    return result
+  }
+
+  /** Adds a layer made by an op and selects it. Throws ApiError (with field errors) for the form. */
+  async addLayer(layer: NewLayer): Promise<void> {
+    const result = this.applyQueued(await this.api.addLayer(this.projectId(), layer))
+    if (result.layers.length > 0) this.select(result.layers[0])
+  }
+
+  /** Changes a layer; a params/inputs change re-runs it. Throws ApiError for the form. */
+  async editLayer(layerId: string, patch: LayerPatch): Promise<void> {
+    this.applyQueued(await this.api.patchLayer(this.projectId(), layerId, patch))
+  }
+
+  /** Presentation changes (visibility, opacity, name, order): failures become notices. */
+  async patchLayer(layerId: string, patch: LayerPatch): Promise<void> {
+    await this.guard(() => this.editLayer(layerId, patch))
+  }
+
+  /** The layer and its descendants that a delete would remove, in stack order. */
+  async deletePreview(layerId: string): Promise<string[] | undefined> {
+    return this.guard(async () => (await this.api.deleteLayer(this.projectId(), layerId, true)).deleted)
+  }
+
+  async deleteLayer(layerId: string): Promise<void> {
+    await this.guard(async () => {
+      const result = await this.api.deleteLayer(this.projectId(), layerId, false)
+      this.store.dispatch({ type: 'project', project: result.project })
+    })
+  }
+
+  async undo(): Promise<void> {
+    await this.history(false)
+  }
+
+  async redo(): Promise<void> {
+    await this.history(true)
+  }
+
+  private async history(redo: boolean): Promise<void> {
+    const project = this.state.project
+    if (project === null || !(redo ? project.can_redo : project.can_undo)) return
+    await this.guard(async () => {
+      const next = redo ? await this.api.redo(project.id) : await this.api.undo(project.id)
+      this.store.dispatch({ type: 'project', project: next })
+    })
+  }
+
+  async uploadImage(file: File): Promise<void> {
+    await this.guard(async () => {
+      const result = this.applyQueued(await this.api.uploadImage(this.projectId(), file, file.name))
+      if (result.layers.length > 0) this.select(result.layers[0])
+    })
+  }
+
+  async uploadMask(png: Blob, name: string): Promise<void> {
+    await this.guard(async () => {
+      const result = this.applyQueued(await this.api.uploadMask(this.projectId(), png, name))
+      if (result.layers.length > 0) this.select(result.layers[0])
+    })
+  }
+
+  /** Opens a workflow JSON, self-contained file or exported PNG as a new project. */
+  async importFile(file: Blob, filename: string): Promise<Project | undefined> {
+    return this.guard(async () => {
+      const result = await this.api.importWorkflow(file, filename)
+      this.store.dispatch({ type: 'project', project: result.project })
+      this.store.dispatch({ type: 'jobs', jobs: result.jobs })
+      void this.refreshProjects()
+      return result.project
+    })
+  }
+
+  async cancelJob(jobId: string): Promise<void> {
+    if (this.events.cancel(jobId)) return
+    await this.guard(async () => {
+      const job = await this.api.cancelJob(jobId)
+      this.store.dispatch({ type: 'event', event: { type: 'job.cancelled', job } })
+    })
+  }
+
+  private onEvent(event: ServerEvent): void {
+    if (event.type === 'error') {
+      this.notify(event.detail)
+      return
+    }
+    this.store.dispatch({ type: 'event', event })
+    if (needsReload(this.state, event)) void this.reload()
+    if (event.type === 'project.changed' && event.project !== this.state.project?.id) void this.refreshProjects()
+  }
+
+  private onConnection(state: ConnectionState, reconnected: boolean): void {
+    this.store.dispatch({ type: 'connection', state })
+    if (state === 'open' && reconnected) {
+      void this.refreshProjects()
+      const id = this.state.project?.id
+      if (id !== undefined) void this.openProject(id)
+    }
+  }
+}
+
+export function isApiError(error: unknown): error is ApiError {
+  return error instanceof ApiError
+}
