@@ -1,4 +1,5 @@
-"""Loads ops: the built-in modules and every ``*.py`` file in the user's extension folders.
+"""Loads ops: the built-in modules, the bundled extensions and every ``*.py`` file in the
+user's extension folders; reloads them on request or when their files change.
 
 A broken extension is recorded with its error and never stops the others from loading."""
 
@@ -23,6 +24,12 @@ BUILTIN_MODULES = (
     "opendream.ops.compose",
     "opendream.diffusion.ops",
 )
+#: Extensions shipped in the package. They use only the public op API, exactly like
+#: third-party ones, and are listed (with their error, if any) under their own names.
+BUNDLED_EXTENSIONS = (
+    "opendream.extensions.controlnet",
+    "opendream.extensions.instruct_pix2pix",
+)
 
 
 @dataclass
@@ -44,6 +51,7 @@ def _describe(exc: BaseException, source: str) -> str:
 
 
 def load_builtin_ops(registry: OpRegistry = REGISTRY) -> list[ExtensionStatus]:
+    """The built-in op modules, then the bundled extensions; one status each."""
     statuses = []
     for module_name in BUILTIN_MODULES:
         status = ExtensionStatus(name=module_name, source=module_name)
@@ -57,6 +65,33 @@ def load_builtin_ops(registry: OpRegistry = REGISTRY) -> list[ExtensionStatus]:
         status.ops = sorted(set(registry.ops) - before) or sorted(
             n for n, s in registry.ops.items() if s.func.__module__.startswith(module_name)
         )
+        statuses.append(status)
+    return statuses + load_bundled_extensions(registry)
+
+
+def load_bundled_extensions(
+    registry: OpRegistry = REGISTRY, *, reload: bool = False
+) -> list[ExtensionStatus]:
+    """Import each bundled extension (re-execute it with ``reload``); errors are captured per module."""
+    statuses = []
+    for module_name in BUNDLED_EXTENSIONS:
+        name = module_name.rsplit(".", 1)[1]
+        found = importlib.util.find_spec(module_name)
+        file = str(Path(found.origin).resolve()) if found and found.origin else module_name
+        status = ExtensionStatus(name=name, source=module_name)
+        try:
+            with registry.origin(name):
+                module = sys.modules.get(module_name)
+                if module is not None and reload:
+                    registry.unregister_file(file)
+                    importlib.reload(module)
+                else:
+                    importlib.import_module(module_name)
+        except Exception as exc:
+            registry.unregister_file(file)
+            status.error = _describe(exc, file)
+            log.warning("bundled extension %s failed to load: %s", name, status.error)
+        status.ops = sorted(n for n, s in registry.ops.items() if s.func.__module__ == module_name)
         statuses.append(status)
     return statuses
 
@@ -94,3 +129,65 @@ def load_extension_dirs(folders: list[Path], registry: OpRegistry = REGISTRY) ->
                 if not path.name.startswith("_"):
                     statuses.append(load_extension_file(path, registry))
     return statuses
+
+
+def _extension_files(folders: list[Path]) -> dict[Path, tuple[int, int]]:
+    """``{file: (mtime_ns, size)}`` of every loadable extension file in ``folders``."""
+    files = {}
+    for folder in folders:
+        if folder.is_dir():
+            for path in sorted(folder.glob("*.py")):
+                if not path.name.startswith("_"):
+                    try:
+                        stat = path.stat()
+                    except OSError:  # removed between glob and stat
+                        continue
+                    files[path.resolve()] = (stat.st_mtime_ns, stat.st_size)
+    return files
+
+
+def reload_extensions(folders: list[Path], registry: OpRegistry = REGISTRY) -> list[ExtensionStatus]:
+    """Re-execute the bundled extensions and every extension file (on request, e.g. a "reload"
+    button); ops of extension files that were deleted are unregistered."""
+    statuses = load_bundled_extensions(registry, reload=True)
+    present = _extension_files(folders)
+    roots = [folder.resolve() for folder in folders]
+    for spec_file in {s.file for s in registry.ops.values()}:
+        path = Path(spec_file)
+        if any(path.parent == root for root in roots) and path not in present:
+            registry.unregister_file(spec_file)
+    return statuses + [load_extension_file(path, registry) for path in present]
+
+
+@dataclass
+class ReloadResult:
+    """What one ``ExtensionWatcher.poll`` did: files (re)loaded, and files removed (their ops dropped)."""
+
+    loaded: list[ExtensionStatus] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.loaded or self.removed)
+
+
+class ExtensionWatcher:
+    """Reloads extension files that changed since the last poll (mtime or size), loads new ones
+    and drops the ops of deleted ones. Call ``poll()`` periodically while serving."""
+
+    def __init__(self, folders: list[Path], registry: OpRegistry = REGISTRY) -> None:
+        self.folders = list(folders)
+        self.registry = registry
+        self._seen = _extension_files(self.folders)
+
+    def poll(self) -> ReloadResult:
+        current = _extension_files(self.folders)
+        result = ReloadResult()
+        for path in sorted(set(self._seen) - set(current)):
+            self.registry.unregister_file(str(path))
+            sys.modules.pop(f"opendream_ext_{path.stem}", None)
+            result.removed.append(str(path))
+        for path, state in current.items():
+            if self._seen.get(path) != state:
+                result.loaded.append(load_extension_file(path, self.registry))
+        self._seen = current
+        return result
