@@ -136,6 +136,53 @@ def run(
 
 
 @app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option("--host", help="Interface to bind (default 127.0.0.1); others need a token")
+    ] = None,
+    port: Annotated[int | None, typer.Option("--port", min=1, max=65535, help="Port (default 8000)")] = None,
+    data_dir: DataDirOption = None,
+    tiny_models: TinyOption = False,
+    token: Annotated[
+        str | None, typer.Option("--token", help="API token (generated when binding beyond loopback)")
+    ] = None,
+    workers: Annotated[int, typer.Option("--workers", min=1, max=16, help="Job worker threads")] = 1,
+) -> None:
+    """Start the web app and its API (REST under /api, events on /api/ws).
+
+    Example: opendream serve --tiny-models
+    """
+    import secrets
+
+    import uvicorn
+
+    from opendream.server.app import create_app
+    from opendream.server.security import is_loopback
+
+    settings = make_settings(data_dir, tiny_models)
+    settings.host = host or settings.host
+    settings.port = port or settings.port
+    settings.token = token or settings.token
+    if not is_loopback(settings.host) and not settings.token:
+        settings.token = secrets.token_urlsafe(24)
+        console.print(
+            f"Binding to {settings.host}: API token (shown once) [bold]{settings.token}[/]\n"
+            f"Open http://{settings.host}:{settings.port}/?token={settings.token}",
+            highlight=False,
+        )
+    application = create_app(settings, workers=workers)
+    config = uvicorn.Config(
+        application,
+        host=settings.host,
+        port=settings.port,
+        ws_max_size=64 * 1024,
+        timeout_graceful_shutdown=5,
+        log_level="info",
+    )
+    uvicorn.Server(config).run()
+
+
+@app.command()
 def ops(
     as_json: Annotated[bool, typer.Option("--json", help="Print every op with its JSON Schema")] = False,
 ) -> None:
