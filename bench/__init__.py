@@ -1,0 +1,1 @@
+"""Benchmarks: each ``python -m bench.<name> [--tiny|--full]`` prints a table and writes JSON to bench/results/."""

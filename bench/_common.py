@@ -1,0 +1,113 @@
+"""Shared benchmark plumbing: model folders, settings, tables, JSON results."""
+
+from __future__ import annotations
+
+import argparse
+import io
+import json
+import os
+import platform
+import statistics
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+CACHE = ROOT / ".opendream-cache" / "bench"
+THREADS = int(os.environ.get("BENCH_THREADS", "2"))
+
+
+def parse_args(description: str, extra: list[tuple[str, dict]] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument(
+        "--tiny", dest="full", action="store_false", help="tiny random models (default; seconds)"
+    )
+    size.add_argument(
+        "--full", dest="full", action="store_true", help="SD 1.5-shaped random weights (minutes)"
+    )
+    parser.set_defaults(full=False)
+    for name, kwargs in extra or []:
+        parser.add_argument(name, **kwargs)
+    args = parser.parse_args()
+    if getattr(args, "size", 0) is None:
+        # tiny VAEs downsample by 2 (not 8), so 64 px tiny costs what 256 px does at full size
+        args.size = 256 if args.full else 64
+    return args
+
+
+def setup_torch() -> None:
+    import torch
+
+    torch.set_num_threads(THREADS)
+
+
+def model_folder(full: bool, kind: str = "txt2img") -> Path:
+    """The tiny model (built on first use) or the SD 1.5-shaped random-weight model."""
+    if full:
+        from opendream.diffusion.tiny import build_full_size
+
+        return build_full_size(CACHE / f"full-{kind}", kind=kind)  # type: ignore[arg-type]
+    from opendream.diffusion.tiny import ensure_tiny_model
+
+    return ensure_tiny_model(kind, CACHE / "tiny")  # type: ignore[arg-type]
+
+
+def settings(tmp: Path | None = None) -> Any:
+    from opendream.settings import Settings
+
+    return Settings(data_dir=tmp or CACHE / "data", device="cpu")
+
+
+def png_bytes(image: Any) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def timed(fn: Any) -> tuple[float, Any]:
+    start = time.perf_counter()
+    result = fn()
+    return time.perf_counter() - start, result
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def table(headers: list[str], rows: list[list[Any]]) -> str:
+    cells = [[str(h) for h in headers]] + [[_fmt(c) for c in row] for row in rows]
+    widths = [max(len(r[i]) for r in cells) for i in range(len(headers))]
+    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) + " |" for row in cells]
+    lines.insert(1, "|" + "|".join("-" * (w + 2) for w in widths) + "|")
+    return "\n".join(lines)
+
+
+def _fmt(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return str(value)
+
+
+def write_result(name: str, full: bool, data: dict[str, Any]) -> Path:
+    import diffusers
+    import torch
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / f"{name}-{'full' if full else 'tiny'}.json"
+    payload = {
+        "benchmark": name,
+        "models": "full" if full else "tiny",
+        "machine": {
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "diffusers": diffusers.__version__,
+            "threads": THREADS,
+            "cpus": os.cpu_count(),
+        },
+        "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
+        **data,
+    }
+    path.write_text(json.dumps(payload, indent=2))
+    return path

@@ -1,0 +1,121 @@
+"""Memory: ``dream`` + ``img2img`` + ``mask_and_inpaint`` on one base model, with the manager's
+shared components vs three separate loads, against one pipeline alone. Peak RSS of a fresh
+subprocess per mode (``ru_maxrss``)."""
+
+from __future__ import annotations
+
+import json
+import resource
+import subprocess
+import sys
+from pathlib import Path
+
+from bench._common import model_folder, parse_args, settings, setup_torch, table, write_result
+
+MODES = ("one pipeline", "shared (manager)", "separate loads")
+
+
+def _child(mode: str, folder: str, size: int, steps: int) -> None:
+    setup_torch()
+    import torch
+    from PIL import Image
+
+    import opendream.diffusion.ops  # noqa: F401
+    from opendream import Context, ImageLayer, MaskLayer
+    from opendream.core.registry import REGISTRY
+    from opendream.diffusion.manager import ModelManager, module_bytes
+
+    image = Image.new("RGB", (size, size), (90, 120, 200))
+    mask = Image.new("L", (size, size), 0)
+    mask.paste(255, (size // 4, size // 4, size // 2, size // 2))
+    prompt_args = {"prompt": "a boat", "steps": steps, "model": folder}
+    weights = 0
+    if mode == "separate loads":
+        import diffusers
+
+        pipes = []
+        for name, extra in (
+            ("StableDiffusionPipeline", {"width": size, "height": size}),
+            ("StableDiffusionImg2ImgPipeline", {"image": image, "strength": 0.75}),
+            (
+                "StableDiffusionInpaintPipeline",
+                {"image": image, "mask_image": mask, "width": size, "height": size},
+            ),
+        ):
+            pipe = getattr(diffusers, name).from_pretrained(folder, dtype=torch.float32, safety_checker=None)
+            pipe.set_progress_bar_config(disable=True)
+            pipe("a boat", num_inference_steps=steps, generator=torch.Generator().manual_seed(0), **extra)
+            pipes.append(pipe)  # an app caching one pipeline per op keeps all three
+        weights = module_bytes([m for p in pipes for m in p.components.values()])
+    else:
+        manager = ModelManager(settings(), device="cpu", dtype="float32")
+        ctx = Context(models=manager, settings=manager.settings)
+        calls = [("dream", {**prompt_args, "width": size, "height": size}, {})]
+        if mode == "shared (manager)":
+            calls += [
+                ("img2img", prompt_args, {"image_layer": ImageLayer(image)}),
+                (
+                    "mask_and_inpaint",
+                    prompt_args,
+                    {"mask_layer": MaskLayer(mask), "image_layer": ImageLayer(image)},
+                ),
+            ]
+        for name, params, layers in calls:
+            spec = REGISTRY.get(name)
+            spec.call(spec.validate_params(params), layers, ctx)
+        weights = manager.used_bytes
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    print(json.dumps({"mode": mode, "peak_rss": peak, "weights": weights}))
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "--child":
+        _child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+        return
+    args = parse_args(
+        __doc__ or "",
+        [
+            ("--size", {"type": int, "default": None, "help": "pixels (default 256 full, 64 tiny)"}),
+            ("--steps", {"type": int, "default": 2}),
+        ],
+    )
+    folder = model_folder(args.full)
+    results = []
+    for mode in MODES:
+        out = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "bench.memory",
+                "--child",
+                mode,
+                str(folder),
+                str(args.size),
+                str(args.steps),
+            ],
+            check=True,
+            capture_output=True,
+            text=True,
+            cwd=Path(__file__).resolve().parent.parent,
+        )
+        results.append(json.loads(out.stdout.strip().splitlines()[-1]))
+    base = results[0]["peak_rss"]
+    rows = [[r["mode"], r["peak_rss"] / 2**20, r["weights"] / 2**20, r["peak_rss"] / base] for r in results]
+    print(
+        f"memory ({'full' if args.full else 'tiny'}, {args.size}x{args.size}, {args.steps} steps; peak RSS per subprocess)"
+    )
+    print(table(["mode", "peak RSS MB", "weights MB", "x one pipeline"], rows))
+    shared_ratio = results[1]["peak_rss"] / base
+    print(
+        f"target shared <= 1.3x one pipeline: {'met' if shared_ratio <= 1.3 else 'NOT met'} ({shared_ratio:.2f}x)"
+    )
+    path = write_result(
+        "memory",
+        args.full,
+        {"size": args.size, "steps": args.steps, "results": results, "shared_ratio": shared_ratio},
+    )
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

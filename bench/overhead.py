@@ -1,0 +1,119 @@
+"""Overhead: a raw diffusers pipeline call vs the ``dream`` op through ``OpSpec.call`` with a Context.
+
+Same pipeline object (from the model manager), same seed, same scheduler: the outputs must be
+byte-identical PNGs. Reports the median of ``--repeats`` alternating runs and the ratio."""
+
+from __future__ import annotations
+
+from bench._common import (
+    median,
+    model_folder,
+    parse_args,
+    png_bytes,
+    settings,
+    setup_torch,
+    table,
+    timed,
+    write_result,
+)
+
+
+def main() -> None:
+    args = parse_args(
+        __doc__ or "",
+        [
+            ("--repeats", {"type": int, "default": None, "help": "timed runs per mode"}),
+            ("--steps", {"type": int, "default": None}),
+            ("--size", {"type": int, "default": None, "help": "pixels (default 256 full, 64 tiny)"}),
+        ],
+    )
+    setup_torch()
+    import torch
+
+    import opendream.diffusion.ops  # noqa: F401
+    from opendream import Context
+    from opendream.core.registry import REGISTRY
+    from opendream.diffusion.manager import ModelManager
+    from opendream.diffusion.ops._common import make_scheduler
+
+    repeats = args.repeats or (2 if args.full else 5)
+    steps = args.steps or (4 if args.full else 10)
+    folder = model_folder(args.full)
+    config = settings()
+    manager = ModelManager(config, device="cpu", dtype="float32")
+    pipe = manager.get("txt2img", str(folder))
+    params = {
+        "prompt": "a lighthouse at dusk",
+        "width": args.size,
+        "height": args.size,
+        "steps": steps,
+        "guidance_scale": 7.5,
+        "scheduler": "euler_a",
+        "seed": 1234,
+        "model": str(folder),
+    }
+    spec = REGISTRY.get("dream")
+    validated = spec.validate_params(params)
+
+    def raw() -> bytes:
+        instance = type(pipe)(
+            **{**pipe.components, "scheduler": make_scheduler("euler_a", pipe.scheduler.config)}
+        )
+        instance.set_progress_bar_config(disable=True)
+        image = instance(
+            params["prompt"],
+            width=args.size,
+            height=args.size,
+            num_inference_steps=steps,
+            guidance_scale=7.5,
+            generator=[torch.Generator("cpu").manual_seed(1234)],
+        ).images[0]
+        return png_bytes(image)
+
+    def via_op() -> bytes:
+        ctx = Context(op_name="dream", models=manager, settings=config, on_progress=lambda *a: None)
+        (out,) = spec.call(validated, {}, ctx)
+        return png_bytes(out.image)
+
+    raw(), via_op()  # warm up (allocator, first-call costs)
+    raw_times, op_times, outputs = [], [], set()
+    for _ in range(repeats):
+        t, png = timed(raw)
+        raw_times.append(t)
+        outputs.add(png)
+        t, png = timed(via_op)
+        op_times.append(t)
+        outputs.add(png)
+    identical = len(outputs) == 1
+    ratio = median(op_times) / median(raw_times)
+    rows = [
+        ["raw diffusers call", median(raw_times), min(raw_times), 1.0],
+        ["dream op (OpSpec.call + Context)", median(op_times), min(op_times), ratio],
+    ]
+    print(
+        f"overhead ({'full' if args.full else 'tiny'}, {args.size}x{args.size}, {steps} steps, {repeats} runs)"
+    )
+    print(table(["mode", "median s", "min s", "ratio"], rows))
+    print(
+        f"identical output: {identical}; target ratio <= 1.03 (full): {'met' if ratio <= 1.03 else 'NOT met'}"
+    )
+    path = write_result(
+        "overhead",
+        args.full,
+        {
+            "size": args.size,
+            "steps": steps,
+            "repeats": repeats,
+            "raw_s": raw_times,
+            "op_s": op_times,
+            "ratio_median": ratio,
+            "identical_output": identical,
+        },
+    )
+    print(f"wrote {path}")
+    if not identical:
+        raise SystemExit("outputs differ between the raw call and the op")
+
+
+if __name__ == "__main__":
+    main()

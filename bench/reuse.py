@@ -1,0 +1,94 @@
+"""Reuse: 5 ``dream`` ops in a row, loading the pipeline inside each op (as the original
+Opendream did: ``from_pretrained`` per call) vs the model manager (load once, reuse)."""
+
+from __future__ import annotations
+
+from bench._common import model_folder, parse_args, settings, setup_torch, table, timed, write_result
+
+
+def main() -> None:
+    args = parse_args(
+        __doc__ or "",
+        [
+            ("--ops", {"type": int, "default": 5}),
+            ("--steps", {"type": int, "default": None}),
+            ("--size", {"type": int, "default": None, "help": "pixels (default 256 full, 64 tiny)"}),
+        ],
+    )
+    setup_torch()
+    import torch
+    from diffusers import StableDiffusionPipeline
+
+    import opendream.diffusion.ops  # noqa: F401
+    from opendream import Context
+    from opendream.core.registry import REGISTRY
+    from opendream.diffusion.manager import ModelManager
+
+    steps = args.steps or (4 if args.full else 10)
+    folder = model_folder(args.full)
+    config = settings()
+
+    def original_dream(seed: int) -> None:
+        # what the original reference.dream did, minus the device move
+        pipe = StableDiffusionPipeline.from_pretrained(str(folder), dtype=torch.float32, safety_checker=None)
+        pipe.set_progress_bar_config(disable=True)
+        pipe(
+            "a lighthouse at dusk",
+            width=args.size,
+            height=args.size,
+            num_inference_steps=steps,
+            generator=[torch.Generator().manual_seed(seed)],
+        )
+
+    manager = ModelManager(config, device="cpu", dtype="float32")
+    spec = REGISTRY.get("dream")
+
+    def managed_dream(seed: int) -> None:
+        params = spec.validate_params(
+            {
+                "prompt": "a lighthouse at dusk",
+                "width": args.size,
+                "height": args.size,
+                "steps": steps,
+                "seed": seed,
+                "model": str(folder),
+            }
+        )
+        spec.call(params, {}, Context(op_name="dream", models=manager, settings=config))
+
+    # warm the OS page cache so neither mode pays for the first disk read
+    StableDiffusionPipeline.from_pretrained(str(folder), dtype=torch.float32, safety_checker=None)
+    original_times = [timed(lambda s=s: original_dream(s))[0] for s in range(args.ops)]
+    managed_times = [timed(lambda s=s: managed_dream(s))[0] for s in range(args.ops)]
+    total_original, total_managed = sum(original_times), sum(managed_times)
+    speedup = total_original / total_managed
+    rows = [
+        ["load inside each op (original)", total_original, original_times[0], original_times[-1], 1.0],
+        ["model manager", total_managed, managed_times[0], managed_times[-1], speedup],
+    ]
+    print(
+        f"reuse ({'full' if args.full else 'tiny'}, {args.ops} dream ops, {args.size}x{args.size}, {steps} steps)"
+    )
+    print(table(["mode", "total s", "first op s", "last op s", "speedup"], rows))
+    print(
+        f"manager loads: {manager.stats['loads']}; target speedup >= 1.5 (full): "
+        f"{'met' if speedup >= 1.5 else 'NOT met'}"
+    )
+    path = write_result(
+        "reuse",
+        args.full,
+        {
+            "ops": args.ops,
+            "size": args.size,
+            "steps": steps,
+            "original_s": original_times,
+            "manager_s": managed_times,
+            "speedup": speedup,
+            "manager_loads": manager.stats["loads"],
+        },
+    )
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()
