@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 
 import platformdirs
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -39,6 +39,26 @@ class Settings(BaseSettings):
     port: int = 8000
     token: str | None = None
     allow_url_install: bool = False
+
+    # Bundled extensions. Secrets are SecretStr: they never reach a workflow, a log or an error.
+    openai_api_key: SecretStr | None = Field(
+        None, description="OpenAI API key for the dalle op (else the OPENAI_API_KEY environment variable)"
+    )
+    openai_base_url: str | None = Field(None, description="OpenAI-compatible API base URL; empty = OpenAI")
+    serverless_url: str | None = Field(None, description="Endpoint of the serverless op")
+    serverless_preset: Literal["a1111", "replicate", "generic"] = Field(
+        "a1111", description="What the serverless endpoint speaks"
+    )
+    serverless_auth_header: SecretStr | None = Field(
+        None, description='Sent to the serverless endpoint, e.g. "Authorization: Bearer <token>"'
+    )
+    serverless_replicate_version: str | None = Field(
+        None, description="Replicate model version id (not needed for a /v1/models/<owner>/<name> URL)"
+    )
+    remote_timeout_s: float = Field(120.0, gt=0, le=3600, description="Timeout of one remote request")
+    remote_retries: int = Field(2, ge=0, le=10, description="Retries after a 5xx, a 429 or a timeout")
+    remote_backoff_s: float = Field(1.0, ge=0, le=60, description="First retry delay; doubles each retry")
+    sam_model: str = Field("facebook/sam-vit-base", description="Segment Anything: hub repo id or folder")
 
     @property
     def extensions_dir(self) -> Path:

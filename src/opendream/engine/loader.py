@@ -29,6 +29,8 @@ BUILTIN_MODULES = (
 BUNDLED_EXTENSIONS = (
     "opendream.extensions.controlnet",
     "opendream.extensions.instruct_pix2pix",
+    "opendream.extensions.dalle",
+    "opendream.extensions.serverless",
 )
 
 

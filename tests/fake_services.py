@@ -1,0 +1,215 @@
+"""Real HTTP servers on 127.0.0.1 that speak the APIs the remote extensions call: the OpenAI
+Images API, an A1111 ``/sdapi/v1/txt2img`` server, Replicate-style predictions, a generic
+JSON-in/image-out endpoint, and plain file serving (for install-from-URL).
+
+Every server records the requests it got and can be scripted to misbehave: ``queue()`` replies
+that are served first, whatever the route (a status, a malformed body, a delay)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from email.parser import BytesParser
+from email.policy import HTTP
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from PIL import Image
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+    def json(self) -> object:
+        return json.loads(self.body)
+
+    def form(self) -> dict[str, bytes]:
+        """The fields of a ``multipart/form-data`` body (values as bytes)."""
+        message = BytesParser(policy=HTTP).parsebytes(
+            f"Content-Type: {self.headers['content-type']}\r\n\r\n".encode() + self.body
+        )
+        return {part.get_param("name", header="content-disposition"): part.get_payload(decode=True)
+                for part in message.iter_parts()}  # fmt: skip
+
+
+@dataclass
+class Reply:
+    status: int = 200
+    body: bytes = b""
+    content_type: str = "application/json"
+    delay: float = 0.0
+
+    @classmethod
+    def json(cls, data: object, status: int = 200) -> Reply:
+        return cls(status, json.dumps(data).encode())
+
+
+Handler = Callable[[Request], Reply]
+
+
+@dataclass
+class FakeService:
+    """A threaded HTTP server on an ephemeral loopback port."""
+
+    routes: dict[tuple[str, str], Handler] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+    queued: list[Reply] = field(default_factory=list)
+    url: str = ""
+
+    def route(self, method: str, path: str, handler: Handler) -> None:
+        self.routes[(method, path)] = handler
+
+    def queue(self, *replies: Reply) -> None:
+        self.queued.extend(replies)
+
+    def handle(self, request: Request) -> Reply:
+        self.requests.append(request)
+        if self.queued:
+            return self.queued.pop(0)
+        handler = self.routes.get((request.method, request.path.split("?")[0]))
+        if handler is None:
+            return Reply.json({"error": f"no route {request.method} {request.path}"}, 404)
+        return handler(request)
+
+
+def png_b64(color: tuple[int, int, int], size: tuple[int, int]) -> str:
+    buffer = io.BytesIO()
+    Image.new("RGB", size, color).save(buffer, format="PNG")
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+@contextmanager
+def serve(service: FakeService) -> Iterator[FakeService]:
+    class _Handler(BaseHTTPRequestHandler):
+        def _any(self) -> None:
+            length = int(self.headers.get("content-length") or 0)
+            request = Request(
+                self.command,
+                self.path,
+                {k.lower(): v for k, v in self.headers.items()},
+                self.rfile.read(length),
+            )
+            reply = service.handle(request)
+            if reply.delay:
+                time.sleep(reply.delay)
+            try:
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                self.send_header("Content-Length", str(len(reply.body)))
+                self.end_headers()
+                self.wfile.write(reply.body)
+            except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
+                pass
+
+        do_GET = do_POST = _any
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    server.daemon_threads = True
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    service.url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        yield service
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+# --- the APIs -----------------------------------------------------------------------------
+
+
+def openai_images(service: FakeService, color: tuple[int, int, int] = (10, 200, 30)) -> FakeService:
+    """``POST /v1/images/generations`` (JSON) and ``/v1/images/edits`` (multipart), answering
+    ``n`` PNGs of the requested ``size`` in ``b64_json``; 401 without ``Bearer`` auth."""
+
+    def answer(request: Request, fields: dict) -> Reply:
+        if not request.headers.get("authorization", "").startswith("Bearer "):
+            return Reply.json({"error": {"message": "You didn't provide an API key."}}, 401)
+        width, height = (int(x) for x in str(fields.get("size", "1024x1024")).split("x"))
+        images = [{"b64_json": png_b64(color, (width, height))} for _ in range(int(fields.get("n", 1)))]
+        return Reply.json({"created": 0, "data": images})
+
+    def edits(request: Request) -> Reply:
+        form = request.form()
+        return answer(request, {k: v.decode() for k, v in form.items() if k in ("size", "n")})
+
+    service.route("POST", "/v1/images/generations", lambda r: answer(r, r.json()))  # type: ignore[arg-type]
+    service.route("POST", "/v1/images/edits", edits)
+    return service
+
+
+def a1111(service: FakeService, color: tuple[int, int, int] = (200, 20, 20)) -> FakeService:
+    def txt2img(request: Request) -> Reply:
+        body = request.json()
+        assert isinstance(body, dict)
+        images = [png_b64(color, (body["width"], body["height"])) for _ in range(body.get("batch_size", 1))]
+        return Reply.json({"images": images, "parameters": body, "info": "{}"})
+
+    service.route("POST", "/sdapi/v1/txt2img", txt2img)
+    return service
+
+
+def replicate(
+    service: FakeService, polls: int = 2, color: tuple[int, int, int] = (20, 20, 200)
+) -> FakeService:
+    """``POST /v1/predictions`` starts a prediction; ``GET /v1/predictions/p1`` answers
+    ``processing`` ``polls`` times, then ``succeeded`` with an output URL served by this server."""
+    state = {"polls": 0, "size": (64, 64)}
+
+    def prediction(status: str) -> dict:
+        answer: dict = {"id": "p1", "status": status, "urls": {"get": f"{service.url}/v1/predictions/p1"}}
+        if status == "succeeded":
+            answer["output"] = [f"{service.url}/files/out.png"]
+        return answer
+
+    def create(request: Request) -> Reply:
+        body = request.json()
+        assert isinstance(body, dict)
+        state["size"] = (body["input"]["width"], body["input"]["height"])
+        return Reply.json(prediction("starting"), 201)
+
+    def get(request: Request) -> Reply:
+        state["polls"] += 1
+        return Reply.json(prediction("succeeded" if state["polls"] > polls else "processing"))
+
+    def file(request: Request) -> Reply:
+        return Reply(200, base64.b64decode(png_b64(color, state["size"])), "image/png")  # type: ignore[arg-type]
+
+    service.route("POST", "/v1/predictions", create)
+    service.route("GET", "/v1/predictions/p1", get)
+    service.route("GET", "/files/out.png", file)
+    return service
+
+
+def generic(service: FakeService, mode: str = "json", color: tuple[int, int, int] = (9, 9, 9)) -> FakeService:
+    """``POST /generate``: answers a PNG (``mode="image"``) or ``{"image": <base64>}``."""
+
+    def generate(request: Request) -> Reply:
+        body = request.json()
+        assert isinstance(body, dict)
+        data = png_b64(color, (body["width"], body["height"]))
+        if mode == "image":
+            return Reply(200, base64.b64decode(data), "image/png")
+        return Reply.json({"image": f"data:image/png;base64,{data}"})
+
+    service.route("POST", "/generate", generate)
+    return service
+
+
+def files(service: FakeService, served: dict[str, tuple[bytes, str]]) -> FakeService:
+    """``GET <path>`` answers ``served[path]`` = (body, content type)."""
+    for path, (body, content_type) in served.items():
+        service.route("GET", path, lambda r, b=body, t=content_type: Reply(200, b, t))
+    return service
