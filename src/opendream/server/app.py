@@ -11,6 +11,7 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -40,11 +41,13 @@ log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
 
 
-def _error(status: int, detail: str, errors: list[dict] | None = None) -> JSONResponse:
+def _error(
+    status: int, detail: str, errors: list[dict] | None = None, headers: dict[str, str] | None = None
+) -> JSONResponse:
     body: dict = {"detail": detail}
     if errors is not None:
         body["errors"] = errors
-    return JSONResponse(body, status_code=status)
+    return JSONResponse(body, status_code=status, headers=headers)
 
 
 async def _opendream_error(_: Request, exc: Exception) -> JSONResponse:
@@ -60,12 +63,24 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
         for e in exc.errors()
     ]
     detail = "; ".join(f"`{e['param']}`: {e['message']}" for e in errors)
-    return _error(422, f"invalid request: {detail}", errors)
+    # A malformed URL (e.g. a blob name that is not a hex digest) is a bad request, not bad fields.
+    status = 400 if any(e["loc"][0] == "path" for e in exc.errors()) else 422
+    return _error(status, f"invalid request: {detail}", errors)
 
 
-async def _http_error(_: Request, exc: Exception) -> JSONResponse:
+async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
-    return _error(exc.status_code, str(exc.detail))
+    headers = exc.headers
+    if exc.status_code == 405:
+        # Starlette's Allow names only the first route on the path; list every route's methods.
+        allowed = sorted(
+            method
+            for route in request.app.routes
+            if isinstance(route, APIRoute) and route.path_regex.fullmatch(request.url.path)
+            for method in route.methods
+        )
+        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+    return _error(exc.status_code, str(exc.detail), headers=headers)
 
 
 def create_app(

@@ -5,12 +5,21 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 
 from opendream.core.project import MAX_LAYERS, MAX_NAME, MAX_SIZE, MIN_SIZE
 from opendream.core.registry import MAX_LAYER_LIST
 
 MAX_PARAMS = 64
+
+
+def _integral_float(value: Any) -> Any:
+    # JSON Schema counts 512.0 as an integer; strict pydantic would not.
+    return int(value) if isinstance(value, float) and value.is_integer() else value
+
+
+Size = Annotated[int, Field(ge=MIN_SIZE, le=MAX_SIZE), BeforeValidator(_integral_float)]
+Position = Annotated[int, Field(ge=0, lt=MAX_LAYERS), BeforeValidator(_integral_float)]
 LayerId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 LayerInput = LayerId | Annotated[list[LayerId], Field(max_length=MAX_LAYER_LIST)]
@@ -27,8 +36,8 @@ class Request(BaseModel):
 
 class ProjectCreate(Request):
     name: Name = "Untitled"
-    width: Annotated[int, Field(ge=MIN_SIZE, le=MAX_SIZE)] = 512
-    height: Annotated[int, Field(ge=MIN_SIZE, le=MAX_SIZE)] = 512
+    width: Size = 512
+    height: Size = 512
 
 
 class ProjectPatch(Request):
@@ -46,10 +55,12 @@ class LayerPatch(Request):
     """Presentation fields and/or a new recipe. ``params``/``inputs`` are merged over the
     current recipe (an input set to null is removed) and re-run the layer and its descendants."""
 
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
     name: Name | None = None
     visible: bool | None = None
     opacity: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
-    position: Annotated[int, Field(ge=0, lt=MAX_LAYERS)] | None = None
+    position: Position | None = None
     params: Params | None = None
     inputs: (
         Annotated[
@@ -205,3 +216,18 @@ class HealthOut(BaseModel):
     tiny_models: bool
     workers: int
     queued: int
+
+
+# Every error answer has the ErrorOut shape (validation errors too, unlike FastAPI's default).
+ERRORS: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorOut, "description": description}
+    for status, description in (
+        (400, "Malformed request"),
+        (403, "Refused by the Host / Origin checks"),
+        (404, "No such project, layer, op, job or blob"),
+        (409, "Conflict: nothing to undo, or the project changed meanwhile"),
+        (413, "Request body over the limit"),
+        (415, "Not an allowed image (PNG, JPEG, WebP) or too many pixels"),
+        (422, "Invalid fields; `errors` names each one"),
+    )
+}

@@ -6,10 +6,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 
-from opendream.server.models import JobOut
+from opendream.server.models import ERRORS, JobOut
 from opendream.server.state import ServerState, get_state
 
-router = APIRouter(prefix="/api/jobs", tags=["jobs"])
+router = APIRouter(prefix="/api/jobs", tags=["jobs"], responses=ERRORS)
 State = Annotated[ServerState, Depends(get_state)]
 JobState = Annotated[str | None, Query(pattern="^(queued|running|completed|failed|cancelled)$")]
 

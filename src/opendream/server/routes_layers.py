@@ -11,10 +11,10 @@ from opendream.core.errors import ImageRejected, InvalidParams
 from opendream.core.images import MAX_DOWNLOAD_BYTES, decode_image, encode_png
 from opendream.core.project import Project
 from opendream.core.recipe import asset_ref
-from opendream.server.models import DeleteOut, LayerCreate, LayerPatch, LayersQueued
+from opendream.server.models import ERRORS, DeleteOut, LayerCreate, LayerPatch, LayersQueued
 from opendream.server.state import ServerState, get_state, project_out
 
-router = APIRouter(prefix="/api/projects/{project_id}", tags=["layers"])
+router = APIRouter(prefix="/api/projects/{project_id}", tags=["layers"], responses=ERRORS)
 State = Annotated[ServerState, Depends(get_state)]
 MAX_UPLOAD_BYTES = MAX_DOWNLOAD_BYTES
 

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 import opendream
-from opendream.server.models import HealthOut, OpsOut
+from opendream.server.models import ERRORS, HealthOut, OpsOut
 from opendream.server.state import ServerState, get_state
 
-router = APIRouter(prefix="/api", tags=["meta"])
+router = APIRouter(prefix="/api", tags=["meta"], responses=ERRORS)
 State = Annotated[ServerState, Depends(get_state)]
 
 

@@ -7,10 +7,10 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Response
 
 from opendream.core.project import Project
-from opendream.server.models import ProjectCreate, ProjectOut, ProjectPatch, ProjectSummary
+from opendream.server.models import ERRORS, ProjectCreate, ProjectOut, ProjectPatch, ProjectSummary
 from opendream.server.state import ServerState, get_state, project_out
 
-router = APIRouter(prefix="/api/projects", tags=["projects"])
+router = APIRouter(prefix="/api/projects", tags=["projects"], responses=ERRORS)
 State = Annotated[ServerState, Depends(get_state)]
 
 

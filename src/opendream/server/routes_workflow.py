@@ -13,10 +13,10 @@ from fastapi.responses import JSONResponse, Response
 from opendream.core import workflow
 from opendream.core.images import encode_png
 from opendream.core.project import Project
-from opendream.server.models import LayersQueued, ReplayOut, ReplayRequest
+from opendream.server.models import ERRORS, LayersQueued, ReplayOut, ReplayRequest
 from opendream.server.state import ServerState, get_state, project_out
 
-router = APIRouter(prefix="/api/projects", tags=["workflows"])
+router = APIRouter(prefix="/api/projects", tags=["workflows"], responses=ERRORS)
 State = Annotated[ServerState, Depends(get_state)]
 POLL_SECONDS = 0.05
 
