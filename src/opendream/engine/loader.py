@@ -31,6 +31,7 @@ BUNDLED_EXTENSIONS = (
     "opendream.extensions.instruct_pix2pix",
     "opendream.extensions.dalle",
     "opendream.extensions.serverless",
+    "opendream.extensions.sam",
 )
 
 
