@@ -8,6 +8,7 @@ export default defineConfig({
   build: {
     outDir: '../src/opendream/server/static',
     emptyOutDir: true,
+    chunkSizeWarningLimit: 1000,
   },
   server: {
     proxy: {

@@ -1,3 +1,69 @@
+import { useEffect, useState, type DragEvent } from 'react'
+import { api } from './api/client'
+import { Banner } from './components/Banner'
+import { Editor } from './components/Editor'
+import { Home } from './components/Home'
+import { Notices } from './components/Notices'
+import { classifyFile } from './files/classify'
+import { ControllerContext, useAppState, useController } from './state/context'
+import { AppController, browserEvents } from './state/controller'
+
+const HEAD_BYTES = 1 << 20
+
+/** A dropped file: a workflow (JSON or PNG with one) opens as a project, a picture becomes a layer. */
+async function openDropped(controller: AppController, file: File): Promise<void> {
+  const head = new Uint8Array(await file.slice(0, HEAD_BYTES).arrayBuffer())
+  const kind = classifyFile(file.name, file.type, head)
+  if (kind === 'workflow') await controller.importFile(file, file.name)
+  else if (kind === 'unsupported') controller.notify(`“${file.name}” is neither a picture (PNG, JPEG, WebP) nor a workflow.`)
+  else if (controller.state.project === null) controller.notify('Open or create a project to add a picture to it.')
+  else await controller.uploadImage(file)
+}
+
+function Shell() {
+  const controller = useController()
+  const project = useAppState((s) => s.project)
+  const [dropping, setDropping] = useState(false)
+  const hasFiles = (e: DragEvent) => e.dataTransfer.types.includes('Files')
+  return (
+    <div
+      className="app"
+      onDragOver={(e) => {
+        if (!hasFiles(e)) return
+        e.preventDefault()
+        setDropping(true)
+      }}
+      onDragLeave={(e) => {
+        if (e.currentTarget === e.target) setDropping(false)
+      }}
+      onDrop={(e) => {
+        if (!hasFiles(e)) return
+        e.preventDefault()
+        setDropping(false)
+        for (const file of e.dataTransfer.files) void openDropped(controller, file)
+      }}
+    >
+      <Banner />
+      {project === null ? <Home /> : <Editor project={project} />}
+      <Notices />
+      {dropping && (
+        <div className="drop-overlay" aria-hidden="true">
+          Drop a picture to add it as a layer, or a workflow (.json or exported PNG) to open it
+        </div>
+      )}
+    </div>
+  )
+}
+
 export function App() {
-  return <h1>Opendream</h1>
+  const [controller] = useState(() => new AppController(api, browserEvents))
+  useEffect(() => {
+    void controller.start()
+    return () => controller.stop()
+  }, [controller])
+  return (
+    <ControllerContext.Provider value={controller}>
+      <Shell />
+    </ControllerContext.Provider>
+  )
 }

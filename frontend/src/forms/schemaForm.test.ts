@@ -142,22 +142,34 @@ describe('initialValues', () => {
 
   it('starts from the defaults, required layer pickers on the topmost fitting layer', () => {
     const fields = formFields(schemas.mask_and_inpaint)
-    const values = initialValues(fields, project.layers, null)
+    const values = initialValues(fields, { layers: project.layers, selected: null })
     expect(values).toMatchObject({ prompt: '', negative_prompt: '', strength: '1', steps: '20', seed: '42', mask_layer: 'L2', image_layer: 'L3' })
   })
 
   it('prefers the selected layer when it fits', () => {
-    const values = initialValues(formFields(schemas.mask_and_inpaint), project.layers, 'L1')
+    const values = initialValues(formFields(schemas.mask_and_inpaint), { layers: project.layers, selected: 'L1' })
     expect(values.image_layer).toBe('L1')
     expect(values.mask_layer).toBe('L2')
+  })
+
+  it('sizes width and height to the canvas when the bounds allow', () => {
+    const fields = formFields(schemas.dream)
+    expect(initialValues(fields, { layers: [], selected: null, canvas: { width: 768, height: 1024 } })).toMatchObject({
+      width: '768',
+      height: '1024',
+    })
+    expect(initialValues(fields, { layers: [], selected: null, canvas: { width: 4096, height: 100 } })).toMatchObject({
+      width: '512',
+      height: '512',
+    })
   })
 
   it('starts from the recipe when editing a layer', () => {
     const fields = formFields(schemas.dream)
     const recipe = { op: 'dream', op_version: '1', params: { prompt: 'a beach', seed: 7, scheduler: 'ddim' }, inputs: {}, output_index: 0 }
-    const values = initialValues(fields, project.layers, null, recipe)
+    const values = initialValues(fields, { layers: project.layers, selected: null }, recipe)
     expect(values).toMatchObject({ prompt: 'a beach', seed: '7', scheduler: '3', steps: '20' })
-    const inpaint = initialValues(formFields(schemas.mask_and_inpaint), project.layers, null, project.layers[2].recipe)
+    const inpaint = initialValues(formFields(schemas.mask_and_inpaint), { layers: project.layers, selected: null }, project.layers[2].recipe)
     expect(inpaint).toMatchObject({ mask_layer: 'L2', image_layer: 'L1' })
   })
 })
@@ -167,7 +179,7 @@ describe('toRequest', () => {
   const project = storyProject()
 
   it('builds params with typed values and inputs with layer ids', () => {
-    const values = { ...initialValues(dream, [], null), prompt: 'a cat', seed: '123', scheduler: '1' }
+    const values = { ...initialValues(dream, { layers: [], selected: null }), prompt: 'a cat', seed: '123', scheduler: '1' }
     const { request, errors } = toRequest(dream, values)
     expect(errors).toEqual({})
     expect(request.inputs).toEqual({})
@@ -176,12 +188,12 @@ describe('toRequest', () => {
       scheduler: 'euler', seed: 123, num_images: 1, model: '',
     })
     const inpaint = formFields(schemas.mask_and_inpaint)
-    const result = toRequest(inpaint, { ...initialValues(inpaint, project.layers, null), prompt: 'x' })
+    const result = toRequest(inpaint, { ...initialValues(inpaint, { layers: project.layers, selected: null }), prompt: 'x' })
     expect(result.request.inputs).toEqual({ mask_layer: 'L2', image_layer: 'L3' })
   })
 
   it('reports each bad field by name', () => {
-    const values = { ...initialValues(dream, [], null), steps: '0', seed: '1.5', width: 'abc' }
+    const values = { ...initialValues(dream, { layers: [], selected: null }), steps: '0', seed: '1.5', width: 'abc' }
     expect(toRequest(dream, values).errors).toEqual({
       prompt: ['is required'],
       steps: ['has to be at least 1'],
@@ -223,7 +235,7 @@ describe('toRequest', () => {
       params: { prompt: 'a cat', negative_prompt: '', strength: 0.8, steps: 12, guidance_scale: 7.5, seed: 9, mask_feather: 4, model: '' },
       inputs: { mask_layer: 'L2', image_layer: 'L1' },
     }
-    const { request } = toRequest(inpaint, initialValues(inpaint, project.layers, null, recipe))
+    const { request } = toRequest(inpaint, initialValues(inpaint, { layers: project.layers, selected: null }, recipe))
     expect(request).toEqual({ params: recipe.params, inputs: recipe.inputs })
   })
 })

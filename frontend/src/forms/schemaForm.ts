@@ -208,24 +208,35 @@ function valueOf(field: FormField, value: unknown): FieldValue {
   }
 }
 
-function defaultOf(field: FormField, layers: Layer[], selected: string | null): FieldValue {
+export interface FormContext {
+  layers: Layer[]
+  selected: string | null
+  /** The project's size: `width`/`height` parameters default to it when their bounds allow. */
+  canvas?: { width: number; height: number }
+}
+
+function canvasDefault(field: NumberField, canvas: FormContext['canvas']): number | undefined {
+  if (canvas === undefined || (field.name !== 'width' && field.name !== 'height')) return undefined
+  const value = canvas[field.name]
+  const fits = checkNumber(field, String(value))
+  const onGrid = field.step <= 1 || value % field.step === 0
+  return typeof fits === 'number' && onGrid ? value : undefined
+}
+
+function defaultOf(field: FormField, { layers, selected, canvas }: FormContext): FieldValue {
   if (field.kind === 'layers') return []
   if (field.kind === 'layer') {
     const choices = layerChoices(field, layers)
     const preferred = choices.find((l) => l.id === selected) ?? (field.required ? choices[0] : undefined)
     return preferred?.id ?? ''
   }
+  if (field.kind === 'slider' || field.kind === 'number') return valueOf(field, canvasDefault(field, canvas) ?? field.default)
   return valueOf(field, field.default)
 }
 
 /** The starting values: a layer's recipe when editing it, else the schema defaults, with layer
  * pickers set to the selected layer when it fits (or the topmost fitting one when required). */
-export function initialValues(
-  fields: FormField[],
-  layers: Layer[],
-  selected: string | null,
-  recipe?: Recipe,
-): FormValues {
+export function initialValues(fields: FormField[], context: FormContext, recipe?: Recipe): FormValues {
   const values: FormValues = {}
   for (const field of fields) {
     const fromRecipe: unknown =
@@ -234,7 +245,7 @@ export function initialValues(
         : field.kind === 'layer' || field.kind === 'layers'
           ? recipe.inputs[field.name]
           : recipe.params[field.name]
-    values[field.name] = fromRecipe === undefined ? defaultOf(field, layers, selected) : valueOf(field, fromRecipe)
+    values[field.name] = fromRecipe === undefined ? defaultOf(field, context) : valueOf(field, fromRecipe)
   }
   return values
 }

@@ -100,7 +100,7 @@ it('lists running jobs, then queued, then finished, newest first', () => {
     job('d', { state: 'failed', created_at: '3' }),
   ]
   state = appReducer(state, { type: 'jobs', jobs })
-  expect(jobList(state).map((j) => j.id)).toEqual(['c', 'b', 'd', 'a'])
+  expect(jobList(state.jobs).map((j) => j.id)).toEqual(['c', 'b', 'd', 'a'])
 })
 
 it('finds descendants through list inputs', () => {

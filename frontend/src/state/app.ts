@@ -198,9 +198,9 @@ export function needsReload(state: AppState, event: ServerEvent): boolean {
 }
 
 /** Jobs of the open project, the active ones first, each group newest first. */
-export function jobList(state: AppState): Job[] {
+export function jobList(jobs: Record<string, Job>): Job[] {
   const rank = (job: Job) => (job.state === 'running' ? 0 : job.state === 'queued' ? 1 : 2)
-  return Object.values(state.jobs).sort(
+  return Object.values(jobs).sort(
     (a, b) => rank(a) - rank(b) || b.created_at.localeCompare(a.created_at),
   )
 }

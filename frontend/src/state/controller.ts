@@ -23,7 +23,7 @@ export const browserEvents: EventsFactory = (onEvent, onState) =>
 /** Everything the UI does to the server, keeping the store in step with it. */
 export class AppController {
   readonly store: Store<AppState, AppAction>
-  private readonly api: Api
+  readonly api: Api
   private readonly events: Events
   private nextNotice = 1
   private reloading: Promise<void> | null = null
@@ -201,6 +201,13 @@ export class AppController {
     })
   }
 
+  /** Replaces the pixels of a painted mask (or uploaded image) layer; the layers made from it re-run. */
+  async replaceAsset(layerId: string, png: Blob, name: string): Promise<void> {
+    await this.guard(async () => {
+      this.applyQueued(await this.api.replaceAsset(this.projectId(), layerId, png, name))
+    })
+  }
+
   async uploadMask(png: Blob, name: string): Promise<void> {
     await this.guard(async () => {
       const result = this.applyQueued(await this.api.uploadMask(this.projectId(), png, name))
@@ -233,6 +240,9 @@ export class AppController {
       return
     }
     this.store.dispatch({ type: 'event', event })
+    if (event.type === 'job.failed' && event.job.project_id === this.state.project?.id) {
+      this.notify(`${event.job.op} failed: ${event.job.error ?? 'unknown error'}`)
+    }
     if (needsReload(this.state, event)) void this.reload()
     if (event.type === 'project.changed' && event.project !== this.state.project?.id) void this.refreshProjects()
   }

@@ -1,0 +1,128 @@
+import { useEffect, useRef, useState } from 'react'
+import { blobUrl } from '../api/client'
+import type { Layer, OpInfo, Project } from '../api/types'
+import { CanvasView } from '../canvas/CanvasView'
+import { loadImage } from '../canvas/images'
+import { MaskToolbar } from '../mask/MaskToolbar'
+import { MaskPainter } from '../mask/painter'
+import { useAppState, useController } from '../state/context'
+import { JobsPanel } from './JobsPanel'
+import { LayersPanel } from './LayersPanel'
+import { OpForm } from './OpForm'
+import { OpPicker } from './OpPicker'
+import { IMAGE_ACCEPT, TopBar } from './TopBar'
+import { WorkflowDialog } from './WorkflowDialog'
+
+type Side = { mode: 'picker' } | { mode: 'form'; op: OpInfo; editing?: Layer }
+
+interface MaskSession {
+  painter: MaskPainter
+  target: Layer | null
+}
+
+function isTyping(target: EventTarget | null): boolean {
+  return target instanceof HTMLElement && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))
+}
+
+/** Ctrl+Z undoes, Ctrl+Shift+Z (or Ctrl+Y) redoes, except while typing in a field. */
+function useHistoryKeys() {
+  const controller = useController()
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (!(e.ctrlKey || e.metaKey) || isTyping(e.target)) return
+      const key = e.key.toLowerCase()
+      if (key === 'z' && !e.shiftKey) void controller.undo()
+      else if ((key === 'z' && e.shiftKey) || key === 'y') void controller.redo()
+      else return
+      e.preventDefault()
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [controller])
+}
+
+export function Editor({ project }: { project: Project }) {
+  const controller = useController()
+  const catalog = useAppState((s) => s.catalog)
+  const [side, setSide] = useState<Side>({ mode: 'picker' })
+  const [mask, setMask] = useState<MaskSession | null>(null)
+  const [workflowOpen, setWorkflowOpen] = useState(false)
+  const imageInput = useRef<HTMLInputElement>(null)
+  useHistoryKeys()
+
+  const startMask = async (target: Layer | null) => {
+    const painter = new MaskPainter(project.width, project.height)
+    if (target?.blob != null) {
+      const image = await controller.guard(() => loadImage(blobUrl(target.blob!)))
+      if (image === undefined) return
+      painter.load(image)
+    }
+    setMask({ painter, target })
+  }
+
+  const saveMask = async () => {
+    if (mask === null) return
+    const png = await mask.painter.toPng()
+    if (mask.target === null) await controller.uploadMask(png, 'Mask')
+    else await controller.replaceAsset(mask.target.id, png, mask.target.name)
+    setMask(null)
+  }
+
+  const pickOp = (op: OpInfo) => {
+    if (op.name === 'load_image') imageInput.current?.click()
+    else if (op.name === 'paint_mask') void startMask(null)
+    else setSide({ mode: 'form', op })
+  }
+
+  const editLayer = (layer: Layer) => {
+    if (layer.recipe.op === 'paint_mask') {
+      void startMask(layer)
+      return
+    }
+    const op = catalog?.ops.find((o) => o.name === layer.recipe.op)
+    if (op === undefined) controller.notify(`The op “${layer.recipe.op}” is not installed, so this layer cannot be edited.`)
+    else setSide({ mode: 'form', op, editing: layer })
+  }
+
+  const editingLayer = side.mode === 'form' ? side.editing : undefined
+  return (
+    <div className="editor">
+      <TopBar project={project} painting={mask !== null} onPaintMask={() => void startMask(null)} onWorkflow={() => setWorkflowOpen(true)} />
+      <aside className="left-panel">
+        {side.mode === 'picker' ? (
+          <OpPicker onPick={pickOp} />
+        ) : (
+          <OpForm
+            key={`${side.op.name}:${editingLayer?.id ?? 'new'}`}
+            op={side.op}
+            editing={editingLayer}
+            onDone={() => setSide({ mode: 'picker' })}
+          />
+        )}
+        <input
+          ref={imageInput}
+          type="file"
+          accept={IMAGE_ACCEPT}
+          hidden
+          tabIndex={-1}
+          onChange={(e) => {
+            const file = e.target.files?.[0]
+            e.target.value = ''
+            if (file !== undefined) void controller.uploadImage(file)
+          }}
+        />
+      </aside>
+      <main className="center-panel" aria-label="Canvas">
+        {mask !== null && (
+          <MaskToolbar painter={mask.painter} target={mask.target?.name ?? null} onSave={saveMask} onCancel={() => setMask(null)} />
+        )}
+        <CanvasView project={project} painter={mask?.painter ?? null} repainting={mask?.target?.id ?? null} />
+      </main>
+      <aside className="right-panel">
+        <LayersPanel onEdit={editLayer} />
+        <JobsPanel />
+      </aside>
+      {workflowOpen && <WorkflowDialog project={project} onClose={() => setWorkflowOpen(false)} />}
+    </div>
+  )
+}

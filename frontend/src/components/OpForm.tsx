@@ -1,0 +1,103 @@
+import { useMemo, useState, type FormEvent } from 'react'
+import { fieldName } from '../api/client'
+import type { Layer, LayerInput, OpInfo } from '../api/types'
+import { formFields, initialValues, toRequest, type FieldErrors, type FieldValue, type FormValues } from '../forms/schemaForm'
+import { isApiError } from '../state/controller'
+import { useAppState, useController } from '../state/context'
+import { Field } from './fields'
+
+interface OpFormProps {
+  op: OpInfo
+  /** The layer whose recipe this form edits; absent when adding a layer. */
+  editing?: Layer
+  onDone: () => void
+}
+
+function withoutNulls(inputs: Record<string, LayerInput | null>): Record<string, LayerInput> {
+  return Object.fromEntries(Object.entries(inputs).filter((e): e is [string, LayerInput] => e[1] !== null))
+}
+
+/** The form generated from an op's schema: adds a layer, or edits a layer's recipe (which re-runs it). */
+export function OpForm({ op, editing, onDone }: OpFormProps) {
+  const controller = useController()
+  const layers = useAppState((s) => s.project?.layers ?? [])
+  const selected = useAppState((s) => s.selectedLayer)
+  const width = useAppState((s) => s.project?.width ?? 0)
+  const height = useAppState((s) => s.project?.height ?? 0)
+  const fields = useMemo(() => formFields(op.schema), [op])
+  const [values, setValues] = useState<FormValues>(() =>
+    initialValues(fields, { layers, selected, canvas: { width, height } }, editing?.recipe),
+  )
+  const [errors, setErrors] = useState<FieldErrors>({})
+  const [formError, setFormError] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+
+  const change = (name: string, value: FieldValue) => {
+    setValues((v) => ({ ...v, [name]: value }))
+    setErrors((e) => (name in e ? Object.fromEntries(Object.entries(e).filter(([k]) => k !== name)) : e))
+  }
+
+  const submit = async (e: FormEvent) => {
+    e.preventDefault()
+    const { request, errors: local } = toRequest(fields, values, editing !== undefined)
+    setErrors(local)
+    setFormError(null)
+    if (Object.keys(local).length > 0) return
+    setBusy(true)
+    try {
+      if (editing === undefined) {
+        await controller.addLayer({ op: op.name, params: request.params, inputs: withoutNulls(request.inputs) })
+      } else {
+        await controller.editLayer(editing.id, request)
+      }
+      onDone()
+    } catch (err) {
+      if (!isApiError(err)) throw err
+      const known = new Set(fields.map((f) => f.name))
+      const byField: FieldErrors = {}
+      for (const fe of err.fieldErrors) {
+        const name = fieldName(fe.param)
+        if (known.has(name)) byField[name] = [...(byField[name] ?? []), fe.message]
+      }
+      setErrors(byField)
+      const unplaced = err.fieldErrors.filter((fe) => !known.has(fieldName(fe.param)))
+      if (unplaced.length > 0 || Object.keys(byField).length === 0) setFormError(err.message)
+    } finally {
+      setBusy(false)
+    }
+  }
+
+  const title = editing === undefined ? op.title : `Edit “${editing.name}”`
+  return (
+    <form className="op-form" onSubmit={(e) => void submit(e)} aria-label={title} noValidate>
+      <h2 className="panel-title">{title}</h2>
+      {editing !== undefined && <p className="hint">{op.title}: applying re-runs this layer and the layers made from it.</p>}
+      {op.description && editing === undefined && <p className="hint">{op.description}</p>}
+      {!op.deterministic && <p className="hint">This operation is not deterministic: replays may differ.</p>}
+      {fields.map((field) => (
+        <Field
+          key={field.name}
+          field={field}
+          value={values[field.name]}
+          onChange={(v) => change(field.name, v)}
+          errors={errors[field.name] ?? []}
+          layers={layers}
+          editing={editing?.id}
+        />
+      ))}
+      {formError !== null && (
+        <p className="field-error" role="alert">
+          {formError}
+        </p>
+      )}
+      <div className="form-actions">
+        <button type="submit" className="primary" disabled={busy}>
+          {editing === undefined ? 'Add layer' : 'Apply'}
+        </button>
+        <button type="button" onClick={onDone}>
+          Cancel
+        </button>
+      </div>
+    </form>
+  )
+}

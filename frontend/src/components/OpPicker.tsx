@@ -1,0 +1,54 @@
+import { useMemo, useState } from 'react'
+import type { OpInfo } from '../api/types'
+import { groupByCategory, searchOps } from '../ops/catalog'
+import { useAppState } from '../state/context'
+
+interface OpPickerProps {
+  onPick: (op: OpInfo) => void
+}
+
+export function OpPicker({ onPick }: OpPickerProps) {
+  const catalog = useAppState((s) => s.catalog)
+  const [query, setQuery] = useState('')
+  const groups = useMemo(() => groupByCategory(searchOps(catalog?.ops ?? [], query)), [catalog, query])
+  const broken = catalog?.extensions.filter((x) => x.error !== null) ?? []
+  return (
+    <nav className="op-picker" aria-label="Operations">
+      <h2 className="panel-title">Add a layer</h2>
+      <input
+        type="search"
+        className="op-search"
+        placeholder="Search operations"
+        aria-label="Search operations"
+        value={query}
+        onChange={(e) => setQuery(e.target.value)}
+      />
+      {groups.length === 0 && <p className="hint">No operation matches.</p>}
+      {groups.map(([category, ops]) => (
+        <section key={category} className="op-group" aria-label={category}>
+          <h3>{category}</h3>
+          <ul>
+            {ops.map((op) => (
+              <li key={op.name}>
+                <button type="button" className="op-button" title={op.description} onClick={() => onPick(op)}>
+                  <span className="op-title">{op.title}</span>
+                  {op.extension !== null && op.extension !== 'builtin' && <span className="badge">{op.extension}</span>}
+                </button>
+              </li>
+            ))}
+          </ul>
+        </section>
+      ))}
+      {broken.length > 0 && (
+        <section className="op-group" aria-label="Extensions that failed to load">
+          <h3>Extensions with errors</h3>
+          {broken.map((x) => (
+            <p key={x.name} className="field-error">
+              <strong>{x.name}</strong>: {x.error}
+            </p>
+          ))}
+        </section>
+      )}
+    </nav>
+  )
+}

@@ -1,0 +1,63 @@
+import { useState } from 'react'
+import type { Project } from '../api/types'
+import { useController } from '../state/context'
+import { FileButton } from './FileButton'
+import { RenameInput } from './Home'
+
+interface TopBarProps {
+  project: Project
+  painting: boolean
+  onPaintMask: () => void
+  onWorkflow: () => void
+}
+
+export const IMAGE_ACCEPT = 'image/png,image/jpeg,image/webp'
+
+export function TopBar({ project, painting, onPaintMask, onWorkflow }: TopBarProps) {
+  const controller = useController()
+  const [renaming, setRenaming] = useState(false)
+  return (
+    <header className="top-bar">
+      <button type="button" onClick={() => controller.closeProject()} title="All projects">
+        ◀ Projects
+      </button>
+      <div className="project-title">
+        {renaming ? (
+          <RenameInput
+            initial={project.name}
+            label="Project name"
+            onDone={(name) => {
+              setRenaming(false)
+              if (name !== null && name !== project.name) void controller.renameProject(project.id, name)
+            }}
+          />
+        ) : (
+          <button type="button" className="link-button project-name" title="Rename the project" onClick={() => setRenaming(true)}>
+            {project.name}
+          </button>
+        )}
+        <span className="hint">
+          {project.width} × {project.height}
+        </span>
+      </div>
+      <div className="toolbar" role="toolbar" aria-label="History">
+        <button type="button" disabled={!project.can_undo} onClick={() => void controller.undo()} title="Undo (Ctrl+Z)">
+          ↶ Undo
+        </button>
+        <button type="button" disabled={!project.can_redo} onClick={() => void controller.redo()} title="Redo (Ctrl+Shift+Z)">
+          ↷ Redo
+        </button>
+      </div>
+      <span className="toolbar-spacer" />
+      <FileButton accept={IMAGE_ACCEPT} onFile={(file) => void controller.uploadImage(file)}>
+        Add image…
+      </FileButton>
+      <button type="button" aria-pressed={painting} onClick={onPaintMask} disabled={painting}>
+        Paint mask
+      </button>
+      <button type="button" onClick={onWorkflow}>
+        Workflow
+      </button>
+    </header>
+  )
+}

@@ -1,0 +1,199 @@
+import type { Layer } from '../api/types'
+import {
+  layerChoices,
+  randomSeed,
+  type FieldValue,
+  type FormField,
+  type LayerField,
+  type NumberField,
+} from '../forms/schemaForm'
+import { DiceIcon } from './icons'
+
+interface FieldProps {
+  field: FormField
+  value: FieldValue
+  onChange: (value: FieldValue) => void
+  errors: string[]
+  layers: Layer[]
+  /** The layer being edited: never offered as its own input. */
+  editing?: string
+}
+
+function inputId(field: FormField): string {
+  return `field-${field.name}`
+}
+
+function FieldErrors({ field, errors }: { field: FormField; errors: string[] }) {
+  if (errors.length === 0) return null
+  return (
+    <p id={`${inputId(field)}-error`} className="field-error" role="alert">
+      {errors.join('; ')}
+    </p>
+  )
+}
+
+function describedBy(field: FormField, errors: string[]): string | undefined {
+  const ids = [field.description ? `${inputId(field)}-help` : '', errors.length > 0 ? `${inputId(field)}-error` : '']
+  return ids.filter(Boolean).join(' ') || undefined
+}
+
+function NumberInput({ field, value, onChange, errors }: FieldProps & { field: NumberField }) {
+  const text = typeof value === 'string' ? value : ''
+  const number = Number(text)
+  const common = {
+    min: field.min,
+    max: field.max,
+    step: field.step,
+    'aria-invalid': errors.length > 0,
+    'aria-describedby': describedBy(field, errors),
+  }
+  return (
+    <div className="number-row">
+      {field.kind === 'slider' && (
+        <input
+          type="range"
+          aria-label={`${field.label} slider`}
+          {...common}
+          value={text === '' || !Number.isFinite(number) ? (field.min ?? 0) : number}
+          onChange={(e) => onChange(e.target.value)}
+        />
+      )}
+      <input
+        id={inputId(field)}
+        type="number"
+        className={field.kind === 'slider' ? 'number-small' : undefined}
+        {...common}
+        value={text}
+        placeholder={field.nullable ? 'default' : undefined}
+        onChange={(e) => onChange(e.target.value)}
+      />
+      {field.kind === 'seed' && (
+        <button
+          type="button"
+          className="icon-button"
+          aria-label="Random seed"
+          title="Random seed"
+          onClick={() => onChange(String(randomSeed(field)))}
+        >
+          <DiceIcon />
+        </button>
+      )}
+    </div>
+  )
+}
+
+function LayerPicker({ field, value, onChange, errors, layers, editing }: FieldProps & { field: LayerField }) {
+  const choices = layerChoices(field, layers, editing)
+  const kindText = field.layerKind === 'any' ? 'layer' : `${field.layerKind} layer`
+  if (field.kind === 'layers') {
+    const picked = Array.isArray(value) ? value : []
+    return (
+      <div id={inputId(field)} className="layer-multi" role="group" aria-label={field.label}>
+        {choices.length === 0 && <p className="hint">No {kindText} yet.</p>}
+        {choices.map((layer) => (
+          <label key={layer.id} className="check">
+            <input
+              type="checkbox"
+              checked={picked.includes(layer.id)}
+              onChange={(e) => onChange(e.target.checked ? [...picked, layer.id] : picked.filter((id) => id !== layer.id))}
+            />
+            {layer.name} <span className="hint">({layer.id})</span>
+          </label>
+        ))}
+      </div>
+    )
+  }
+  return (
+    <select
+      id={inputId(field)}
+      value={typeof value === 'string' ? value : ''}
+      aria-invalid={errors.length > 0}
+      aria-describedby={describedBy(field, errors)}
+      onChange={(e) => onChange(e.target.value)}
+    >
+      <option value="">{choices.length === 0 ? `No ${kindText} yet` : `Choose a ${kindText}`}</option>
+      {choices.map((layer) => (
+        <option key={layer.id} value={layer.id}>
+          {layer.name} ({layer.id})
+        </option>
+      ))}
+    </select>
+  )
+}
+
+function Control(props: FieldProps) {
+  const { field, value, onChange, errors } = props
+  const aria = {
+    'aria-invalid': errors.length > 0,
+    'aria-describedby': describedBy(field, errors),
+    'aria-required': field.required || undefined,
+  }
+  switch (field.kind) {
+    case 'textarea':
+      return (
+        <textarea
+          id={inputId(field)}
+          rows={field.name === 'prompt' ? 4 : 2}
+          maxLength={field.maxLength}
+          value={typeof value === 'string' ? value : ''}
+          onChange={(e) => onChange(e.target.value)}
+          {...aria}
+        />
+      )
+    case 'text':
+      return (
+        <input
+          id={inputId(field)}
+          type="text"
+          maxLength={field.maxLength}
+          value={typeof value === 'string' ? value : ''}
+          onChange={(e) => onChange(e.target.value)}
+          {...aria}
+        />
+      )
+    case 'number':
+    case 'slider':
+    case 'seed':
+      return <NumberInput {...props} field={field} />
+    case 'select':
+      return (
+        <select id={inputId(field)} value={typeof value === 'string' ? value : ''} onChange={(e) => onChange(e.target.value)} {...aria}>
+          {(field.nullable || field.default === undefined) && <option value="">—</option>}
+          {field.options.map((o, i) => (
+            <option key={o.label} value={String(i)}>
+              {o.label}
+            </option>
+          ))}
+        </select>
+      )
+    case 'checkbox':
+      return <input id={inputId(field)} type="checkbox" checked={value === true} onChange={(e) => onChange(e.target.checked)} {...aria} />
+    case 'layer':
+    case 'layers':
+      return <LayerPicker {...props} field={field} />
+  }
+}
+
+/** One form row: label, control, help text and the errors for this field. */
+export function Field(props: FieldProps) {
+  const { field, errors } = props
+  const labelClass = field.required ? 'field-label required' : 'field-label'
+  return (
+    <div className={`field field-${field.kind}`}>
+      {field.kind === 'layers' ? (
+        <span className={labelClass}>{field.label}</span>
+      ) : (
+        <label className={labelClass} htmlFor={inputId(field)}>
+          {field.label}
+        </label>
+      )}
+      <Control {...props} />
+      {field.description && (
+        <p id={`${inputId(field)}-help`} className="hint">
+          {field.description}
+        </p>
+      )}
+      <FieldErrors field={field} errors={errors} />
+    </div>
+  )
+}

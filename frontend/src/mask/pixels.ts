@@ -1,0 +1,41 @@
+/** Mask pixels. A painted mask is held as an overlay: the tint colour everywhere, alpha =
+ * how selected (255 = fully). The server stores masks as greyscale PNGs, white = selected. */
+
+export type Rgb = readonly [number, number, number]
+
+export const MASK_TINT: Rgb = [255, 40, 90]
+
+/** Greyscale RGBA pixels (a decoded mask) as overlay pixels, alpha scaled by `strength`. */
+export function maskToOverlay(gray: Uint8ClampedArray, tint: Rgb = MASK_TINT, strength = 1): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(gray.length)
+  for (let i = 0; i < gray.length; i += 4) {
+    out[i] = tint[0]
+    out[i + 1] = tint[1]
+    out[i + 2] = tint[2]
+    out[i + 3] = Math.round(gray[i] * (gray[i + 3] / 255) * strength)
+  }
+  return out
+}
+
+/** Overlay pixels as an opaque greyscale mask (white where painted). */
+export function overlayToMask(overlay: Uint8ClampedArray): Uint8ClampedArray {
+  const out = new Uint8ClampedArray(overlay.length)
+  for (let i = 0; i < overlay.length; i += 4) {
+    const a = overlay[i + 3]
+    out[i] = a
+    out[i + 1] = a
+    out[i + 2] = a
+    out[i + 3] = 255
+  }
+  return out
+}
+
+/** Selected becomes unselected and the other way round, in place. */
+export function invertOverlay(overlay: Uint8ClampedArray, tint: Rgb = MASK_TINT): void {
+  for (let i = 0; i < overlay.length; i += 4) {
+    overlay[i] = tint[0]
+    overlay[i + 1] = tint[1]
+    overlay[i + 2] = tint[2]
+    overlay[i + 3] = 255 - overlay[i + 3]
+  }
+}

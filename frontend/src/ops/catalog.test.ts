@@ -1,0 +1,29 @@
+import { expect, it } from 'vitest'
+import type { OpInfo } from '../api/types'
+import { groupByCategory, searchOps } from './catalog'
+
+const op = (name: string, title: string, category: string, description = ''): OpInfo => ({
+  name, title, category, description, version: '1', deterministic: true, extension: null, schema: {},
+})
+
+const ops = [
+  op('mask_and_inpaint', 'Mask and inpaint', 'edit', 'Repaint inside a mask'),
+  op('dream', 'Dream', 'generate', 'Text to image'),
+  op('img2img', 'Image to image', 'edit'),
+  op('invert_mask', 'Invert mask', 'mask'),
+]
+
+it('searches names, titles, categories and descriptions by every word', () => {
+  expect(searchOps(ops, '').length).toBe(4)
+  expect(searchOps(ops, 'MASK').map((o) => o.name)).toEqual(['mask_and_inpaint', 'invert_mask'])
+  expect(searchOps(ops, 'text image').map((o) => o.name)).toEqual(['dream'])
+  expect(searchOps(ops, 'nothing')).toEqual([])
+})
+
+it('groups by category, each sorted by title', () => {
+  expect(groupByCategory(ops).map(([c, list]) => [c, list.map((o) => o.name)])).toEqual([
+    ['edit', ['img2img', 'mask_and_inpaint']],
+    ['generate', ['dream']],
+    ['mask', ['invert_mask']],
+  ])
+})

@@ -1,0 +1,19 @@
+import type { OpInfo } from '../api/types'
+
+/** Ops whose name, title, category or description contain every word of the query. */
+export function searchOps(ops: OpInfo[], query: string): OpInfo[] {
+  const words = query.toLowerCase().split(/\s+/).filter(Boolean)
+  return ops.filter((op) => {
+    const text = `${op.name} ${op.title} ${op.category} ${op.description}`.toLowerCase()
+    return words.every((w) => text.includes(w))
+  })
+}
+
+/** Ops grouped by category, categories and ops sorted by title. */
+export function groupByCategory(ops: OpInfo[]): [string, OpInfo[]][] {
+  const groups = new Map<string, OpInfo[]>()
+  for (const op of ops) groups.set(op.category, [...(groups.get(op.category) ?? []), op])
+  return [...groups.entries()]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([category, list]) => [category, [...list].sort((a, b) => a.title.localeCompare(b.title))])
+}
