@@ -8,8 +8,10 @@ Steps 1 and 3 go through ``ProjectService.update`` (compare-and-swap with retry)
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import logging
+import os
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -28,6 +30,7 @@ log = logging.getLogger(__name__)
 
 PREVIEW_SIDE = 128
 POLL_SECONDS = 1.0
+WORKER_NICE = 10
 _RUNNABLE = {"pending", "stale", "failed", "cancelled", "running"}
 
 
@@ -169,6 +172,10 @@ class JobQueue:
     # -- the worker ----------------------------------------------------------------------------
 
     def _work(self) -> None:
+        if hasattr(os, "setpriority"):
+            # Generation is background work: requests must win the CPU (Linux: per-thread nice).
+            with contextlib.suppress(OSError):
+                os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), WORKER_NICE)
         while not self._stopping.is_set():
             try:
                 job = self.store.claim_next()

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Response
+from fastapi.responses import JSONResponse
 
 from opendream.core.project import Project
 from opendream.server.models import ERRORS, ProjectCreate, ProjectOut, ProjectPatch, ProjectSummary
-from opendream.server.state import ServerState, get_state, project_out
+from opendream.server.state import ServerState, doc_out, get_state, project_out
 
 router = APIRouter(prefix="/api/projects", tags=["projects"], responses=ERRORS)
 State = Annotated[ServerState, Depends(get_state)]
@@ -26,8 +27,10 @@ def list_projects(state: State) -> list[dict]:
 
 
 @router.get("/{project_id}", response_model=ProjectOut)
-def get_project(project_id: str, state: State) -> dict:
-    return project_out(state.service.load(project_id))
+def get_project(project_id: str, state: State) -> JSONResponse:
+    # The hottest route (clients poll it): answer from the stored document as is, without a
+    # Project round trip or response-model validation; the shape is ProjectOut's by construction.
+    return JSONResponse(doc_out(state.workspace.data.db.load_project(project_id)))
 
 
 @router.patch("/{project_id}", response_model=ProjectOut)

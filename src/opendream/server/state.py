@@ -38,3 +38,9 @@ def project_out(project: Project) -> dict:
     data["can_undo"] = bool(project.undo_stack)
     data["can_redo"] = bool(project.redo_stack)
     return data
+
+
+def doc_out(doc: dict) -> dict:
+    """``project_out`` straight from a stored project document (``Project.to_dict``)."""
+    keys = ("id", "name", "width", "height", "revision", "layers")
+    return {**{k: doc[k] for k in keys}, "can_undo": bool(doc.get("undo")), "can_redo": bool(doc.get("redo"))}
