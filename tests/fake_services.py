@@ -47,6 +47,7 @@ class Reply:
     body: bytes = b""
     content_type: str = "application/json"
     delay: float = 0.0
+    send_length: bool = True  # False: no Content-Length; the body ends when the connection closes
 
     @classmethod
     def json(cls, data: object, status: int = 200) -> Reply:
@@ -104,7 +105,8 @@ def serve(service: FakeService) -> Iterator[FakeService]:
             try:
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
-                self.send_header("Content-Length", str(len(reply.body)))
+                if reply.send_length:
+                    self.send_header("Content-Length", str(len(reply.body)))
                 self.end_headers()
                 self.wfile.write(reply.body)
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)

@@ -234,6 +234,43 @@ def extensions_list(as_json: Annotated[bool, typer.Option("--json")] = False) ->
     Console().print(table)
 
 
+@extensions_app.command("install")
+def extensions_install(
+    url: Annotated[str, typer.Argument(help="http(s) URL of one extension .py file")],
+    yes_hash: Annotated[
+        str | None,
+        typer.Option("--yes-hash", help="Enable it if its sha256 is exactly this (else you are asked)"),
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Download an extension into quarantine, show its source and sha256, and enable it only once
+    that exact hash is confirmed. Needs OPENDREAM_ALLOW_URL_INSTALL=1 and a loopback host.
+
+    Example: opendream extensions install https://example.org/posterize.py --yes-hash 3f2a...
+    """
+    from opendream.extensions import installer
+
+    settings = make_settings(data_dir)
+    try:
+        pending = installer.fetch(url, settings, settings.host)
+        console.print(
+            f"downloaded [bold]{pending.name}[/] ({pending.size} bytes) into quarantine\n"
+            f"  source: {pending.url}\n  sha256: {pending.sha256}",
+            highlight=False,
+        )
+        if yes_hash is None:
+            if not sys.stdin.isatty():
+                raise fail(f"not enabled; re-run with --yes-hash {pending.sha256} after checking the file", 1)
+            yes_hash = typer.prompt("Type or paste the sha256 above to enable it (anything else cancels)")
+        if yes_hash.strip().lower() != pending.sha256:
+            installer.discard(settings, pending.sha256)
+            raise fail("the hash does not match the download; nothing was enabled", 1)
+        target = installer.enable(settings, pending.sha256, settings.host)
+    except OpendreamError as exc:
+        raise fail(exc.message) from None
+    console.print(f"enabled {target} (pinned sha256 {pending.sha256}); it loads on the next start or reload")
+
+
 def main() -> None:
     app()
 

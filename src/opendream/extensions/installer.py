@@ -1,0 +1,233 @@
+"""Install an extension from a URL, safely.
+
+1. ``fetch``: only when ``settings.allow_url_install`` is on and the server binds loopback
+   only; only http(s); the download is size-capped and time-limited; the file must be UTF-8
+   Python that compiles (``compile()``, never executed here). It lands in
+   ``<extensions>/.quarantine/`` (which the loader skips) and the caller is shown its source
+   URL and sha256.
+2. ``enable``: only with that exact sha256, re-checked against the quarantined bytes; the file
+   moves into the extensions folder and its source and pinned hash are recorded in
+   ``<extensions>/installed.json``. It runs when the extensions are next (re)loaded, never on
+   the request that fetched it."""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import os
+import re
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from opendream.core.errors import OpendreamError
+
+MAX_EXTENSION_BYTES = 1024 * 1024
+DOWNLOAD_TIMEOUT_S = 30.0
+QUARANTINE = ".quarantine"
+INSTALLED = "installed.json"
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_]{0,63}\.py$")
+
+
+class InstallRefused(OpendreamError):
+    """An install from a URL was refused; the message says why."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A downloaded extension waiting in quarantine for its hash to be confirmed."""
+
+    url: str
+    name: str
+    sha256: str
+    size: int
+    fetched_at: float
+
+
+def is_loopback(host: str) -> bool:
+    if host.strip().lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip().strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def check_allowed(settings: Any, bind_host: str) -> None:
+    """Raise ``InstallRefused`` unless URL installs are enabled and the server binds loopback."""
+    if not getattr(settings, "allow_url_install", False):
+        raise InstallRefused(
+            "installing extensions from a URL is disabled; set OPENDREAM_ALLOW_URL_INSTALL=1 to allow it", 403
+        )
+    if not is_loopback(bind_host):
+        raise InstallRefused(
+            f"installing extensions from a URL is only allowed while the server listens on loopback "
+            f"only, and it binds {bind_host!r}",
+            403,
+        )
+
+
+def _quarantine(settings: Any) -> Path:
+    folder = Path(settings.extensions_dir) / QUARANTINE
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _file_name(url: str) -> str:
+    name = unquote(urlsplit(url).path.rsplit("/", 1)[-1])
+    if not _NAME.match(name):
+        raise InstallRefused(
+            f"{url} does not name a Python extension file: the URL has to end in a file name such as "
+            "my_extension.py (a letter, then letters, digits or underscores)"
+        )
+    return name
+
+
+def _download(url: str, max_bytes: int, timeout: float) -> bytes:
+    import httpx
+
+    try:
+        with (
+            httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5) as client,
+            client.stream("GET", url) as response,
+        ):
+            if response.status_code != 200:
+                raise InstallRefused(f"{url} answered {response.status_code}; nothing was installed")
+            declared = int(response.headers.get("content-length") or 0)
+            if declared > max_bytes:
+                raise InstallRefused(
+                    f"{url} is {declared} bytes; an extension may be at most {max_bytes}", 413
+                )
+            chunks, received = [], 0
+            deadline = time.monotonic() + timeout
+            for chunk in response.iter_bytes():
+                received += len(chunk)
+                if received > max_bytes:
+                    raise InstallRefused(f"{url} is larger than {max_bytes} bytes; refused", 413)
+                if time.monotonic() > deadline:  # a server trickling bytes never trips the read timeout
+                    raise httpx.ReadTimeout("download took too long")
+                chunks.append(chunk)
+    except httpx.TimeoutException:
+        raise InstallRefused(
+            f"downloading {url} timed out after {timeout:g}s; nothing was installed", 504
+        ) from None
+    except httpx.HTTPError as exc:
+        raise InstallRefused(f"cannot download {url} ({type(exc).__name__}: {exc})", 502) from None
+    return b"".join(chunks)
+
+
+def fetch(
+    url: str,
+    settings: Any,
+    bind_host: str,
+    *,
+    max_bytes: int = MAX_EXTENSION_BYTES,
+    timeout: float = DOWNLOAD_TIMEOUT_S,
+) -> Pending:
+    """Download ``url`` into quarantine after every check; never executes it."""
+    check_allowed(settings, bind_host)
+    parts = urlsplit(url.strip())
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise InstallRefused(f"only http:// and https:// URLs can be installed, not {url!r}")
+    url = parts.geturl()
+    name = _file_name(url)
+    data = _download(url, max_bytes, timeout)
+    try:
+        compile(data.decode("utf-8"), name, "exec", dont_inherit=True)
+    except UnicodeDecodeError:
+        raise InstallRefused(f"{url} is not Python: it is not UTF-8 text") from None
+    except (SyntaxError, ValueError) as exc:
+        where = f" (line {exc.lineno})" if isinstance(exc, SyntaxError) and exc.lineno else ""
+        message = exc.msg if isinstance(exc, SyntaxError) else str(exc)
+        raise InstallRefused(f"{url} is not Python{where}: {message}") from None
+    digest = hashlib.sha256(data).hexdigest()
+    pending = Pending(url=url, name=name, sha256=digest, size=len(data), fetched_at=time.time())
+    folder = _quarantine(settings)
+    _write_atomic(folder / f"{digest}.py.txt", data)  # not *.py: nothing imports quarantined code
+    _write_atomic(folder / f"{digest}.json", json.dumps(asdict(pending), indent=1).encode())
+    return pending
+
+
+def pending(settings: Any) -> list[Pending]:
+    """Everything waiting in quarantine."""
+    folder = Path(settings.extensions_dir) / QUARANTINE
+    found = []
+    for meta in sorted(folder.glob("*.json")) if folder.is_dir() else []:
+        try:
+            found.append(Pending(**json.loads(meta.read_text())))
+        except (OSError, ValueError, TypeError):
+            continue
+    return found
+
+
+def installed(settings: Any) -> dict[str, dict]:
+    """``installed.json``: extension file name -> ``{"url", "sha256", "installed_at"}``."""
+    path = Path(settings.extensions_dir) / INSTALLED
+    try:
+        data = json.loads(path.read_text())
+    except FileNotFoundError:
+        return {}
+    except (OSError, ValueError) as exc:
+        raise InstallRefused(f"{path} is unreadable ({exc}); fix or remove it", 500) from None
+    return data if isinstance(data, dict) else {}
+
+
+def enable(settings: Any, sha256: str, bind_host: str) -> Path:
+    """Move the quarantined file whose hash is exactly ``sha256`` into the extensions folder
+    and pin its hash; returns its new path. It is loaded on the next (re)load."""
+    check_allowed(settings, bind_host)
+    sha256 = sha256.strip().lower()
+    if not _SHA256.match(sha256):
+        raise InstallRefused("confirm with the full sha256 shown for the download (64 hex digits)")
+    folder = _quarantine(settings)
+    source, meta = folder / f"{sha256}.py.txt", folder / f"{sha256}.json"
+    if not source.is_file() or not meta.is_file():
+        raise InstallRefused(
+            f"no download with sha256 {sha256} is waiting in quarantine; fetch it again", 404
+        )
+    data = source.read_bytes()
+    if hashlib.sha256(data).hexdigest() != sha256:
+        raise InstallRefused("the quarantined file changed since it was downloaded; fetch it again", 409)
+    info = Pending(**json.loads(meta.read_text()))
+    records = installed(settings)
+    target = Path(settings.extensions_dir) / info.name
+    if target.exists() and info.name not in records:
+        raise InstallRefused(
+            f"{target} exists and was not installed from a URL; remove or rename it first", 409
+        )
+    _write_atomic(target, data)
+    records[info.name] = {"url": info.url, "sha256": sha256, "installed_at": time.time()}
+    _write_atomic(target.parent / INSTALLED, json.dumps(records, indent=1, sort_keys=True).encode())
+    source.unlink()
+    meta.unlink()
+    return target
+
+
+def discard(settings: Any, sha256: str) -> None:
+    """Delete a quarantined download (the user declined it)."""
+    folder = Path(settings.extensions_dir) / QUARANTINE
+    if _SHA256.match(sha256.strip().lower()):
+        for suffix in (".py.txt", ".json"):
+            (folder / f"{sha256.strip().lower()}{suffix}").unlink(missing_ok=True)
