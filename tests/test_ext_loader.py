@@ -1,0 +1,113 @@
+"""The extension loader: bundled extensions listed with their ops and errors, reload on request,
+reload on file change, broken files listed without stopping the others."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from opendream.core.registry import REGISTRY
+from opendream.engine import loader
+from opendream.engine.loader import ExtensionWatcher, load_bundled_extensions, reload_extensions
+
+EXTENSION = """
+import opendream
+from opendream import ImageLayer
+
+
+@opendream.op(title="{title}")
+def {name}(image: ImageLayer) -> ImageLayer:
+    return image
+"""
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Iterator[Path]:
+    folder = tmp_path / "extensions"
+    folder.mkdir()
+    yield folder
+    for path in folder.glob("*.py"):
+        REGISTRY.unregister_file(str(path.resolve()))
+
+
+def write(folder: Path, stem: str, name: str, title: str = "First") -> Path:
+    path = folder / f"{stem}.py"
+    path.write_text(EXTENSION.format(name=name, title=title))
+    return path
+
+
+def test_every_bundled_extension_is_listed_with_its_ops() -> None:
+    statuses = {s.name: s for s in load_bundled_extensions()}
+    assert {name: s.ops for name, s in statuses.items()} == {
+        "controlnet": ["canny_edges", "controlnet_canny"],
+        "instruct_pix2pix": ["instruct_pix2pix"],
+        "dalle": ["dalle"],
+        "serverless": ["serverless"],
+        "sam": ["sam"],
+        "openpose": ["controlnet_openpose", "detect_pose"],
+    }
+    assert all(s.error is None for s in statuses.values())
+    assert all(s.source == f"opendream.extensions.{s.name}" for s in statuses.values())
+
+
+def test_a_broken_bundled_module_is_listed_with_its_error_and_the_rest_load(monkeypatch) -> None:
+    monkeypatch.setattr(
+        loader, "BUNDLED_EXTENSIONS", ("opendream.extensions.no_such_thing", "opendream.extensions.dalle")
+    )
+    broken, dalle = load_bundled_extensions()
+    assert broken.name == "no_such_thing" and "ModuleNotFoundError" in broken.error and broken.ops == []
+    assert dalle.error is None and dalle.ops == ["dalle"]
+
+
+def test_bundled_reload_re_executes_and_keeps_the_ops() -> None:
+    before = REGISTRY.get("serverless").func
+    statuses = {s.name: s for s in load_bundled_extensions(reload=True)}
+    assert statuses["serverless"].ops == ["serverless"] and statuses["serverless"].error is None
+    assert REGISTRY.get("serverless").func is not before, "the module ran again"
+    assert REGISTRY.get("serverless").extension == "serverless"
+
+
+def test_reload_on_request_picks_up_edits_new_and_deleted_files(folder: Path) -> None:
+    first = write(folder, "ext_a", "t_reload_a")
+    statuses = {s.name: s for s in reload_extensions([folder])}
+    assert statuses["ext_a"].ops == ["t_reload_a"] and "controlnet" in statuses
+    write(folder, "ext_a", "t_reload_a", title="Second title")
+    write(folder, "ext_b", "t_reload_b")
+    statuses = {s.name: s for s in reload_extensions([folder])}
+    assert REGISTRY.get("t_reload_a").title == "Second title" and statuses["ext_b"].ops == ["t_reload_b"]
+    first.unlink()
+    reload_extensions([folder])
+    assert "t_reload_a" not in REGISTRY and "t_reload_b" in REGISTRY
+
+
+def test_watcher_reloads_changed_files_and_survives_broken_ones(folder: Path) -> None:
+    write(folder, "ext_w", "t_watch")
+    watcher = ExtensionWatcher([folder])
+    assert not watcher.poll(), "nothing changed since the watcher started"
+
+    write(folder, "ext_w", "t_watch", title="Edited while serving")
+    result = watcher.poll()
+    assert [s.ops for s in result.loaded] == [["t_watch"]] and REGISTRY.get(
+        "t_watch"
+    ).title == "Edited while serving"
+
+    (folder / "ext_bad.py").write_text("import opendream\n\ndef broken(:\n")
+    write(folder, "ext_new", "t_watch_new")
+    result = watcher.poll()
+    errors = {s.name: s.error for s in result.loaded}
+    assert "syntax error" in errors["ext_bad"] and errors["ext_new"] is None
+    assert "t_watch" in REGISTRY and "t_watch_new" in REGISTRY, "a broken file stops nothing else"
+
+    (folder / "ext_w.py").unlink()
+    result = watcher.poll()
+    assert result.removed == [str((folder / "ext_w.py").resolve())] and "t_watch" not in REGISTRY
+    assert not watcher.poll()
+
+
+def test_a_name_clash_is_listed_as_an_error(folder: Path) -> None:
+    write(folder, "ext_clash", "controlnet_canny")
+    (status,) = reload_extensions([folder])[-1:]
+    assert status.ops == [] and "already defined" in status.error
+    assert REGISTRY.get("controlnet_canny").extension == "controlnet"
