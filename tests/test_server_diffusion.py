@@ -1,0 +1,95 @@
+"""The API with tiny models: generate, watch progress, inpaint, edit upstream, replay, cancel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from opendream.engine.workspace import Workspace
+from opendream.server.app import create_app
+from opendream.settings import Settings
+from tests.diffusion_fixtures import pinned_threads, tiny_dir
+from tests.server_fixtures import BASE, WS, mask_bytes, new_project, upload, wait_for, wait_idle
+
+__all__ = ["pinned_threads", "tiny_dir"]
+DREAM = {"prompt": "a lighthouse", "width": 64, "height": 64, "steps": 3, "seed": 1}
+
+
+@pytest.fixture
+def tiny_client(tiny_dir: Path, tmp_path: Path, pinned_threads: int) -> Iterator[TestClient]:
+    settings = Settings(data_dir=tmp_path, tiny_models=True, tiny_models_dir=tiny_dir, device="cpu")
+    workspace = Workspace(settings)
+    with TestClient(create_app(settings, workspace=workspace), base_url=BASE) as client:
+        yield client
+    workspace.close()
+
+
+def test_health_says_tiny_models_are_active(tiny_client: TestClient) -> None:
+    assert tiny_client.get("/api/health").json()["tiny_models"] is True
+
+
+def test_generate_inpaint_edit_and_replay(tiny_client: TestClient) -> None:
+    client = tiny_client
+    pid = new_project(client, width=64, height=64)["id"]
+    with client.websocket_connect(WS) as ws:
+        dream = client.post(f"/api/projects/{pid}/layers", json={"op": "dream", "params": DREAM})
+        assert dream.status_code == 201, dream.text
+        job_id = dream.json()["jobs"][0]["id"]
+        steps = []
+        while True:
+            event = ws.receive_json()
+            if event["type"] == "job.progress" and event["job"] == job_id:
+                steps.append((event["step"], event["total"]))
+            if event["type"] in ("job.completed", "job.failed") and event["job"]["id"] == job_id:
+                assert event["type"] == "job.completed", event
+                break
+    assert steps and steps[-1][0] == steps[-1][1]
+    upload(client, pid, mask_bytes(64), route="masks")
+    inpaint = client.post(
+        f"/api/projects/{pid}/layers",
+        json={
+            "op": "mask_and_inpaint",
+            "params": {"prompt": "a boat", "steps": 2, "seed": 5},
+            "inputs": {"mask_layer": "L2", "image_layer": "L1"},
+        },
+    )
+    assert inpaint.status_code == 201, inpaint.text
+    before = {x["id"]: x["blob"] for x in wait_idle(client, pid, 120)["layers"]}
+    assert all(before.values()), before
+
+    edited = client.patch(f"/api/projects/{pid}/layers/L1", json={"params": {"seed": 2}})
+    assert edited.json()["layers"] == ["L1", "L3"]
+    after = wait_idle(client, pid, 120)
+    blobs = {x["id"]: x["blob"] for x in after["layers"]}
+    assert blobs["L2"] == before["L2"]
+    assert blobs["L1"] != before["L1"] and blobs["L3"] != before["L3"]
+
+    document = client.get(f"/api/projects/{pid}/workflow").content
+    imported = client.post("/api/projects/import", files={"file": ("w.json", document)})
+    assert imported.status_code == 201, imported.text
+    report = client.post(f"/api/projects/{imported.json()['project']['id']}/replay", json={"timeout": 120})
+    body = report.json()
+    assert body["complete"] and body["ok"], body
+    assert [x["result"] for x in body["layers"]] == ["exact", "exact", "exact"]
+
+
+def test_cancel_a_generation(tiny_client: TestClient) -> None:
+    client = tiny_client
+    pid = new_project(client, width=64, height=64)["id"]
+    job = client.post(
+        f"/api/projects/{pid}/layers", json={"op": "dream", "params": {**DREAM, "steps": 150}}
+    ).json()["jobs"][0]
+    wait_for(lambda: client.get(f"/api/jobs/{job['id']}").json()["state"] != "queued", 60, "start")
+    client.post(f"/api/jobs/{job['id']}/cancel")
+    final = wait_for(
+        lambda: (
+            (j := client.get(f"/api/jobs/{job['id']}").json())["state"] not in ("queued", "running") and j
+        ),
+        60,
+        "the cancel",
+    )
+    assert final["state"] == "cancelled", final
+    assert wait_idle(client, pid)["layers"][0]["status"] == "cancelled"
