@@ -151,7 +151,7 @@ export function CanvasView({ project, painter, repainting }: CanvasViewProps) {
           stroke.current = null
         }}
       >
-        <KonvaLayer>
+        <KonvaLayer imageSmoothingEnabled={viewport.scale < 1}>
           <KonvaImage image={background} listening={false} />
           {project.layers
             .filter((l) => l.visible && l.id !== repainting)

@@ -6,8 +6,8 @@ describe('fit', () => {
     expect(fit({ width: 1024, height: 1024 }, { width: 1072, height: 560 })).toEqual({ scale: 0.5, x: 280, y: 24 })
   })
 
-  it('never enlarges beyond 100%', () => {
-    expect(fit({ width: 100, height: 100 }, { width: 1000, height: 1000 }).scale).toBe(1)
+  it('enlarges a small canvas to fill the view', () => {
+    expect(fit({ width: 64, height: 64 }, { width: 1048, height: 560 }).scale).toBe(8)
   })
 })
 

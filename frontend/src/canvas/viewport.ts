@@ -18,10 +18,10 @@ export function clampScale(scale: number): number {
   return Math.min(MAX_SCALE, Math.max(MIN_SCALE, scale))
 }
 
-/** The whole canvas centred in the view, never enlarged beyond 100%. */
+/** The whole canvas centred in the view, as large as fits. */
 export function fit(canvas: Size, view: Size): Viewport {
   const room = { width: Math.max(1, view.width - 2 * FIT_MARGIN), height: Math.max(1, view.height - 2 * FIT_MARGIN) }
-  const scale = clampScale(Math.min(1, room.width / canvas.width, room.height / canvas.height))
+  const scale = clampScale(Math.min(room.width / canvas.width, room.height / canvas.height))
   return centred(canvas, view, scale)
 }
 

@@ -98,6 +98,7 @@ function LayerRow({ layer, dragging, onDragStart, onDragEnd, onDrop, onMove, onE
       className={classes.filter(Boolean).join(' ')}
       aria-current={selected ? 'true' : undefined}
       data-layer={layer.id}
+      data-blob={layer.blob ?? ''}
       draggable={!renaming}
       onDragStart={(e) => {
         e.dataTransfer.setData('application/x-opendream-layer', layer.id)
