@@ -85,17 +85,19 @@ def main() -> None:
         op_times.append(t)
         outputs.add(png)
     identical = len(outputs) == 1
-    ratio = median(op_times) / median(raw_times)
+    # min is the least disturbed by other processes on a shared machine; median shown too
+    ratio = min(op_times) / min(raw_times)
+    ratio_median = median(op_times) / median(raw_times)
     rows = [
-        ["raw diffusers call", median(raw_times), min(raw_times), 1.0],
-        ["dream op (OpSpec.call + Context)", median(op_times), min(op_times), ratio],
+        ["raw diffusers call", median(raw_times), min(raw_times), 1.0, 1.0],
+        ["dream op (OpSpec.call + Context)", median(op_times), min(op_times), ratio_median, ratio],
     ]
     print(
         f"overhead ({'full' if args.full else 'tiny'}, {args.size}x{args.size}, {steps} steps, {repeats} runs)"
     )
-    print(table(["mode", "median s", "min s", "ratio"], rows))
+    print(table(["mode", "median s", "min s", "ratio (median)", "ratio (min)"], rows))
     print(
-        f"identical output: {identical}; target ratio <= 1.03 (full): {'met' if ratio <= 1.03 else 'NOT met'}"
+        f"identical output: {identical}; target ratio (min) <= 1.03 (full): {'met' if ratio <= 1.03 else 'NOT met'}"
     )
     path = write_result(
         "overhead",
@@ -106,7 +108,8 @@ def main() -> None:
             "repeats": repeats,
             "raw_s": raw_times,
             "op_s": op_times,
-            "ratio_median": ratio,
+            "ratio_median": ratio_median,
+            "ratio_min": ratio,
             "identical_output": identical,
         },
     )

@@ -58,8 +58,11 @@ def main() -> None:
 
     # warm the OS page cache so neither mode pays for the first disk read
     StableDiffusionPipeline.from_pretrained(str(folder), dtype=torch.float32, safety_checker=None)
-    original_times = [timed(lambda s=s: original_dream(s))[0] for s in range(args.ops)]
-    managed_times = [timed(lambda s=s: managed_dream(s))[0] for s in range(args.ops)]
+    # interleaved (original op i, then managed op i) so drifting load on a shared machine hits both
+    original_times, managed_times = [], []
+    for seed in range(args.ops):
+        original_times.append(timed(lambda s=seed: original_dream(s))[0])
+        managed_times.append(timed(lambda s=seed: managed_dream(s))[0])
     total_original, total_managed = sum(original_times), sum(managed_times)
     speedup = total_original / total_managed
     rows = [

@@ -172,6 +172,17 @@ def test_nan_output_is_a_clear_error(tiny_manager, tiny_settings) -> None:
         run_pipeline(make_context(tiny_manager, tiny_settings), NaNPipe(), "dream")
 
 
+def test_out_of_memory_is_a_clear_error(tiny_manager, tiny_settings) -> None:
+    from opendream.diffusion.ops._common import run_pipeline
+
+    class HungryPipe:
+        def __call__(self, **kwargs):
+            raise MemoryError
+
+    with pytest.raises(OpFailed, match="out of memory"):
+        run_pipeline(make_context(tiny_manager, tiny_settings), HungryPipe(), "dream")
+
+
 def test_ops_use_the_default_manager_without_ctx_models(tiny_settings, pinned_threads) -> None:
     from opendream.diffusion.manager import default_manager
 

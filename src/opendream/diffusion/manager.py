@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from opendream.core.errors import ModelUnavailable
+from opendream.core.errors import Cancelled, ModelUnavailable
 from opendream.diffusion.sources import Source, default_model, how_to_provide, identity, resolve_source
 
 log = logging.getLogger("opendream.diffusion.manager")
@@ -320,6 +320,8 @@ class ModelManager:
         try:
             folder = _download_with_progress(cls, source.location, source.revision, progress)
             return cls.from_pretrained(folder, **common)
+        except Cancelled:
+            raise
         except Exception as exc:  # hub errors come as OSError, HTTP errors, ValueError ...
             raise ModelUnavailable(
                 f"model {source.location!r} could not be loaded from the Hugging Face hub or its local cache "

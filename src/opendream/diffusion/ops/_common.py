@@ -51,6 +51,25 @@ def model_identity(role: str) -> Callable[[dict, Any], dict]:
     return hook
 
 
+def download_reporter(ctx: Context | None) -> Callable[[int, int], None] | None:
+    """Report model download progress (bytes) through ``ctx.download_progress`` when the engine
+    provides it, else to ``ctx.log``; a cancel stops waiting for the download."""
+    if ctx is None:
+        return None
+    last_logged = [0]
+
+    def report(done: int, total: int) -> None:
+        hook = getattr(ctx, "download_progress", None)
+        if callable(hook):
+            hook(done, total)
+        elif done - last_logged[0] >= 50 * 2**20:
+            last_logged[0] = done
+            ctx.log.info("downloading model: %.0f MB", done / 2**20)
+        ctx.check_cancelled()
+
+    return report
+
+
 def check_inputs(op: str, **checks: tuple[bool, str]) -> None:
     """Raise ``InvalidParams`` naming every parameter whose check failed.
 
@@ -122,7 +141,8 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
 
     Progress is reported after every denoising step as ``(step, total)``; a preview goes with
     it every ~10% of the steps. A cancel is noticed at the next step end and raises
-    ``Cancelled`` out of the loop (the VAE decode is skipped). NaN output raises ``OpFailed``."""
+    ``Cancelled`` out of the loop (the VAE decode is skipped). NaN output and running out of
+    memory raise ``OpFailed`` with a message saying what to try."""
     if ctx is not None:
         ctx.check_cancelled()
 
@@ -142,8 +162,14 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
 
     import torch
 
-    with torch.inference_mode():
-        result = pipe(**kwargs, output_type="np", callback_on_step_end=on_step_end)
+    try:
+        with torch.inference_mode():
+            result = pipe(**kwargs, output_type="np", callback_on_step_end=on_step_end)
+    except (torch.OutOfMemoryError, MemoryError) as exc:
+        raise OpFailed(
+            f"{op}: out of memory on {getattr(ctx, 'device', 'this device')}; try a smaller size, fewer "
+            "images, or a lower OPENDREAM_MODEL_MEMORY_BUDGET_MB so fewer models stay loaded"
+        ) from exc
     images = np.asarray(result.images)
     if not np.isfinite(images).all():
         raise OpFailed(

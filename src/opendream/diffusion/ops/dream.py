@@ -11,6 +11,7 @@ from opendream.diffusion.ops._common import (
     MIN_SIDE,
     SchedulerName,
     check_inputs,
+    download_reporter,
     generators,
     manager_for,
     model_identity,
@@ -81,7 +82,9 @@ def dream(
 
     # 2. Get the pipeline (loaded once by the model manager) and a per-run instance
     manager = manager_for(ctx)
-    pipe = run_instance(manager.get("txt2img", model, role="dream"), scheduler)
+    pipe = run_instance(
+        manager.get("txt2img", model, role="dream", progress=download_reporter(ctx)), scheduler
+    )
 
     # 3. Denoise, reporting progress and honouring cancel
     images = run_pipeline(

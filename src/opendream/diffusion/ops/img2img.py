@@ -9,6 +9,7 @@ from opendream import Context, Field, ImageLayer
 from opendream.diffusion.ops._common import (
     MAX_INPUT_SIDE,
     check_inputs,
+    download_reporter,
     generators,
     manager_for,
     model_identity,
@@ -72,7 +73,7 @@ def img2img(
     image = pad_to_multiple(image_layer.get_image().convert("RGB"))
 
     # 3. Get the pipeline (shares the dream model's weights) and denoise
-    pipe = run_instance(manager_for(ctx).get("img2img", model, role="dream"))
+    pipe = run_instance(manager_for(ctx).get("img2img", model, role="dream", progress=download_reporter(ctx)))
     (result,) = run_pipeline(
         ctx,
         pipe,

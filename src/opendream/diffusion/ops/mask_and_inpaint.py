@@ -12,6 +12,7 @@ from opendream import Context, Field, ImageLayer, MaskLayer
 from opendream.diffusion.ops._common import (
     MAX_INPUT_SIDE,
     check_inputs,
+    download_reporter,
     feathered_alpha,
     generators,
     manager_for,
@@ -103,7 +104,9 @@ def mask_and_inpaint(
     model_mask = pad_to_multiple(mask, fill="zero")
 
     # 4. Get the inpainting pipeline and denoise
-    pipe = run_instance(manager_for(ctx).get("inpaint", model, role="inpaint"))
+    pipe = run_instance(
+        manager_for(ctx).get("inpaint", model, role="inpaint", progress=download_reporter(ctx))
+    )
     (generated,) = run_pipeline(
         ctx,
         pipe,
