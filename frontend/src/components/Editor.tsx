@@ -6,6 +6,7 @@ import { loadImage } from '../canvas/images'
 import { MaskToolbar } from '../mask/MaskToolbar'
 import { MaskPainter } from '../mask/painter'
 import { useAppState, useController } from '../state/context'
+import { ExtensionsDialog } from './ExtensionsDialog'
 import { JobsPanel } from './JobsPanel'
 import { LayersPanel } from './LayersPanel'
 import { OpForm } from './OpForm'
@@ -46,7 +47,7 @@ export function Editor({ project }: { project: Project }) {
   const catalog = useAppState((s) => s.catalog)
   const [side, setSide] = useState<Side>({ mode: 'picker' })
   const [mask, setMask] = useState<MaskSession | null>(null)
-  const [workflowOpen, setWorkflowOpen] = useState(false)
+  const [dialog, setDialog] = useState<'workflow' | 'extensions' | null>(null)
   const imageInput = useRef<HTMLInputElement>(null)
   useHistoryKeys()
 
@@ -87,7 +88,13 @@ export function Editor({ project }: { project: Project }) {
   const editingLayer = side.mode === 'form' ? side.editing : undefined
   return (
     <div className="editor">
-      <TopBar project={project} painting={mask !== null} onPaintMask={() => void startMask(null)} onWorkflow={() => setWorkflowOpen(true)} />
+      <TopBar
+        project={project}
+        painting={mask !== null}
+        onPaintMask={() => void startMask(null)}
+        onWorkflow={() => setDialog('workflow')}
+        onExtensions={() => setDialog('extensions')}
+      />
       <aside className="left-panel">
         {side.mode === 'picker' ? (
           <OpPicker onPick={pickOp} />
@@ -122,7 +129,8 @@ export function Editor({ project }: { project: Project }) {
         <LayersPanel onEdit={editLayer} />
         <JobsPanel />
       </aside>
-      {workflowOpen && <WorkflowDialog project={project} onClose={() => setWorkflowOpen(false)} />}
+      {dialog === 'workflow' && <WorkflowDialog project={project} onClose={() => setDialog(null)} />}
+      {dialog === 'extensions' && <ExtensionsDialog onClose={() => setDialog(null)} />}
     </div>
   )
 }

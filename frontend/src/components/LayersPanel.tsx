@@ -140,9 +140,6 @@ function LayerRow({ layer, dragging, onDragStart, onDragEnd, onDrop, onMove, onE
               {layer.name}
             </button>
           )}
-          <span className="badge" title={`${layer.recipe.op} v${layer.recipe.op_version}`}>
-            {layer.recipe.op}
-          </span>
         </div>
         <LayerStatus layer={layer} progress={progress} />
         <div className="layer-controls" onClick={(e) => e.stopPropagation()}>
@@ -172,9 +169,11 @@ function LayerRow({ layer, dragging, onDragStart, onDragEnd, onDrop, onMove, onE
           </label>
         </div>
         <div className="layer-actions" onClick={(e) => e.stopPropagation()}>
-          <button type="button" onClick={onEdit}>
-            {layer.recipe.op === 'paint_mask' ? 'Repaint' : 'Edit'}
-          </button>
+          {layer.recipe.op !== 'load_image' && (
+            <button type="button" onClick={onEdit}>
+              {layer.recipe.op === 'paint_mask' ? 'Repaint' : 'Edit'}
+            </button>
+          )}
           <button type="button" onClick={() => setRenaming(true)}>
             Rename
           </button>
@@ -210,6 +209,9 @@ function Thumbnail({ layer, progress }: { layer: Layer; progress: Progress | und
 function LayerStatus({ layer, progress }: { layer: Layer; progress: Progress | undefined }) {
   return (
     <div className="layer-status">
+      <span className="badge" title={`${layer.recipe.op} v${layer.recipe.op_version}`}>
+        {layer.recipe.op}
+      </span>
       <span className={`status status-${layer.status}`} data-status={layer.status}>
         {layer.status}
         {layer.run.cache_hit && layer.status === 'ready' ? ' (cached)' : ''}

@@ -9,11 +9,12 @@ interface TopBarProps {
   painting: boolean
   onPaintMask: () => void
   onWorkflow: () => void
+  onExtensions: () => void
 }
 
 export const IMAGE_ACCEPT = 'image/png,image/jpeg,image/webp'
 
-export function TopBar({ project, painting, onPaintMask, onWorkflow }: TopBarProps) {
+export function TopBar({ project, painting, onPaintMask, onWorkflow, onExtensions }: TopBarProps) {
   const controller = useController()
   const [renaming, setRenaming] = useState(false)
   return (
@@ -57,6 +58,9 @@ export function TopBar({ project, painting, onPaintMask, onWorkflow }: TopBarPro
       </button>
       <button type="button" onClick={onWorkflow}>
         Workflow
+      </button>
+      <button type="button" onClick={onExtensions}>
+        Extensions
       </button>
     </header>
   )

@@ -1,0 +1,74 @@
+import { act, cleanup, fireEvent, render, screen } from '@testing-library/react'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import { ApiError } from '../api/client'
+import type { OpInfo } from '../api/types'
+import { ControllerContext } from '../state/context'
+import { AppController, type Api } from '../state/controller'
+import { storyProject } from '../test/fixtures'
+import { schemas } from '../test/schemas'
+import { OpForm } from './OpForm'
+
+const dream: OpInfo = {
+  name: 'dream', title: 'Dream', version: '1', category: 'generate', description: '', deterministic: true,
+  extension: 'builtin', schema: schemas.dream,
+}
+
+function setup(api: Partial<Api>) {
+  const events = () => ({ start: () => undefined, stop: () => undefined, cancel: () => false })
+  const controller = new AppController(api as Api, events)
+  controller.store.dispatch({ type: 'project', project: storyProject() })
+  const onDone = vi.fn()
+  render(
+    <ControllerContext.Provider value={controller}>
+      <OpForm op={dream} onDone={onDone} />
+    </ControllerContext.Provider>,
+  )
+  return { onDone }
+}
+
+afterEach(cleanup)
+
+describe('OpForm', () => {
+  it('shows server validation errors next to their fields', async () => {
+    const error = new ApiError(422, 'invalid params for dream', [
+      { param: 'seed', message: 'has to be at most 4294967295' },
+      { param: 'params.steps', message: 'too many for this model' },
+    ])
+    const { onDone } = setup({ addLayer: vi.fn(async () => Promise.reject(error)) })
+    fireEvent.change(screen.getByLabelText('Prompt'), { target: { value: 'a cat' } })
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Add layer' }))
+    })
+    expect(screen.getByLabelText('Seed')).toHaveProperty('ariaInvalid', 'true')
+    expect(document.getElementById('field-seed-error')?.textContent).toBe('has to be at most 4294967295')
+    expect(document.getElementById('field-steps-error')?.textContent).toBe('too many for this model')
+    expect(onDone).not.toHaveBeenCalled()
+  })
+
+  it('checks required fields before sending', async () => {
+    const addLayer = vi.fn()
+    setup({ addLayer })
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Add layer' }))
+    })
+    expect(document.getElementById('field-prompt-error')?.textContent).toBe('is required')
+    expect(addLayer).not.toHaveBeenCalled()
+  })
+
+  it('sends the recipe, canvas-sized, and closes', async () => {
+    const result = { project: { ...storyProject(), revision: 2 }, layers: ['L3'], jobs: [] }
+    const addLayer = vi.fn(async () => result)
+    const { onDone } = setup({ addLayer })
+    fireEvent.change(screen.getByLabelText('Prompt'), { target: { value: 'a cat' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Random seed' }))
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Add layer' }))
+    })
+    expect(addLayer).toHaveBeenCalledWith('p1', {
+      op: 'dream',
+      inputs: {},
+      params: expect.objectContaining({ prompt: 'a cat', width: 512, height: 512, seed: expect.any(Number) }),
+    })
+    expect(onDone).toHaveBeenCalled()
+  })
+})
