@@ -169,3 +169,17 @@ def test_submit_skips_groups_already_queued(client: TestClient) -> None:
         client.post(f"/api/jobs/{job['id']}/cancel")
     assert second["jobs"][0]["state"] == "queued"
     wait_idle(client, pid)
+
+
+def test_a_clean_shutdown_interrupts_the_running_job(tmp_path: Path) -> None:
+    app = make_app(tmp_path)
+    with TestClient(app, base_url=BASE) as client:
+        pid = new_project(client)["id"]
+        job = _add(client, pid, "server_test_slow", params={"steps": 5000, "delay": 0.01})["jobs"][0]
+        wait_for(lambda: client.get(f"/api/jobs/{job['id']}").json()["state"] == "running", what="running")
+    store: JobStore = app.state.opendream.store
+    stopped = store.get(job["id"])
+    assert (stopped["state"], stopped["error"]) == ("failed", INTERRUPTED)
+    layer = app.state.opendream.service.load(pid).layer(job["layer_id"])
+    assert layer.status == "stale"
+    app.state.opendream.workspace.close()

@@ -24,7 +24,7 @@ from opendream.core.project import Project
 from opendream.core.recipe import Recipe, RunRecord
 from opendream.engine.executor import Executor, InputBlobs
 from opendream.server.service import ProjectService
-from opendream.storage.jobs import INTERRUPTED, JobStore
+from opendream.storage.jobs import INTERRUPTED, JobState, JobStore
 
 log = logging.getLogger(__name__)
 
@@ -196,6 +196,8 @@ class JobQueue:
     def _run(self, job: dict[str, Any]) -> None:
         with self._lock:
             cancel = self._cancel.setdefault(job["id"], threading.Event())
+            if self._stopping.is_set():  # claimed just as stop() cancelled the running jobs
+                cancel.set()
         try:
             project, prepared = self.service.update(job["project_id"], lambda p: self._prepare(p, job))
         except ProjectNotFound:
@@ -321,9 +323,9 @@ class JobQueue:
         return ids
 
     def _end(
-        self, job: dict[str, Any], state: str, *, error: str | None = None, outcome: str | None = None
+        self, job: dict[str, Any], state: JobState, *, error: str | None = None, outcome: str | None = None
     ) -> None:
-        if not self.store.finish(job["id"], state, error=error, outcome=outcome):  # type: ignore[arg-type]
+        if not self.store.finish(job["id"], state, error=error, outcome=outcome):
             log.warning("job %s was no longer running when it ended %s", job["id"], state)
         with self._lock:
             self._cancel.pop(job["id"], None)
