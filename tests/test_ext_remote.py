@@ -42,6 +42,7 @@ def workspace_for(tmp_path: Path, **overrides) -> Workspace:
 
 @pytest.fixture
 def dalle_ws(tmp_path: Path, service: FakeService) -> Iterator[Workspace]:
+    pytest.importorskip("openai", reason="dalle needs the openai SDK (the remote extra)")
     openai_images(service)
     ws = workspace_for(tmp_path, openai_api_key=KEY, openai_base_url=f"{service.url}/v1")
     yield ws
@@ -168,6 +169,7 @@ def test_dalle_retries_a_5xx_then_succeeds(dalle_ws: Workspace, service: FakeSer
 
 
 def test_dalle_timeout_and_missing_key(tmp_path: Path, service: FakeService, monkeypatch) -> None:
+    pytest.importorskip("openai", reason="dalle needs the openai SDK (the remote extra)")
     openai_images(service)
     service.queue(Reply.json({}, 200), Reply.json({}, 200))
     service.queued[0].delay = service.queued[1].delay = 1.0
