@@ -4,6 +4,14 @@ set -eu
 cd "$(dirname "$0")"
 sh ./scripts/setup.sh
 
+if ! command -v chromium >/dev/null 2>&1; then
+    echo "==> installing Chromium for the browser tests"
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    $sudo apt-get update -qq
+    $sudo apt-get install -y -qq chromium >/dev/null
+fi
+
 echo "==> ruff"
 .venv/bin/ruff check src tests bench
 .venv/bin/ruff format --check src tests bench

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from playwright import sync_api
 
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "src" / "opendream" / "server" / "static" / "index.html"
@@ -30,8 +31,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 START_TIMEOUT = 120.0
-
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright (the `test` extra)")
 
 
 def _free_port() -> int:
@@ -96,8 +95,8 @@ def server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterato
 @pytest.fixture(scope="session")
 def browser() -> Iterator[sync_api.Browser]:
     chromium = shutil.which("chromium")
-    if chromium is None:
-        pytest.skip("Chromium is not installed (apt-get install -y chromium)")
+    # A missing browser is a failure, not a skip: run_tests.sh installs it.
+    assert chromium is not None, "Chromium is not installed (apt-get install -y chromium)"
     with sync_api.sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         yield browser
