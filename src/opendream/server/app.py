@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -39,6 +40,7 @@ from opendream.storage.jobs import JobStore
 
 log = logging.getLogger(__name__)
 STATIC_DIR = Path(__file__).parent / "static"
+SWITCH_INTERVAL = 0.001  # seconds; CPython's default is 0.005
 
 
 def _error(
@@ -105,6 +107,9 @@ def create_app(
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         hub.bind(asyncio.get_running_loop())
+        # A worker thread running Python-heavy op code holds the GIL for up to the switch
+        # interval at a time; a shorter one keeps requests answering during a generation.
+        sys.setswitchinterval(SWITCH_INTERVAL)
         interrupted = await asyncio.to_thread(queue.recover)
         if interrupted:
             log.warning("%d job(s) were interrupted by the last shutdown", len(interrupted))
