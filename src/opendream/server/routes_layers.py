@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, File, Query, UploadFile
+from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
 from PIL import Image
 
-from opendream.core.errors import ImageRejected, InvalidParams
+from opendream.core.errors import InvalidParams
 from opendream.core.images import MAX_DOWNLOAD_BYTES, decode_image, encode_png
 from opendream.core.project import Project
 from opendream.core.recipe import asset_ref
@@ -40,7 +40,7 @@ def create_layer(project_id: str, body: LayerCreate, state: State) -> dict:
 def _read_upload(file: UploadFile) -> bytes:
     data = file.file.read(MAX_UPLOAD_BYTES + 1)
     if len(data) > MAX_UPLOAD_BYTES:
-        raise ImageRejected(f"the file is larger than {MAX_UPLOAD_BYTES} bytes")
+        raise HTTPException(413, f"the file is larger than {MAX_UPLOAD_BYTES} bytes")
     return data
 
 

@@ -21,7 +21,7 @@ async def _send_events(websocket: WebSocket, queue: asyncio.Queue[dict[str, Any]
         await websocket.send_json(await queue.get())
 
 
-async def _handle(websocket: WebSocket, state: ServerState, text: str) -> dict[str, Any]:
+async def _handle(state: ServerState, text: str) -> dict[str, Any]:
     if len(text) > MAX_MESSAGE:
         return {"type": "error", "detail": f"messages are at most {MAX_MESSAGE} characters"}
     try:
@@ -48,7 +48,7 @@ async def events(websocket: WebSocket, state: Annotated[ServerState, Depends(get
     try:
         while True:
             text = await websocket.receive_text()
-            await websocket.send_json(await _handle(websocket, state, text))
+            await websocket.send_json(await _handle(state, text))
     except (WebSocketDisconnect, RuntimeError):
         pass
     finally:
