@@ -19,16 +19,12 @@ State = Annotated[ServerState, Depends(get_state)]
 MAX_UPLOAD_BYTES = MAX_DOWNLOAD_BYTES
 
 
-def _queued(state: ServerState, project: Project, layer_ids: list[str]) -> dict:
-    jobs = state.queue.submit(project, layer_ids) if layer_ids else []
-    state.service.publish_layers(project, layer_ids)
-    return {"project": project_out(project), "layers": layer_ids, "jobs": jobs}
-
-
 def _add(state: ServerState, project_id: str, op: str, params: dict, inputs: dict, name: str | None) -> dict:
     spec = state.workspace.registry.get(op)
     project, layer = state.service.update(project_id, lambda p: p.add_layer(spec, params, inputs, name))
-    return _queued(state, project, [layer.id])
+    jobs = state.queue.submit(project, [layer.id])
+    state.service.publish_layers(project, [layer.id])
+    return {"project": project_out(project), "layers": [layer.id], "jobs": jobs}
 
 
 @router.post("/layers", status_code=201, response_model=LayersQueued)
@@ -99,10 +95,9 @@ def patch_layer(project_id: str, layer_id: str, body: LayerPatch, state: State) 
         return rerun
 
     project, rerun = state.service.update(project_id, change)
-    result = _queued(state, project, rerun)
-    if not rerun:
-        state.service.publish_layers(project, [layer_id])
-    return result
+    jobs = state.queue.submit(project, rerun) if rerun else []
+    state.service.publish_layers(project, rerun or [layer_id])
+    return {"project": project_out(project), "layers": rerun, "jobs": jobs}
 
 
 @router.delete("/layers/{layer_id}", response_model=DeleteOut)
