@@ -55,6 +55,23 @@ def test_malformed_json_is_422(client: TestClient) -> None:
     assert client.get("/api/projects").json() == []
 
 
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b'{"name": "x", "width": ' + b"9" * 5000 + b"}", "application/json"),
+        (b'{"name": "x", "width": NaN}', "application/json"),
+        (b"\xff\xfe garbage", "application/json"),
+        (b'{"name": "x"}', "text/plain"),
+    ],
+    ids=["huge-int", "nan", "not-utf8", "not-json"],
+)
+def test_unparseable_bodies_are_4xx(client: TestClient, content: bytes, content_type: str) -> None:
+    response = client.post("/api/projects", content=content, headers={"content-type": content_type})
+    assert response.status_code in (400, 422), response.text
+    assert response.json()["detail"]
+    assert client.get("/api/projects").json() == []
+
+
 def test_deeply_nested_json_is_refused(client: TestClient) -> None:
     project = new_project(client)
     deep = b'{"op": "invert_mask", "params": {"a": ' + b"[" * 100_000 + b"]" * 100_000 + b"}}"

@@ -61,7 +61,12 @@ async def _opendream_error(_: Request, exc: Exception) -> JSONResponse:
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
     errors = [
-        {"param": ".".join(str(p) for p in e["loc"] if p != "body") or "body", "message": e["msg"]}
+        {
+            "param": "body"
+            if e["type"] == "json_invalid"  # its loc is a character offset, not a field
+            else ".".join(str(p) for p in e["loc"] if p != "body") or "body",
+            "message": e["msg"],
+        }
         for e in exc.errors()
     ]
     detail = "; ".join(f"`{e['param']}`: {e['message']}" for e in errors)
