@@ -102,6 +102,17 @@ def test_bad_layer_requests(client: TestClient, body: dict, status: int, needle:
     assert [x["id"] for x in client.get(f"/api/projects/{pid}").json()["layers"]] == ["L1"]
 
 
+def test_non_finite_params_are_refused(client: TestClient) -> None:
+    project = new_project(client)
+    response = client.post(
+        f"/api/projects/{project['id']}/layers",
+        content=b'{"op": "server_test_slow", "params": {"seed": 1, "extra": [Infinity]}}',
+        headers={"content-type": "application/json"},
+    )
+    assert response.status_code == 422, response.text
+    assert "NaN and Infinity" in response.json()["detail"]
+
+
 def test_invalid_params_list_each_field(client: TestClient) -> None:
     project = new_project(client)
     response = client.post(

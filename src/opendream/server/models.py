@@ -3,9 +3,10 @@ every number, string and list; responses are what the OpenAPI document promises.
 
 from __future__ import annotations
 
+import math
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 
 from opendream.core.project import MAX_LAYERS, MAX_NAME, MAX_SIZE, MIN_SIZE
 from opendream.core.registry import MAX_LAYER_LIST
@@ -23,7 +24,26 @@ Position = Annotated[int, Field(ge=0, lt=MAX_LAYERS), BeforeValidator(_integral_
 LayerId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
 LayerInput = LayerId | Annotated[list[LayerId], Field(max_length=MAX_LAYER_LIST)]
-Params = Annotated[dict[Annotated[str, Field(max_length=100)], JsonValue], Field(max_length=MAX_PARAMS)]
+
+
+def _finite(value: Any) -> Any:
+    # Python's JSON accepts NaN and Infinity; recipes are hashed as strict JSON, which does not.
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("NaN and Infinity are not allowed")
+    if isinstance(value, dict):
+        for item in value.values():
+            _finite(item)
+    elif isinstance(value, list):
+        for item in value:
+            _finite(item)
+    return value
+
+
+Params = Annotated[
+    dict[Annotated[str, Field(max_length=100)], JsonValue],
+    Field(max_length=MAX_PARAMS),
+    AfterValidator(_finite),
+]
 Inputs = Annotated[dict[Annotated[str, Field(max_length=100)], LayerInput], Field(max_length=MAX_PARAMS)]
 
 
