@@ -14,6 +14,9 @@ from opendream.storage.db import Database
 from opendream.storage.migrations import MIGRATIONS, Migration
 from opendream.storage.sqlite import BUSY_TIMEOUT_MS
 
+CURRENT = MIGRATIONS[-1][0]
+NEXT = CURRENT + 1  # a fake migration the tests append
+
 DIGEST = "ab" * 32
 
 
@@ -258,11 +261,11 @@ def test_migrations_run_once_and_record_the_version(tmp_path: Path) -> None:
     path = tmp_path / "opendream.db"
     calls: list[int] = []
     Database.open(path, migrations=_counting(MIGRATIONS, calls)).close()
-    assert calls == [1]
-    assert _version(path) == 1
+    assert calls == [v for v, _ in MIGRATIONS]
+    assert _version(path) == CURRENT
     assert {"projects", "cache", "schema_version"} <= _tables(path)
     Database.open(path, migrations=_counting(MIGRATIONS, calls)).close()
-    assert calls == [1]
+    assert calls == [v for v, _ in MIGRATIONS]
     assert list(tmp_path.glob("*.bak-*")) == []  # nothing to back up: new, then up to date
 
 
@@ -273,15 +276,15 @@ def test_older_database_is_backed_up_then_migrated(tmp_path: Path) -> None:
     db.close()
 
     calls: list[int] = []
-    migrated = Database.open(path, migrations=_counting((*MIGRATIONS, (2, _add_notes_table)), calls))
-    assert calls == [2]
-    assert _version(path) == 2
+    migrated = Database.open(path, migrations=_counting((*MIGRATIONS, (NEXT, _add_notes_table)), calls))
+    assert calls == [NEXT]
+    assert _version(path) == NEXT
     assert "notes" in _tables(path)
     assert migrated.load_project("p1") == _doc()
     migrated.close()
 
-    backup = tmp_path / "opendream.db.bak-v1"
-    assert _version(backup) == 1
+    backup = tmp_path / f"opendream.db.bak-v{CURRENT}"
+    assert _version(backup) == CURRENT
     assert "notes" not in _tables(backup)
     from_backup = Database.open(backup)
     assert from_backup.load_project("p1") == _doc()
@@ -297,14 +300,14 @@ def test_failed_migration_rolls_back_and_keeps_the_version(tmp_path: Path) -> No
         raise RuntimeError("migration bug")
 
     with pytest.raises(RuntimeError, match="migration bug"):
-        Database.open(path, migrations=[*MIGRATIONS, (2, half_done)])
-    assert _version(path) == 1
+        Database.open(path, migrations=[*MIGRATIONS, (NEXT, half_done)])
+    assert _version(path) == CURRENT
     assert "notes" not in _tables(path)
 
 
 def test_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "opendream.db"
-    Database.open(path, migrations=[*MIGRATIONS, (2, _add_notes_table)]).close()
+    Database.open(path, migrations=[*MIGRATIONS, (NEXT, _add_notes_table)]).close()
     with pytest.raises(RuntimeError, match="newer"):
         Database.open(path)
 
