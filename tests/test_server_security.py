@@ -152,3 +152,21 @@ def test_a_non_loopback_bind_without_a_token_is_refused(tmp_path: Path) -> None:
 def test_host_parsing(value: str, host: str, loopback: bool) -> None:
     assert split_host(value) == host
     assert is_loopback(host) is loopback
+
+
+def test_serve_beyond_loopback_generates_and_prints_a_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import uvicorn
+    from typer.testing import CliRunner
+
+    from opendream import cli
+
+    served: dict[str, FastAPI] = {}
+    monkeypatch.setattr(uvicorn.Server, "run", lambda self: served.setdefault("app", self.config.app))
+    result = CliRunner().invoke(cli.app, ["serve", "--host", "0.0.0.0", "--data-dir", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    state = served["app"].state.opendream
+    assert len(state.settings.token) >= 24
+    assert state.settings.token in result.output
+    state.workspace.close()
