@@ -45,7 +45,7 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[str]:
     """The base URL of a server with tiny models on a fresh data directory."""
     if not STATIC.is_file():
@@ -92,7 +92,9 @@ def server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterato
         log.close()
 
 
-@pytest.fixture(scope="session")
+# Module scope, not session: Playwright's sync API keeps an event loop running in this
+# thread until it stops, which would break later tests that call asyncio.run().
+@pytest.fixture(scope="module")
 def browser() -> Iterator[sync_api.Browser]:
     chromium = shutil.which("chromium")
     # A missing browser is a failure, not a skip: run_tests.sh installs it.
