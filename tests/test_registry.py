@@ -244,7 +244,7 @@ def test_original_layer_methods() -> None:
     assert isinstance(resized, ImageLayer) and resized.get_image().size == (16, 16)
     assert layer.get_image().size == (67, 30)
     round_trip = Layer.b64_to_pil(Layer.pil_to_b64(layer.get_image()))
-    assert list(round_trip.getdata()) == list(layer.get_image().getdata())
+    assert round_trip.tobytes() == layer.get_image().tobytes()
     assert MaskLayer(image=Image.new("RGB", (4, 4))).get_image().mode == "L"
     with pytest.raises(TypeError, match="`image` has to be a PIL image"):
         Layer(image="nope")  # type: ignore[arg-type]
