@@ -1,5 +1,6 @@
 """The issue's story in a real browser: create a project, dream, paint a mask, inpaint, toggle
-visibility, edit the dream's seed (the inpaint re-runs), delete the dream (the confirmation
+visibility, edit the dream's seed (the inpaint re-runs), re-paint the mask (the inpaint re-runs
+again), delete the dream (the confirmation
 lists the inpaint, which goes too), undo, download the workflow, load it into a new project
 and replay it: every layer exact."""
 
@@ -123,6 +124,20 @@ def test_story(page: Page, artifacts: Path, tmp_path: Path) -> None:
     wait_ready(page, "L1")
     wait_ready(page, "L3")
     shot(page, artifacts, "05-seed-edited")
+
+    # Re-paint the mask: its pixels change and the inpaint layer made from it re-runs.
+    mask = wait_ready(page, "L2")
+    inpainted = wait_ready(page, "L3")
+    row(page, "L2").get_by_role("button", name="Repaint").click()
+    toolbar = page.get_by_role("toolbar", name="Mask painting")
+    toolbar.get_by_role("button", name="Invert").click()
+    toolbar.get_by_role("button", name="Save mask").click()
+    expect(toolbar).to_have_count(0)
+    expect(row(page, "L2")).not_to_have_attribute("data-blob", mask, timeout=RUN_TIMEOUT)
+    expect(row(page, "L3")).not_to_have_attribute("data-blob", inpainted, timeout=RUN_TIMEOUT)
+    assert wait_ready(page, "L2") != mask
+    assert wait_ready(page, "L3") != inpainted
+    shot(page, artifacts, "05b-mask-repainted")
 
     # Delete the dream: the confirmation lists the inpaint layer, and both go.
     row(page, "L1").get_by_role("button", name="Delete").click()

@@ -157,6 +157,7 @@ def create_app(
         large_bodies={
             "/uploads": large,
             "/masks": large,
+            "/asset": large,
             "/import": workflow.MAX_WORKFLOW_BYTES + 1024 * 1024,
         },
     )

@@ -1,4 +1,5 @@
-"""Layers: create from an op, upload an image or a painted mask, patch, delete."""
+"""Layers: create from an op, upload an image or a painted mask, replace a source layer's
+pixels, patch, delete."""
 
 from __future__ import annotations
 
@@ -17,6 +18,8 @@ from opendream.server.state import ServerState, get_state, project_out
 router = APIRouter(prefix="/api/projects/{project_id}", tags=["layers"], responses=ERRORS)
 State = Annotated[ServerState, Depends(get_state)]
 MAX_UPLOAD_BYTES = MAX_DOWNLOAD_BYTES
+# Source ops hold user pixels (an asset) instead of computing them: op -> the stored image mode.
+SOURCE_MODES: dict[str, str | None] = {"load_image": None, "paint_mask": "L"}
 
 
 def _add(state: ServerState, project_id: str, op: str, params: dict, inputs: dict, name: str | None) -> dict:
@@ -69,6 +72,31 @@ def upload_mask(project_id: str, state: State, file: Annotated[UploadFile, File(
     state.service.load(project_id)
     ref = _store_asset(state, file, "L")
     return _add(state, project_id, "paint_mask", {"asset": ref}, {}, _name(file, "Mask"))
+
+
+@router.put("/layers/{layer_id}/asset", response_model=LayersQueued)
+def replace_asset(project_id: str, layer_id: str, state: State, file: Annotated[UploadFile, File()]) -> dict:
+    """New pixels for a ``load_image`` or ``paint_mask`` layer (a re-painted mask): its recipe's
+    ``asset`` changes (one undo step) and the layer and its descendants re-run."""
+    op = state.service.load(project_id).layer(layer_id).recipe.op  # 404s before storing anything
+    if op not in SOURCE_MODES:
+        raise HTTPException(
+            409,
+            f"layer {layer_id} is made by op {op!r}, which computes its pixels; only load_image and "
+            "paint_mask layers take new pixels (change this layer's recipe instead)",
+        )
+    ref = _store_asset(state, file, SOURCE_MODES[op])
+    spec = state.workspace.registry.get(op)
+
+    def change(project: Project) -> list[str]:
+        if project.layer(layer_id).recipe.params.get("asset") == ref:
+            return []  # the same pixels: no undo step, nothing to re-run
+        return project.edit_recipe(layer_id, spec, {"asset": ref})
+
+    project, rerun = state.service.update(project_id, change)
+    jobs = state.queue.submit(project, rerun) if rerun else []
+    state.service.publish_layers(project, rerun or [layer_id])
+    return {"project": project_out(project), "layers": rerun, "jobs": jobs}
 
 
 @router.patch("/layers/{layer_id}", response_model=LayersQueued)
