@@ -192,19 +192,7 @@ def ops(
     if as_json:
         typer.echo(
             json.dumps(
-                [
-                    {
-                        "name": s.name,
-                        "title": s.title,
-                        "version": s.version,
-                        "category": s.category,
-                        "description": s.description,
-                        "deterministic": s.deterministic,
-                        "extension": s.extension,
-                        "schema": s.schema(),
-                    }
-                    for s in specs
-                ],
+                [s.describe() for s in specs],
                 indent=2,
             )
         )

@@ -92,6 +92,19 @@ class OpSpec:
     def layer_param_names(self) -> list[str]:
         return [p.name for p in self.layer_params]
 
+    def describe(self) -> dict:
+        """The op as listed by ``opendream ops --json`` and ``GET /api/ops``."""
+        return {
+            "name": self.name,
+            "title": self.title,
+            "version": self.version,
+            "category": self.category,
+            "description": self.description,
+            "deterministic": self.deterministic,
+            "extension": self.extension,
+            "schema": self.schema(),
+        }
+
     def schema(self) -> dict:
         """JSON Schema of the form: params from pydantic plus layer pickers marked
         ``x-opendream-layer``. Layer properties hold layer ids."""
@@ -458,12 +471,14 @@ def op(
     registry: OpRegistry | None = None,
     identity: Callable[[dict, Any], dict] | None = None,
     migrate: Callable[[dict, str], dict] | None = None,
+    compat: bool = False,
 ) -> Any:
     """Register ``func`` as an op. Usable bare (``@op``) or with options (``@op(version="2")``).
 
     ``identity(params, ctx)`` may return extra data for the cache key, such as the resolved
     revision of the model a recipe names. ``migrate(params, from_version)`` upgrades params
-    recorded by an older version of the op (``"original"`` for the original Opendream)."""
+    recorded by an older version of the op (``"original"`` for the original Opendream).
+    ``compat`` accepts the original Opendream's hint-less, default-less parameters as text."""
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
         spec = build_spec(
@@ -475,11 +490,13 @@ def op(
             category=category,
             deterministic=deterministic,
             returns=returns,
+            compat=compat,
         )
         spec.identity = identity
         spec.migrate = migrate
         (registry or REGISTRY).register(spec)
         f.__opendream_op__ = spec  # type: ignore[attr-defined]
+        f.title = spec.title  # type: ignore[attr-defined]
         return f
 
     return decorate(func) if func is not None else decorate
@@ -487,16 +504,7 @@ def op(
 
 def define_op(func: Callable[..., Any] | None = None, **options: Any) -> Any:
     """The original Opendream's decorator: ``op`` with defaults, lenient about hint-less params."""
-
-    def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
-        registry = options.pop("registry", None) or REGISTRY
-        spec = build_spec(f, compat=True, **options)
-        registry.register(spec)
-        f.__opendream_op__ = spec  # type: ignore[attr-defined]
-        f.title = spec.title  # type: ignore[attr-defined]
-        return f
-
-    return decorate(func) if func is not None else decorate
+    return op(func, compat=True, **options)
 
 
 __all__ = [

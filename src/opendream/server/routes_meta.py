@@ -32,18 +32,6 @@ def health(state: State) -> dict:
 def list_ops(state: State) -> dict:
     """Every installed op with its form schema, and every extension with its load error."""
     return {
-        "ops": [
-            {
-                "name": s.name,
-                "title": s.title,
-                "version": s.version,
-                "category": s.category,
-                "description": s.description,
-                "deterministic": s.deterministic,
-                "extension": s.extension,
-                "schema": s.schema(),
-            }
-            for s in state.workspace.registry
-        ],
+        "ops": [s.describe() for s in state.workspace.registry],
         "extensions": [vars(x) for x in state.workspace.extensions],
     }
