@@ -13,7 +13,6 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from fastapi.routing import APIRoute
-from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 import opendream
@@ -31,6 +30,7 @@ from opendream.server import (
     routes_ws,
 )
 from opendream.server.events import Hub
+from opendream.server.frontend import FrontendFiles
 from opendream.server.jobs import JobQueue
 from opendream.server.security import SecurityMiddleware, is_loopback
 from opendream.server.service import ProjectService
@@ -96,9 +96,11 @@ def create_app(
     workspace: Workspace | None = None,
     workers: int = 1,
     start_workers: bool = True,
+    static_dir: Path = STATIC_DIR,
 ) -> FastAPI:
     """The app over a workspace (opened from ``settings`` unless given). A non-loopback
-    ``settings.host`` requires ``settings.token``. Workers start with the app's lifespan."""
+    ``settings.host`` requires ``settings.token``. Workers start with the app's lifespan. The
+    web UI is served from ``static_dir`` once it is built there."""
     loopback = is_loopback(settings.host)
     if not loopback and not settings.token:
         raise ValueError(f"binding to {settings.host} requires a token")
@@ -147,8 +149,8 @@ def create_app(
         routes_ws,
     ):
         app.include_router(module.router)
-    if (STATIC_DIR / "index.html").is_file():
-        app.mount("/", StaticFiles(directory=STATIC_DIR, html=True), name="frontend")
+    if (static_dir / "index.html").is_file():
+        app.mount("/", FrontendFiles(str(static_dir)), name="frontend")
     large = MAX_DOWNLOAD_BYTES + 1024 * 1024  # the file plus multipart framing
     app.add_middleware(
         SecurityMiddleware,
