@@ -12,9 +12,9 @@ import pytest
 from typer.testing import CliRunner
 
 from opendream.core.registry import REGISTRY
+from opendream.engine import installer
+from opendream.engine.installer import InstallRefused
 from opendream.engine.loader import load_extension_dirs
-from opendream.extensions import installer
-from opendream.extensions.installer import InstallRefused
 from opendream.settings import Settings
 from tests.fake_services import FakeService, Reply, files, serve
 

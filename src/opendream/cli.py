@@ -236,7 +236,7 @@ def extensions_install(
 
     Example: opendream extensions install https://example.org/posterize.py --yes-hash 3f2a...
     """
-    from opendream.extensions import installer
+    from opendream.engine import installer
 
     settings = make_settings(data_dir)
     try:

@@ -1,4 +1,4 @@
-"""Install an extension from a URL, safely.
+"""Install an extension from a URL, safely (the CLI and the server share it).
 
 1. ``fetch``: only when ``settings.allow_url_install`` is on and the server binds loopback
    only; only http(s); the download is size-capped and time-limited; the file must be UTF-8
