@@ -43,6 +43,20 @@ class InputNotReady(OpendreamError):
     """A layer's input has no pixels (it failed or was cancelled)."""
 
 
+def resolve_inputs(project: Project, layer_id: str) -> InputBlobs:
+    """The (kind, blob) of every input of ``layer_id``; ``InputNotReady`` if one has no pixels."""
+    resolved: InputBlobs = {}
+    for name, value in project.layer(layer_id).recipe.inputs.items():
+        pairs = []
+        for input_id in value if isinstance(value, list) else [value]:
+            source = project.layer(input_id)
+            if source.status != "ready" or source.blob is None:
+                raise InputNotReady(f"input `{name}` (layer {input_id}) is {source.status}, not ready")
+            pairs.append((source.kind, source.blob))
+        resolved[name] = pairs if isinstance(value, list) else pairs[0]
+    return resolved
+
+
 class Runner:
     def __init__(self, executor: Executor) -> None:
         self.executor = executor
@@ -70,7 +84,7 @@ class Runner:
             project.mark(ids, "ready")
             return LayerRun(head.id, spec.name, "reused")
         try:
-            inputs = self._input_blobs(project, head.id)
+            inputs = resolve_inputs(project, head.id)
         except InputNotReady as exc:
             project.mark(ids, "failed", error=exc.message)
             on_event(Event("layer.failed", {"layers": ids, "error": exc.message}))
@@ -137,16 +151,3 @@ class Runner:
                 self.run_layer(project, layer_id, force=force, cancel_event=cancel_event, on_event=on_event)
             )
         return runs
-
-    def _input_blobs(self, project: Project, layer_id: str) -> InputBlobs:
-        resolved: InputBlobs = {}
-        for name, value in project.layer(layer_id).recipe.inputs.items():
-            ids = value if isinstance(value, list) else [value]
-            pairs = []
-            for input_id in ids:
-                source = project.layer(input_id)
-                if source.status != "ready" or source.blob is None:
-                    raise InputNotReady(f"input `{name}` (layer {input_id}) is {source.status}, not ready")
-                pairs.append((source.kind, source.blob))
-            resolved[name] = pairs if isinstance(value, list) else pairs[0]
-        return resolved

@@ -23,6 +23,7 @@ from opendream.core.errors import Cancelled, LayerNotFound, OpendreamError, Proj
 from opendream.core.project import Project
 from opendream.core.recipe import Recipe, RunRecord
 from opendream.engine.executor import Executor, InputBlobs
+from opendream.engine.runner import InputNotReady, resolve_inputs
 from opendream.server.service import ProjectService
 from opendream.storage.jobs import INTERRUPTED, JobState, JobStore
 
@@ -283,17 +284,11 @@ class JobQueue:
         ids = tuple(x.id for x in group)
         if not job["force"] and all(x.status == "ready" and x.blob for x in group):
             return _Prepared(layers=ids, skip="already ready")
-        inputs: InputBlobs = {}
-        for name, value in group[0].recipe.inputs.items():
-            pairs = []
-            for input_id in value if isinstance(value, list) else [value]:
-                source = project.layer(input_id)
-                if source.status != "ready" or source.blob is None:
-                    message = f"input `{name}` (layer {input_id}) is {source.status}, not ready"
-                    project.mark(ids, "failed", error=message)
-                    return _Prepared(layers=ids, failure=message)
-                pairs.append((source.kind, source.blob))
-            inputs[name] = pairs if isinstance(value, list) else pairs[0]
+        try:
+            inputs = resolve_inputs(project, group[0].id)
+        except InputNotReady as exc:
+            project.mark(ids, "failed", error=exc.message)
+            return _Prepared(layers=ids, failure=exc.message)
         for layer in group:
             layer.run = RunRecord(job=job["id"])
         project.mark(ids, "running")
