@@ -362,7 +362,57 @@ def test_unknown_ops_are_all_named_at_once(doc: dict) -> None:
     with pytest.raises(OpNotFound) as caught:
         parse_workflow(bad, WF_OPS)
     assert caught.value.names == ["zap", "zorp"]
-    assert "'zap', 'zorp'" in caught.value.message
+    assert "not installed: 'zap' (extension 'acme-tools'), 'zorp'. Install" in caught.value.message
+
+
+ACME = {"url": "https://example.org/acme_tools.py", "sha256": "ab" * 32}
+
+
+def test_export_records_where_a_url_installed_extension_came_from(sample: tuple[Project, dict]) -> None:
+    project, blobs = sample
+    doc = export_workflow(project, WF_OPS, blobs.__getitem__, sources={"acme-tools": ACME, "other": ACME})
+    by_id = {x["id"]: x for x in doc["layers"]}
+    assert by_id["L10"]["extension"] == "acme-tools" and by_id["L10"]["extension_source"] == ACME
+    assert not any("extension_source" in x for x in doc["layers"] if x.get("extension") != "acme-tools")
+    workflow.check_schema(doc)
+    assert parse_workflow(doc, WF_OPS).project.layer("L10").recipe.op == by_id["L10"]["op"]
+
+
+def test_unknown_ops_say_which_extension_and_where_it_came_from(doc: dict) -> None:
+    bad = copy.deepcopy(doc)
+    _rename_ops(bad)
+    _layer(bad, "L10")["extension_source"] = ACME
+    _layer(bad, "L3")["extension"] = "zorpish"
+    with pytest.raises(OpNotFound) as caught:
+        parse_workflow(bad, WF_OPS)
+    assert caught.value.message.startswith(
+        f"ops not installed: 'zap' (extension 'acme-tools' from {ACME['url']} sha256 {ACME['sha256']}), "
+        "'zorp' (extension 'zorpish'). Install the extension"
+    )
+    assert caught.value.origins == {
+        "zap": f"extension 'acme-tools' from {ACME['url']} sha256 {ACME['sha256']}",
+        "zorp": "extension 'zorpish'",
+    }
+
+
+@pytest.mark.parametrize(
+    ("source", "needle"),
+    [
+        ({"url": "file:///etc/x.py", "sha256": "ab" * 32}, "does not match"),
+        ({"url": "https://example.org/x.py", "sha256": "AB" * 32}, "does not match"),
+        ({"url": "https://example.org/x.py"}, "'sha256' is a required property"),
+        ({**ACME, "extra": 1}, "Additional properties"),
+    ],
+)
+def test_extension_source_is_validated(doc: dict, source: dict, needle: str) -> None:
+    bad = copy.deepcopy(doc)
+    _layer(bad, "L10")["extension_source"] = source
+    with pytest.raises(WorkflowError, match=f"at `layers/.*/extension_source.*{needle}"):
+        parse_workflow(bad, WF_OPS)
+    alone = copy.deepcopy(doc)
+    _layer(alone, "L1")["extension_source"] = ACME  # a source without its extension's name
+    with pytest.raises(WorkflowError, match="'extension' is a dependency of 'extension_source'"):
+        parse_workflow(alone, WF_OPS)
 
 
 def test_a_longer_cycle_is_named_by_its_path() -> None:

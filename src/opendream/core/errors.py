@@ -41,9 +41,12 @@ class OpNotFound(OpendreamError):
 
     status = 404
 
-    def __init__(self, names: list[str] | str) -> None:
+    def __init__(self, names: list[str] | str, origins: dict[str, str] | None = None) -> None:
+        """``origins`` maps an op to where it comes from, as a workflow file recorded it
+        (e.g. ``extension 'bar' from https://… sha256 …``)."""
         self.names = sorted({names} if isinstance(names, str) else set(names))
-        listed = ", ".join(repr(n) for n in self.names)
+        self.origins = {n: origins[n] for n in self.names if origins and n in origins}
+        listed = ", ".join(f"{n!r} ({self.origins[n]})" if n in self.origins else repr(n) for n in self.names)
         super().__init__(
             f"op{'s' if len(self.names) > 1 else ''} not installed: {listed}. "
             "Install the extension that provides it, then try again."

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import copy
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from functools import cache
 from importlib import resources
 from typing import Any, Literal
@@ -65,8 +65,11 @@ def export_workflow(
     *,
     embed: Literal["assets", "all"] = "assets",
     environment: dict | None = None,
+    sources: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict:
     """The project as a version 1 workflow document. ``read_blob(hex)`` returns a blob's bytes.
+    Each layer names the extension behind its op and, when ``sources`` (extension name ->
+    ``{"url", "sha256"}``) has it, where that extension was installed from.
 
     ``assets`` carries what cannot be recomputed: every blob a param names (``sha256:<hex>``),
     and the results of non-deterministic (or unknown) ops; ``embed="all"`` adds every result.
@@ -88,6 +91,9 @@ def export_workflow(
         }
         if spec is not None and spec.extension:
             entry["extension"] = spec.extension
+            if sources and spec.extension in sources:
+                source = sources[spec.extension]
+                entry["extension_source"] = {"url": source["url"], "sha256": source["sha256"]}
         entry["params"] = copy.deepcopy(recipe.params)
         entry["inputs"] = copy.deepcopy(recipe.inputs)
         if recipe.output_index:
@@ -147,7 +153,7 @@ def parse_workflow(
         seen.add(entry["id"])
     missing_ops = registry.missing([entry["op"] for entry in entries])
     if missing_ops:
-        raise OpNotFound(missing_ops)
+        raise OpNotFound(missing_ops, _origins(entries))
     by_id = {entry["id"]: entry for entry in entries}
     for entry in entries:
         _check_links(entry, by_id)
@@ -209,6 +215,20 @@ def parse_workflow(
         document["name"], document["canvas"]["width"], document["canvas"]["height"], layers
     )
     return ImportedWorkflow(project, assets, expected, document.get("environment"))
+
+
+def _origins(entries: list[dict]) -> dict[str, str]:
+    """Op -> where the file says it comes from: ``extension 'bar' from <url> sha256 <hex>``."""
+    origins: dict[str, str] = {}
+    for entry in entries:
+        if entry["op"] in origins or "extension" not in entry:
+            continue
+        origin = f"extension {entry['extension']!r}"
+        source = entry.get("extension_source")
+        if source:
+            origin += f" from {source['url']} sha256 {source['sha256']}"
+        origins[entry["op"]] = origin
+    return origins
 
 
 def upgrade(document: Any) -> dict:
