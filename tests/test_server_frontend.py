@@ -45,11 +45,17 @@ def test_client_routes_serve_index_html(client: TestClient, path: str) -> None:
     assert response.headers["content-type"].startswith("text/html") and response.text == INDEX
 
 
-@pytest.mark.parametrize("path", ["/api/nope", "/api/projects/x/nothing/here", "/api/"])
+@pytest.mark.parametrize("path", ["/api/nope", "/api/projects/x/nothing/here", "/api/", "/api"])
 def test_unknown_api_routes_stay_json_404(client: TestClient, path: str) -> None:
     response = client.get(path)
     assert response.status_code == 404
     assert response.headers["content-type"] == "application/json" and "detail" in response.json()
+
+
+def test_a_wrong_method_on_an_api_route_is_405_not_the_page(client: TestClient) -> None:
+    response = client.get("/api/extensions/reload")
+    assert response.status_code == 405 and response.headers["allow"] == "POST"
+    assert "detail" in response.json()
 
 
 def test_a_missing_asset_file_is_404_not_the_page(client: TestClient) -> None:
@@ -59,7 +65,7 @@ def test_a_missing_asset_file_is_404_not_the_page(client: TestClient) -> None:
 
 @pytest.mark.parametrize(
     ("path", "expected"),
-    [("projects/p1", True), ("", True), ("api", False), ("api/x", False), ("a/b.css", False)],
+    [("projects/p1", True), ("", True), ("x/", True), ("a/b.css", False), ("favicon.svg", False)],
 )
 def test_is_client_route(path: str, expected: bool) -> None:
     assert is_client_route(path) is expected

@@ -39,6 +39,12 @@ class Settings(BaseSettings):
     port: int = 8000
     token: str | None = None
     allow_url_install: bool = False
+    extension_max_bytes: int = Field(
+        1024 * 1024, ge=1, le=64 * 1024 * 1024, description="Largest extension file a URL install downloads"
+    )
+    extension_download_timeout_s: float = Field(
+        30.0, gt=0, le=600, description="Time limit of one URL install download"
+    )
 
     # Bundled extensions. Secrets are SecretStr: they never reach a workflow, a log or an error.
     openai_api_key: SecretStr | None = Field(

@@ -26,8 +26,7 @@ from urllib.parse import unquote, urlsplit
 
 from opendream.core.errors import OpendreamError
 
-MAX_EXTENSION_BYTES = 1024 * 1024
-DOWNLOAD_TIMEOUT_S = 30.0
+PREVIEW_CHARS = 100_000
 QUARANTINE = ".quarantine"
 INSTALLED = "installed.json"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -143,11 +142,14 @@ def fetch(
     settings: Any,
     bind_host: str,
     *,
-    max_bytes: int = MAX_EXTENSION_BYTES,
-    timeout: float = DOWNLOAD_TIMEOUT_S,
+    max_bytes: int | None = None,
+    timeout: float | None = None,
 ) -> Pending:
-    """Download ``url`` into quarantine after every check; never executes it."""
+    """Download ``url`` into quarantine after every check; never executes it. The size and
+    time limits default to ``settings.extension_max_bytes`` / ``extension_download_timeout_s``."""
     check_allowed(settings, bind_host)
+    max_bytes = max_bytes or settings.extension_max_bytes
+    timeout = timeout or settings.extension_download_timeout_s
     parts = urlsplit(url.strip())
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise InstallRefused(f"only http:// and https:// URLs can be installed, not {url!r}")
@@ -168,6 +170,15 @@ def fetch(
     _write_atomic(folder / f"{digest}.py.txt", data)  # not *.py: nothing imports quarantined code
     _write_atomic(folder / f"{digest}.json", json.dumps(asdict(pending), indent=1).encode())
     return pending
+
+
+def preview(settings: Any, sha256: str, max_chars: int = PREVIEW_CHARS) -> tuple[str, bool]:
+    """The text of a quarantined download, cut at ``max_chars``; and whether it was cut."""
+    path = Path(settings.extensions_dir) / QUARANTINE / f"{sha256}.py.txt"
+    if not _SHA256.match(sha256) or not path.is_file():
+        raise InstallRefused(f"no download with sha256 {sha256} is waiting in quarantine", 404)
+    text = path.read_text("utf-8")  # checked to be UTF-8 when it was fetched
+    return text[:max_chars], len(text) > max_chars
 
 
 def pending(settings: Any) -> list[Pending]:

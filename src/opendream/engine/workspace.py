@@ -12,6 +12,7 @@ from opendream.core import workflow
 from opendream.core.project import Project
 from opendream.core.registry import REGISTRY, OpRegistry
 from opendream.engine.executor import Executor
+from opendream.engine.extensions import Extensions
 from opendream.engine.loader import ExtensionStatus, load_builtin_ops, load_extension_dirs
 from opendream.engine.runner import LayerRun, Runner
 from opendream.engine.runtime import Runtime, make_runtime
@@ -65,7 +66,8 @@ class Workspace:
     ) -> None:
         self.settings = settings
         self.registry = registry
-        self.extensions = extensions if extensions is not None else load_ops(settings, registry)
+        statuses = extensions if extensions is not None else load_ops(settings, registry)
+        self.extensions = Extensions(settings, registry, statuses)
         self.data: DataDir = open_data_dir(settings.data_dir)
         self.runtime = runtime or make_runtime(settings)
         self.executor = Executor(registry, self.data.blobs, self.data.db, self.runtime)
@@ -96,7 +98,12 @@ class Workspace:
 
     def export_workflow(self, project: Project, embed: Literal["assets", "all"] = "assets") -> dict:
         return workflow.export_workflow(
-            project, self.registry, self.data.blobs.get, embed=embed, environment=self.runtime.environment
+            project,
+            self.registry,
+            self.data.blobs.get,
+            embed=embed,
+            environment=self.runtime.environment,
+            sources=self.extensions.provenance(),
         )
 
     def composite(self, project: Project) -> Image.Image:

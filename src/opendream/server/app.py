@@ -12,8 +12,8 @@ from pathlib import Path
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 import opendream
 from opendream.core import workflow
@@ -22,6 +22,7 @@ from opendream.core.images import MAX_DOWNLOAD_BYTES
 from opendream.engine.workspace import Workspace
 from opendream.server import (
     routes_blobs,
+    routes_extensions,
     routes_jobs,
     routes_layers,
     routes_meta,
@@ -30,11 +31,12 @@ from opendream.server import (
     routes_ws,
 )
 from opendream.server.events import Hub
-from opendream.server.frontend import FrontendFiles
+from opendream.server.frontend import FrontendMount
 from opendream.server.jobs import JobQueue
 from opendream.server.security import SecurityMiddleware, is_loopback
 from opendream.server.service import ProjectService
 from opendream.server.state import ServerState
+from opendream.server.watcher import ExtensionPoller
 from opendream.settings import Settings
 from opendream.storage.jobs import JobStore
 
@@ -75,18 +77,22 @@ async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     return _error(status, f"invalid request: {detail}", errors)
 
 
+def _allowed(request: Request) -> list[str]:
+    """The methods of the most specific documented path template that matches the request
+    (``/projects/import`` over ``/projects/{id}``). Starlette's own Allow names only the first
+    route's, and FastAPI's included routers do not list their routes."""
+    templates = [t for t in request.app.openapi()["paths"] if compile_path(t)[0].fullmatch(request.url.path)]
+    if not templates:
+        return []
+    best = min(templates, key=lambda t: t.count("{"))
+    return sorted(m.upper() for m in request.app.openapi()["paths"][best])
+
+
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, StarletteHTTPException)
     headers = exc.headers
     if exc.status_code == 405:
-        # Starlette's Allow names only the first route on the path; list every route's methods.
-        allowed = sorted(
-            method
-            for route in request.app.routes
-            if isinstance(route, APIRoute) and route.path_regex.fullmatch(request.url.path)
-            for method in route.methods
-        )
-        headers = {**(headers or {}), "Allow": ", ".join(allowed)}
+        headers = {**(headers or {}), "Allow": ", ".join(_allowed(request))}
     return _error(exc.status_code, str(exc.detail), headers=headers)
 
 
@@ -110,6 +116,7 @@ def create_app(
     store = JobStore(workspace.data.db)
     queue = JobQueue(service, store, workers=workers)
     state = ServerState(settings, workspace, hub, service, store, queue)
+    poller = ExtensionPoller(workspace.extensions, hub)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -122,9 +129,11 @@ def create_app(
             log.warning("%d job(s) were interrupted by the last shutdown", len(interrupted))
         if start_workers:
             queue.start()
+        poller.start()
         try:
             yield
         finally:
+            await asyncio.to_thread(poller.stop)
             await asyncio.to_thread(queue.stop)
 
     app = FastAPI(
@@ -146,11 +155,12 @@ def create_app(
         routes_layers,
         routes_blobs,
         routes_jobs,
+        routes_extensions,
         routes_ws,
     ):
         app.include_router(module.router)
     if (static_dir / "index.html").is_file():
-        app.mount("/", FrontendFiles(str(static_dir)), name="frontend")
+        app.router.routes.append(FrontendMount(str(static_dir)))
     large = MAX_DOWNLOAD_BYTES + 1024 * 1024  # the file plus multipart framing
     app.add_middleware(
         SecurityMiddleware,

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
 
 def is_client_route(path: str) -> bool:
-    """A path the UI routes itself: not under ``api/`` and not naming a file (``x.js``), so a
-    missing asset or API route still answers 404."""
-    parts = path.strip("/").split("/")
-    return parts[0] != "api" and "." not in parts[-1]
+    """A path the UI routes itself: one that names no file (``x.js``), so a missing asset
+    still answers 404."""
+    return "." not in path.rstrip("/").rsplit("/", 1)[-1]
 
 
 class FrontendFiles(StaticFiles):
@@ -29,3 +29,17 @@ class FrontendFiles(StaticFiles):
             if exc.status_code != 404 or not is_client_route(path):
                 raise
             return await super().get_response("index.html", scope)
+
+
+class FrontendMount(Mount):
+    """``/`` for the UI, except ``/api``: an unknown API path stays a JSON 404 and a known one
+    with the wrong method a 405, instead of the UI answering them."""
+
+    def __init__(self, directory: str) -> None:
+        super().__init__("/", app=FrontendFiles(directory), name="frontend")
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        path = scope.get("path", "")
+        if path == "/api" or path.startswith("/api/"):
+            return Match.NONE, {}
+        return super().matches(scope)

@@ -97,6 +97,16 @@ class ReplayRequest(Request):
     )
 
 
+class ExtensionFetch(Request):
+    url: Annotated[str, Field(min_length=1, max_length=2048, description="http(s) URL of one .py file")]
+
+
+class ExtensionEnable(Request):
+    sha256: Annotated[
+        str, Field(min_length=1, max_length=128, description="The sha256 shown for the download, confirmed")
+    ]
+
+
 # -- responses -------------------------------------------------------------------------------
 
 
@@ -221,6 +231,35 @@ class ExtensionOut(BaseModel):
     source: str
     ops: list[str]
     error: str | None
+
+
+class InstalledExtensionOut(ExtensionOut):
+    url: str | None = Field(description="Where it was installed from, when from a URL")
+    sha256: str | None = Field(description="The hash pinned when it was installed from a URL")
+
+
+class UrlInstallOut(BaseModel):
+    allowed: bool
+    reason: str | None = Field(description="Why installing from a URL is refused on this server")
+
+
+class ExtensionsOut(BaseModel):
+    url_install: UrlInstallOut
+    extensions: list[InstalledExtensionOut]
+
+
+class FetchedOut(BaseModel):
+    url: str
+    name: str = Field(description="The file name it will have in the extensions folder")
+    sha256: str = Field(description="Names the quarantined download; confirm it to enable it")
+    size: int
+    preview: str = Field(description="The source text (cut when very long)")
+    preview_truncated: bool
+
+
+class EnabledOut(BaseModel):
+    extension: InstalledExtensionOut
+    ops: list[OpOut] = Field(description="The ops it provides now")
 
 
 class OpsOut(BaseModel):

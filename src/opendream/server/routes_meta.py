@@ -33,5 +33,5 @@ def list_ops(state: State) -> dict:
     """Every installed op with its form schema, and every extension with its load error."""
     return {
         "ops": [s.describe() for s in state.workspace.registry],
-        "extensions": [vars(x) for x in state.workspace.extensions],
+        "extensions": [vars(x) for x in state.workspace.extensions.statuses],
     }
