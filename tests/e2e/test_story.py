@@ -180,3 +180,12 @@ def test_story(page: Page, artifacts: Path, tmp_path: Path) -> None:
     expect(results).to_have_count(3, timeout=RUN_TIMEOUT)
     assert results.evaluate_all("cells => cells.map(c => c.dataset.result)") == ["exact", "exact", "exact"]
     shot(page, artifacts, "09-replayed")
+
+    # Extensions: listed with their ops; this server does not allow installing from a URL and says why.
+    page.keyboard.press("Escape")
+    page.get_by_role("button", name="Extensions").click()
+    dialog = page.get_by_role("dialog", name="Extensions")
+    expect(dialog.locator("li[data-extension='sam']")).to_be_visible()
+    expect(dialog.get_by_test_id("url-install-disabled")).to_contain_text("OPENDREAM_ALLOW_URL_INSTALL=1")
+    expect(dialog.get_by_label("Extension URL")).to_have_count(0)
+    shot(page, artifacts, "10-extensions")

@@ -1,5 +1,8 @@
 import type {
   DeleteResult,
+  EnabledExtension,
+  ExtensionListing,
+  FetchedExtension,
   FieldError,
   Health,
   Job,
@@ -147,6 +150,12 @@ export const api = {
     json<LayersQueued>('POST', '/api/projects/import', fileForm(file, filename)),
   replay: (projectId: string, force = false) =>
     json<ReplayReport>('POST', `${projectPath(projectId)}/replay`, { json: { force } }),
+
+  extensions: () => json<ExtensionListing>('GET', '/api/extensions'),
+  reloadExtensions: () => json<ExtensionListing>('POST', '/api/extensions/reload'),
+  fetchExtension: (url: string) => json<FetchedExtension>('POST', '/api/extensions/fetch', { json: { url } }),
+  enableExtension: (sha256: string) =>
+    json<EnabledExtension>('POST', '/api/extensions/enable', { json: { sha256 } }),
 
   jobs: (projectId: string) => json<Job[]>('GET', `/api/jobs?project=${encodeURIComponent(projectId)}`),
   cancelJob: (jobId: string) => json<Job>('POST', `/api/jobs/${encodeURIComponent(jobId)}/cancel`),

@@ -146,6 +146,32 @@ export interface ExtensionInfo {
   error: string | null
 }
 
+/** An extension as `GET /api/extensions` lists it: with where it was installed from, if from a URL. */
+export interface InstalledExtension extends ExtensionInfo {
+  url: string | null
+  sha256: string | null
+}
+
+export interface ExtensionListing {
+  url_install: { allowed: boolean; reason: string | null }
+  extensions: InstalledExtension[]
+}
+
+/** A download waiting in quarantine for its sha256 to be confirmed. */
+export interface FetchedExtension {
+  url: string
+  name: string
+  sha256: string
+  size: number
+  preview: string
+  preview_truncated: boolean
+}
+
+export interface EnabledExtension {
+  extension: InstalledExtension
+  ops: OpInfo[]
+}
+
 export interface OpCatalog {
   ops: OpInfo[]
   extensions: ExtensionInfo[]
@@ -188,5 +214,6 @@ export type ServerEvent =
     }
   | { type: 'layer.changed'; project: string; revision: number; layers?: LayerSummary[]; deleted?: string[] }
   | { type: 'project.changed'; project: string; revision?: number; deleted?: boolean }
+  | { type: 'extensions.changed' }
   | { type: 'cancel.accepted'; job: Job }
   | { type: 'error'; detail: string }

@@ -151,6 +151,7 @@ function applyEvent(state: AppState, event: ServerEvent): AppState {
       }
       return { ...state, projects }
     }
+    case 'extensions.changed':
     case 'error':
       return state
   }

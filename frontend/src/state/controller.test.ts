@@ -27,6 +27,10 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
     exportPng: vi.fn(fail),
     importWorkflow: vi.fn(fail),
     replay: vi.fn(fail),
+    extensions: vi.fn(fail),
+    reloadExtensions: vi.fn(fail),
+    fetchExtension: vi.fn(fail),
+    enableExtension: vi.fn(fail),
     jobs: vi.fn(async () => []),
     cancelJob: vi.fn(fail),
     ...overrides,
@@ -54,6 +58,16 @@ describe('AppController', () => {
     await controller.start()
     expect(controller.state.health?.tiny_models).toBe(true)
     expect(controller.state.catalog).toEqual({ ops: [], extensions: [] })
+  })
+
+  it('reloads the op catalog when the extensions change', async () => {
+    const api = fakeApi()
+    const events = fakeEvents()
+    const controller = new AppController(api, events.factory)
+    await controller.start()
+    expect(api.ops).toHaveBeenCalledTimes(1)
+    events.handle.emit({ type: 'extensions.changed' })
+    await vi.waitFor(() => expect(api.ops).toHaveBeenCalledTimes(2))
   })
 
   it('turns failures into error notices', async () => {

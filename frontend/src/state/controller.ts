@@ -46,7 +46,7 @@ export class AppController {
     this.events.start()
     await Promise.all([
       this.guard(async () => this.store.dispatch({ type: 'health', health: await this.api.health() })),
-      this.guard(async () => this.store.dispatch({ type: 'catalog', catalog: await this.api.ops() })),
+      this.refreshCatalog(),
       this.refreshProjects(),
     ])
   }
@@ -71,6 +71,11 @@ export class AppController {
       this.notify(error instanceof Error ? error.message : String(error))
       return undefined
     }
+  }
+
+  /** Reloads the ops and extensions (after an install, a reload or an edited extension file). */
+  async refreshCatalog(): Promise<void> {
+    await this.guard(async () => this.store.dispatch({ type: 'catalog', catalog: await this.api.ops() }))
   }
 
   async refreshProjects(): Promise<void> {
@@ -245,6 +250,7 @@ export class AppController {
     }
     if (needsReload(this.state, event)) void this.reload()
     if (event.type === 'project.changed' && event.project !== this.state.project?.id) void this.refreshProjects()
+    if (event.type === 'extensions.changed') void this.refreshCatalog()
   }
 
   private onConnection(state: ConnectionState, reconnected: boolean): void {
