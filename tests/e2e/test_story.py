@@ -7,6 +7,7 @@ and replay it: every layer exact."""
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -31,6 +32,8 @@ def wait_ready(page: Page, layer_id: str) -> str:
     expect(row(page, layer_id).locator("[data-status]")).to_have_attribute(
         "data-status", "ready", timeout=RUN_TIMEOUT
     )
+    # A row has been seen "ready" a moment before its blob arrived; wait for both.
+    expect(row(page, layer_id)).to_have_attribute("data-blob", re.compile(r"^[0-9a-f]{64}$"))
     blob = row(page, layer_id).get_attribute("data-blob")
     assert blob
     return blob
