@@ -55,7 +55,7 @@ def main() -> None:
     from opendream.engine.workspace import Workspace
 
     size = args.size or (256 if args.full else 64)
-    steps = args.steps or (3 if args.full else 8)
+    steps = args.steps or (4 if args.full else 8)
     txt2img, inpaint = str(model_folder(args.full, "txt2img")), str(model_folder(args.full, "inpaint"))
     with tempfile.TemporaryDirectory() as tmp:
         workspace = Workspace(settings(Path(tmp)))
