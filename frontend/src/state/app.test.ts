@@ -68,6 +68,15 @@ describe('server events', () => {
     expect(l3.run.error).toBe('boom')
   })
 
+  it('ignores a layer.changed no newer than the project it holds', () => {
+    const held = withProject()
+    const stale = appReducer(held, {
+      type: 'event',
+      event: { type: 'layer.changed', project: 'p1', revision: 1, layers: [{ id: 'L3', status: 'running', blob: null, error: null }] },
+    })
+    expect(stale).toBe(held)
+  })
+
   it('removes deleted layers and their selection', () => {
     let state = appReducer(withProject(), { type: 'select', layer: 'L3' })
     state = appReducer(state, { type: 'event', event: { type: 'layer.changed', project: 'p1', revision: 3, deleted: ['L1', 'L3'] } })

@@ -130,6 +130,8 @@ function applyEvent(state: AppState, event: ServerEvent): AppState {
     }
     case 'layer.changed': {
       if (project === null || event.project !== project.id) return state
+      // An event no newer than the document held (e.g. one that raced a reload) would regress it.
+      if (event.revision <= project.revision) return state
       let next = project
       if (event.layers) next = applyLayerSummaries(next, event.layers)
       if (event.deleted) {
