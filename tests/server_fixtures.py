@@ -42,6 +42,14 @@ def server_test_slow(
     return ImageLayer(image=Image.new("RGB", (16, 16), colour))
 
 
+@opendream.op(title="Downloads (test)", category="test")
+def server_test_download(chunks: Annotated[int, Field(ge=1, le=10)] = 3, ctx: Context = None) -> ImageLayer:
+    """Reports a model download in ``chunks`` parts, as a diffusion op fetching weights would."""
+    for part in range(1, chunks + 1):
+        ctx.download_progress(part * 1000, chunks * 1000)
+    return ImageLayer(image=Image.new("RGB", (8, 8), (10, 20, 30)))
+
+
 @opendream.op(title="Fails (test)", category="test")
 def server_test_fail(message: str = "boom") -> ImageLayer:
     """Always raises."""

@@ -60,6 +60,13 @@ def t_slow(image: ImageLayer, steps: int = 50, ctx: Context = None) -> Layer:
 
 
 @opendream.op
+def t_download(ctx: Context = None) -> Layer:
+    ctx.download_progress(5, 10)
+    ctx.download_progress(10, 10)
+    return Layer(image=Image.new("RGB", (8, 8)))
+
+
+@opendream.op
 def t_mutator(image: ImageLayer) -> Layer:
     image.get_image().paste((0, 0, 0), (0, 0, 8, 8))
     return Layer(image=image.get_image())
@@ -191,6 +198,18 @@ def test_cancel_stops_the_op_and_marks_the_layer(workspace: Workspace) -> None:
     assert project.layer("L2").status == "cancelled" and project.layer("L2").blob is None
     steps = [e.data["step"] for e in events if e.type == "layer.progress" and e.data["layers"] == ["L2"]]
     assert steps == [1, 2, 3], "cancel takes effect at the next step"
+
+
+def test_model_downloads_become_layer_events(workspace: Workspace) -> None:
+    project = Project.new("download", 8, 8)
+    project.add_layer(REGISTRY.get("t_download"), {}, {})
+    events: list[Event] = []
+    workspace.runner.run_pending(project, on_event=events.append)
+    downloads = [e.data for e in events if e.type == "layer.download"]
+    assert downloads == [
+        {"layers": ["L1"], "done_bytes": 5, "total_bytes": 10},
+        {"layers": ["L1"], "done_bytes": 10, "total_bytes": 10},
+    ]
 
 
 def test_ops_cannot_mutate_their_inputs(workspace: Workspace) -> None:

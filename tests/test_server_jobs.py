@@ -107,6 +107,20 @@ def test_websocket_streams_job_and_layer_events(client: TestClient) -> None:
     assert ready["layers"][0]["status"] == "ready"
 
 
+def test_model_downloads_are_reported_on_the_job(client: TestClient) -> None:
+    pid = new_project(client)["id"]
+    with client.websocket_connect(WS) as ws:
+        job = _add(client, pid, "server_test_download", params={"chunks": 3})["jobs"][0]
+        seen = _receive_until(ws, "job.completed", job["id"])
+    downloads = [e for e in seen if e["type"] == "job.download"]
+    assert [(e["done_bytes"], e["total_bytes"]) for e in downloads] == [
+        (1000, 3000),
+        (2000, 3000),
+        (3000, 3000),
+    ]
+    assert {e["job"] for e in downloads} == {job["id"]} and downloads[0]["layers"] == [job["layer_id"]]
+
+
 def test_cancel_over_the_websocket(client: TestClient) -> None:
     pid = new_project(client)["id"]
     with client.websocket_connect(WS) as ws:

@@ -212,6 +212,15 @@ export type ServerEvent =
       total: number
       preview?: string
     }
+  | {
+      type: 'job.download'
+      job: string
+      project: string
+      layers: string[]
+      done_bytes: number
+      /** 0 when the size is not known yet. */
+      total_bytes: number
+    }
   | { type: 'layer.changed'; project: string; revision: number; layers?: LayerSummary[]; deleted?: string[] }
   | { type: 'project.changed'; project: string; revision?: number; deleted?: boolean }
   | { type: 'extensions.changed' }

@@ -206,6 +206,18 @@ function Thumbnail({ layer, progress }: { layer: Layer; progress: Progress | und
   )
 }
 
+const MB = 2 ** 20
+
+function DownloadStatus({ layer, done, total }: { layer: Layer; done: number; total: number }) {
+  const label = total > 0 ? `${(done / MB).toFixed(0)} / ${(total / MB).toFixed(0)} MB` : `${(done / MB).toFixed(0)} MB`
+  return (
+    <span className="layer-download">
+      Downloading model… {label}
+      <progress aria-label={`Model download for ${layer.name}`} max={total || undefined} value={total ? done : undefined} />
+    </span>
+  )
+}
+
 function LayerStatus({ layer, progress }: { layer: Layer; progress: Progress | undefined }) {
   return (
     <div className="layer-status">
@@ -216,7 +228,10 @@ function LayerStatus({ layer, progress }: { layer: Layer; progress: Progress | u
         {layer.status}
         {layer.run.cache_hit && layer.status === 'ready' ? ' (cached)' : ''}
       </span>
-      {layer.status === 'running' && (
+      {layer.status === 'running' && progress?.download !== undefined && (
+        <DownloadStatus layer={layer} done={progress.download.done} total={progress.download.total} />
+      )}
+      {layer.status === 'running' && progress?.download === undefined && (
         <progress
           aria-label={`Progress of ${layer.name}`}
           max={progress?.total ?? 1}

@@ -68,6 +68,20 @@ describe('server events', () => {
     expect(l3.run.error).toBe('boom')
   })
 
+  it('tracks a model download on the layers of its job until denoising starts', () => {
+    let state = withProject()
+    state = appReducer(state, {
+      type: 'event',
+      event: { type: 'job.download', job: 'j1', project: 'p1', layers: ['L3'], done_bytes: 10, total_bytes: 40 },
+    })
+    expect(state.progress.L3).toEqual({ job: 'j1', step: 0, total: 0, preview: null, download: { done: 10, total: 40 } })
+    state = appReducer(state, {
+      type: 'event',
+      event: { type: 'job.progress', job: 'j1', project: 'p1', layers: ['L3'], step: 1, total: 4 },
+    })
+    expect(state.progress.L3.download).toBeUndefined()
+  })
+
   it('ignores a layer.changed no newer than the project it holds', () => {
     const held = withProject()
     const stale = appReducer(held, {

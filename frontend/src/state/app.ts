@@ -16,6 +16,8 @@ export interface Progress {
   total: number
   /** A base64 JPEG of the current step, when the op sends one. */
   preview: string | null
+  /** Bytes of model weights fetched so far, while the op waits for a download. */
+  download?: { done: number; total: number }
 }
 
 export interface Notice {
@@ -126,6 +128,15 @@ function applyEvent(state: AppState, event: ServerEvent): AppState {
       const entry: Progress = { job: event.job, step: event.step, total: event.total, preview: event.preview ?? null }
       const progress = { ...state.progress }
       for (const id of event.layers) progress[id] = entry
+      return { ...state, progress }
+    }
+    case 'job.download': {
+      if (project === null || event.project !== project.id) return state
+      const download = { done: event.done_bytes, total: event.total_bytes }
+      const progress = { ...state.progress }
+      for (const id of event.layers) {
+        progress[id] = { ...(progress[id] ?? { job: event.job, step: 0, total: 0, preview: null }), download }
+      }
       return { ...state, progress }
     }
     case 'layer.changed': {

@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from PIL import Image
 
 ProgressCallback = Callable[[int, int, "Image.Image | None"], None]
+DownloadCallback = Callable[[int, int], None]
 
 
 class Context:
@@ -37,6 +38,7 @@ class Context:
         on_progress: ProgressCallback | None = None,
         cancel_event: threading.Event | None = None,
         load_asset: Callable[[str], Image.Image] | None = None,
+        on_download: DownloadCallback | None = None,
     ) -> None:
         self.op_name = op_name
         self.device = device
@@ -47,6 +49,8 @@ class Context:
         self._on_progress = on_progress
         self._cancel_event = cancel_event or threading.Event()
         self._load_asset = load_asset
+        self._on_download = on_download
+        self._downloaded_logged = 0
 
     @property
     def cancelled(self) -> bool:
@@ -64,6 +68,14 @@ class Context:
         """Report ``step`` of ``total`` (and optionally a small preview image)."""
         if self._on_progress is not None:
             self._on_progress(step, total, preview)
+
+    def download_progress(self, done_bytes: int, total_bytes: int) -> None:
+        """Report a model download (``total_bytes`` is 0 when unknown); logged when nobody listens."""
+        if self._on_download is not None:
+            self._on_download(done_bytes, total_bytes)
+        elif done_bytes - self._downloaded_logged >= 50 * 2**20:
+            self._downloaded_logged = done_bytes
+            self.log.info("downloading model: %.0f MB", done_bytes / 2**20)
 
     def load_asset(self, ref: str) -> Image.Image:
         """The picture stored under an asset reference (``sha256:<hex>``), for source ops."""

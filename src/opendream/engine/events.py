@@ -9,8 +9,9 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Event:
-    """``type`` is one of ``layer.started``, ``layer.progress``, ``layer.completed``,
-    ``layer.failed``, ``layer.cancelled``; ``data`` is JSON-able except ``preview`` (a PIL image)."""
+    """``type`` is one of ``layer.started``, ``layer.progress``, ``layer.download``,
+    ``layer.completed``, ``layer.failed``, ``layer.cancelled``; ``data`` is JSON-able except
+    ``preview`` (a PIL image)."""
 
     type: str
     data: dict[str, Any] = field(default_factory=dict)

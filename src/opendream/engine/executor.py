@@ -22,6 +22,7 @@ from opendream.storage.db import Database
 
 InputBlobs = dict[str, tuple[LayerKind, str] | list[tuple[LayerKind, str]]]
 ProgressSink = Callable[[int, int, Image.Image | None], None]
+DownloadSink = Callable[[int, int], None]
 
 
 @dataclass(frozen=True)
@@ -44,6 +45,7 @@ class Executor:
         spec: OpSpec,
         on_progress: ProgressSink | None = None,
         cancel_event: threading.Event | None = None,
+        on_download: DownloadSink | None = None,
     ) -> Context:
         return Context(
             op_name=spec.name,
@@ -54,6 +56,7 @@ class Executor:
             on_progress=on_progress,
             cancel_event=cancel_event,
             load_asset=lambda ref: self.blobs.get_image(asset_digest(ref)),
+            on_download=on_download,
         )
 
     def cache_key(self, spec: OpSpec, recipe: Recipe, inputs: InputBlobs, ctx: Context) -> str:
@@ -80,11 +83,12 @@ class Executor:
         use_cache: bool = True,
         on_progress: ProgressSink | None = None,
         cancel_event: threading.Event | None = None,
+        on_download: DownloadSink | None = None,
     ) -> Execution:
         """Run ``recipe`` (or take its cached outputs). Raises what the op raises."""
         started = time.perf_counter()
         spec = self.registry.get(recipe.op)
-        ctx = self.context(spec, on_progress, cancel_event)
+        ctx = self.context(spec, on_progress, cancel_event, on_download)
         key = self.cache_key(spec, recipe, inputs, ctx)
         cacheable = spec.deterministic
         if use_cache and cacheable:

@@ -98,9 +98,17 @@ class Runner:
                 Event("layer.progress", {"layers": ids, "step": step, "total": total, "preview": preview})
             )
 
+        def download(done: int, total: int) -> None:
+            on_event(Event("layer.download", {"layers": ids, "done_bytes": done, "total_bytes": total}))
+
         try:
             execution = self.executor.execute(
-                head.recipe, inputs, use_cache=not force, on_progress=progress, cancel_event=cancel_event
+                head.recipe,
+                inputs,
+                use_cache=not force,
+                on_progress=progress,
+                cancel_event=cancel_event,
+                on_download=download,
             )
         except Cancelled as exc:
             project.mark(ids, "cancelled", error=exc.message)

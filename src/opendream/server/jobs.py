@@ -227,6 +227,18 @@ class JobQueue:
                 event["preview"] = preview_jpeg(preview)
             self.service.hub.publish(event)
 
+        def on_download(done: int, total: int) -> None:
+            self.service.hub.publish(
+                {
+                    "type": "job.download",
+                    "job": job["id"],
+                    "project": job["project_id"],
+                    "layers": list(prepared.layers),
+                    "done_bytes": done,
+                    "total_bytes": total,
+                }
+            )
+
         try:
             if cancel.is_set():
                 raise Cancelled("cancelled before it started")
@@ -236,6 +248,7 @@ class JobQueue:
                 use_cache=not job["force"],
                 on_progress=on_progress,
                 cancel_event=cancel,
+                on_download=on_download,
             )
         except Cancelled as exc:
             if self._stopping.is_set():

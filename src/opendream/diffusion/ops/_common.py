@@ -52,19 +52,13 @@ def model_identity(role: str) -> Callable[[dict, Any], dict]:
 
 
 def download_reporter(ctx: Context | None) -> Callable[[int, int], None] | None:
-    """Report model download progress (bytes) through ``ctx.download_progress`` when the engine
-    provides it, else to ``ctx.log``; a cancel stops waiting for the download."""
+    """Report model download progress (bytes) through ``ctx.download_progress``; a cancel
+    stops waiting for the download."""
     if ctx is None:
         return None
-    last_logged = [0]
 
     def report(done: int, total: int) -> None:
-        hook = getattr(ctx, "download_progress", None)
-        if callable(hook):
-            hook(done, total)
-        elif done - last_logged[0] >= 50 * 2**20:
-            last_logged[0] = done
-            ctx.log.info("downloading model: %.0f MB", done / 2**20)
+        ctx.download_progress(done, total)
         ctx.check_cancelled()
 
     return report
