@@ -195,18 +195,26 @@ def test_controlnet_cancel_stops_within_a_step(engine: Workspace, photo: Image.I
     assert seen == [1, 2] and project.layer(layer.id).status == "cancelled"
 
 
+@pytest.mark.parametrize(
+    ("op", "extra", "setting"),
+    [
+        ("controlnet_canny", {}, "OPENDREAM_CONTROLNET_CANNY_MODEL"),
+        ("controlnet_openpose", {"image_is_pose": True}, "OPENDREAM_CONTROLNET_OPENPOSE_MODEL"),
+    ],
+)
 def test_controlnet_missing_controlnet_model_fails_the_layer_with_its_name(
-    engine: Workspace, photo: Image.Image
+    engine: Workspace, photo: Image.Image, op: str, extra: dict, setting: str
 ) -> None:
     project = Project.new("missing", 60, 52)
     upload(engine, project, photo)
     layer = project.add_layer(
-        REGISTRY.get("controlnet_canny"),
-        {"prompt": "x", "steps": 2, "controlnet_model": "/nowhere/controlnet"},
+        REGISTRY.get(op),
+        {"prompt": "x", "steps": 2, "controlnet_model": "/nowhere/controlnet", **extra},
         {"image": "L1"},
     )
     assert run(engine, project)[layer.id] == "failed"
-    assert "/nowhere/controlnet" in project.layer(layer.id).run.error
+    error = project.layer(layer.id).run.error
+    assert "/nowhere/controlnet" in error and setting in error, error
 
 
 def test_instruct_pix2pix_edits_keeping_size_and_is_deterministic(

@@ -179,11 +179,13 @@ class ModelManager:
         role: str = "dream",
         revision: str | None = None,
         controlnet: str | None = None,
+        controlnet_role: str = "controlnet_canny",
         progress: DownloadProgress | None = None,
     ) -> Any:
         """The pipeline of ``kind`` for ``model`` (or the default model of ``role``), loading it
         on first use. Raises ``ModelUnavailable`` with a message naming the model when its
-        weights cannot be had or do not fit the kind."""
+        weights cannot be had or do not fit the kind. ``controlnet_role`` names the setting an
+        unavailable ControlNet's message points at."""
         if kind not in PIPELINE_CLASSES:
             raise ValueError(f"`kind` has to be one of {', '.join(PIPELINE_CLASSES)} but is {kind!r}")
         if kind == "controlnet" and not controlnet:
@@ -205,7 +207,7 @@ class ModelManager:
                 with self._lock:
                     self._bases[key] = base
                 self._make_room(0, keep=key)
-            return self._derive(base, kind, name, controlnet, role)
+            return self._derive(base, kind, name, controlnet, role, controlnet_role)
 
     def evict(self, model: str | None = None, role: str = "dream") -> int:
         """Drop one model (or every model when ``model`` is None) and free its memory; returns
@@ -359,7 +361,9 @@ class ModelManager:
                 + how_to_provide(source.location, role)
             )
 
-    def _derive(self, base: _Base, kind: str, name: str, controlnet: str | None, role: str) -> Any:
+    def _derive(
+        self, base: _Base, kind: str, name: str, controlnet: str | None, role: str, controlnet_role: str
+    ) -> Any:
         import diffusers
 
         cls = getattr(diffusers, PIPELINE_CLASSES[kind])
@@ -372,7 +376,7 @@ class ModelManager:
         self._check_kind(base.pipe, kind, base.source, role)
         extra: dict[str, Any] = {}
         if extra_key is not None:
-            extra["controlnet"] = self._controlnet(base, extra_key, controlnet or "")
+            extra["controlnet"] = self._controlnet(base, extra_key, controlnet or "", controlnet_role)
         pipe = cls.from_pipe(base.pipe, **extra)
         pipe.set_progress_bar_config(disable=True)
         self.stats["derived"] += 1
@@ -385,13 +389,13 @@ class ModelManager:
         self._make_room(0, keep=base.key)
         return pipe
 
-    def _controlnet(self, base: _Base, extra_key: tuple, model: str) -> Any:
+    def _controlnet(self, base: _Base, extra_key: tuple, model: str, role: str) -> Any:
         with self._lock:
             if extra_key in base.extras:
                 return base.extras[extra_key]
         from diffusers import ControlNetModel
 
-        source = resolve_source(model, role="controlnet_canny")
+        source = resolve_source(model, role=role)
         try:
             if source.kind in ("hub", "folder"):
                 module = ControlNetModel.from_pretrained(source.location, dtype=self._torch_dtype())
@@ -406,8 +410,7 @@ class ModelManager:
             raise
         except Exception as exc:
             raise ModelUnavailable(
-                f"ControlNet {model!r} could not be loaded ({_short(exc)}). "
-                + how_to_provide(model, "controlnet_canny")
+                f"ControlNet {model!r} could not be loaded ({_short(exc)}). " + how_to_provide(model, role)
             ) from exc
         module = module.to(self.device)
         self.stats["loads"] += 1

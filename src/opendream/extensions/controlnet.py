@@ -106,7 +106,11 @@ def generate_with_control(
 
     manager = models_of(ctx, op)
     cached = manager.get(
-        "controlnet", model, role="dream", controlnet=manager.model_for(controlnet_model, role)
+        "controlnet",
+        model,
+        role="dream",
+        controlnet=manager.model_for(controlnet_model, role),
+        controlnet_role=role,
     )
     # Pipelines keep per-call state; each run gets its own instance (shared weights, own scheduler).
     sampler = getattr(diffusers, _SCHEDULERS[scheduler]).from_config(cached.scheduler.config)
