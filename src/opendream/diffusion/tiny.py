@@ -22,7 +22,7 @@ from opendream.diffusion.sources import TINY_MARKER
 
 TinyKind = Literal["txt2img", "inpaint", "pix2pix", "controlnet"]
 TINY_KINDS: tuple[TinyKind, ...] = ("txt2img", "inpaint", "pix2pix", "controlnet")
-TINY_VERSION = 2
+TINY_VERSION = 3
 #: Which tiny model stands in for each default model of the settings.
 TINY_FOR_ROLE: dict[str, TinyKind] = {
     "dream": "txt2img",
@@ -159,6 +159,14 @@ def _build_tiny(kind: TinyKind, folder: Path) -> None:
 
         unet = _tiny_unet(4)
         controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(16, 32))
+        # A fresh ControlNet's output convolutions are zero, so the control image would change
+        # nothing; random ones make --tiny-models runs (and tests) respond to it.
+        with torch.no_grad():
+            for name, param in controlnet.named_parameters():
+                if name.startswith(
+                    ("controlnet_down_blocks", "controlnet_mid_block", "controlnet_cond_embedding.conv_out")
+                ):
+                    param.normal_(0, 0.5)
         controlnet.save_pretrained(folder, safe_serialization=True)
         return
     unet = _tiny_unet(_UNET_IN_CHANNELS[kind])
