@@ -93,9 +93,8 @@ def run(
             transient=True,
             disable=as_json or not console.is_terminal,
         ) as progress:
-            task = progress.add_task(
-                "replaying", total=len({project.layer(i).group for i in project.needs_run()})
-            )
+            todo = project.topological_order() if force else project.needs_run()
+            task = progress.add_task("replaying", total=len({project.layer(i).group for i in todo}))
 
             def on_event(event: Event) -> None:
                 if event.type in ("layer.completed", "layer.failed", "layer.cancelled"):
@@ -105,6 +104,9 @@ def run(
                     progress.update(
                         task, description=f"{layers} step {event.data['step']}/{event.data['total']}"
                     )
+                elif event.type == "layer.download":
+                    megabytes = event.data["done_bytes"] / 2**20
+                    progress.update(task, description=f"downloading model: {megabytes:.0f} MB")
 
             revision = project.revision
             report = workspace.replay(project, imported.expected, force=force, on_event=on_event)
