@@ -10,7 +10,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import httpx
@@ -45,15 +45,16 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[str]:
-    """The base URL of a server with tiny models on a fresh data directory."""
+def _serve(
+    tmp_path_factory: pytest.TempPathFactory, artifacts: Path, name: str, env: dict[str, str]
+) -> Iterator[str]:
+    """Run ``opendream serve --tiny-models`` on a fresh data directory; yield its base URL."""
     if not STATIC.is_file():
         pytest.fail(
             f"the web UI is not built ({STATIC} is missing): run `npm ci && npm run build` in frontend/"
         )
     port = _free_port()
-    data_dir = tmp_path_factory.mktemp("e2e-data")
+    data_dir = tmp_path_factory.mktemp(f"e2e-{name}-data")
     command = [
         str(Path(sys.executable).parent / "opendream"),
         "serve",
@@ -63,16 +64,20 @@ def server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterato
         "--port",
         str(port),
     ]
-    log = (artifacts / "server.log").open("w")
+    log_path = artifacts / f"{name}.log"
+    log = log_path.open("w")
     process = subprocess.Popen(
-        command, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, "OMP_NUM_THREADS": "2"}
+        command,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "OMP_NUM_THREADS": "2", **env},
     )
     base = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + START_TIMEOUT
     try:
         while True:
             if process.poll() is not None:
-                pytest.fail(f"the server exited with {process.returncode}; see {artifacts / 'server.log'}")
+                pytest.fail(f"the server exited with {process.returncode}; see {log_path}")
             try:
                 if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
                     break
@@ -92,6 +97,19 @@ def server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterato
         log.close()
 
 
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[str]:
+    """The base URL of a server with tiny models on a fresh data directory."""
+    # URL installs stay off here whatever the environment says: the story checks the refusal.
+    yield from _serve(tmp_path_factory, artifacts, "server", {"OPENDREAM_ALLOW_URL_INSTALL": "0"})
+
+
+@pytest.fixture(scope="module")
+def url_install_server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[str]:
+    """Like ``server``, on its own data directory, with installing extensions from a URL allowed."""
+    yield from _serve(tmp_path_factory, artifacts, "url-install-server", {"OPENDREAM_ALLOW_URL_INSTALL": "1"})
+
+
 # Module scope, not session: Playwright's sync API keeps an event loop running in this
 # thread until it stops, which would break later tests that call asyncio.run().
 @pytest.fixture(scope="module")
@@ -105,8 +123,8 @@ def browser() -> Iterator[sync_api.Browser]:
         browser.close()
 
 
-@pytest.fixture
-def page(browser: sync_api.Browser, server: str) -> Iterator[sync_api.Page]:
+@contextmanager
+def _open_page(browser: sync_api.Browser, base: str) -> Iterator[sync_api.Page]:
     """A 1280x800 page on the app; fails the test on any page error or console error."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
     page = context.new_page()
@@ -118,7 +136,21 @@ def page(browser: sync_api.Browser, server: str) -> Iterator[sync_api.Page]:
             problems.append(f"console {message.type}: {message.text}") if message.type == "error" else None
         ),
     )
-    page.goto(server)
+    page.goto(base)
     yield page
     context.close()
     assert problems == [], "\n".join(problems)
+
+
+@pytest.fixture
+def page(browser: sync_api.Browser, server: str) -> Iterator[sync_api.Page]:
+    """A 1280x800 page on the app; fails the test on any page error or console error."""
+    with _open_page(browser, server) as page:
+        yield page
+
+
+@pytest.fixture
+def url_install_page(browser: sync_api.Browser, url_install_server: str) -> Iterator[sync_api.Page]:
+    """``page``, on the server that allows installing extensions from a URL."""
+    with _open_page(browser, url_install_server) as page:
+        yield page
