@@ -15,9 +15,7 @@ from __future__ import annotations
 import hashlib
 import ipaddress
 import json
-import os
 import re
-import tempfile
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -25,6 +23,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from opendream.core.errors import OpendreamError
+from opendream.storage.files import atomic_write
 
 PREVIEW_CHARS = 100_000
 QUARANTINE = ".quarantine"
@@ -79,19 +78,6 @@ def _quarantine(settings: Any) -> Path:
     folder = Path(settings.extensions_dir) / QUARANTINE
     folder.mkdir(parents=True, exist_ok=True)
     return folder
-
-
-def _write_atomic(path: Path, data: bytes) -> None:
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def _file_name(url: str) -> str:
@@ -167,8 +153,8 @@ def fetch(
     digest = hashlib.sha256(data).hexdigest()
     pending = Pending(url=url, name=name, sha256=digest, size=len(data), fetched_at=time.time())
     folder = _quarantine(settings)
-    _write_atomic(folder / f"{digest}.py.txt", data)  # not *.py: nothing imports quarantined code
-    _write_atomic(folder / f"{digest}.json", json.dumps(asdict(pending), indent=1).encode())
+    atomic_write(folder / f"{digest}.py.txt", data)  # not *.py: nothing imports quarantined code
+    atomic_write(folder / f"{digest}.json", json.dumps(asdict(pending), indent=1).encode())
     return pending
 
 
@@ -228,9 +214,9 @@ def enable(settings: Any, sha256: str, bind_host: str) -> Path:
         raise InstallRefused(
             f"{target} exists and was not installed from a URL; remove or rename it first", 409
         )
-    _write_atomic(target, data)
+    atomic_write(target, data)
     records[info.name] = {"url": info.url, "sha256": sha256, "installed_at": time.time()}
-    _write_atomic(target.parent / INSTALLED, json.dumps(records, indent=1, sort_keys=True).encode())
+    atomic_write(target.parent / INSTALLED, json.dumps(records, indent=1, sort_keys=True).encode())
     source.unlink()
     meta.unlink()
     return target

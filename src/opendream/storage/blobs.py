@@ -7,15 +7,14 @@ the hash, so a blob changed on disk is reported instead of silently served."""
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from pathlib import Path
 
 from PIL import Image
 
 from opendream.core.errors import BlobCorrupt, BlobMissing
 from opendream.core.images import decode_image, encode_png
+from opendream.storage.files import atomic_write
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 
@@ -28,36 +27,6 @@ def validate_digest(digest: str) -> str:
     if not isinstance(digest, str) or not _DIGEST.fullmatch(digest):
         raise ValueError(f"not a sha256 hex digest: {digest!r}")
     return digest
-
-
-def _fsync_dir(folder: Path) -> None:
-    # A rename is durable only once the directory entry is; Windows cannot open folders.
-    if os.name == "nt":
-        return
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _atomic_write(target: Path, data: bytes) -> None:
-    """Write temp file in the same folder, flush, fsync, rename over ``target``, fsync the folder."""
-    folder = target.parent
-    if not folder.is_dir():
-        folder.mkdir(parents=True, exist_ok=True)
-        _fsync_dir(folder.parent)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=".tmp-", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as file:
-            file.write(data)
-            file.flush()
-            os.fsync(file.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_dir(folder)
 
 
 class BlobStore:
@@ -79,7 +48,7 @@ class BlobStore:
         digest = hashlib.sha256(data).hexdigest()
         target = self.path(digest)
         if not self._intact(target, digest):
-            _atomic_write(target, data)
+            atomic_write(target, data)
         return digest
 
     def get(self, digest: str) -> bytes:
@@ -114,7 +83,7 @@ class BlobStore:
         image = self.get_image(digest)
         image.thumbnail((max_side, max_side), Image.Resampling.LANCZOS)
         data = encode_png(image)
-        _atomic_write(sidecar, self.put(data).encode("ascii"))
+        atomic_write(sidecar, self.put(data).encode("ascii"))
         return data
 
     @staticmethod
