@@ -9,18 +9,18 @@ import functools
 import hashlib
 import http.server
 import io
-import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from PIL import Image
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
+
+from tests.e2e.ui import row, wait_ready
 
 pytestmark = pytest.mark.e2e
 
-RUN_TIMEOUT = 60_000  # ms, for a layer to finish running
 CATEGORY = "e2e tests"
 TITLE = "Posterize (e2e)"
 EXTENSION = f'''"""Posterize an image: a small extension served to the browser test from a local URL."""
@@ -74,20 +74,6 @@ def gradient_png(path: Path, size: int = 64) -> Path:
     image.save(buffer, format="PNG")
     path.write_bytes(buffer.getvalue())
     return path
-
-
-def row(page: Page, layer_id: str) -> Locator:
-    return page.locator(f"li[data-layer='{layer_id}']")
-
-
-def wait_ready(page: Page, layer_id: str) -> str:
-    expect(row(page, layer_id).locator("[data-status]")).to_have_attribute(
-        "data-status", "ready", timeout=RUN_TIMEOUT
-    )
-    expect(row(page, layer_id)).to_have_attribute("data-blob", re.compile(r"^[0-9a-f]{64}$"))
-    blob = row(page, layer_id).get_attribute("data-blob")
-    assert blob
-    return blob
 
 
 def test_install_from_url(url_install_page: Page, remote: str, artifacts: Path, tmp_path: Path) -> None:

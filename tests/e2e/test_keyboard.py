@@ -4,15 +4,15 @@ The focused control is visibly outlined."""
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 from playwright.sync_api import Locator, Page, expect
 
+from tests.e2e.ui import row, wait_ready
+
 pytestmark = pytest.mark.e2e
 
-RUN_TIMEOUT = 60_000  # ms, for a layer to finish running
 MAX_TABS = 60
 
 
@@ -48,10 +48,6 @@ def focus_ring(page: Page) -> dict[str, str]:
 def assert_focus_visible(page: Page) -> None:
     ring = focus_ring(page)
     assert ring["style"] != "none" and ring["width"] != "0px", f"the focused control has no outline: {ring}"
-
-
-def row(page: Page, layer_id: str) -> Locator:
-    return page.locator(f"li[data-layer='{layer_id}']")
 
 
 def test_keyboard_only(page: Page, server: str, artifacts: Path) -> None:
@@ -100,11 +96,7 @@ def test_keyboard_only(page: Page, server: str, artifacts: Path) -> None:
     assert_focus_visible(page)
     page.screenshot(path=str(artifacts / "keyboard-02-submit-focused.png"))
     page.keyboard.press("Enter")
-    expect(row(page, "L1").locator("[data-status]")).to_have_attribute(
-        "data-status", "ready", timeout=RUN_TIMEOUT
-    )
-    expect(row(page, "L1")).to_have_attribute("data-blob", re.compile(r"^[0-9a-f]{64}$"))
-    blob = row(page, "L1").get_attribute("data-blob")
+    blob = wait_ready(page, "L1")
     # The layer was made from what was typed (asked of the API, not the mouse).
     project = page.request.get(f"{server}/api/projects").json()[0]
     layers = page.request.get(f"{server}/api/projects/{project['id']}").json()["layers"]
@@ -120,8 +112,5 @@ def test_keyboard_only(page: Page, server: str, artifacts: Path) -> None:
     expect(page.locator("li[data-layer]")).to_have_count(0)
     page.keyboard.press("Control+Shift+z")
     expect(row(page, "L1")).to_have_count(1)
-    expect(row(page, "L1").locator("[data-status]")).to_have_attribute(
-        "data-status", "ready", timeout=RUN_TIMEOUT
-    )
-    expect(row(page, "L1")).to_have_attribute("data-blob", blob or "")
+    assert wait_ready(page, "L1") == blob, "redo brings back the same pixels"
     page.screenshot(path=str(artifacts / "keyboard-04-redone.png"))

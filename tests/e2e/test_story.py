@@ -7,36 +7,20 @@ and replay it: every layer exact."""
 from __future__ import annotations
 
 import json
-import re
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Page, expect
+
+from tests.e2e.ui import RUN_TIMEOUT, row, wait_ready
 
 pytestmark = pytest.mark.e2e
 
 SIZE = 64  # a small canvas keeps the tiny models fast on a CPU
-RUN_TIMEOUT = 120_000  # ms, for a layer to finish running
 
 
 def shot(page: Page, artifacts: Path, name: str) -> None:
     page.screenshot(path=str(artifacts / f"{name}.png"))
-
-
-def row(page: Page, layer_id: str) -> Locator:
-    return page.locator(f"li[data-layer='{layer_id}']")
-
-
-def wait_ready(page: Page, layer_id: str) -> str:
-    """Wait until the layer is ready; its blob."""
-    expect(row(page, layer_id).locator("[data-status]")).to_have_attribute(
-        "data-status", "ready", timeout=RUN_TIMEOUT
-    )
-    # A row has been seen "ready" a moment before its blob arrived; wait for both.
-    expect(row(page, layer_id)).to_have_attribute("data-blob", re.compile(r"^[0-9a-f]{64}$"))
-    blob = row(page, layer_id).get_attribute("data-blob")
-    assert blob
-    return blob
 
 
 def centre_pixel(page: Page) -> list[int]:
