@@ -15,6 +15,7 @@ import hashlib
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -193,6 +194,23 @@ def _content_hash(folder: Path) -> tuple[str, dict[str, int]]:
     return digest.hexdigest(), sizes
 
 
+def _build_in_place(folder: Path, build: Callable[[Path], dict]) -> None:
+    """Run ``build`` into a temp folder beside ``folder``, write the marker it returns, then
+    rename the result into place, so a reader never sees a half-built model."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
+    try:
+        marker = build(tmp)
+        (tmp / TINY_MARKER).write_text(json.dumps(marker, indent=1))
+        tmp.chmod(0o755)
+        if folder.exists():
+            shutil.rmtree(folder)
+        tmp.rename(folder)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _is_valid(folder: Path, kind: str) -> bool:
     marker = folder / TINY_MARKER
     try:
@@ -227,19 +245,13 @@ def ensure_tiny_model(kind: TinyKind, cache_dir: Path | str | None = None) -> Pa
     with FileLock(str(cache / f".{kind}.lock"), timeout=600):
         if _is_valid(folder, kind):  # another process built it while we waited
             return folder
-        tmp = Path(tempfile.mkdtemp(prefix=f".{kind}-", dir=cache))
-        try:
+
+        def build(tmp: Path) -> dict:
             _build_tiny(kind, tmp)
             fingerprint, files = _content_hash(tmp)
-            marker = {"version": TINY_VERSION, "kind": kind, "fingerprint": fingerprint, "files": files}
-            (tmp / TINY_MARKER).write_text(json.dumps(marker, indent=1))
-            tmp.chmod(0o755)
-            if folder.exists():
-                shutil.rmtree(folder)
-            tmp.rename(folder)
-        finally:
-            if tmp.exists():
-                shutil.rmtree(tmp, ignore_errors=True)
+            return {"version": TINY_VERSION, "kind": kind, "fingerprint": fingerprint, "files": files}
+
+        _build_in_place(folder, build)
     return folder
 
 
@@ -264,9 +276,8 @@ def build_full_size(
     marker = folder / TINY_MARKER
     if marker.is_file() and _is_valid(folder, f"full-{kind}"):
         return folder
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".full-", dir=folder.parent))
-    try:
+
+    def build(tmp: Path) -> dict:
         torch.manual_seed(seed)
         unet = UNet2DConditionModel(
             sample_size=64, cross_attention_dim=768, in_channels=_UNET_IN_CHANNELS[kind]
@@ -291,23 +302,9 @@ def build_full_size(
         }
         _save_pipeline(kind, components, tmp)
         _, files = _content_hash_sizes_only(tmp)
-        (tmp / TINY_MARKER).write_text(
-            json.dumps(
-                {
-                    "version": TINY_VERSION,
-                    "kind": f"full-{kind}",
-                    "fingerprint": f"seed{seed}",
-                    "files": files,
-                }
-            )
-        )
-        tmp.chmod(0o755)
-        if folder.exists():
-            shutil.rmtree(folder)
-        tmp.rename(folder)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        return {"version": TINY_VERSION, "kind": f"full-{kind}", "fingerprint": f"seed{seed}", "files": files}
+
+    _build_in_place(folder, build)
     return folder
 
 
