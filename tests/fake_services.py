@@ -1,6 +1,7 @@
 """Real HTTP servers on 127.0.0.1 that speak the APIs the remote extensions call: the OpenAI
 Images API, an A1111 ``/sdapi/v1/txt2img`` server, Replicate-style predictions, a generic
-JSON-in/image-out endpoint, and plain file serving (for install-from-URL).
+JSON-in/image-out endpoint, plain file serving (for install-from-URL), and the part of the
+Hugging Face hub protocol that model downloads use.
 
 Every server records the requests it got and can be scripted to misbehave: ``queue()`` replies
 that are served first, whatever the route (a status, a malformed body, a delay)."""
@@ -8,6 +9,7 @@ that are served first, whatever the route (a status, a malformed body, a delay).
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import json
 import threading
@@ -18,6 +20,7 @@ from dataclasses import dataclass, field
 from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 
 from PIL import Image
 
@@ -48,6 +51,8 @@ class Reply:
     content_type: str = "application/json"
     delay: float = 0.0
     send_length: bool = True  # False: no Content-Length; the body ends when the connection closes
+    headers: dict[str, str] = field(default_factory=dict)
+    chunk_delay: float = 0.0  # seconds between 64 KiB chunks of the body (a slow download)
 
     @classmethod
     def json(cls, data: object, status: int = 200) -> Reply:
@@ -65,6 +70,8 @@ class FakeService:
     requests: list[Request] = field(default_factory=list)
     queued: list[Reply] = field(default_factory=list)
     url: str = ""
+    #: answers what no exact route matches (a service with path parameters routes itself)
+    fallback: Handler | None = None
 
     def route(self, method: str, path: str, handler: Handler) -> None:
         self.routes[(method, path)] = handler
@@ -76,7 +83,7 @@ class FakeService:
         self.requests.append(request)
         if self.queued:
             return self.queued.pop(0)
-        handler = self.routes.get((request.method, request.path.split("?")[0]))
+        handler = self.routes.get((request.method, request.path.split("?")[0])) or self.fallback
         if handler is None:
             return Reply.json({"error": f"no route {request.method} {request.path}"}, 404)
         return handler(request)
@@ -107,12 +114,19 @@ def serve(service: FakeService) -> Iterator[FakeService]:
                 self.send_header("Content-Type", reply.content_type)
                 if reply.send_length:
                     self.send_header("Content-Length", str(len(reply.body)))
+                for name, value in reply.headers.items():
+                    self.send_header(name, value)
                 self.end_headers()
-                self.wfile.write(reply.body)
+                if self.command == "HEAD":
+                    return
+                step = 1 << 16 if reply.chunk_delay else max(len(reply.body), 1)
+                for start in range(0, len(reply.body), step):
+                    self.wfile.write(reply.body[start : start + step])
+                    time.sleep(reply.chunk_delay)
             except (BrokenPipeError, ConnectionResetError):  # the client gave up (timeout test)
                 pass
 
-        do_GET = do_POST = _any
+        do_GET = do_POST = do_HEAD = _any
 
         def log_message(self, *args: object) -> None:
             pass
@@ -214,4 +228,89 @@ def files(service: FakeService, served: dict[str, tuple[bytes, str]]) -> FakeSer
     """``GET <path>`` answers ``served[path]`` = (body, content type)."""
     for path, (body, content_type) in served.items():
         service.route("GET", path, lambda r, b=body, t=content_type: Reply(200, b, t))
+    return service
+
+
+@dataclass
+class HubRepo:
+    """A model repository served from a local folder at one commit."""
+
+    folder: Path
+    sha: str = "0123456789abcdef0123456789abcdef01234567"
+    gated: bool = False
+
+    def files(self) -> dict[str, Path]:
+        return {
+            p.relative_to(self.folder).as_posix(): p
+            for p in sorted(self.folder.rglob("*"))
+            if p.is_file() and not p.name.startswith(".")
+        }
+
+
+def hf_hub(service: FakeService, repos: dict[str, HubRepo], chunk_delay: float = 0.0) -> FakeService:
+    """The Hugging Face hub endpoints ``huggingface_hub`` downloads with: repo info
+    (``/api/models/<id>[/revision/<rev>]``), the recursive tree listing
+    (``/api/models/<id>/tree/<rev>``) and file resolution (``HEAD``/``GET
+    /<id>/resolve/<rev>/<path>``, with ``X-Repo-Commit`` and ``ETag``). Unknown repos answer 404
+    ``RepoNotFound``, unknown revisions ``RevisionNotFound``, gated repos 401 ``GatedRepo``, as
+    the hub does. Safetensors files are LFS files (their ETag is their sha256)."""
+
+    def error(status: int, code: str, message: str) -> Reply:
+        return Reply(
+            status,
+            json.dumps({"error": message}).encode(),
+            headers={"X-Error-Code": code, "X-Error-Message": message},
+        )
+
+    def etag(path: Path) -> str:
+        data = path.read_bytes()
+        if path.suffix == ".safetensors":
+            return hashlib.sha256(data).hexdigest()
+        return hashlib.sha1(b"blob %d\0" % len(data) + data).hexdigest()
+
+    def tree_entry(name: str, path: Path) -> dict:
+        size = path.stat().st_size
+        entry: dict = {"type": "file", "path": name, "size": size, "oid": etag(path)}
+        if path.suffix == ".safetensors":
+            entry["lfs"] = {"oid": etag(path), "size": size, "pointerSize": 134}
+        return entry
+
+    def handle(request: Request) -> Reply:
+        path = request.path.split("?")[0]
+        api = path.startswith("/api/models/")
+        parts = path.removeprefix("/api/models/" if api else "/").split("/")
+        repo_id = "/".join(parts[:2])
+        repo = repos.get(repo_id)
+        if repo is None:
+            return error(404, "RepoNotFound", f"Repository Not Found for url: {service.url}{path}.")
+        if repo.gated:
+            return error(
+                401, "GatedRepo", f"Access to model {repo_id} is restricted. You must have access to it."
+            )
+        rest = parts[2:]
+        revision = rest[1] if len(rest) >= 2 else "main"
+        if revision not in ("main", repo.sha):
+            return error(404, "RevisionNotFound", f"Invalid rev id: {revision}")
+        files = repo.files()
+        if api and rest[:1] in ([], ["revision"]):
+            siblings = [{"rfilename": name} for name in files]
+            return Reply.json({"id": repo_id, "modelId": repo_id, "sha": repo.sha, "private": False,
+                               "gated": False, "tags": [], "siblings": siblings})  # fmt: skip
+        if api and rest[:1] == ["tree"]:
+            return Reply.json([tree_entry(name, file) for name, file in files.items()])
+        if not api and rest[:1] == ["resolve"]:
+            name = "/".join(rest[2:])
+            if name not in files:
+                return error(404, "EntryNotFound", f"{name} does not exist on {revision}")
+            headers = {"X-Repo-Commit": repo.sha, "ETag": f'"{etag(files[name])}"'}
+            return Reply(
+                200,
+                files[name].read_bytes(),
+                "application/octet-stream",
+                headers=headers,
+                chunk_delay=chunk_delay,
+            )
+        return error(404, "EntryNotFound", f"no route {request.method} {path}")
+
+    service.fallback = handle
     return service

@@ -212,28 +212,3 @@ def test_controlnet_and_pix2pix_pipelines_run(manager, tiny_dir) -> None:
     out = pix("x", image=image, num_inference_steps=2, generator=torch.Generator().manual_seed(0)).images[0]
     assert out.size == (64, 64)
     assert manager.stats["loads"] == 3  # txt2img, its controlnet, pix2pix
-
-
-def test_download_progress_is_reported_from_the_hub_cache(tmp_path, monkeypatch) -> None:
-    from huggingface_hub import constants
-
-    from opendream.diffusion.manager import _download_with_progress
-
-    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path))
-    blobs = tmp_path / "models--owner--repo" / "blobs"
-
-    class FakePipeline:
-        @classmethod
-        def download(cls, repo, revision=None):
-            import time
-
-            blobs.mkdir(parents=True)
-            for i in range(3):
-                (blobs / f"part{i}").write_bytes(b"x" * 1000)
-                time.sleep(0.3)
-            return str(tmp_path / "snapshot")
-
-    seen: list[int] = []
-    folder = _download_with_progress(FakePipeline, "owner/repo", None, lambda done, total: seen.append(done))
-    assert folder == str(tmp_path / "snapshot")
-    assert seen and seen == sorted(seen) and seen[-1] == 3000

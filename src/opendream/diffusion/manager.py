@@ -326,9 +326,8 @@ class ModelManager:
             raise
         except Exception as exc:  # hub errors come as OSError, HTTP errors, ValueError ...
             raise ModelUnavailable(
-                f"model {source.location!r} could not be loaded from the Hugging Face hub or its local cache "
-                f"(offline, gated, misspelt, or not a diffusers pipeline: {_short(exc)}). "
-                + how_to_provide(source.location, role)
+                f"model {source.location!r} could not be loaded from the Hugging Face hub or its local cache: "
+                f"{_hub_failure(exc, source)}. " + how_to_provide(source.location, role)
             ) from exc
 
     def _load_single_file(self, cls: Any, source: Source, role: str, common: dict) -> Any:
@@ -422,6 +421,42 @@ class ModelManager:
 def _short(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:300]
+
+
+def _hub_failure(exc: BaseException, source: Source) -> str:
+    """Why a hub download failed, in words a user can act on.
+
+    diffusers reports most failures as "not cached locally" and chains the hub's own error
+    underneath, so the chain is searched for the error that says what really happened."""
+    from huggingface_hub import errors
+
+    chain: list[BaseException] = []
+    cause: BaseException | None = exc
+    while cause is not None and cause not in chain:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__
+    for error in chain:
+        if isinstance(error, errors.GatedRepoError):
+            return (
+                "it is gated; accept its conditions on its hub page, then log in with `hf auth login` "
+                "or set HF_TOKEN"
+            )
+        if isinstance(error, errors.RepositoryNotFoundError):
+            return (
+                "the hub has no such repository (misspelt? a private one needs `hf auth login` or HF_TOKEN)"
+            )
+        if isinstance(error, errors.RevisionNotFoundError):
+            return f"the hub has no revision {source.revision or 'main'!r} of it"
+        if isinstance(error, errors.RemoteEntryNotFoundError) and "model_index.json" in str(error):
+            return "it is not a diffusers pipeline (the repository has no model_index.json)"
+        if isinstance(error, (errors.OfflineModeIsEnabled, ConnectionError)) or type(error).__name__ in (
+            "ConnectError",
+            "ConnectTimeout",
+        ):
+            return (
+                "the hub could not be reached (offline, or HF_HUB_OFFLINE=1) and it is not in the local cache"
+            )
+    return _short(exc)
 
 
 def _link_with_suffix(path: Path, suffix: str) -> Path:

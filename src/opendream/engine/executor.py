@@ -103,6 +103,9 @@ class Executor:
         ctx.check_cancelled()
         outputs: list[tuple[LayerKind, str]] = [(r.kind, self.blobs.put_image(r.image)) for r in results]
         if cacheable:
+            # Running can pin the identity down (a hub model named by its branch is now
+            # downloaded at a known commit): store under the key the next lookup will compute.
+            key = self.cache_key(spec, recipe, inputs, ctx)
             self.db.cache_put(key, spec.name, [digest for _, digest in outputs])
         return Execution(outputs, False, time.perf_counter() - started, key)
 
