@@ -21,6 +21,7 @@ from email.parser import BytesParser
 from email.policy import HTTP
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
@@ -314,3 +315,17 @@ def hf_hub(service: FakeService, repos: dict[str, HubRepo], chunk_delay: float =
 
     service.fallback = handle
     return service
+
+
+def use_hub(monkeypatch: Any, url: str, cache: Path) -> None:
+    """Point ``huggingface_hub`` at the hub at ``url`` and at an empty cache folder, online:
+    what ``HF_ENDPOINT`` and ``HF_HUB_CACHE`` do when set before its first import."""
+    from huggingface_hub import constants, hf_api
+
+    monkeypatch.setattr(constants, "ENDPOINT", url)
+    monkeypatch.setattr(hf_api.api, "endpoint", url)  # the module-level client diffusers calls
+    monkeypatch.setattr(
+        constants, "HUGGINGFACE_CO_URL_TEMPLATE", url + "/{repo_id}/resolve/{revision}/{filename}"
+    )
+    monkeypatch.setattr(constants, "HF_HUB_CACHE", str(cache))
+    monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)

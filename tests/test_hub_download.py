@@ -19,7 +19,7 @@ from opendream.engine.runtime import Runtime
 from opendream.engine.workspace import Workspace
 from opendream.settings import Settings
 from tests.diffusion_fixtures import *  # noqa: F403
-from tests.fake_services import FakeService, HubRepo, hf_hub, serve
+from tests.fake_services import FakeService, HubRepo, hf_hub, serve, use_hub
 
 REPO = "opendream-tests/tiny-sd"
 SHA = "c0ffee" + "0" * 34
@@ -27,23 +27,14 @@ SHA = "c0ffee" + "0" * 34
 
 @pytest.fixture
 def hub(tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeService]:
-    """The fake hub, with ``huggingface_hub`` pointed at it and at an empty cache (what
-    ``HF_ENDPOINT`` and ``HF_HUB_CACHE`` do when set before the first import)."""
-    from huggingface_hub import constants, hf_api
-
+    """The fake hub, with ``huggingface_hub`` pointed at it and at an empty cache."""
     repos = {
         REPO: HubRepo(tiny_dir / "txt2img", sha=SHA),
         "opendream-tests/gated": HubRepo(tiny_dir / "txt2img", gated=True),
         "opendream-tests/a-controlnet": HubRepo(tiny_dir / "controlnet"),
     }
     with serve(hf_hub(FakeService(), repos, chunk_delay=0.02)) as service:
-        monkeypatch.setattr(constants, "ENDPOINT", service.url)
-        monkeypatch.setattr(hf_api.api, "endpoint", service.url)  # the module-level client
-        monkeypatch.setattr(
-            constants, "HUGGINGFACE_CO_URL_TEMPLATE", service.url + "/{repo_id}/resolve/{revision}/{filename}"
-        )
-        monkeypatch.setattr(constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
-        monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
+        use_hub(monkeypatch, service.url, tmp_path / "hf-cache")
         yield service
 
 

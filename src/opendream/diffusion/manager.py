@@ -345,8 +345,10 @@ class ModelManager:
             return cls.from_single_file(str(path), **kwargs)
         except Exception as exc:
             raise ModelUnavailable(
-                f"checkpoint {source.location!r} could not be loaded as a Stable Diffusion model ({_short(exc)}). "
-                "Single-file checkpoints also need their base model's configuration from the Hugging Face cache. "
+                f"checkpoint {source.location!r} could not be loaded as a Stable Diffusion model: "
+                f"{_hub_failure(exc, source)}. A single-file checkpoint takes its configuration (small files, "
+                "no weights) from its base model's hub repo, such as stable-diffusion-v1-5/stable-diffusion-v1-5: "
+                "fetched once when online, then read from the Hugging Face cache. "
                 + how_to_provide(source.location, role)
             ) from exc
 
