@@ -28,9 +28,18 @@ def parse_args(description: str, extra: list[tuple[str, dict]] | None = None) ->
         "--full", dest="full", action="store_true", help="SD 1.5-shaped random weights (minutes)"
     )
     parser.set_defaults(full=False)
+    parser.add_argument(
+        "--device",
+        choices=["auto", "cuda", "mps", "cpu"],
+        default="auto",
+        help="where the models run (auto: cuda > mps > cpu; float16 on cuda)",
+    )
     for name, kwargs in extra or []:
         parser.add_argument(name, **kwargs)
     args = parser.parse_args()
+    from opendream.diffusion.device import detect_device
+
+    args.device, args.dtype = detect_device(args.device)
     if getattr(args, "size", 0) is None:
         # tiny VAEs downsample by 2 (not 8), so 64 px tiny costs what 256 px does at full size
         args.size = 256 if args.full else 64
@@ -54,10 +63,10 @@ def model_folder(full: bool, kind: str = "txt2img") -> Path:
     return ensure_tiny_model(kind, CACHE / "tiny")  # type: ignore[arg-type]
 
 
-def settings(tmp: Path | None = None) -> Any:
+def settings(tmp: Path | None = None, device: str = "cpu") -> Any:
     from opendream.settings import Settings
 
-    return Settings(data_dir=tmp or CACHE / "data", device="cpu")
+    return Settings(data_dir=tmp or CACHE / "data", device=device)
 
 
 def png_bytes(image: Any) -> bytes:
@@ -90,21 +99,24 @@ def _fmt(value: Any) -> str:
     return str(value)
 
 
-def write_result(name: str, full: bool, data: dict[str, Any]) -> Path:
+def write_result(name: str, args: argparse.Namespace, data: dict[str, Any]) -> Path:
     import diffusers
     import torch
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}-{'full' if full else 'tiny'}.json"
+    path = RESULTS / f"{name}-{'full' if args.full else 'tiny'}.json"
     payload = {
         "benchmark": name,
-        "models": "full" if full else "tiny",
+        "models": "full" if args.full else "tiny",
+        "device": args.device,
+        "dtype": args.dtype,
         "machine": {
             "python": platform.python_version(),
             "torch": torch.__version__,
             "diffusers": diffusers.__version__,
             "threads": THREADS,
             "cpus": os.cpu_count(),
+            "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         },
         "when": time.strftime("%Y-%m-%dT%H:%M:%S"),
         **data,

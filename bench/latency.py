@@ -102,7 +102,7 @@ def main() -> None:
     base = f"http://127.0.0.1:{port}"
     with tempfile.TemporaryDirectory() as tmp:
         log = (Path(tmp) / "server.log").open("wb")
-        env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "OPENDREAM_DEVICE": "cpu"}
+        env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "OPENDREAM_DEVICE": args.device}
         server = subprocess.Popen(
             [sys.executable, "-m", "opendream.cli", "serve", "--port", str(port), "--data-dir", tmp],
             stdout=log,
@@ -155,7 +155,7 @@ def main() -> None:
     print(f"p99 during generation {'meets' if target else 'misses'} the 50 ms target")
     path = write_result(
         "latency",
-        args.full,
+        args,
         {
             "clients": CLIENTS,
             "interval_s": INTERVAL,

@@ -1,6 +1,6 @@
 """Memory: ``dream`` + ``img2img`` + ``mask_and_inpaint`` on one base model, with the manager's
 shared components vs three separate loads, against one pipeline alone. Peak RSS of a fresh
-subprocess per mode (``ru_maxrss``)."""
+subprocess per mode (``ru_maxrss``), and peak CUDA memory when the models run on a GPU."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from bench._common import model_folder, parse_args, settings, setup_torch, table
 MODES = ("one pipeline", "shared (manager)", "separate loads")
 
 
-def _child(mode: str, folder: str, size: int, steps: int) -> None:
+def _child(mode: str, folder: str, size: int, steps: int, device: str, dtype: str) -> None:
     setup_torch()
     import torch
     from PIL import Image
@@ -42,13 +42,17 @@ def _child(mode: str, folder: str, size: int, steps: int) -> None:
                 {"image": image, "mask_image": mask, "width": size, "height": size},
             ),
         ):
-            pipe = getattr(diffusers, name).from_pretrained(folder, dtype=torch.float32, safety_checker=None)
+            pipe = (
+                getattr(diffusers, name)
+                .from_pretrained(folder, dtype=getattr(torch, dtype), safety_checker=None)
+                .to(device)
+            )
             pipe.set_progress_bar_config(disable=True)
             pipe("a boat", num_inference_steps=steps, generator=torch.Generator().manual_seed(0), **extra)
             pipes.append(pipe)  # an app caching one pipeline per op keeps all three
         weights = module_bytes([m for p in pipes for m in p.components.values()])
     else:
-        manager = ModelManager(settings(), device="cpu", dtype="float32")
+        manager = ModelManager(settings(device=device), device=device, dtype=dtype)
         ctx = Context(models=manager, settings=manager.settings)
         calls = [("dream", {**prompt_args, "width": size, "height": size}, {})]
         if mode == "shared (manager)":
@@ -65,12 +69,13 @@ def _child(mode: str, folder: str, size: int, steps: int) -> None:
             spec.call(spec.validate_params(params), layers, ctx)
         weights = manager.used_bytes
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-    print(json.dumps({"mode": mode, "peak_rss": peak, "weights": weights}))
+    vram = torch.cuda.max_memory_allocated() if device == "cuda" else None
+    print(json.dumps({"mode": mode, "peak_rss": peak, "peak_vram": vram, "weights": weights}))
 
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        _child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+        _child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]), sys.argv[6], sys.argv[7])
         return
     args = parse_args(
         __doc__ or "",
@@ -92,6 +97,8 @@ def main() -> None:
                 str(folder),
                 str(args.size),
                 str(args.steps),
+                args.device,
+                args.dtype,
             ],
             check=True,
             capture_output=True,
@@ -99,19 +106,31 @@ def main() -> None:
             cwd=Path(__file__).resolve().parent.parent,
         )
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
-    base = results[0]["peak_rss"]
-    rows = [[r["mode"], r["peak_rss"] / 2**20, r["weights"] / 2**20, r["peak_rss"] / base] for r in results]
+    # on a GPU the weights live in VRAM, so that is the peak that counts
+    measure = "peak_vram" if args.device == "cuda" else "peak_rss"
+    base = results[0][measure]
+    rows = [
+        [
+            r["mode"],
+            r["peak_rss"] / 2**20,
+            (r["peak_vram"] or 0) / 2**20,
+            r["weights"] / 2**20,
+            r[measure] / base,
+        ]
+        for r in results
+    ]
     print(
-        f"memory ({'full' if args.full else 'tiny'}, {args.size}x{args.size}, {args.steps} steps; peak RSS per subprocess)"
+        f"memory ({'full' if args.full else 'tiny'}, {args.size}x{args.size}, {args.steps} steps, "
+        f"{args.device} {args.dtype}; peak per subprocess)"
     )
-    print(table(["mode", "peak RSS MB", "weights MB", "x one pipeline"], rows))
-    shared_ratio = results[1]["peak_rss"] / base
+    print(table(["mode", "peak RSS MB", "peak VRAM MB", "weights MB", "x one pipeline"], rows))
+    shared_ratio = results[1][measure] / base
     print(
         f"target shared <= 1.3x one pipeline: {'met' if shared_ratio <= 1.3 else 'NOT met'} ({shared_ratio:.2f}x)"
     )
     path = write_result(
         "memory",
-        args.full,
+        args,
         {"size": args.size, "steps": args.steps, "results": results, "shared_ratio": shared_ratio},
     )
     print(f"wrote {path}")

@@ -44,8 +44,8 @@ def main() -> None:
     repeats = args.repeats or (2 if args.full else 5)
     steps = args.steps or (4 if args.full else 10)
     folder = model_folder(args.full)
-    config = settings(Path(tempfile.mkdtemp(prefix="opendream-overhead-")))
-    manager = ModelManager(config, device="cpu", dtype="float32")
+    config = settings(Path(tempfile.mkdtemp(prefix="opendream-overhead-")), args.device)
+    manager = ModelManager(config, device=args.device, dtype=args.dtype)
     runtime = make_runtime(config, load_models=False)
     runtime.models = manager
     workspace = Workspace(config, runtime=runtime, extensions=[])
@@ -101,7 +101,8 @@ def main() -> None:
         ["Opendream engine (dream recipe)", median(op_times), min(op_times), ratio_median, ratio],
     ]
     print(
-        f"overhead ({'full' if args.full else 'tiny'}, {args.size}x{args.size}, {steps} steps, {repeats} runs)"
+        f"overhead ({'full' if args.full else 'tiny'}, {args.size}x{args.size}, {steps} steps, {repeats} runs, "
+        f"{args.device} {args.dtype})"
     )
     print(table(["mode", "median s", "min s", "ratio (median)", "ratio (min)"], rows))
     print(
@@ -109,7 +110,7 @@ def main() -> None:
     )
     path = write_result(
         "overhead",
-        args.full,
+        args,
         {
             "size": args.size,
             "steps": steps,

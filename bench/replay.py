@@ -58,7 +58,7 @@ def main() -> None:
     steps = args.steps or (4 if args.full else 8)
     txt2img, inpaint = str(model_folder(args.full, "txt2img")), str(model_folder(args.full, "inpaint"))
     with tempfile.TemporaryDirectory() as tmp:
-        workspace = Workspace(settings(Path(tmp)))
+        workspace = Workspace(settings(Path(tmp), args.device))
         project, third = build_project(workspace, txt2img, inpaint, size, steps)
         snapshot = project.to_dict()
 
@@ -86,7 +86,7 @@ def main() -> None:
     print(f"edited layer 3 re-ran: {[r.layer for r in edited]}")
     path = write_result(
         "replay",
-        args.full,
+        args,
         {
             "size": size,
             "steps": steps,

@@ -26,11 +26,13 @@ def main() -> None:
 
     steps = args.steps or (4 if args.full else 10)
     folder = model_folder(args.full)
-    config = settings()
+    config = settings(device=args.device)
 
     def original_dream(seed: int) -> None:
-        # what the original reference.dream did, minus the device move
-        pipe = StableDiffusionPipeline.from_pretrained(str(folder), dtype=torch.float32, safety_checker=None)
+        # what the original reference.dream did: load, move to the device, generate
+        pipe = StableDiffusionPipeline.from_pretrained(
+            str(folder), dtype=getattr(torch, args.dtype), safety_checker=None
+        ).to(args.device)
         pipe.set_progress_bar_config(disable=True)
         pipe(
             "a lighthouse at dusk",
@@ -40,7 +42,7 @@ def main() -> None:
             generator=[torch.Generator().manual_seed(seed)],
         )
 
-    manager = ModelManager(config, device="cpu", dtype="float32")
+    manager = ModelManager(config, device=args.device, dtype=args.dtype)
     spec = REGISTRY.get("dream")
 
     def managed_dream(seed: int) -> None:
@@ -70,7 +72,8 @@ def main() -> None:
         ["model manager", total_managed, managed_times[0], managed_times[-1], speedup],
     ]
     print(
-        f"reuse ({'full' if args.full else 'tiny'}, {args.ops} dream ops, {args.size}x{args.size}, {steps} steps)"
+        f"reuse ({'full' if args.full else 'tiny'}, {args.ops} dream ops, {args.size}x{args.size}, {steps} steps, "
+        f"{args.device} {args.dtype})"
     )
     print(table(["mode", "total s", "first op s", "last op s", "speedup"], rows))
     print(
@@ -79,7 +82,7 @@ def main() -> None:
     )
     path = write_result(
         "reuse",
-        args.full,
+        args,
         {
             "ops": args.ops,
             "size": args.size,
