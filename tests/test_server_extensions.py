@@ -169,6 +169,32 @@ def test_refusals_are_4xx_with_the_reason_and_nothing_quarantined(
     assert _quarantined(data_dir) == []
 
 
+def test_pending_downloads_are_listed_and_a_declined_one_is_deleted(
+    client: TestClient, remote: FakeService, data_dir: Path
+) -> None:
+    assert client.get("/api/extensions/pending").json() == []
+    url = f"{remote.url}/mirror_url.py"
+    assert client.post("/api/extensions/fetch", json={"url": url}).status_code == 200
+    (pending,) = client.get("/api/extensions/pending").json()
+    assert {k: pending[k] for k in ("url", "name", "sha256", "size")} == {
+        "url": url,
+        "name": "mirror_url.py",
+        "sha256": GOOD_SHA,
+        "size": len(GOOD),
+    }
+    assert pending["fetched_at"] > 0
+
+    for bad, status, message in [("0" * 64, 404, "no download with sha256"), ("abc", 400, "full sha256")]:
+        response = client.delete(f"/api/extensions/pending/{bad}")
+        assert response.status_code == status and message in response.json()["detail"]
+    assert len(_quarantined(data_dir)) == 2, "a refused discard deletes nothing"
+
+    assert client.delete(f"/api/extensions/pending/{GOOD_SHA.upper()}").status_code == 204
+    assert client.get("/api/extensions/pending").json() == [] and _quarantined(data_dir) == []
+    assert client.post("/api/extensions/enable", json={"sha256": GOOD_SHA}).status_code == 404
+    assert client.delete(f"/api/extensions/pending/{GOOD_SHA}").status_code == 404
+
+
 def test_a_slow_download_times_out(client: TestClient, remote: FakeService, data_dir: Path) -> None:
     remote.queue(Reply(200, GOOD, "text/x-python", delay=1.0))
     response = client.post("/api/extensions/fetch", json={"url": f"{remote.url}/mirror_url.py"})

@@ -156,6 +156,9 @@ export const api = {
   fetchExtension: (url: string) => json<FetchedExtension>('POST', '/api/extensions/fetch', { json: { url } }),
   enableExtension: (sha256: string) =>
     json<EnabledExtension>('POST', '/api/extensions/enable', { json: { sha256 } }),
+  discardExtension: async (sha256: string) => {
+    await request('DELETE', `/api/extensions/pending/${encodeURIComponent(sha256)}`)
+  },
 
   jobs: (projectId: string) => json<Job[]>('GET', `/api/jobs?project=${encodeURIComponent(projectId)}`),
   cancelJob: (jobId: string) => json<Job>('POST', `/api/jobs/${encodeURIComponent(jobId)}/cancel`),

@@ -4,6 +4,7 @@ import { useAppState, useController } from '../state/context'
 import {
   canFetch,
   confirmLabel,
+  discardStep,
   enableStep,
   fetchStep,
   formatBytes,
@@ -76,7 +77,7 @@ function InstallFromUrl({ onEnabled }: { onEnabled: () => Promise<void> }) {
             <button type="button" className="primary" disabled={busy} onClick={() => void enable()}>
               {state.step === 'enabling' ? 'Enabling…' : confirmLabel(fetched.sha256)}
             </button>
-            <button type="button" disabled={busy} onClick={() => dispatch({ type: 'discard' })}>
+            <button type="button" disabled={busy} onClick={() => void discardStep(controller.api, state, dispatch)}>
               Cancel
             </button>
           </div>

@@ -31,6 +31,7 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
     reloadExtensions: vi.fn(fail),
     fetchExtension: vi.fn(fail),
     enableExtension: vi.fn(fail),
+    discardExtension: vi.fn(fail),
     jobs: vi.fn(async () => []),
     cancelJob: vi.fn(fail),
     ...overrides,

@@ -4,6 +4,7 @@ import type { EnabledExtension, FetchedExtension } from '../api/types'
 import {
   canFetch,
   confirmLabel,
+  discardStep,
   enableStep,
   fetchStep,
   formatBytes,
@@ -98,5 +99,24 @@ describe('install from a URL', () => {
     expect(confirmLabel(SHA)).toBe('Enable (I trust sha256 abababababab…)')
     expect(formatBytes(120)).toBe('120 bytes')
     expect(formatBytes(2048)).toBe('2.0 KiB (2048 bytes)')
+  })
+
+  it('cancelling a review deletes the quarantined download, and says so when that fails', async () => {
+    const review: InstallState = { step: 'review', url: fetched.url, fetched, error: null }
+    const api = { discardExtension: vi.fn(async () => undefined) }
+    let h = harness(review)
+    await discardStep(api, h.state, h.dispatch)
+    expect(api.discardExtension).toHaveBeenCalledWith(SHA)
+    expect(h.state).toEqual({ step: 'idle', url: fetched.url, error: null })
+
+    const gone = { discardExtension: vi.fn(async () => Promise.reject(new ApiError(404, 'no download'))) }
+    h = harness(review)
+    await discardStep(gone, h.state, h.dispatch)
+    expect(h.state).toEqual({ step: 'idle', url: fetched.url, error: null })
+
+    const down = { discardExtension: vi.fn(async () => Promise.reject(new ApiError(500, 'disk full'))) }
+    h = harness(review)
+    await discardStep(down, h.state, h.dispatch)
+    expect(h.state).toEqual({ step: 'idle', url: fetched.url, error: 'The download stays in quarantine: disk full' })
   })
 })

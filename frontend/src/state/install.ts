@@ -1,3 +1,4 @@
+import { ApiError } from '../api/client'
 import type { Api } from './controller'
 import type { EnabledExtension, FetchedExtension } from '../api/types'
 
@@ -19,7 +20,7 @@ export type InstallAction =
   | { type: 'enable' }
   | { type: 'enabled'; enabled: EnabledExtension }
   | { type: 'failed'; error: string }
-  | { type: 'discard' }
+  | { type: 'discard'; error?: string }
 
 export const initialInstall: InstallState = { step: 'idle', url: '', error: null }
 
@@ -41,7 +42,7 @@ export function installReducer(state: InstallState, action: InstallAction): Inst
       if (state.step === 'enabling') return { step: 'review', url: state.url, fetched: state.fetched, error: action.error }
       return state
     case 'discard':
-      return { step: 'idle', url: state.step === 'enabled' ? '' : state.url, error: null }
+      return { step: 'idle', url: state.step === 'enabled' ? '' : state.url, error: action.error ?? null }
   }
 }
 
@@ -92,5 +93,24 @@ export async function enableStep(
   } catch (error) {
     dispatch({ type: 'failed', error: message(error) })
     return undefined
+  }
+}
+
+/** Cancels the review and deletes the quarantined download on the server (already gone is fine). */
+export async function discardStep(
+  api: Pick<Api, 'discardExtension'>,
+  state: InstallState,
+  dispatch: Dispatch,
+): Promise<void> {
+  if (state.step !== 'review') {
+    dispatch({ type: 'discard' })
+    return
+  }
+  try {
+    await api.discardExtension(state.fetched.sha256)
+    dispatch({ type: 'discard' })
+  } catch (error) {
+    const gone = error instanceof ApiError && error.status === 404
+    dispatch(gone ? { type: 'discard' } : { type: 'discard', error: `The download stays in quarantine: ${message(error)}` })
   }
 }

@@ -224,7 +224,12 @@ def enable(settings: Any, sha256: str, bind_host: str) -> Path:
 
 def discard(settings: Any, sha256: str) -> None:
     """Delete a quarantined download (the user declined it)."""
+    sha256 = sha256.strip().lower()
+    if not _SHA256.match(sha256):
+        raise InstallRefused("name the download by its full sha256 (64 hex digits)")
     folder = Path(settings.extensions_dir) / QUARANTINE
-    if _SHA256.match(sha256.strip().lower()):
-        for suffix in (".py.txt", ".json"):
-            (folder / f"{sha256.strip().lower()}{suffix}").unlink(missing_ok=True)
+    files = [folder / f"{sha256}{suffix}" for suffix in (".py.txt", ".json")]
+    if not any(path.is_file() for path in files):
+        raise InstallRefused(f"no download with sha256 {sha256} is waiting in quarantine", 404)
+    for path in files:
+        path.unlink(missing_ok=True)

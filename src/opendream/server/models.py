@@ -257,6 +257,14 @@ class FetchedOut(BaseModel):
     preview_truncated: bool
 
 
+class PendingOut(BaseModel):
+    url: str
+    name: str = Field(description="The file name it will have in the extensions folder")
+    sha256: str
+    size: int
+    fetched_at: float = Field(description="Unix time of the download")
+
+
 class EnabledOut(BaseModel):
     extension: InstalledExtensionOut
     ops: list[OpOut] = Field(description="The ops it provides now")

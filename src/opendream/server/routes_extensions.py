@@ -4,9 +4,10 @@ that exact hash confirmed. URL installs need ``allow_url_install`` and a loopbac
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Response
 
 from opendream.engine import installer
 from opendream.engine.loader import ExtensionStatus
@@ -18,6 +19,7 @@ from opendream.server.models import (
     ExtensionFetch,
     ExtensionsOut,
     FetchedOut,
+    PendingOut,
 )
 from opendream.server.state import ServerState, get_state
 
@@ -97,3 +99,16 @@ def enable_extension(body: ExtensionEnable, state: State) -> dict:
         "extension": _extension_out(state, status, extensions.provenance()),
         "ops": [registry.ops[name].describe() for name in status.ops if name in registry.ops],
     }
+
+
+@router.get("/pending", response_model=list[PendingOut])
+def list_pending(state: State) -> list[dict]:
+    """Downloads waiting in quarantine for their sha256 to be confirmed."""
+    return [asdict(p) for p in installer.pending(state.settings)]
+
+
+@router.delete("/pending/{sha256}", status_code=204, response_class=Response)
+def discard_pending(sha256: str, state: State) -> Response:
+    """Delete a quarantined download the user declined. 404 when there is none."""
+    installer.discard(state.settings, sha256)
+    return Response(status_code=204)
