@@ -212,3 +212,13 @@ def test_controlnet_and_pix2pix_pipelines_run(manager, tiny_dir) -> None:
     out = pix("x", image=image, num_inference_steps=2, generator=torch.Generator().manual_seed(0)).images[0]
     assert out.size == (64, 64)
     assert manager.stats["loads"] == 3  # txt2img, its controlnet, pix2pix
+
+
+def test_loading_prints_no_library_progress_bars(tiny_settings, tiny_dir, capfd) -> None:
+    """Progress goes through job events; the libraries' tqdm bars would clutter the server log."""
+    manager = ModelManager(tiny_settings, device="cpu", dtype="float32")
+    capfd.readouterr()
+    manager.get("txt2img", str(tiny_dir / "txt2img"))
+    manager.get("controlnet", controlnet=str(tiny_dir / "controlnet"))
+    err = capfd.readouterr().err
+    assert "Loading" not in err and "it/s" not in err, err[-500:]

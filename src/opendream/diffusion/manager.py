@@ -286,6 +286,8 @@ class ModelManager:
     def _load(self, kind: str, source: Source, role: str, progress: DownloadProgress | None) -> Any:
         import diffusers
 
+        _silence_library_progress_bars()
+
         cls = getattr(diffusers, PIPELINE_CLASSES[kind])
         if kind == "controlnet":  # the base of a ControlNet pipeline is a plain txt2img pipeline
             cls = diffusers.StableDiffusionPipeline
@@ -418,6 +420,18 @@ class ModelManager:
         with self._lock:
             base.extras[extra_key] = module
         return module
+
+
+def _silence_library_progress_bars() -> None:
+    """Opendream reports loading and download progress itself (layer and job events, the CLI's
+    bar); the libraries' own terminal bars would only clutter the server log."""
+    import diffusers.utils.logging
+    import huggingface_hub.utils
+    import transformers.utils.logging
+
+    diffusers.utils.logging.disable_progress_bar()
+    transformers.utils.logging.disable_progress_bar()
+    huggingface_hub.utils.disable_progress_bars()
 
 
 def _short(exc: BaseException) -> str:
