@@ -184,9 +184,9 @@ def test_pending_downloads_are_listed_and_a_declined_one_is_deleted(
     }
     assert pending["fetched_at"] > 0
 
-    for bad, status, message in [("0" * 64, 404, "no download with sha256"), ("abc", 400, "full sha256")]:
-        response = client.delete(f"/api/extensions/pending/{bad}")
-        assert response.status_code == status and message in response.json()["detail"]
+    response = client.delete(f"/api/extensions/pending/{'0' * 64}")
+    assert response.status_code == 404 and "no download with sha256" in response.json()["detail"]
+    assert client.delete("/api/extensions/pending/abc").status_code == 400
     assert len(_quarantined(data_dir)) == 2, "a refused discard deletes nothing"
 
     assert client.delete(f"/api/extensions/pending/{GOOD_SHA.upper()}").status_code == 204

@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Response
+from fastapi import APIRouter, Depends, Path, Response
 
 from opendream.engine import installer
 from opendream.engine.loader import ExtensionStatus
@@ -108,7 +108,10 @@ def list_pending(state: State) -> list[dict]:
 
 
 @router.delete("/pending/{sha256}", status_code=204, response_class=Response)
-def discard_pending(sha256: str, state: State) -> Response:
+def discard_pending(
+    sha256: Annotated[str, Path(pattern="^[0-9a-fA-F]{64}$", description="The download's sha256")],
+    state: State,
+) -> Response:
     """Delete a quarantined download the user declined. 404 when there is none."""
     installer.discard(state.settings, sha256)
     return Response(status_code=204)
