@@ -200,6 +200,15 @@ def test_identity_of_a_folder_changes_with_its_weights(tiny_dir, tmp_path) -> No
     assert identity("owner/not-cached") == {"source": "owner/not-cached", "revision": "main"}
 
 
+def test_a_tiny_marker_vouches_only_for_unmodified_files(tiny_dir, tmp_path) -> None:
+    tiny = identity(str(tiny_dir / "txt2img"))
+    copy = Path(shutil.copytree(tiny_dir / "txt2img", tmp_path / "copy"))  # keeps mtimes
+    assert identity(str(copy)) == tiny
+    weights = next((copy / "vae").glob("*.safetensors"))
+    weights.write_bytes(weights.read_bytes())  # same bytes and size, but written after the marker
+    assert identity(str(copy))["source"] == str(copy), "the copy now has its own fingerprint"
+
+
 def test_controlnet_and_pix2pix_pipelines_run(manager, tiny_dir) -> None:
     import torch
 

@@ -130,6 +130,24 @@ def hub_cached_revision(repo_id: str, revision: str | None = None) -> str | None
     return Path(folder).name
 
 
+def _tiny_identity(folder: Path) -> dict[str, Any] | None:
+    """The content identity ``opendream.diffusion.tiny`` recorded for ``folder``, if its marker
+    still vouches for the files: each listed file has its recorded size and was not modified
+    after the marker was written (a copy that keeps mtimes stays tiny; edited weights do not)."""
+    marker = folder / TINY_MARKER
+    try:
+        data = json.loads(marker.read_text())
+        written = marker.stat().st_mtime_ns
+        files = data["files"]
+        for rel, size in files.items():
+            stat = (folder / rel).stat()
+            if stat.st_size != size or stat.st_mtime_ns > written:
+                return None
+        return {"source": f"tiny:{data['kind']}", "fingerprint": data["fingerprint"]}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
 def identity(source: Source | str, revision: str | None = None) -> dict[str, Any]:
     """What names a model's exact weights, for result-cache keys.
 
@@ -143,14 +161,7 @@ def identity(source: Source | str, revision: str | None = None) -> dict[str, Any
         return {"source": source.location, "revision": resolved or source.revision or "main"}
     path = Path(source.location)
     if source.kind == "folder":
-        marker = path / TINY_MARKER
-        if marker.is_file():
-            try:
-                data = json.loads(marker.read_text())
-                return {"source": f"tiny:{data['kind']}", "fingerprint": data["fingerprint"]}
-            except (ValueError, KeyError):
-                pass
-        return {"source": str(path), "fingerprint": _folder_fingerprint(path)}
+        return _tiny_identity(path) or {"source": str(path), "fingerprint": _folder_fingerprint(path)}
     stat = path.stat()
     digest = hashlib.sha256(f"{stat.st_size}:{stat.st_mtime_ns}".encode())
     with path.open("rb") as f:
