@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import io
 import warnings
+from typing import Any
 
 from PIL import Image
 
-from opendream.core.errors import ImageRejected
+from opendream.core.errors import ImageRejected, OpFailed
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP")
 MAX_PIXELS = 4096 * 4096
@@ -51,3 +52,18 @@ def encode_png(image: Image.Image) -> bytes:
     buffer = io.BytesIO()
     image.save(buffer, format="PNG", optimize=False, compress_level=6)
     return buffer.getvalue()
+
+
+def pipeline_images(pixels: Any, op: str) -> list[Image.Image]:
+    """RGB images from a diffusers pipeline's ``output_type="np"`` result: floats in [0, 1],
+    shaped (images, height, width, 3). NaN or infinite pixels (a float16 VAE overflowing, a
+    broken model) raise ``OpFailed`` naming ``op`` and what to try."""
+    import numpy as np
+
+    array = np.asarray(pixels)
+    if not np.isfinite(array).all():
+        raise OpFailed(
+            f"{op}: the model produced NaN/inf pixels (common with float16 VAEs); try another seed, "
+            "less guidance, or run in float32 (OPENDREAM_DEVICE=cpu)"
+        )
+    return [Image.fromarray((image * 255).round().clip(0, 255).astype(np.uint8), "RGB") for image in array]

@@ -15,6 +15,7 @@ from PIL import Image
 import opendream
 from opendream import Context, Field, ImageLayer
 from opendream.core.errors import InvalidParams, OpFailed
+from opendream.core.images import pipeline_images
 
 Scheduler = Literal["unipc", "euler_a", "euler"]
 _SCHEDULERS = {
@@ -139,10 +140,7 @@ def generate_with_control(
             output_type="np",
             callback_on_step_end=on_step_end,
         )
-    pixels = np.asarray(result.images[0])
-    if not np.isfinite(pixels).all():
-        raise OpFailed(f"{op}: the model produced NaN/inf pixels; try another seed or run in float32")
-    image = Image.fromarray((pixels * 255).round().clip(0, 255).astype(np.uint8), "RGB")
+    (image,) = pipeline_images(result.images, op)
     return image.crop((0, 0, width, height))
 
 

@@ -12,6 +12,7 @@ from PIL import Image
 import opendream
 from opendream import Context, Field, ImageLayer
 from opendream.core.errors import InvalidParams, OpFailed
+from opendream.core.images import pipeline_images
 
 MAX_SIDE = 2048
 
@@ -109,8 +110,5 @@ def instruct_pix2pix(
             output_type="np",
             callback_on_step_end=on_step_end,
         )
-    pixels = np.asarray(result.images[0])
-    if not np.isfinite(pixels).all():
-        raise OpFailed("instruct_pix2pix: the model produced NaN/inf pixels; try another seed or float32")
-    edited = Image.fromarray((pixels * 255).round().clip(0, 255).astype(np.uint8), "RGB")
+    (edited,) = pipeline_images(result.images, "instruct_pix2pix")
     return ImageLayer(image=edited.crop((0, 0, width, height)))

@@ -11,6 +11,7 @@ import numpy as np
 from PIL import Image
 
 from opendream.core.errors import InvalidParams, OpFailed
+from opendream.core.images import pipeline_images
 
 if TYPE_CHECKING:
     from opendream.core.context import Context
@@ -71,6 +72,38 @@ def check_inputs(op: str, **checks: tuple[bool, str]) -> None:
     errors = [{"param": name, "message": message} for name, (ok, message) in checks.items() if not ok]
     if errors:
         raise InvalidParams(op, errors)
+
+
+def check_image_to_image(
+    op: str,
+    size: tuple[int, int],
+    strength: float,
+    steps: int,
+    guidance_scale: float,
+    **more: tuple[bool, str],
+) -> None:
+    """The checks every op that denoises an input image shares (plus ``more`` of its own):
+    the input's size, strength, steps, guidance, and that ``strength`` leaves at least one
+    step to run (diffusers runs ``int(steps * strength)`` of them)."""
+    width, height = size
+    check_inputs(
+        op,
+        image_layer=(
+            max(width, height) <= MAX_INPUT_SIDE,
+            f"has to be at most {MAX_INPUT_SIDE} px per side but is {width}x{height}",
+        ),
+        strength=(0 < strength <= 1, f"has to be in (0, 1] but is {strength!r}"),
+        steps=(1 <= steps <= 150, f"has to be between 1 and 150 but is {steps!r}"),
+        guidance_scale=(0 <= guidance_scale <= 30, f"has to be between 0 and 30 but is {guidance_scale!r}"),
+        **more,
+    )
+    check_inputs(
+        op,
+        strength=(
+            int(steps * strength) >= 1,
+            f"times `steps` has to give at least one step ({steps} x {strength})",
+        ),
+    )
 
 
 def size_check(value: int) -> tuple[bool, str]:
@@ -164,13 +197,7 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
             f"{op}: out of memory on {getattr(ctx, 'device', 'this device')}; try a smaller size, fewer "
             "images, or a lower OPENDREAM_MODEL_MEMORY_BUDGET_MB so fewer models stay loaded"
         ) from exc
-    images = np.asarray(result.images)
-    if not np.isfinite(images).all():
-        raise OpFailed(
-            f"{op}: the model produced NaN/inf pixels (common with float16 VAEs); try another seed, "
-            "fewer guidance, or run in float32 (OPENDREAM_DEVICE=cpu)"
-        )
-    return [Image.fromarray((image * 255).round().clip(0, 255).astype(np.uint8), "RGB") for image in images]
+    return pipeline_images(result.images, op)
 
 
 def pad_to_multiple(

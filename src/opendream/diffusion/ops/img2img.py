@@ -7,8 +7,7 @@ from typing import Annotated
 import opendream
 from opendream import Context, Field, ImageLayer
 from opendream.diffusion.ops._common import (
-    MAX_INPUT_SIDE,
-    check_inputs,
+    check_image_to_image,
     download_reporter,
     generators,
     manager_for,
@@ -51,23 +50,7 @@ def img2img(
     """
     # 1. Check inputs
     width, height = image_layer.get_image().size
-    check_inputs(
-        "img2img",
-        image_layer=(
-            max(width, height) <= MAX_INPUT_SIDE,
-            f"has to be at most {MAX_INPUT_SIDE} px per side but is {width}x{height}",
-        ),
-        strength=(0 < strength <= 1, f"has to be in (0, 1] but is {strength!r}"),
-        steps=(1 <= steps <= 150, f"has to be between 1 and 150 but is {steps!r}"),
-        guidance_scale=(0 <= guidance_scale <= 30, f"has to be between 0 and 30 but is {guidance_scale!r}"),
-    )
-    check_inputs(
-        "img2img",
-        strength=(
-            int(steps * strength) >= 1,
-            f"times `steps` has to give at least one step ({steps} x {strength})",
-        ),
-    )
+    check_image_to_image("img2img", (width, height), strength, steps, guidance_scale)
 
     # 2. Prepare the input: RGB, padded to multiples of 8
     image = pad_to_multiple(image_layer.get_image().convert("RGB"))

@@ -10,8 +10,7 @@ from PIL import Image
 import opendream
 from opendream import Context, Field, ImageLayer, MaskLayer
 from opendream.diffusion.ops._common import (
-    MAX_INPUT_SIDE,
-    check_inputs,
+    check_image_to_image,
     download_reporter,
     feathered_alpha,
     generators,
@@ -70,25 +69,15 @@ def mask_and_inpaint(
     # 1. Check inputs
     original = image_layer.get_image()
     width, height = original.size
-    check_inputs(
+    check_image_to_image(
         "mask_and_inpaint",
-        image_layer=(
-            max(width, height) <= MAX_INPUT_SIDE,
-            f"has to be at most {MAX_INPUT_SIDE} px per side but is {width}x{height}",
-        ),
-        strength=(0 < strength <= 1, f"has to be in (0, 1] but is {strength!r}"),
-        steps=(1 <= steps <= 150, f"has to be between 1 and 150 but is {steps!r}"),
-        guidance_scale=(0 <= guidance_scale <= 30, f"has to be between 0 and 30 but is {guidance_scale!r}"),
+        (width, height),
+        strength,
+        steps,
+        guidance_scale,
         mask_feather=(
             0 <= mask_feather <= MAX_FEATHER,
             f"has to be between 0 and {MAX_FEATHER} but is {mask_feather!r}",
-        ),
-    )
-    check_inputs(
-        "mask_and_inpaint",
-        strength=(
-            int(steps * strength) >= 1,
-            f"times `steps` has to give at least one step ({steps} x {strength})",
         ),
     )
 
