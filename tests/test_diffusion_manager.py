@@ -225,6 +225,14 @@ def test_controlnet_and_pix2pix_pipelines_run(manager, tiny_dir) -> None:
 
 def test_loading_prints_no_library_progress_bars(tiny_settings, tiny_dir, capfd) -> None:
     """Progress goes through job events; the libraries' tqdm bars would clutter the server log."""
+    import diffusers.utils.logging
+    import huggingface_hub.utils
+    import transformers.utils.logging
+
+    # an earlier load in this process already turned them off: turn them on, so this can fail
+    diffusers.utils.logging.enable_progress_bar()
+    transformers.utils.logging.enable_progress_bar()
+    huggingface_hub.utils.enable_progress_bars()
     manager = ModelManager(tiny_settings, device="cpu", dtype="float32")
     capfd.readouterr()
     manager.get("txt2img", str(tiny_dir / "txt2img"))
