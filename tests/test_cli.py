@@ -101,13 +101,13 @@ def _bad(document: dict, **changes) -> dict:
                 _bad(
                     d,
                     layers=[
-                        {**d["layers"][0], "op": "ghost_a"},
+                        {**d["layers"][0], "op": "ghost_a", "extension": "ghost-tools"},
                         {**d["layers"][1], "op": "ghost_b"},
                         *d["layers"][2:],
                     ],
                 )
             ),
-            "'ghost_a' (extension 'builtin'), 'ghost_b'",
+            "'ghost_a' (extension 'ghost-tools'), 'ghost_b'",
         ),
         (
             lambda d: json.dumps(

@@ -35,6 +35,8 @@ def test_export_carries_assets_and_all_embeds_results(client: TestClient) -> Non
     document = response.json()
     assert document["format"] == "opendream.workflow"
     assert [x["op"] for x in document["layers"]] == ["paint_mask", "feather_mask", "invert_mask"]
+    # built-in ops ship with Opendream: there is no extension to name
+    assert not any("extension" in x for x in document["layers"])
     assert len(document["assets"]) == 1
     full = client.get(f"/api/projects/{pid}/workflow", params={"embed": "all"}).json()
     assert len(full["assets"]) == 3

@@ -49,6 +49,11 @@ class OpOutput:
     image: Image.Image
 
 
+#: The origin of the ops that ship inside Opendream itself: nothing to install, so workflow
+#: files do not name it.
+BUILTIN = "builtin"
+
+
 @dataclass
 class OpSpec:
     """Everything the engine and the faces need to know about one registered op."""
@@ -87,6 +92,10 @@ class OpSpec:
                 ],
             )
         return self.migrate(dict(params), from_version)
+
+    @property
+    def builtin(self) -> bool:
+        return self.extension == BUILTIN
 
     @property
     def layer_param_names(self) -> list[str]:

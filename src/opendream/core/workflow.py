@@ -68,7 +68,7 @@ def export_workflow(
     sources: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict:
     """The project as a version 1 workflow document. ``read_blob(hex)`` returns a blob's bytes.
-    Each layer names the extension behind its op and, when ``sources`` (extension name ->
+    Each layer names the extension behind its op (built-ins name none) and, when ``sources`` (extension name ->
     ``{"url", "sha256"}``) has it, where that extension was installed from.
 
     ``assets`` carries what cannot be recomputed: every blob a param names (``sha256:<hex>``),
@@ -89,7 +89,7 @@ def export_workflow(
             "op": recipe.op,
             "op_version": recipe.op_version,
         }
-        if spec is not None and spec.extension:
+        if spec is not None and spec.extension and not spec.builtin:
             entry["extension"] = spec.extension
             if sources and spec.extension in sources:
                 source = sources[spec.extension]

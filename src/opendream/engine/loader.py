@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from opendream.core.errors import OpDefinitionError
-from opendream.core.registry import REGISTRY, OpRegistry
+from opendream.core.registry import BUILTIN, REGISTRY, OpRegistry
 
 log = logging.getLogger(__name__)
 
@@ -61,7 +61,7 @@ def load_builtin_ops(registry: OpRegistry = REGISTRY) -> list[ExtensionStatus]:
         status = ExtensionStatus(name=module_name, source=module_name)
         before = set(registry.ops)
         try:
-            with registry.origin("builtin"):
+            with registry.origin(BUILTIN):
                 importlib.import_module(module_name)
         except Exception as exc:
             status.error = f"{module_name}: {type(exc).__name__}: {exc}"
