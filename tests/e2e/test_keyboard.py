@@ -1,6 +1,6 @@
 """The keyboard alone, no mouse: create a project from the project list, find Dream through the op
-picker's search, fill and submit its form, then undo (Ctrl+Z) and redo (Ctrl+Shift+Z) the layer.
-The focused control is visibly outlined."""
+picker's search ("/" jumps there), fill and submit its form, then undo (Ctrl+Z) and redo
+(Ctrl+Shift+Z) the layer. The focused control is visibly outlined."""
 
 from __future__ import annotations
 
@@ -74,9 +74,10 @@ def test_keyboard_only(page: Page, server: str, artifacts: Path) -> None:
     expect(page.get_by_role("button", name="Keys")).to_be_visible()
     expect(page.get_by_text("64 × 64")).to_be_visible()
 
-    # The op picker's search, then Dream.
+    # "/" jumps to the op picker's search; then Dream.
     picker = page.get_by_role("navigation", name="Operations")
-    tab_to(page, picker.get_by_role("searchbox", name="Search operations"), "the op search")
+    page.keyboard.press("/")
+    expect(picker.get_by_role("searchbox", name="Search operations")).to_be_focused()
     assert_focus_visible(page)
     page.keyboard.type("dream")
     dream = picker.get_by_role("button", name="Dream", exact=True)

@@ -11,6 +11,7 @@ import { JobsPanel } from './JobsPanel'
 import { LayersPanel } from './LayersPanel'
 import { OpForm } from './OpForm'
 import { OpPicker } from './OpPicker'
+import { isTyping } from './keys'
 import { IMAGE_ACCEPT, TopBar } from './TopBar'
 import { WorkflowDialog } from './WorkflowDialog'
 
@@ -19,10 +20,6 @@ type Side = { mode: 'picker' } | { mode: 'form'; op: OpInfo; editing?: Layer }
 interface MaskSession {
   painter: MaskPainter
   target: Layer | null
-}
-
-function isTyping(target: EventTarget | null): boolean {
-  return target instanceof HTMLElement && (target.isContentEditable || ['INPUT', 'TEXTAREA', 'SELECT'].includes(target.tagName))
 }
 
 /** Ctrl+Z undoes, Ctrl+Shift+Z (or Ctrl+Y) redoes, except while typing in a field. */

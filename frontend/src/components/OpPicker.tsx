@@ -1,25 +1,43 @@
-import { useMemo, useState } from 'react'
+import { type RefObject, useEffect, useMemo, useRef, useState } from 'react'
 import type { OpInfo } from '../api/types'
 import { groupByCategory, searchOps } from '../ops/catalog'
 import { useAppState } from '../state/context'
+import { isTyping } from './keys'
 
 interface OpPickerProps {
   onPick: (op: OpInfo) => void
 }
 
+/** "/" jumps to the search from anywhere but a text field, as in most tools with a command search. */
+function useSearchKey(search: RefObject<HTMLInputElement | null>) {
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== '/' || e.ctrlKey || e.metaKey || e.altKey || isTyping(e.target)) return
+      e.preventDefault()
+      search.current?.focus()
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [search])
+}
+
 export function OpPicker({ onPick }: OpPickerProps) {
   const catalog = useAppState((s) => s.catalog)
   const [query, setQuery] = useState('')
+  const search = useRef<HTMLInputElement>(null)
+  useSearchKey(search)
   const groups = useMemo(() => groupByCategory(searchOps(catalog?.ops ?? [], query)), [catalog, query])
   const broken = catalog?.extensions.filter((x) => x.error !== null) ?? []
   return (
     <nav className="op-picker" aria-label="Operations">
       <h2 className="panel-title">Add a layer</h2>
       <input
+        ref={search}
         type="search"
         className="op-search"
-        placeholder="Search operations"
+        placeholder="Search operations ( / )"
         aria-label="Search operations"
+        aria-keyshortcuts="/"
         value={query}
         onChange={(e) => setQuery(e.target.value)}
       />

@@ -1,0 +1,48 @@
+import { cleanup, fireEvent, render, screen } from '@testing-library/react'
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import type { OpInfo } from '../api/types'
+import { ControllerContext } from '../state/context'
+import { AppController, type Api } from '../state/controller'
+import { schemas } from '../test/schemas'
+import { OpPicker } from './OpPicker'
+
+const dream: OpInfo = {
+  name: 'dream', title: 'Dream', version: '1', category: 'generate', description: '', deterministic: true,
+  extension: 'builtin', schema: schemas.dream,
+}
+
+function setup() {
+  const events = () => ({ start: () => undefined, stop: () => undefined, cancel: () => false })
+  const controller = new AppController({} as Api, events)
+  controller.store.dispatch({ type: 'catalog', catalog: { ops: [dream], extensions: [] } })
+  const onPick = vi.fn()
+  render(
+    <ControllerContext.Provider value={controller}>
+      <input aria-label="Elsewhere" />
+      <OpPicker onPick={onPick} />
+    </ControllerContext.Provider>,
+  )
+  return { onPick, search: screen.getByRole('searchbox', { name: 'Search operations' }) }
+}
+
+afterEach(cleanup)
+
+describe('OpPicker', () => {
+  it('"/" moves the focus to the search', () => {
+    const { search } = setup()
+    expect(search.getAttribute('aria-keyshortcuts')).toBe('/')
+    const pressed = fireEvent.keyDown(document.body, { key: '/' })
+    expect(document.activeElement).toBe(search)
+    expect(pressed).toBe(false) // the "/" is not typed into the search
+  })
+
+  it('"/" typed in a text field stays there', () => {
+    const { search } = setup()
+    const elsewhere = screen.getByLabelText('Elsewhere')
+    elsewhere.focus()
+    expect(fireEvent.keyDown(elsewhere, { key: '/' })).toBe(true)
+    expect(document.activeElement).toBe(elsewhere)
+    fireEvent.keyDown(document.body, { key: '/', ctrlKey: true })
+    expect(document.activeElement).not.toBe(search)
+  })
+})
