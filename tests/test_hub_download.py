@@ -8,9 +8,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
-from opendream.core.errors import ModelUnavailable
+from opendream.core.context import Context
+from opendream.core.errors import Cancelled, ModelUnavailable
 from opendream.core.project import Project
+from opendream.core.recipe import asset_ref
 from opendream.core.registry import REGISTRY
 from opendream.diffusion.manager import ModelManager
 from opendream.diffusion.sources import identity
@@ -23,6 +26,8 @@ from tests.fake_services import FakeService, HubRepo, hf_hub, serve, use_hub
 
 REPO = "opendream-tests/tiny-sd"
 SHA = "c0ffee" + "0" * 34
+CONTROLNET = "opendream-tests/a-controlnet"
+PIX2PIX = "opendream-tests/tiny-pix2pix"
 
 
 @pytest.fixture
@@ -31,7 +36,8 @@ def hub(tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iter
     repos = {
         REPO: HubRepo(tiny_dir / "txt2img", sha=SHA),
         "opendream-tests/gated": HubRepo(tiny_dir / "txt2img", gated=True),
-        "opendream-tests/a-controlnet": HubRepo(tiny_dir / "controlnet"),
+        CONTROLNET: HubRepo(tiny_dir / "controlnet"),
+        PIX2PIX: HubRepo(tiny_dir / "pix2pix"),
     }
     with serve(hf_hub(FakeService(), repos, chunk_delay=0.02)) as service:
         use_hub(monkeypatch, service.url, tmp_path / "hf-cache")
@@ -43,8 +49,8 @@ def manager(tiny_settings: Settings, pinned_threads: int) -> ModelManager:
     return ModelManager(tiny_settings, device="cpu", dtype="float32")
 
 
-def _cache_dir(tmp_path: Path) -> Path:
-    return tmp_path / "hf-cache" / ("models--" + REPO.replace("/", "--"))
+def _cache_dir(tmp_path: Path, repo: str = REPO) -> Path:
+    return tmp_path / "hf-cache" / ("models--" + repo.replace("/", "--"))
 
 
 def test_a_hub_model_is_downloaded_into_the_hf_cache_and_loaded(hub, manager, tmp_path) -> None:
@@ -66,6 +72,20 @@ def test_a_hub_model_is_downloaded_into_the_hf_cache_and_loaded(hub, manager, tm
     assert manager.stats["loads"] == 1
 
 
+def test_a_cancel_stops_waiting_for_a_download(hub, manager) -> None:
+    reports: list[int] = []
+
+    def on_download(done: int, total: int) -> None:
+        reports.append(done)
+        ctx.cancel()
+
+    ctx = Context(op_name="dream", on_download=on_download)
+    with pytest.raises(Cancelled):
+        manager.get("txt2img", REPO, progress=ctx.download_progress)
+    assert len(reports) == 1, "the first report after the cancel raised"
+    assert manager.loaded() == [] and manager.stats["loads"] == 0
+
+
 def test_a_downloaded_model_loads_offline(hub, manager, tiny_settings, monkeypatch) -> None:
     from huggingface_hub import constants
 
@@ -83,7 +103,7 @@ def test_a_downloaded_model_loads_offline(hub, manager, tiny_settings, monkeypat
     [
         ("opendream-tests/gated", "it is gated; accept its conditions"),
         ("opendream-tests/no-such-model", "the hub has no such repository"),
-        ("opendream-tests/a-controlnet", "not a diffusers pipeline (the repository has no model_index.json)"),
+        (CONTROLNET, "not a diffusers pipeline (the repository has no model_index.json)"),
         ("unreachable", "the hub could not be reached"),
     ],
 )
@@ -119,5 +139,54 @@ def test_the_first_run_after_a_download_is_cached_under_the_commit(hub, tiny_set
         again.add_layer(REGISTRY.get("dream"), params, {})
         (run,) = workspace.runner.run_pending(again)
         assert run.outcome == "cached" and again.layer("L1").blob == blob
+    finally:
+        workspace.close()
+
+
+def test_a_hub_controlnet_is_downloaded_with_progress(hub, manager, tiny_dir, tmp_path) -> None:
+    seen: list[int] = []
+    pipe = manager.get(
+        "controlnet",
+        str(tiny_dir / "txt2img"),
+        controlnet=CONTROLNET,
+        progress=lambda done, total: seen.append(done),
+    )
+    assert type(pipe).__name__ == "StableDiffusionControlNetPipeline"
+    weights = sum(p.stat().st_size for p in (_cache_dir(tmp_path, CONTROLNET) / "blobs").iterdir())
+    assert seen and seen == sorted(seen) and seen[-1] == weights
+    assert identity(CONTROLNET)["revision"] != "main", "the commit names the weights"
+
+
+@pytest.mark.parametrize("repo", ["opendream-tests/gated", "opendream-tests/no-such-controlnet"])
+def test_unavailable_hub_controlnets_are_explained(hub, manager, tiny_dir, repo) -> None:
+    with pytest.raises(ModelUnavailable) as info:
+        manager.get("controlnet", str(tiny_dir / "txt2img"), controlnet=repo)
+    message = str(info.value)
+    expect = "it is gated" if "gated" in repo else "the hub has no such repository"
+    assert f"ControlNet {repo!r}" in message and expect in message
+    assert f"huggingface-cli download {repo}" in message
+
+
+@pytest.mark.parametrize(
+    ("op", "params"),
+    [
+        ("controlnet_canny", {"prompt": "a lighthouse", "steps": 2, "controlnet_model": CONTROLNET}),
+        ("instruct_pix2pix", {"instruction": "make it blue", "steps": 2, "model": PIX2PIX}),
+    ],
+)
+def test_bundled_extensions_report_hub_downloads(hub, tiny_settings, manager, op, params) -> None:
+    """A layer whose model comes from the hub shows the download, as the built-in ops do."""
+    runtime = Runtime(settings=tiny_settings, device="cpu", dtype="float32", models=manager, environment={})
+    workspace = Workspace(tiny_settings, runtime=runtime, extensions=[])
+    try:
+        project = Project.new("hub", 64, 64)
+        digest = workspace.data.blobs.put_image(Image.new("RGB", (64, 64), (200, 40, 40)))
+        source = project.add_layer(REGISTRY.get("load_image"), {"asset": asset_ref(digest)}, {})
+        project.add_layer(REGISTRY.get(op), params, {"image": source.id})
+        events: list[Event] = []
+        runs = workspace.runner.run_pending(project, on_event=events.append)
+        assert runs[-1].outcome == "computed", runs[-1].error
+        downloads = [e.data["done_bytes"] for e in events if e.type == "layer.download"]
+        assert downloads and downloads == sorted(downloads) and downloads[-1] > 0
     finally:
         workspace.close()

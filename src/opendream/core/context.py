@@ -70,12 +70,15 @@ class Context:
             self._on_progress(step, total, preview)
 
     def download_progress(self, done_bytes: int, total_bytes: int) -> None:
-        """Report a model download (``total_bytes`` is 0 when unknown); logged when nobody listens."""
+        """Report a model download (``total_bytes`` is 0 when unknown); logged when nobody listens.
+        Raises ``Cancelled`` when the job was cancelled, so a cancel stops waiting for the download:
+        pass it as the ``progress`` of ``ctx.models.get``."""
         if self._on_download is not None:
             self._on_download(done_bytes, total_bytes)
         elif done_bytes - self._downloaded_logged >= 50 * 2**20:
             self._downloaded_logged = done_bytes
             self.log.info("downloading model: %.0f MB", done_bytes / 2**20)
+        self.check_cancelled()
 
     def load_asset(self, ref: str) -> Image.Image:
         """The picture stored under an asset reference (``sha256:<hex>``), for source ops."""

@@ -20,7 +20,7 @@ from collections import Counter, OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from opendream.core.errors import Cancelled, ModelUnavailable
 from opendream.diffusion.sources import Source, default_model, how_to_provide, identity, resolve_source
@@ -44,6 +44,7 @@ UNET_IN_CHANNELS: dict[str, tuple[int, ...]] = {
     "controlnet": (4,),
 }
 DownloadProgress = Callable[[int, int], None]  # (bytes done, bytes total or 0 when unknown)
+T = TypeVar("T")
 
 
 @dataclass
@@ -207,7 +208,7 @@ class ModelManager:
                 with self._lock:
                     self._bases[key] = base
                 self._make_room(0, keep=key)
-            return self._derive(base, kind, name, controlnet, role, controlnet_role)
+            return self._derive(base, kind, controlnet, role, controlnet_role, progress)
 
     def evict(self, model: str | None = None, role: str = "dream") -> int:
         """Drop one model (or every model when ``model`` is None) and free its memory; returns
@@ -322,7 +323,9 @@ class ModelManager:
         self, cls: Any, source: Source, role: str, progress: DownloadProgress | None, common: dict
     ) -> Any:
         try:
-            folder = _download_with_progress(cls, source.location, source.revision, progress)
+            folder = _watch_download(
+                source.location, progress, lambda: cls.download(source.location, revision=source.revision)
+            )
             return cls.from_pretrained(folder, **common)
         except Cancelled:
             raise
@@ -365,7 +368,13 @@ class ModelManager:
             )
 
     def _derive(
-        self, base: _Base, kind: str, name: str, controlnet: str | None, role: str, controlnet_role: str
+        self,
+        base: _Base,
+        kind: str,
+        controlnet: str | None,
+        role: str,
+        controlnet_role: str,
+        progress: DownloadProgress | None,
     ) -> Any:
         import diffusers
 
@@ -379,7 +388,9 @@ class ModelManager:
         self._check_kind(base.pipe, kind, base.source, role)
         extra: dict[str, Any] = {}
         if extra_key is not None:
-            extra["controlnet"] = self._controlnet(base, extra_key, controlnet or "", controlnet_role)
+            extra["controlnet"] = self._controlnet(
+                base, extra_key, controlnet or "", controlnet_role, progress
+            )
         pipe = cls.from_pipe(base.pipe, **extra)
         pipe.set_progress_bar_config(disable=True)
         self.stats["derived"] += 1
@@ -392,7 +403,9 @@ class ModelManager:
         self._make_room(0, keep=base.key)
         return pipe
 
-    def _controlnet(self, base: _Base, extra_key: tuple, model: str, role: str) -> Any:
+    def _controlnet(
+        self, base: _Base, extra_key: tuple, model: str, role: str, progress: DownloadProgress | None
+    ) -> Any:
         with self._lock:
             if extra_key in base.extras:
                 return base.extras[extra_key]
@@ -400,7 +413,15 @@ class ModelManager:
 
         source = resolve_source(model, role=role)
         try:
-            if source.kind in ("hub", "folder"):
+            if source.kind == "hub":
+                module = _watch_download(
+                    source.location,
+                    progress,
+                    lambda: ControlNetModel.from_pretrained(
+                        source.location, revision=source.revision, dtype=self._torch_dtype()
+                    ),
+                )
+            elif source.kind == "folder":
                 module = ControlNetModel.from_pretrained(source.location, dtype=self._torch_dtype())
             elif source.kind == "safetensors":
                 path = _link_with_suffix(Path(source.location), ".safetensors")
@@ -409,11 +430,12 @@ class ModelManager:
                 raise ModelUnavailable(
                     f"refusing to load {source.location!r}: pickle ControlNet checkpoints are not supported"
                 )
-        except ModelUnavailable:
+        except (ModelUnavailable, Cancelled):
             raise
         except Exception as exc:
+            why = _hub_failure(exc, source) if source.kind == "hub" else _short(exc)
             raise ModelUnavailable(
-                f"ControlNet {model!r} could not be loaded ({_short(exc)}). " + how_to_provide(model, role)
+                f"ControlNet {model!r} could not be loaded ({why}). " + how_to_provide(model, role)
             ) from exc
         module = module.to(self.device)
         self.stats["loads"] += 1
@@ -495,13 +517,11 @@ def _link_with_suffix(path: Path, suffix: str) -> Path:
     return link
 
 
-def _download_with_progress(
-    cls: Any, repo: str, revision: str | None, progress: DownloadProgress | None
-) -> str:
-    """``cls.download`` (the files ``from_pretrained`` needs, into the standard HF cache), reporting
-    bytes received by watching the cache folder while it runs."""
+def _watch_download(repo: str, progress: DownloadProgress | None, fetch: Callable[[], T]) -> T:
+    """``fetch()`` (which downloads ``repo`` into the standard HF cache), reporting bytes received
+    by watching the cache folder while it runs. ``progress`` may raise (a cancel) to stop waiting."""
     if progress is None:
-        return cls.download(repo, revision=revision)
+        return fetch()
     from huggingface_hub import constants
 
     repo_dir = Path(constants.HF_HUB_CACHE) / ("models--" + repo.replace("/", "--")) / "blobs"
@@ -509,7 +529,7 @@ def _download_with_progress(
 
     def run() -> None:
         try:
-            result["folder"] = cls.download(repo, revision=revision)
+            result["value"] = fetch()
         except BaseException as exc:
             result["error"] = exc
 
@@ -524,7 +544,7 @@ def _download_with_progress(
         progress(done, 0)
     if "error" in result:
         raise result["error"]
-    return result["folder"]
+    return result["value"]
 
 
 _DEFAULT_MANAGERS: dict[str, ModelManager] = {}

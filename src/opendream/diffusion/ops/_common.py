@@ -53,16 +53,9 @@ def model_identity(role: str) -> Callable[[dict, Any], dict]:
 
 
 def download_reporter(ctx: Context | None) -> Callable[[int, int], None] | None:
-    """Report model download progress (bytes) through ``ctx.download_progress``; a cancel
-    stops waiting for the download."""
-    if ctx is None:
-        return None
-
-    def report(done: int, total: int) -> None:
-        ctx.download_progress(done, total)
-        ctx.check_cancelled()
-
-    return report
+    """The ``progress`` for ``ModelManager.get``: ``ctx.download_progress``, which also stops
+    waiting for the download when the job is cancelled."""
+    return ctx.download_progress if ctx is not None else None
 
 
 def check_inputs(op: str, **checks: tuple[bool, str]) -> None:
