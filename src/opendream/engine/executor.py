@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from PIL import Image
 
 from opendream.core.context import Context
+from opendream.core.errors import OpFailed
 from opendream.core.layer import ImageLayer, Layer, MaskLayer
 from opendream.core.recipe import LayerKind, Recipe, asset_digest, canonical_json, sha256_hex
 from opendream.core.registry import OpRegistry, OpSpec
@@ -23,6 +24,15 @@ from opendream.storage.db import Database
 InputBlobs = dict[str, tuple[LayerKind, str] | list[tuple[LayerKind, str]]]
 ProgressSink = Callable[[int, int, Image.Image | None], None]
 DownloadSink = Callable[[int, int], None]
+
+
+def out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` is an allocation failure, on any device: torch raises ``OutOfMemoryError``
+    for CUDA, but a plain ``RuntimeError`` from its CPU and MPS allocators."""
+    if isinstance(exc, MemoryError) or type(exc).__name__ == "OutOfMemoryError":
+        return True
+    text = str(exc)
+    return isinstance(exc, RuntimeError) and ("can't allocate memory" in text or "out of memory" in text)
 
 
 @dataclass(frozen=True)
@@ -99,7 +109,15 @@ class Executor:
         layers = {name: self._load(value) for name, value in inputs.items()}
         for param in spec.layer_params:
             layers.setdefault(param.name, [] if param.many else None)
-        results = spec.call(recipe.params, layers, ctx)
+        try:
+            results = spec.call(recipe.params, layers, ctx)
+        except Exception as exc:
+            if not out_of_memory(exc):
+                raise
+            raise OpFailed(
+                f"{spec.name}: out of memory on {ctx.device}; try a smaller size, fewer images, or a lower "
+                "OPENDREAM_MODEL_MEMORY_BUDGET_MB so fewer models stay loaded"
+            ) from exc
         ctx.check_cancelled()
         outputs: list[tuple[LayerKind, str]] = [(r.kind, self.blobs.put_image(r.image)) for r in results]
         if cacheable:

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any, Literal
 import numpy as np
 from PIL import Image
 
-from opendream.core.errors import InvalidParams, OpFailed
+from opendream.core.errors import InvalidParams
 from opendream.core.images import pipeline_images
 
 if TYPE_CHECKING:
@@ -161,8 +161,8 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
 
     Progress is reported after every denoising step as ``(step, total)``; a preview goes with
     it every ~10% of the steps. A cancel is noticed at the next step end and raises
-    ``Cancelled`` out of the loop (the VAE decode is skipped). NaN output and running out of
-    memory raise ``OpFailed`` with a message saying what to try."""
+    ``Cancelled`` out of the loop (the VAE decode is skipped). NaN output raises ``OpFailed``
+    with a message saying what to try (the executor does the same for running out of memory)."""
     if ctx is not None:
         ctx.check_cancelled()
 
@@ -182,14 +182,8 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
 
     import torch
 
-    try:
-        with torch.inference_mode():
-            result = pipe(**kwargs, output_type="np", callback_on_step_end=on_step_end)
-    except (torch.OutOfMemoryError, MemoryError) as exc:
-        raise OpFailed(
-            f"{op}: out of memory on {getattr(ctx, 'device', 'this device')}; try a smaller size, fewer "
-            "images, or a lower OPENDREAM_MODEL_MEMORY_BUDGET_MB so fewer models stay loaded"
-        ) from exc
+    with torch.inference_mode():
+        result = pipe(**kwargs, output_type="np", callback_on_step_end=on_step_end)
     return pipeline_images(result.images, op)
 
 
