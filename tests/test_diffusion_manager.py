@@ -209,6 +209,17 @@ def test_a_tiny_marker_vouches_only_for_unmodified_files(tiny_dir, tmp_path) -> 
     assert identity(str(copy))["source"] == str(copy), "the copy now has its own fingerprint"
 
 
+def test_status_says_when_weights_are_really_loaded(manager, tiny_dir) -> None:
+    said: list[str] = []
+    base, controlnet = str(tiny_dir / "txt2img"), str(tiny_dir / "controlnet")
+    manager.get("txt2img", base, status=said.append)
+    manager.get("txt2img", base, status=said.append)  # reused
+    manager.get("img2img", base, status=said.append)  # derived from the loaded weights
+    manager.get("controlnet", base, controlnet=controlnet, status=said.append)
+    manager.get("controlnet", base, controlnet=controlnet, status=said.append)
+    assert said == [f"loading model {base}", f"loading ControlNet {controlnet}"]
+
+
 def test_controlnet_and_pix2pix_pipelines_run(manager, tiny_dir) -> None:
     import torch
 

@@ -15,6 +15,7 @@ from opendream.core.errors import InvalidParams
 from opendream.core.project import Project
 from opendream.core.recipe import asset_ref
 from opendream.core.registry import REGISTRY
+from opendream.engine.events import Event
 from opendream.engine.runtime import make_runtime
 from opendream.engine.workspace import Workspace
 from opendream.extensions.sam import build_tiny_sam, non_max_suppression, stability_scores
@@ -130,9 +131,12 @@ def test_unavailable_model_fails_the_layer_naming_it(tmp_path: Path, photo: Imag
     project = Project.new("sam", 100, 80)
     project.add_layer(REGISTRY.get("load_image"), {"asset": asset_ref(ws.data.blobs.put_image(photo))}, {})
     layer = project.add_layer(REGISTRY.get("sam"), OPEN, {"image": "L1"})
-    ws.runner.run_pending(project)
+    events: list[Event] = []
+    ws.runner.run_pending(project, on_event=events.append)
     error = project.layer(layer.id).run.error
     assert "no-such-sam" in error and "OPENDREAM_SAM_MODEL" in error
+    said = [e.data["text"] for e in events if e.type == "layer.status"]
+    assert said == [f"loading Segment Anything model {tmp_path / 'no-such-sam'}"]
     ws.close()
 
 

@@ -31,22 +31,26 @@ def test_health_says_tiny_models_are_active(tiny_client: TestClient) -> None:
     assert tiny_client.get("/api/health").json()["tiny_models"] is True
 
 
-def test_generate_inpaint_edit_and_replay(tiny_client: TestClient) -> None:
+def test_generate_inpaint_edit_and_replay(tiny_client: TestClient, tiny_dir: Path) -> None:
     client = tiny_client
     pid = new_project(client, width=64, height=64)["id"]
     with client.websocket_connect(WS) as ws:
         dream = client.post(f"/api/projects/{pid}/layers", json={"op": "dream", "params": DREAM})
         assert dream.status_code == 201, dream.text
         job_id = dream.json()["jobs"][0]["id"]
-        steps = []
+        steps, said = [], []
         while True:
             event = ws.receive_json()
             if event["type"] == "job.progress" and event["job"] == job_id:
                 steps.append((event["step"], event["total"]))
+            if event["type"] == "job.status" and event["job"] == job_id:
+                assert not steps, "the status comes before the first step"
+                said.append((event["layers"], event["text"]))
             if event["type"] in ("job.completed", "job.failed") and event["job"]["id"] == job_id:
                 assert event["type"] == "job.completed", event
                 break
     assert steps and steps[-1][0] == steps[-1][1]
+    assert said == [(["L1"], f"loading model {tiny_dir / 'txt2img'}")], "the first dream loads the model"
     upload(client, pid, mask_bytes(64), route="masks")
     inpaint = client.post(
         f"/api/projects/{pid}/layers",

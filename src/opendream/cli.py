@@ -104,6 +104,10 @@ def run(
                     progress.update(
                         task, description=f"{layers} step {event.data['step']}/{event.data['total']}"
                     )
+                elif event.type == "layer.status":
+                    progress.update(
+                        task, description=f"{','.join(event.data['layers'])} {event.data['text']}"
+                    )
                 elif event.type == "layer.download":
                     megabytes = event.data["done_bytes"] / 2**20
                     progress.update(task, description=f"downloading model: {megabytes:.0f} MB")

@@ -221,6 +221,14 @@ export type ServerEvent =
       /** 0 when the size is not known yet. */
       total_bytes: number
     }
+  | {
+      type: 'job.status'
+      job: string
+      project: string
+      layers: string[]
+      /** What the op is doing before its first step, e.g. "loading model …". */
+      text: string
+    }
   | { type: 'layer.changed'; project: string; revision: number; layers?: LayerSummary[]; deleted?: string[] }
   | { type: 'project.changed'; project: string; revision?: number; deleted?: boolean }
   | { type: 'extensions.changed' }

@@ -231,6 +231,9 @@ function LayerStatus({ layer, progress }: { layer: Layer; progress: Progress | u
       {layer.status === 'running' && progress?.download !== undefined && (
         <DownloadStatus layer={layer} done={progress.download.done} total={progress.download.total} />
       )}
+      {layer.status === 'running' && progress?.download === undefined && progress?.status !== undefined && (
+        <span className="layer-phase">{progress.status}…</span>
+      )}
       {layer.status === 'running' && progress?.download === undefined && (
         <progress
           aria-label={`Progress of ${layer.name}`}

@@ -82,6 +82,29 @@ describe('server events', () => {
     expect(state.progress.L3.download).toBeUndefined()
   })
 
+  it('shows what a job says it is doing until denoising starts', () => {
+    let state = withProject()
+    state = appReducer(state, {
+      type: 'event',
+      event: { type: 'job.download', job: 'j1', project: 'p1', layers: ['L3'], done_bytes: 40, total_bytes: 40 },
+    })
+    state = appReducer(state, {
+      type: 'event',
+      event: { type: 'job.status', job: 'j1', project: 'p1', layers: ['L3'], text: 'loading model sd' },
+    })
+    expect(state.progress.L3).toEqual({ job: 'j1', step: 0, total: 0, preview: null, status: 'loading model sd', download: undefined })
+    state = appReducer(state, {
+      type: 'event',
+      event: { type: 'job.status', job: 'j1', project: 'other', layers: ['L3'], text: 'elsewhere' },
+    })
+    expect(state.progress.L3.status).toBe('loading model sd')
+    state = appReducer(state, {
+      type: 'event',
+      event: { type: 'job.progress', job: 'j1', project: 'p1', layers: ['L3'], step: 1, total: 4 },
+    })
+    expect(state.progress.L3.status).toBeUndefined()
+  })
+
   it('ignores a layer.changed no newer than the project it holds', () => {
     const held = withProject()
     const stale = appReducer(held, {

@@ -18,6 +18,8 @@ export interface Progress {
   preview: string | null
   /** Bytes of model weights fetched so far, while the op waits for a download. */
   download?: { done: number; total: number }
+  /** What the op said it is doing before its first step, e.g. "loading model …". */
+  status?: string
 }
 
 export interface Notice {
@@ -130,12 +132,17 @@ function applyEvent(state: AppState, event: ServerEvent): AppState {
       for (const id of event.layers) progress[id] = entry
       return { ...state, progress }
     }
-    case 'job.download': {
+    case 'job.download':
+    case 'job.status': {
       if (project === null || event.project !== project.id) return state
-      const download = { done: event.done_bytes, total: event.total_bytes }
+      // A status starts a new phase: a finished download is no longer news.
+      const news =
+        event.type === 'job.download'
+          ? { download: { done: event.done_bytes, total: event.total_bytes } }
+          : { status: event.text, download: undefined }
       const progress = { ...state.progress }
       for (const id of event.layers) {
-        progress[id] = { ...(progress[id] ?? { job: event.job, step: 0, total: 0, preview: null }), download }
+        progress[id] = { ...(progress[id] ?? { job: event.job, step: 0, total: 0, preview: null }), ...news }
       }
       return { ...state, progress }
     }

@@ -14,6 +14,7 @@ if TYPE_CHECKING:
 
 ProgressCallback = Callable[[int, int, "Image.Image | None"], None]
 DownloadCallback = Callable[[int, int], None]
+StatusCallback = Callable[[str], None]
 
 
 class Context:
@@ -39,6 +40,7 @@ class Context:
         cancel_event: threading.Event | None = None,
         load_asset: Callable[[str], Image.Image] | None = None,
         on_download: DownloadCallback | None = None,
+        on_status: StatusCallback | None = None,
     ) -> None:
         self.op_name = op_name
         self.device = device
@@ -50,6 +52,7 @@ class Context:
         self._cancel_event = cancel_event or threading.Event()
         self._load_asset = load_asset
         self._on_download = on_download
+        self._on_status = on_status
         self._downloaded_logged = 0
 
     @property
@@ -78,6 +81,15 @@ class Context:
         elif done_bytes - self._downloaded_logged >= 50 * 2**20:
             self._downloaded_logged = done_bytes
             self.log.info("downloading model: %.0f MB", done_bytes / 2**20)
+        self.check_cancelled()
+
+    def status(self, text: str) -> None:
+        """Say what the op is doing before its first step, e.g. ``"loading model X"``: the UI shows
+        it on the layer until progress arrives. Raises ``Cancelled`` once the job is cancelled."""
+        if self._on_status is not None:
+            self._on_status(text)
+        else:
+            self.log.info("%s", text)
         self.check_cancelled()
 
     def load_asset(self, ref: str) -> Image.Image:

@@ -44,6 +44,7 @@ UNET_IN_CHANNELS: dict[str, tuple[int, ...]] = {
     "controlnet": (4,),
 }
 DownloadProgress = Callable[[int, int], None]  # (bytes done, bytes total or 0 when unknown)
+Status = Callable[[str], None]  # what is being loaded, said before it starts
 T = TypeVar("T")
 
 
@@ -182,11 +183,15 @@ class ModelManager:
         controlnet: str | None = None,
         controlnet_role: str = "controlnet_canny",
         progress: DownloadProgress | None = None,
+        status: Status | None = None,
     ) -> Any:
         """The pipeline of ``kind`` for ``model`` (or the default model of ``role``), loading it
         on first use. Raises ``ModelUnavailable`` with a message naming the model when its
         weights cannot be had or do not fit the kind. ``controlnet_role`` names the setting an
-        unavailable ControlNet's message points at."""
+        unavailable ControlNet's message points at.
+
+        ``progress`` hears the bytes of a hub download; ``status`` hears ``"loading model …"``
+        when weights are really loaded (not when they are reused). Either may raise to stop."""
         if kind not in PIPELINE_CLASSES:
             raise ValueError(f"`kind` has to be one of {', '.join(PIPELINE_CLASSES)} but is {kind!r}")
         if kind == "controlnet" and not controlnet:
@@ -200,6 +205,8 @@ class ModelManager:
                 if base is not None:
                     self._bases.move_to_end(key)
             if base is None:
+                if status is not None:
+                    status(f"loading model {name}")
                 self._make_room(_estimate_bytes(source, self.dtype), keep=None)
                 pipe = self._load(kind, source, role, progress)
                 base = _Base(key=key, source=source, pipe=pipe)
@@ -208,7 +215,7 @@ class ModelManager:
                 with self._lock:
                     self._bases[key] = base
                 self._make_room(0, keep=key)
-            return self._derive(base, kind, controlnet, role, controlnet_role, progress)
+            return self._derive(base, kind, controlnet, role, controlnet_role, progress, status)
 
     def evict(self, model: str | None = None, role: str = "dream") -> int:
         """Drop one model (or every model when ``model`` is None) and free its memory; returns
@@ -375,6 +382,7 @@ class ModelManager:
         role: str,
         controlnet_role: str,
         progress: DownloadProgress | None,
+        status: Status | None,
     ) -> Any:
         import diffusers
 
@@ -389,7 +397,7 @@ class ModelManager:
         extra: dict[str, Any] = {}
         if extra_key is not None:
             extra["controlnet"] = self._controlnet(
-                base, extra_key, controlnet or "", controlnet_role, progress
+                base, extra_key, controlnet or "", controlnet_role, progress, status
             )
         pipe = cls.from_pipe(base.pipe, **extra)
         pipe.set_progress_bar_config(disable=True)
@@ -404,13 +412,21 @@ class ModelManager:
         return pipe
 
     def _controlnet(
-        self, base: _Base, extra_key: tuple, model: str, role: str, progress: DownloadProgress | None
+        self,
+        base: _Base,
+        extra_key: tuple,
+        model: str,
+        role: str,
+        progress: DownloadProgress | None,
+        status: Status | None,
     ) -> Any:
         with self._lock:
             if extra_key in base.extras:
                 return base.extras[extra_key]
         from diffusers import ControlNetModel
 
+        if status is not None:
+            status(f"loading ControlNet {model}")
         source = resolve_source(model, role=role)
         try:
             if source.kind == "hub":

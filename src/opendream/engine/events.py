@@ -9,8 +9,8 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Event:
-    """``type`` is one of ``layer.started``, ``layer.progress``, ``layer.download``,
-    ``layer.completed``, ``layer.failed``, ``layer.cancelled``; ``data`` is JSON-able except
+    """``type`` is one of ``layer.started``, ``layer.status``, ``layer.progress``,
+    ``layer.download``, ``layer.completed``, ``layer.failed``, ``layer.cancelled``; ``data`` is JSON-able except
     ``preview`` (a PIL image)."""
 
     type: str

@@ -24,6 +24,7 @@ from opendream.storage.db import Database
 InputBlobs = dict[str, tuple[LayerKind, str] | list[tuple[LayerKind, str]]]
 ProgressSink = Callable[[int, int, Image.Image | None], None]
 DownloadSink = Callable[[int, int], None]
+StatusSink = Callable[[str], None]
 
 
 def out_of_memory(exc: BaseException) -> bool:
@@ -56,6 +57,7 @@ class Executor:
         on_progress: ProgressSink | None = None,
         cancel_event: threading.Event | None = None,
         on_download: DownloadSink | None = None,
+        on_status: StatusSink | None = None,
     ) -> Context:
         return Context(
             op_name=spec.name,
@@ -67,6 +69,7 @@ class Executor:
             cancel_event=cancel_event,
             load_asset=lambda ref: self.blobs.get_image(asset_digest(ref)),
             on_download=on_download,
+            on_status=on_status,
         )
 
     def cache_key(self, spec: OpSpec, recipe: Recipe, inputs: InputBlobs, ctx: Context) -> str:
@@ -94,11 +97,12 @@ class Executor:
         on_progress: ProgressSink | None = None,
         cancel_event: threading.Event | None = None,
         on_download: DownloadSink | None = None,
+        on_status: StatusSink | None = None,
     ) -> Execution:
         """Run ``recipe`` (or take its cached outputs). Raises what the op raises."""
         started = time.perf_counter()
         spec = self.registry.get(recipe.op)
-        ctx = self.context(spec, on_progress, cancel_event, on_download)
+        ctx = self.context(spec, on_progress, cancel_event, on_download, on_status)
         key = self.cache_key(spec, recipe, inputs, ctx)
         cacheable = spec.deterministic
         if use_cache and cacheable:

@@ -101,6 +101,9 @@ class Runner:
         def download(done: int, total: int) -> None:
             on_event(Event("layer.download", {"layers": ids, "done_bytes": done, "total_bytes": total}))
 
+        def status(text: str) -> None:
+            on_event(Event("layer.status", {"layers": ids, "text": text}))
+
         try:
             execution = self.executor.execute(
                 head.recipe,
@@ -109,6 +112,7 @@ class Runner:
                 on_progress=progress,
                 cancel_event=cancel_event,
                 on_download=download,
+                on_status=status,
             )
         except Cancelled as exc:
             project.mark(ids, "cancelled", error=exc.message)

@@ -113,6 +113,7 @@ def generate_with_control(
         controlnet=manager.model_for(controlnet_model, role),
         controlnet_role=role,
         progress=ctx.download_progress,
+        status=ctx.status,
     )
     # Pipelines keep per-call state; each run gets its own instance (shared weights, own scheduler).
     sampler = getattr(diffusers, _SCHEDULERS[scheduler]).from_config(cached.scheduler.config)

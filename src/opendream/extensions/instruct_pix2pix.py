@@ -86,7 +86,9 @@ def instruct_pix2pix(
     # 2. A per-run pipeline instance (shared weights, own scheduler state)
     import torch
 
-    cached = ctx.models.get("pix2pix", model, role="pix2pix", progress=ctx.download_progress)
+    cached = ctx.models.get(
+        "pix2pix", model, role="pix2pix", progress=ctx.download_progress, status=ctx.status
+    )
     scheduler = type(cached.scheduler).from_config(cached.scheduler.config)
     pipe = type(cached)(**{**cached.components, "scheduler": scheduler}, requires_safety_checker=False)
     pipe.set_progress_bar_config(disable=True)

@@ -82,12 +82,14 @@ def build_tiny_sam(folder: Path) -> Path:
     return folder
 
 
-def _load(name: str, device: str) -> tuple[Any, Any]:
+def _load(name: str, device: str, ctx: Context | None) -> tuple[Any, Any]:
     with _LOCK:
         if (name, device) in _LOADED:
             return _LOADED[(name, device)]
         from transformers import SamModel, SamProcessor
 
+        if ctx is not None:
+            ctx.status(f"loading Segment Anything model {name}")
         try:
             model = SamModel.from_pretrained(name, use_safetensors=True).to(device).eval()
             processor = SamProcessor.from_pretrained(name)
@@ -236,7 +238,7 @@ def sam(
     import torch
 
     device = getattr(ctx, "device", "cpu") or "cpu"
-    sam_model, processor = _load(_model_name(model, ctx), device)
+    sam_model, processor = _load(_model_name(model, ctx), device, ctx)
     inputs = processor(images=source, return_tensors="pt")
     with torch.inference_mode():
         embeddings = sam_model.get_image_embeddings(inputs["pixel_values"].to(device))

@@ -214,30 +214,26 @@ class JobQueue:
         assert prepared.recipe is not None and prepared.inputs is not None
         self.service.hub.publish({"type": "job.started", "job": self.store.get(job["id"])})
 
-        def on_progress(step: int, total: int, preview: Image.Image | None) -> None:
-            event: dict[str, Any] = {
-                "type": "job.progress",
-                "job": job["id"],
-                "project": job["project_id"],
-                "layers": list(prepared.layers),
-                "step": step,
-                "total": total,
-            }
-            if preview is not None:
-                event["preview"] = preview_jpeg(preview)
-            self.service.hub.publish(event)
-
-        def on_download(done: int, total: int) -> None:
+        def publish(kind: str, **fields: Any) -> None:
             self.service.hub.publish(
                 {
-                    "type": "job.download",
+                    "type": kind,
                     "job": job["id"],
                     "project": job["project_id"],
                     "layers": list(prepared.layers),
-                    "done_bytes": done,
-                    "total_bytes": total,
                 }
+                | fields
             )
+
+        def on_progress(step: int, total: int, preview: Image.Image | None) -> None:
+            extra = {"preview": preview_jpeg(preview)} if preview is not None else {}
+            publish("job.progress", step=step, total=total, **extra)
+
+        def on_download(done: int, total: int) -> None:
+            publish("job.download", done_bytes=done, total_bytes=total)
+
+        def on_status(text: str) -> None:
+            publish("job.status", text=text)
 
         try:
             if cancel.is_set():
@@ -249,6 +245,7 @@ class JobQueue:
                 on_progress=on_progress,
                 cancel_event=cancel,
                 on_download=on_download,
+                on_status=on_status,
             )
         except Cancelled as exc:
             if self._stopping.is_set():

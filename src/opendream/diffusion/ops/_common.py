@@ -15,7 +15,7 @@ from opendream.core.images import pipeline_images
 
 if TYPE_CHECKING:
     from opendream.core.context import Context
-    from opendream.diffusion.manager import ModelManager
+    from opendream.diffusion.manager import ModelManager, PipelineKind
 
 SchedulerName = Literal["euler_a", "euler", "dpmpp_2m", "ddim", "unipc"]
 MIN_SIDE, MAX_SIDE = 64, 2048
@@ -52,10 +52,13 @@ def model_identity(role: str) -> Callable[[dict, Any], dict]:
     return hook
 
 
-def download_reporter(ctx: Context | None) -> Callable[[int, int], None] | None:
-    """The ``progress`` for ``ModelManager.get``: ``ctx.download_progress``, which also stops
-    waiting for the download when the job is cancelled."""
-    return ctx.download_progress if ctx is not None else None
+def cached_pipeline(ctx: Context | None, kind: PipelineKind, model: str, role: str) -> Any:
+    """The manager's pipeline of ``kind`` for ``model``; a download and a load are reported
+    through ``ctx`` (which stops waiting when the job is cancelled)."""
+    manager = manager_for(ctx)
+    if ctx is None:
+        return manager.get(kind, model, role=role)
+    return manager.get(kind, model, role=role, progress=ctx.download_progress, status=ctx.status)
 
 
 def check_inputs(op: str, **checks: tuple[bool, str]) -> None:

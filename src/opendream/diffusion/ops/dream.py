@@ -10,10 +10,9 @@ from opendream.diffusion.ops._common import (
     MAX_SIDE,
     MIN_SIDE,
     SchedulerName,
+    cached_pipeline,
     check_inputs,
-    download_reporter,
     generators,
-    manager_for,
     model_identity,
     run_instance,
     run_pipeline,
@@ -81,10 +80,7 @@ def dream(
     )
 
     # 2. Get the pipeline (loaded once by the model manager) and a per-run instance
-    manager = manager_for(ctx)
-    pipe = run_instance(
-        manager.get("txt2img", model, role="dream", progress=download_reporter(ctx)), scheduler
-    )
+    pipe = run_instance(cached_pipeline(ctx, "txt2img", model, "dream"), scheduler)
 
     # 3. Denoise, reporting progress and honouring cancel
     images = run_pipeline(

@@ -7,10 +7,9 @@ from typing import Annotated
 import opendream
 from opendream import Context, Field, ImageLayer
 from opendream.diffusion.ops._common import (
+    cached_pipeline,
     check_image_to_image,
-    download_reporter,
     generators,
-    manager_for,
     model_identity,
     pad_to_multiple,
     run_instance,
@@ -56,7 +55,7 @@ def img2img(
     image = pad_to_multiple(image_layer.get_image().convert("RGB"))
 
     # 3. Get the pipeline (shares the dream model's weights) and denoise
-    pipe = run_instance(manager_for(ctx).get("img2img", model, role="dream", progress=download_reporter(ctx)))
+    pipe = run_instance(cached_pipeline(ctx, "img2img", model, "dream"))
     (result,) = run_pipeline(
         ctx,
         pipe,

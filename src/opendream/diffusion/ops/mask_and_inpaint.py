@@ -10,11 +10,10 @@ from PIL import Image
 import opendream
 from opendream import Context, Field, ImageLayer, MaskLayer
 from opendream.diffusion.ops._common import (
+    cached_pipeline,
     check_image_to_image,
-    download_reporter,
     feathered_alpha,
     generators,
-    manager_for,
     model_identity,
     pad_to_multiple,
     run_instance,
@@ -93,9 +92,7 @@ def mask_and_inpaint(
     model_mask = pad_to_multiple(mask, fill="zero")
 
     # 4. Get the inpainting pipeline and denoise
-    pipe = run_instance(
-        manager_for(ctx).get("inpaint", model, role="inpaint", progress=download_reporter(ctx))
-    )
+    pipe = run_instance(cached_pipeline(ctx, "inpaint", model, "inpaint"))
     (generated,) = run_pipeline(
         ctx,
         pipe,
