@@ -18,6 +18,7 @@ from opendream.core.errors import InvalidParams
 from opendream.core.project import Project
 from opendream.core.recipe import asset_ref
 from opendream.core.registry import REGISTRY
+from opendream.engine.events import Event, EventSink, ignore
 from opendream.engine.runtime import make_runtime
 from opendream.engine.workspace import Workspace
 from opendream.settings import Settings
@@ -228,12 +229,12 @@ def serverless_ws(
     )
 
 
-def run_serverless(ws: Workspace, **params) -> tuple[Project, str]:
+def run_serverless(ws: Workspace, on_event: EventSink = ignore, **params) -> tuple[Project, str]:
     project = Project.new("remote", 64, 64)
     layer = project.add_layer(
         REGISTRY.get("serverless"), {"prompt": "a boat", "width": 64, "height": 72, **params}, {}
     )
-    ws.runner.run_pending(project)
+    ws.runner.run_pending(project, on_event=on_event)
     return project, layer.id
 
 
@@ -268,9 +269,16 @@ def test_serverless_replicate_creates_and_polls_a_prediction(
     ws = serverless_ws(
         tmp_path, service, "replicate", "/v1/predictions", serverless_replicate_version="abc123"
     )
-    project, layer = run_serverless(ws)
+    events: list[Event] = []
+    project, layer = run_serverless(ws, events.append)
     assert project.layer(layer).status == "ready", project.layer(layer).run.error
     assert image_of(ws, project, layer).getpixel((3, 3)) == (20, 20, 200)
+    # the layer says how the prediction is doing while it waits
+    assert [e.data["text"] for e in events if e.type == "layer.status"] == [
+        "Replicate: the prediction is starting",
+        "Replicate: the prediction is processing",
+        "Replicate: the prediction is processing",
+    ]
     paths = [r.path for r in service.requests]
     assert paths == [
         "/v1/predictions",

@@ -190,6 +190,8 @@ def _replicate(service: Service, payload: dict, version: str | None, deadline: f
             raise service.fail("Replicate answered without an http(s) `urls.get` to poll")
         if time.monotonic() > deadline:
             raise service.fail(f"the prediction was still {status!r} when the timeout ran out")
+        if service.ctx is not None:
+            service.ctx.status(f"Replicate: the prediction is {status}")
         time.sleep(POLL_SECONDS)
         prediction = service.json(service.request("GET", poll))
     output = prediction.get("output")
