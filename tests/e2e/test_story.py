@@ -85,6 +85,8 @@ def test_story(page: Page, artifacts: Path, tmp_path: Path) -> None:
     page.get_by_label("Steps", exact=True).fill("2")
     page.get_by_role("button", name="Add layer").click()
     inpainted = wait_ready(page, "L3")
+    # every job has run: none may still show as queued or running (with a Cancel button)
+    expect(page.locator("li.job-queued, li.job-running")).to_have_count(0)
     shot(page, artifacts, "03-inpaint")
 
     # Toggle visibility: the canvas pixels change.

@@ -44,6 +44,27 @@ describe('server events', () => {
     expect(Object.keys(state.jobs)).toEqual(['j1'])
   })
 
+  it('keeps a finished job finished when a late "queued" copy arrives', () => {
+    // The reply of the request that queued a fast job can arrive after its job.completed event.
+    let state = withProject()
+    state = appReducer(state, { type: 'event', event: { type: 'job.started', job: job('j1', { state: 'running' }) } })
+    state = appReducer(state, { type: 'event', event: { type: 'job.completed', job: job('j1', { state: 'completed' }) } })
+    const done = state
+    expect(appReducer(done, { type: 'event', event: { type: 'job.queued', job: job('j1') } })).toBe(done)
+    expect(appReducer(done, { type: 'event', event: { type: 'job.started', job: job('j1', { state: 'running' }) } })).toBe(done)
+    state = appReducer(state, { type: 'event', event: { type: 'job.queued', job: job('j2') } })
+    state = appReducer(state, { type: 'event', event: { type: 'job.started', job: job('j2', { state: 'running' }) } })
+    expect(state.jobs.j2.state).toBe('running')
+  })
+
+  it('keeps what events said when an older job list arrives', () => {
+    let state = withProject()
+    state = appReducer(state, { type: 'event', event: { type: 'job.completed', job: job('j1', { state: 'completed' }) } })
+    state = appReducer(state, { type: 'jobs', jobs: [job('j1', { state: 'running' }), job('j2')] })
+    expect(state.jobs.j1.state).toBe('completed')
+    expect(state.jobs.j2.state).toBe('queued')
+  })
+
   it('shows progress while a job runs and clears it when the job ends', () => {
     const running = storyProject()
     running.layers[2] = { ...running.layers[2], status: 'running' }

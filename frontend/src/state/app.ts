@@ -69,6 +69,11 @@ export type AppAction =
 
 const FINISHED_JOB = new Set(['completed', 'failed', 'cancelled'])
 
+/** How far a job has got: its state only moves forward. */
+function jobStage(job: Job): number {
+  return FINISHED_JOB.has(job.state) ? 2 : job.state === 'running' ? 1 : 0
+}
+
 function withoutKeys<V>(record: Record<string, V>, drop: (key: string, value: V) => boolean): Record<string, V> {
   const entries = Object.entries(record)
   const kept = entries.filter(([key, value]) => !drop(key, value))
@@ -120,6 +125,9 @@ function applyEvent(state: AppState, event: ServerEvent): AppState {
     case 'cancel.accepted': {
       const job = event.job
       if (project === null || job.project_id !== project.id) return state
+      // A late copy (the reply of the request that queued a job that has already run) is stale.
+      const held = state.jobs[job.id]
+      if (held !== undefined && jobStage(job) < jobStage(held)) return state
       const progress = FINISHED_JOB.has(job.state)
         ? withoutKeys(state.progress, (_, p) => p.job === job.id)
         : state.progress
@@ -195,7 +203,12 @@ export function appReducer(state: AppState, action: AppAction): AppState {
     case 'jobs': {
       const project = state.project
       if (project === null) return state
-      const jobs = Object.fromEntries(action.jobs.filter((j) => j.project_id === project.id).map((j) => [j.id, j]))
+      // A snapshot can be older than the events that arrived while it travelled.
+      const newest = (job: Job) => {
+        const held = state.jobs[job.id]
+        return held !== undefined && jobStage(held) > jobStage(job) ? held : job
+      }
+      const jobs = Object.fromEntries(action.jobs.filter((j) => j.project_id === project.id).map((j) => [j.id, newest(j)]))
       return { ...state, jobs }
     }
     case 'event':
@@ -216,6 +229,10 @@ export function needsReload(state: AppState, event: ServerEvent): boolean {
   if (event.type !== 'project.changed' && event.type !== 'layer.changed') return false
   if (event.project !== project.id || event.revision === undefined) return false
   return event.revision > project.revision
+}
+
+export function isActive(job: Job): boolean {
+  return jobStage(job) < 2
 }
 
 /** Jobs of the open project, the active ones first, each group newest first. */

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest'
 import { ApiError } from '../api/client'
-import type { ServerEvent } from '../api/types'
+import type { Job, ServerEvent } from '../api/types'
 import type { ConnectionState } from '../api/socket'
 import { job, project, storyProject } from '../test/fixtures'
 import { AppController, type Api, type EventsFactory } from './controller'
@@ -159,6 +159,34 @@ describe('AppController', () => {
     handle.connection('open', true)
     await vi.waitFor(() => expect(getProject).toHaveBeenCalledWith('p1'))
     expect(controller.state.connection).toBe('open')
+  })
+
+  it('re-reads an imported project whose replay finished before the reply came', async () => {
+    const imported = project([], { id: 'p9', name: 'imported' })
+    const queued = job('j1', { project_id: 'p9' })
+    const importWorkflow = vi.fn(async () => ({ project: imported, layers: [], jobs: [queued] }))
+    const getProject = vi.fn(async () => ({ ...imported, revision: 3 }))
+    const jobs = vi.fn(async () => [{ ...queued, state: 'completed' as const }])
+    const controller = new AppController(fakeApi({ importWorkflow, getProject, jobs }), fakeEvents().factory)
+    await controller.importFile(new Blob(['{}']), 'w.json')
+    expect(getProject).toHaveBeenCalledWith('p9')
+    expect(controller.state.project?.revision).toBe(3)
+    expect(controller.state.jobs.j1.state).toBe('completed')
+  })
+
+  it('opens a project twice only when work was under way', async () => {
+    const running = job('j1', { state: 'running' })
+    const getProject = vi.fn(async () => storyProject())
+    getProject.mockResolvedValueOnce(storyProject()).mockResolvedValueOnce({ ...storyProject(), revision: 2 })
+    const jobs = vi.fn(async (): Promise<Job[]> => [{ ...running, state: 'completed' }])
+    jobs.mockResolvedValueOnce([running])
+    const controller = new AppController(fakeApi({ getProject, jobs }), fakeEvents().factory)
+    await controller.openProject('p1')
+    expect(getProject).toHaveBeenCalledTimes(2)
+    expect(controller.state.jobs.j1.state).toBe('completed')
+    expect(controller.state.project?.revision).toBe(2)
+    await controller.openProject('p1')
+    expect(getProject).toHaveBeenCalledTimes(3)
   })
 
   it('opens an imported workflow as the current project', async () => {

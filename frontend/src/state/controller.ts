@@ -1,7 +1,7 @@
 import { ApiError, api as httpApi, type LayerPatch, type NewLayer } from '../api/client'
 import type { LayersQueued, Project, ServerEvent } from '../api/types'
 import { EventSocket, eventsUrl, type ConnectionState } from '../api/socket'
-import { appReducer, initialState, needsReload, type AppAction, type AppState } from './app'
+import { appReducer, initialState, isActive, needsReload, type AppAction, type AppState } from './app'
 import { createStore, type Store } from './store'
 
 export type Api = typeof httpApi
@@ -86,10 +86,17 @@ export class AppController {
 
   async openProject(id: string): Promise<void> {
     await this.guard(async () => {
-      const [project, jobs] = await Promise.all([this.api.getProject(id), this.api.jobs(id)])
-      this.store.dispatch({ type: 'project', project })
-      this.store.dispatch({ type: 'jobs', jobs })
+      await this.fetchProject(id)
+      // Events count only for the open project: what finished while the first copy travelled
+      // is in a second one.
+      if (Object.values(this.state.jobs).some(isActive)) await this.fetchProject(id)
     })
+  }
+
+  private async fetchProject(id: string): Promise<void> {
+    const [project, jobs] = await Promise.all([this.api.getProject(id), this.api.jobs(id)])
+    this.store.dispatch({ type: 'project', project })
+    this.store.dispatch({ type: 'jobs', jobs })
   }
 
   closeProject(): void {
@@ -226,6 +233,8 @@ export class AppController {
       const result = await this.api.importWorkflow(file, filename)
       this.store.dispatch({ type: 'project', project: result.project })
       this.store.dispatch({ type: 'jobs', jobs: result.jobs })
+      // Its replay started before this reply came, when its events did not count yet.
+      if (result.jobs.length > 0) await this.fetchProject(result.project.id)
       void this.refreshProjects()
       return result.project
     })
