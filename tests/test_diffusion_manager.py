@@ -220,6 +220,24 @@ def test_status_says_when_weights_are_really_loaded(manager, tiny_dir) -> None:
     assert said == [f"loading model {base}", f"loading ControlNet {controlnet}"]
 
 
+def test_float16_stays_float16_in_every_pipeline_sharing_the_weights(tiny_settings, tiny_dir) -> None:
+    """What CUDA gets. Deriving a pipeline must not cast the shared modules back to float32
+    (diffusers' from_pipe does, in place, unless told the dtype). Loading and deriving work on
+    the CPU in float16; running would not, and is not done here."""
+    import torch
+
+    manager = ModelManager(tiny_settings, device="cpu", dtype="float16")
+    base, controlnet = str(tiny_dir / "txt2img"), str(tiny_dir / "controlnet")
+    txt2img = manager.get("txt2img", base)
+    img2img = manager.get("img2img", base)
+    with_control = manager.get("controlnet", base, controlnet=controlnet)
+    for pipe in (txt2img, img2img, with_control):
+        assert pipe.unet is txt2img.unet, "the weights are shared"
+        dtypes = {name: module.dtype for name, module in pipe.components.items() if hasattr(module, "dtype")}
+        assert set(dtypes.values()) == {torch.float16}, dtypes
+    assert with_control.controlnet.dtype == torch.float16
+
+
 def test_controlnet_and_pix2pix_pipelines_run(manager, tiny_dir) -> None:
     import torch
 

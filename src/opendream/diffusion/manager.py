@@ -399,7 +399,9 @@ class ModelManager:
             extra["controlnet"] = self._controlnet(
                 base, extra_key, controlnet or "", controlnet_role, progress, status
             )
-        pipe = cls.from_pipe(base.pipe, **extra)
+        # from_pipe casts the shared modules, in place, to its dtype (float32 unless told):
+        # without it a float16 base would silently become float32 for every pipeline.
+        pipe = cls.from_pipe(base.pipe, dtype=self._torch_dtype(), **extra)
         pipe.set_progress_bar_config(disable=True)
         self.stats["derived"] += 1
         with self._lock:
