@@ -77,8 +77,10 @@ def test_dalle_generates_layers_with_the_key_from_settings_only(
         {"prompt": "a fox", "model": "dall-e-2", "size": "256x256", "num_images": 2},
         {},
     )
-    runs = dalle_ws.runner.run_pending(project)
+    events: list[Event] = []
+    runs = dalle_ws.runner.run_pending(project, on_event=events.append)
     assert [r.outcome for r in runs] == ["computed"]
+    assert [e.data["text"] for e in events if e.type == "layer.status"] == ["waiting for OpenAI (dall-e-2)"]
     group = project.group(layer.id)
     assert len(group) == 2 and all(x.status == "ready" for x in group)
     assert image_of(dalle_ws, project, group[0].id).size == (256, 256)

@@ -129,6 +129,7 @@ def dalle(
     width, height = (int(x) for x in size.split("x"))
     if ctx is not None:
         ctx.progress(0, 1)
+        ctx.status(f"waiting for OpenAI ({model})")
     try:
         if image is None:
             response = client.images.generate(prompt=prompt, model=model, size=size, n=num_images, **fmt)
