@@ -80,7 +80,7 @@ def test_concurrent_requests_load_once(manager) -> None:
 
 
 def test_eviction_under_a_small_budget_frees_memory(tiny_settings, tiny_dir, pinned_threads) -> None:
-    one_model = 7 * 1024 * 1024  # each tiny pipeline is ~6.4 MB of float32 weights
+    one_model = 7 * 1024 * 1024  # each tiny pipeline is ~5.2 MB of float32 weights
     manager = ModelManager(tiny_settings, device="cpu", dtype="float32", budget_bytes=one_model)
     unet = weakref.ref(manager.get("txt2img").unet)
     manager.get("img2img")  # same base: no eviction

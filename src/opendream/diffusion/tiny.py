@@ -23,7 +23,8 @@ from opendream.diffusion.sources import TINY_MARKER
 
 TinyKind = Literal["txt2img", "inpaint", "pix2pix", "controlnet"]
 TINY_KINDS: tuple[TinyKind, ...] = ("txt2img", "inpaint", "pix2pix", "controlnet")
-TINY_VERSION = 3
+TINY_VERSION = 4  # 4: SD's 8x VAE and low-resolution attention
+FULL_VERSION = 3  # build_full_size's models, versioned apart so tiny changes keep their 4 GB
 #: Which tiny model stands in for each default model of the settings.
 TINY_FOR_ROLE: dict[str, TinyKind] = {
     "dream": "txt2img",
@@ -113,14 +114,16 @@ def _scheduler() -> Any:
 def _tiny_unet(in_channels: int) -> Any:
     from diffusers import UNet2DConditionModel
 
+    # SD's layout at a fraction of its width: the latent is halved twice, and attention runs
+    # only at the lowest level (1/32 of the image side), so its cost stays small at 1024 px.
     return UNet2DConditionModel(
-        sample_size=32,
+        sample_size=64,  # 512 px through the 8x VAE, as SD 1.x
         in_channels=in_channels,
         out_channels=4,
-        block_out_channels=(32, 64),
+        block_out_channels=(32, 32, 64),
         layers_per_block=1,
-        down_block_types=("DownBlock2D", "CrossAttnDownBlock2D"),
-        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D"),
+        down_block_types=("DownBlock2D", "DownBlock2D", "CrossAttnDownBlock2D"),
+        up_block_types=("CrossAttnUpBlock2D", "UpBlock2D", "UpBlock2D"),
         cross_attention_dim=32,
         attention_head_dim=8,
         norm_num_groups=32,
@@ -130,16 +133,20 @@ def _tiny_unet(in_channels: int) -> Any:
 def _tiny_vae() -> Any:
     from diffusers import AutoencoderKL
 
+    # Four levels, so the latent is 1/8 of the image side as in SD; narrow at full resolution,
+    # where every convolution is the costliest. No attention: SD's mid-block attention would
+    # run over every latent pixel (16384 of them at 1024 px).
     return AutoencoderKL(
-        block_out_channels=(32, 64),
+        block_out_channels=(8, 16, 32, 32),
         in_channels=3,
         out_channels=3,
-        down_block_types=("DownEncoderBlock2D", "DownEncoderBlock2D"),
-        up_block_types=("UpDecoderBlock2D", "UpDecoderBlock2D"),
+        down_block_types=("DownEncoderBlock2D",) * 4,
+        up_block_types=("UpDecoderBlock2D",) * 4,
         latent_channels=4,
         layers_per_block=1,
-        norm_num_groups=32,
-        sample_size=64,
+        norm_num_groups=8,
+        sample_size=512,
+        mid_block_add_attention=False,
     )
 
 
@@ -159,7 +166,8 @@ def _build_tiny(kind: TinyKind, folder: Path) -> None:
         from diffusers import ControlNetModel
 
         unet = _tiny_unet(4)
-        controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(16, 32))
+        # Four levels: the control image is brought down 8x to the latent's size, as in SD.
+        controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(8, 16, 32, 32))
         # A fresh ControlNet's output convolutions are zero, so the control image would change
         # nothing; random ones make --tiny-models runs (and tests) respond to it.
         with torch.no_grad():
@@ -211,13 +219,13 @@ def _build_in_place(folder: Path, build: Callable[[Path], dict]) -> None:
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _is_valid(folder: Path, kind: str) -> bool:
+def _is_valid(folder: Path, kind: str, version: int = TINY_VERSION) -> bool:
     marker = folder / TINY_MARKER
     try:
         data = json.loads(marker.read_text())
     except (OSError, ValueError):
         return False
-    if data.get("version") != TINY_VERSION or data.get("kind") != kind:
+    if data.get("version") != version or data.get("kind") != kind:
         return False
     files = data.get("files")
     if not isinstance(files, dict) or not files:
@@ -274,7 +282,7 @@ def build_full_size(
 
     folder = Path(folder)
     marker = folder / TINY_MARKER
-    if marker.is_file() and _is_valid(folder, f"full-{kind}"):
+    if marker.is_file() and _is_valid(folder, f"full-{kind}", FULL_VERSION):
         return folder
 
     def build(tmp: Path) -> dict:
@@ -302,7 +310,7 @@ def build_full_size(
         }
         _save_pipeline(kind, components, tmp)
         _, files = _content_hash_sizes_only(tmp)
-        return {"version": TINY_VERSION, "kind": f"full-{kind}", "fingerprint": f"seed{seed}", "files": files}
+        return {"version": FULL_VERSION, "kind": f"full-{kind}", "fingerprint": f"seed{seed}", "files": files}
 
     _build_in_place(folder, build)
     return folder
