@@ -1,4 +1,5 @@
-"""Diffusion backend without running a model: import hygiene, validation, sources, compat."""
+"""Diffusion backend without running a model: import hygiene, validation, sources, the
+original Opendream's params."""
 
 from __future__ import annotations
 
@@ -12,14 +13,13 @@ import pytest
 import opendream.diffusion.ops  # noqa: F401  (registers the ops)
 from opendream.core.errors import InvalidParams, ModelUnavailable
 from opendream.core.registry import REGISTRY
-from opendream.diffusion.compat import map_original_params
 from opendream.diffusion.sources import default_model, resolve_source, sniff_file
 
 
 def test_importing_the_ops_does_not_import_torch() -> None:
     code = (
         "import sys, opendream.diffusion, opendream.diffusion.ops, opendream.diffusion.manager, "
-        "opendream.diffusion.tiny, opendream.diffusion.device, opendream.diffusion.compat\n"
+        "opendream.diffusion.tiny, opendream.diffusion.device\n"
         "from opendream.core.registry import REGISTRY\n"
         "assert {'dream', 'img2img', 'mask_and_inpaint'} <= set(REGISTRY.ops)\n"
         "bad = [m for m in ('torch', 'diffusers', 'transformers') if m in sys.modules]\n"
@@ -115,44 +115,66 @@ def test_default_model_follows_settings(tmp_path: Path) -> None:
         default_model(settings, "bogus")
 
 
-def test_original_params_map_onto_ours() -> None:
-    mapped = map_original_params(
-        "dream",
-        {
-            "prompt": "a cat",
-            "model_ckpt": "runwayml/stable-diffusion-v1-5",
-            "seed": 42,
-            "device": "mps",
-            "batch_size": 4,
-            "selected": 2,
-            "num_steps": 30,
-            "guidance_scale": 7.5,
-        },
+ORIGINAL_DREAM = {  # what the original app recorded for a dream: every option of its form
+    "prompt": "a cat",
+    "model_ckpt": "runwayml/stable-diffusion-v1-5",
+    "seed": 42,
+    "batch_size": 4,
+    "selected": 2,
+    "num_steps": 30,
+    "guidance_scale": 7.5,
+}
+
+
+def test_dream_declares_its_migration_from_the_original() -> None:
+    spec = REGISTRY.get("dream")
+    # the default model -> the role's setting; image 2 of a batch seeded 42 is the one seeded 44
+    mapped = spec.upgrade_params(ORIGINAL_DREAM, "original")
+    assert mapped == {"prompt": "a cat", "seed": 44, "steps": 30, "guidance_scale": 7.5}
+    assert spec.validate_params(mapped)["model"] == ""
+    # another model is the user's: kept
+    kept = spec.upgrade_params({**ORIGINAL_DREAM, "model_ckpt": "me/my-model", "selected": 0}, "original")
+    assert kept == {"prompt": "a cat", "seed": 42, "steps": 30, "guidance_scale": 7.5, "model": "me/my-model"}
+
+
+def test_inpaint_declares_its_migration_from_the_original() -> None:
+    spec = REGISTRY.get("mask_and_inpaint")
+    mapped = spec.upgrade_params(
+        {"prompt": "x", "model_ckpt": "stabilityai/stable-diffusion-2-inpainting", "num_steps": 5}, "original"
     )
-    assert mapped == {
-        "prompt": "a cat",
-        "model": "stable-diffusion-v1-5/stable-diffusion-v1-5",
-        "seed": 44,
-        "steps": 30,
-        "guidance_scale": 7.5,
-    }
-    REGISTRY.get("dream").validate_params(mapped)
-    inpaint = map_original_params(
-        "mask_and_inpaint",
-        {"mask_image": "L1", "image": "L2", "prompt": "x", "model_ckpt": "a/b", "num_steps": 5},
+    assert mapped == {"prompt": "x", "steps": 5, "guidance_scale": 11.0}  # the original's default
+    assert spec.upgrade_params({"prompt": "x", "guidance_scale": 4}, "original")["guidance_scale"] == 4
+    assert (
+        spec.upgrade_params({"prompt": "x", "model_ckpt": "runwayml/stable-diffusion-v1-5"}, "original")[
+            "model"
+        ]
+        == "runwayml/stable-diffusion-v1-5"
     )
-    assert inpaint == {
-        "mask_layer": "L1",
-        "image_layer": "L2",
-        "prompt": "x",
-        "model": "a/b",
-        "steps": 5,
-        "guidance_scale": 11.0,
-    }
-    assert map_original_params("my_ext_op", {"model_ckpt": "m", "foo": 1, "device": "cpu"}) == {
-        "model": "m",
-        "foo": 1,
-    }
+
+
+@pytest.mark.parametrize(
+    ("params", "param", "message"),
+    [
+        ({"selected": 4}, "selected", "is 4 but the batch has 4 image(s): 0 to 3"),
+        ({"selected": -1}, "selected", "has to be an integer >= 0"),
+        ({"batch_size": 2.5}, "batch_size", "has to be an integer >= 1, not 2.5"),
+        ({"batch_size": "4"}, "batch_size", "not '4'"),
+        ({"batch_size": True}, "batch_size", "not True"),
+        ({"model_ckpt": 3}, "model_ckpt", "has to be a model name"),
+        ({"steps": 3}, "num_steps", "is given together with `steps`"),
+        ({"seed": "x"}, "seed", "has to be an integer"),
+    ],
+)
+def test_bad_original_dream_params_name_the_param(params: dict, param: str, message: str) -> None:
+    with pytest.raises(InvalidParams) as info:
+        REGISTRY.get("dream").upgrade_params({**ORIGINAL_DREAM, **params}, "original")
+    ((error,),) = [info.value.errors]
+    assert error["param"] == param and message in error["message"]
+
+
+def test_migration_is_only_from_the_original() -> None:
+    with pytest.raises(InvalidParams, match="no migration from '0'"):
+        REGISTRY.get("dream").upgrade_params({"prompt": "x"}, "0")
 
 
 def test_detect_device_on_cpu() -> None:

@@ -52,6 +52,8 @@ class OpOutput:
 #: The origin of the ops that ship inside Opendream itself: nothing to install, so workflow
 #: files do not name it.
 BUILTIN = "builtin"
+# The ``from_version`` a migration receives for params recorded by the original Opendream.
+ORIGINAL = "original"
 
 
 @dataclass
@@ -78,10 +80,14 @@ class OpSpec:
     migrate: Callable[[dict, str], dict] | None = None
 
     def upgrade_params(self, params: dict, from_version: str) -> dict:
-        """Params recorded by an older version of this op (or ``"original"`` Opendream), upgraded."""
+        """Params recorded by an older version of this op (or ``"original"`` Opendream), upgraded.
+        An op without a migration takes the original's params as they are: original extensions
+        load unchanged, so their recorded params are still theirs."""
         if from_version == self.version:
             return params
         if self.migrate is None:
+            if from_version == ORIGINAL:
+                return params
             raise InvalidParams(
                 self.name,
                 [
@@ -517,6 +523,7 @@ def define_op(func: Callable[..., Any] | None = None, **options: Any) -> Any:
 
 
 __all__ = [
+    "ORIGINAL",
     "REGISTRY",
     "Field",
     "LayerParam",

@@ -5,8 +5,10 @@ where a positional arg or kwarg equal to an earlier entry's key names that entry
 Mapping (docs/workflow.md): entry ``k`` (k-th, from 0) becomes layer ``L{k+1}``; positional
 args follow the op's parameter order; each entry's image is carried as an asset and
 recorded as the layer's expected result; ``mask_from_data_URI(URI)`` becomes a
-``paint_mask`` layer and ``load_image_from_path(path)`` a ``load_image`` layer of its
-recorded image (a path from a file is never opened). The original stored every output of
+``paint_mask`` layer; the app's painted ``mask`` and uploaded ``load_image`` entries and
+``load_image_from_path(path)`` become source layers of their recorded image (a path from a
+file is never opened). Params then go through the op's migration from ``"original"``
+(``OpSpec.upgrade_params``), the one place where the original's names become ours. The original stored every output of
 a multi-output op (e.g. SAM's masks) as its own entry with the same metadata, so
 consecutive identical entries become one group with increasing ``output_index``."""
 
@@ -17,11 +19,11 @@ from typing import Any
 
 from PIL import Image
 
-from opendream.core.errors import OpNotFound, WorkflowError
+from opendream.core.errors import InvalidParams, OpNotFound, WorkflowError
 from opendream.core.images import encode_png
 from opendream.core.project import MAX_LAYERS, MAX_SIZE, MIN_SIZE
 from opendream.core.recipe import LayerKind, LayerState, asset_ref, canonical_json, sha256_hex
-from opendream.core.registry import OpRegistry, OpSpec
+from opendream.core.registry import ORIGINAL, OpRegistry, OpSpec
 from opendream.core.workflow_common import (
     MAX_DEPTH,
     MAX_WORKFLOW_BYTES,
@@ -35,7 +37,14 @@ from opendream.core.workflow_common import (
     validated_recipe,
 )
 
-SOURCE_OPS = {"mask_from_data_URI": "paint_mask", "load_image_from_path": "load_image"}
+SOURCE_OPS = {
+    "mask_from_data_URI": "paint_mask",
+    "load_image_from_path": "load_image",
+    "mask": "paint_mask",  # the app's painted mask: {"op": "mask", "image": URI}
+    "load_image": "load_image",  # the app's uploaded picture: {"op": "load_image", "image": URI}
+}
+# Source entries whose pixels are the entry's recorded image.
+RECORDED_IMAGE_OPS = {"load_image_from_path", "mask", "load_image"}
 IMPORTED_NAME = "Imported Opendream workflow"
 
 _SCHEMA = {
@@ -83,7 +92,8 @@ def parse_original_workflow(
     for key in keys:
         images[key] = None
         if "image" in document[key]:
-            digest, image = _carry(document[key]["image"], f"entry {key!r}: image", budget, assets)
+            is_mask = op_names[key] == "paint_mask"
+            digest, image = _carry(document[key]["image"], f"entry {key!r}: image", budget, assets, is_mask)
             images[key] = digest
             sizes.append(image.size)
             if image.mode in ("1", "L", "LA"):
@@ -98,11 +108,12 @@ def parse_original_workflow(
             uri = args.get("URI", args.get("asset"))
             if not isinstance(uri, str):
                 raise WorkflowError(f"{where}: needs the mask as a data URI")
-            digest, _ = _carry(uri, f"{where}: mask", budget, assets)
+            digest, _ = _carry(uri, f"{where}: mask", budget, assets, True)
             calls[key] = (spec, {"asset": asset_ref(digest)}, {})
-        elif entry["op"] == "load_image_from_path":
+        elif entry["op"] in RECORDED_IMAGE_OPS:
             if images[key] is None:
-                raise WorkflowError(f"{where}: has no recorded image (a path in a file is never read)")
+                why = " (a path in a file is never read)" if entry["op"] == "load_image_from_path" else ""
+                raise WorkflowError(f"{where}: has no recorded image{why}")
             calls[key] = (spec, {"asset": asset_ref(images[key])}, {})
         else:
             earlier = {k: ids[k] for k in keys[:position]}
@@ -145,10 +156,15 @@ def parse_original_workflow(
     return ImportedWorkflow(build_project(IMPORTED_NAME, width, height, layers), assets, expected)
 
 
-def _carry(uri: str, what: str, budget: PixelBudget, assets: dict[str, bytes]) -> tuple[str, Image.Image]:
+def _carry(
+    uri: str, what: str, budget: PixelBudget, assets: dict[str, bytes], mask: bool = False
+) -> tuple[str, Image.Image]:
     """Decode an image URI into a canonical PNG asset; returns its hash and the image.
-    Re-encoding makes the hash the one the engine gives the same pixels."""
+    Re-encoding makes the hash the one the engine gives the same pixels; a painted mask
+    (the app drew it on an opaque RGBA canvas) is greyscale, as a mask layer is."""
     image = budget.check(decode_data_uri(uri, what), what, png_only=False)
+    if mask and image.mode != "L":
+        image = image.convert("L")
     png = encode_png(image)
     digest = sha256_hex(png)
     assets[digest] = png
@@ -184,11 +200,12 @@ def _split(where: str, spec: OpSpec, args: dict[str, Any], earlier: dict[str, st
         if unknown:
             raise WorkflowError(f"{where}: `{name}` refers to {unknown[0]!r}, which is not an earlier entry")
         inputs[name] = [earlier[r] for r in refs] if isinstance(value, list) else earlier[value]
-    if spec.migrate is not None:
-        try:
-            params = spec.migrate(dict(params), "original")
-        except Exception as exc:  # a third-party migration may raise anything: report, don't crash
-            raise WorkflowError(f"{where}: cannot convert the original params: {exc}") from None
+    try:
+        params = spec.upgrade_params(dict(params), ORIGINAL)
+    except InvalidParams as exc:
+        raise WorkflowError(f"{where}: {exc.message}") from None
+    except Exception as exc:  # a third-party migration may raise anything: report, don't crash
+        raise WorkflowError(f"{where}: cannot convert the original params: {exc}") from None
     # The original recorded the machine it ran on ("mps", "cpu"), not a choice: use the runtime's.
     params.pop("device", None)
     return params, inputs

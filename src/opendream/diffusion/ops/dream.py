@@ -18,6 +18,7 @@ from opendream.diffusion.ops._common import (
     run_pipeline,
     size_check,
 )
+from opendream.diffusion.ops._original import from_original
 
 MAX_IMAGES = 8
 
@@ -27,6 +28,7 @@ MAX_IMAGES = 8
     title="Dream",
     category="generate",
     identity=model_identity("dream"),
+    migrate=from_original("dream", "runwayml/stable-diffusion-v1-5"),
 )
 def dream(
     prompt: Annotated[

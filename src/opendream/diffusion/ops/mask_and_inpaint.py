@@ -19,11 +19,21 @@ from opendream.diffusion.ops._common import (
     run_instance,
     run_pipeline,
 )
+from opendream.diffusion.ops._original import from_original
 
 MAX_FEATHER = 64
 
 
-@opendream.op(version="1", title="Mask and inpaint", category="edit", identity=model_identity("inpaint"))
+@opendream.op(
+    version="1",
+    title="Mask and inpaint",
+    category="edit",
+    identity=model_identity("inpaint"),
+    # The original defaulted guidance_scale to 11 for inpainting.
+    migrate=from_original(
+        "mask_and_inpaint", "stabilityai/stable-diffusion-2-inpainting", {"guidance_scale": 11.0}
+    ),
+)
 def mask_and_inpaint(
     mask_layer: MaskLayer,
     image_layer: ImageLayer,
