@@ -248,7 +248,7 @@ def test_original_style_extension_loads_and_runs_unchanged(workspace: Workspace)
         "syntax error" in statuses["broken_syntax"].error
         and "broken_syntax.py:4" in statuses["broken_syntax"].error
     )
-    assert "ModuleNotFoundError" in statuses["broken_import"].error
+    assert "needs the Python package `a-module-that-is-not-installed`" in statuses["broken_import"].error
     assert "parameter 'options' has unsupported type" in statuses["broken_signature"].error
     assert "broken_signature" not in REGISTRY
 

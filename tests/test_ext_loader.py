@@ -106,8 +106,15 @@ def test_watcher_reloads_changed_files_and_survives_broken_ones(folder: Path) ->
     assert not watcher.poll()
 
 
-def test_a_name_clash_is_listed_as_an_error(folder: Path) -> None:
-    write(folder, "ext_clash", "controlnet_canny")
+def test_a_user_file_overrides_a_bundled_op_and_a_reload_keeps_it(folder: Path) -> None:
+    path = write(folder, "ext_clash", "controlnet_canny")
     (status,) = reload_extensions([folder])[-1:]
-    assert status.ops == [] and "already defined" in status.error
+    assert status.ops == ["controlnet_canny"] and status.error is None
+    spec = REGISTRY.get("controlnet_canny")
+    assert spec.extension == "ext_clash" and spec.overrides.extension == "controlnet"
+    statuses = {s.name: s for s in reload_extensions([folder])}  # the bundled one re-registers beneath
+    assert statuses["controlnet"].ops == ["canny_edges", "controlnet_canny"]
+    assert REGISTRY.get("controlnet_canny").extension == "ext_clash"
+    path.unlink()
+    reload_extensions([folder])
     assert REGISTRY.get("controlnet_canny").extension == "controlnet"

@@ -104,6 +104,8 @@ def test_fetch_shows_the_source_then_enable_with_the_hash_loads_its_ops(
         "source": str((data_dir / "extensions" / "mirror_url.py").resolve()),
         "ops": ["mirror_url"],
         "error": None,
+        "missing": [],
+        "overrides": [],
         "url": url,
         "sha256": GOOD_SHA,
     }

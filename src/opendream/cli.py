@@ -21,7 +21,9 @@ from opendream.engine.workspace import Workspace, load_ops
 from opendream.settings import Settings
 
 app = typer.Typer(help="Opendream: layered, non-destructive image generation.", no_args_is_help=True)
-extensions_app = typer.Typer(help="Extensions: list what is installed.", no_args_is_help=True)
+extensions_app = typer.Typer(
+    help="Extensions: list them, switch their overrides, install what they need.", no_args_is_help=True
+)
 app.add_typer(extensions_app, name="extensions")
 console = Console(stderr=True)
 
@@ -135,6 +137,7 @@ def run(
         colours = {"exact": "green", "new": "cyan", "differs": "yellow", "failed": "red"}
         for row in report.layers:
             result = f"[{colours[row.result]}]{row.result}[/]" + (f" ({row.error})" if row.error else "")
+            result += f"\n[yellow]{row.note}[/]" if row.note else ""
             table.add_row(row.layer, row.name, row.op, row.outcome, f"{row.seconds:.2f}", result)
         Console().print(table)
     if not report.ok:
@@ -213,19 +216,133 @@ def ops(
     Console().print(table)
 
 
+def _extension_rows(settings: Settings) -> list[dict]:
+    """Every extension as listed: its status, and the built-in ops it overrides."""
+    from opendream.engine import overrides
+
+    statuses = load_ops(settings)
+    return [{**vars(s), "overrides": overrides.listing(REGISTRY, s.source)} for s in statuses]
+
+
+def _override_text(rows: list[dict]) -> str:
+    return "\n".join(
+        f"overrides {'built-in' if o['replaces'] == 'builtin' else o['replaces']} `{o['op']}`"
+        + ("" if o["active"] else " (switched off: the built-in runs)")
+        for o in rows
+    )
+
+
 @extensions_app.command("list")
-def extensions_list(as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """Installed extensions with their ops, and the error of any that failed to load."""
-    statuses = load_ops(Settings())
+def extensions_list(
+    as_json: Annotated[bool, typer.Option("--json")] = False, data_dir: DataDirOption = None
+) -> None:
+    """Installed extensions with their ops, the built-in ops they override, the packages they
+    need that are not installed, and the error of any that failed to load."""
+    rows = _extension_rows(make_settings(data_dir))
     if as_json:
-        typer.echo(json.dumps([vars(s) for s in statuses], indent=2))
+        typer.echo(json.dumps(rows, indent=2))
         return
     table = Table()
-    for column in ("extension", "ops", "error"):
+    for column in ("extension", "ops", "overrides", "needs", "error"):
         table.add_column(column)
-    for s in statuses:
-        table.add_row(s.name, ", ".join(s.ops), f"[red]{s.error}[/]" if s.error else "")
+    for row in rows:
+        table.add_row(
+            row["name"],
+            ", ".join(row["ops"]),
+            _override_text(row["overrides"]),
+            ", ".join(row["missing"]),
+            f"[red]{row['error']}[/]" if row["error"] else "",
+        )
     Console().print(table)
+
+
+@extensions_app.command("override")
+def extensions_override(
+    op: Annotated[str, typer.Argument(help="An op a user extension overrides, e.g. dream")],
+    use: Annotated[
+        str | None,
+        typer.Option("--use", help="`builtin` runs the built-in op again; `extension` the override"),
+    ] = None,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Show or choose which version of an overridden op runs; the choice is remembered.
+
+    Example: opendream extensions override dream --use builtin
+    """
+    from opendream.engine import overrides
+
+    settings = make_settings(data_dir)
+    load_ops(settings)
+    spec = next((s for s in REGISTRY.overriding() if s.name == op), None)
+    if spec is None:
+        raise fail(f"no extension overrides an op named {op!r}")
+    if use is not None:
+        if use not in ("builtin", "extension"):
+            raise fail(f"--use has to be `builtin` or `extension`, not {use!r}")
+        overrides.use_builtin(settings, REGISTRY, op, use == "builtin")
+    running = "the built-in" if REGISTRY.get(op) is not spec else f"extension {spec.extension!r}"
+    typer.echo(f"{op}: {running} runs (extension {spec.extension!r} overrides {spec.overrides.extension})")
+
+
+@extensions_app.command("deps")
+def extensions_deps(
+    name: Annotated[str, typer.Argument(help="The extension (its file name without .py)")],
+    install: Annotated[
+        bool, typer.Option("--install", help="Install the missing packages with pip (asks first)")
+    ] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Install without asking")] = False,
+    data_dir: DataDirOption = None,
+) -> None:
+    """Show the packages an extension needs (its PEP 723 `# /// script` dependencies, else what it
+    imports) and which are missing; with --install, install those into Opendream's environment.
+
+    Example: opendream extensions deps controlnet_canny --install
+    """
+    from opendream.engine import dependencies
+
+    settings = make_settings(data_dir)
+    folders = [settings.extensions_dir, *settings.extension_dirs]
+    path = next((f / f"{name}.py" for f in folders if (f / f"{name}.py").is_file()), None)
+    if path is None:
+        raise fail(f"no extension {name!r} in {', '.join(str(f) for f in folders)}")
+    try:
+        needs = dependencies.needs(path)
+    except dependencies.MetadataError as exc:
+        raise fail(f"{path}: inline metadata: {exc}") from None
+    if needs.declared is None:
+        typer.echo(f"{name} declares no dependencies (no `# /// script` block); from its imports, it needs:")
+        lines = [f"  {r}: missing" for r in needs.to_install] or [
+            "  nothing more: every module it imports is installed"
+        ]
+    else:
+        typer.echo(f"{name} declares (`# /// script` dependencies):")
+        lines = [
+            f"  {r}: "
+            + (
+                "missing"
+                if r in needs.missing
+                else f"installed {dependencies.installed_version(r.name) or '(not needed on this platform)'}"
+            )
+            for r in needs.declared
+        ] + [f"  module `{m}` is imported but neither installed nor declared" for m in needs.undeclared]
+    typer.echo("\n".join(lines))
+    todo = needs.to_install
+    if not todo:
+        return
+    command = dependencies.shell_command(todo)
+    if not install:
+        typer.echo(f"to install: {command}\n  or: opendream extensions deps {name} --install")
+        raise typer.Exit(1)
+    typer.echo(f"will run: {command}")
+    if not yes:
+        if not sys.stdin.isatty():
+            raise fail("nothing installed; re-run with --yes after checking the command above", 1)
+        if not typer.confirm(f"Install {', '.join(todo)} into {sys.prefix}?", default=False):
+            raise fail("nothing installed", 1)
+    code = dependencies.install(todo)
+    if code != 0:
+        raise fail(f"pip failed (exit status {code})", code)
+    typer.echo(f"installed {', '.join(todo)}; reload the extensions (or restart) to load {name}")
 
 
 @extensions_app.command("install")

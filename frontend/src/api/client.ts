@@ -153,6 +153,10 @@ export const api = {
 
   extensions: () => json<ExtensionListing>('GET', '/api/extensions'),
   reloadExtensions: () => json<ExtensionListing>('POST', '/api/extensions/reload'),
+  useBuiltin: (op: string, useBuiltin: boolean) =>
+    json<ExtensionListing>('PUT', `/api/extensions/overrides/${encodeURIComponent(op)}`, {
+      json: { use_builtin: useBuiltin },
+    }),
   fetchExtension: (url: string) => json<FetchedExtension>('POST', '/api/extensions/fetch', { json: { url } }),
   enableExtension: (sha256: string) =>
     json<EnabledExtension>('POST', '/api/extensions/enable', { json: { sha256 } }),

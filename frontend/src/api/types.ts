@@ -136,7 +136,17 @@ export interface OpInfo {
   description: string
   deterministic: boolean
   extension: string | null
+  /** Set when a user extension's op replaces one of the same name: `builtin` or a bundled extension. */
+  overrides?: string | null
   schema: JsonSchema
+}
+
+/** A built-in (or bundled) op a user extension replaces with its own of the same name. */
+export interface ExtensionOverride {
+  op: string
+  replaces: string
+  /** false: switched off, the built-in runs. */
+  active: boolean
 }
 
 export interface ExtensionInfo {
@@ -144,6 +154,9 @@ export interface ExtensionInfo {
   source: string
   ops: string[]
   error: string | null
+  /** Packages it needs that are not installed (`opendream extensions deps NAME --install`). */
+  missing?: string[]
+  overrides?: ExtensionOverride[]
 }
 
 /** An extension as `GET /api/extensions` lists it: with where it was installed from, if from a URL. */

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useReducer, useState } from 'react'
-import type { ExtensionListing } from '../api/types'
+import type { ExtensionListing, ExtensionOverride, InstalledExtension } from '../api/types'
 import { useAppState, useController } from '../state/context'
 import {
   canFetch,
@@ -95,8 +95,36 @@ function InstallFromUrl({ onEnabled }: { onEnabled: () => Promise<void> }) {
   )
 }
 
-/** The installed ops grouped by the extension they come from, with load errors, and the
- * install-from-URL flow when the server allows it. */
+/** An op the extension overrides, and the switch back to the built-in (or to the override again). */
+function Override({ extension, override, onSwitch }: {
+  extension: string
+  override: ExtensionOverride
+  onSwitch: (op: string, useBuiltin: boolean) => Promise<void>
+}) {
+  const replaced = override.replaces === 'builtin' ? 'built-in' : override.replaces
+  return (
+    <p className="extension-override" data-override={override.op}>
+      Overrides {replaced} <code>{override.op}</code>
+      {override.active ? '. ' : ': switched off, the built-in runs. '}
+      <button type="button" onClick={() => void onSwitch(override.op, override.active)}>
+        {override.active ? `Use the built-in ${override.op}` : `Use ${extension}'s ${override.op}`}
+      </button>
+    </p>
+  )
+}
+
+function Missing({ extension }: { extension: InstalledExtension }) {
+  const missing = extension.missing ?? []
+  if (missing.length === 0) return null
+  return (
+    <p className="hint" data-missing={missing.join(' ')}>
+      Needs {missing.join(', ')}: run <code>opendream extensions deps {extension.name} --install</code>
+    </p>
+  )
+}
+
+/** The installed ops grouped by the extension they come from, with load errors, the built-in ops
+ * they override (with a switch back), and the install-from-URL flow when the server allows it. */
 export function ExtensionsDialog({ onClose }: { onClose: () => void }) {
   const controller = useController()
   const catalog = useAppState((s) => s.catalog)
@@ -113,6 +141,11 @@ export function ExtensionsDialog({ onClose }: { onClose: () => void }) {
 
   // A new catalog re-reads the listing (the effect above), so both end by refreshing the catalog.
   const onEnabled = () => controller.refreshCatalog()
+  const switchOverride = async (op: string, useBuiltin: boolean) => {
+    const next = await controller.guard(() => controller.api.useBuiltin(op, useBuiltin))
+    if (next !== undefined) setListing(next)
+    await controller.refreshCatalog()
+  }
   const reload = async () => {
     await controller.guard(() => controller.api.reloadExtensions())
     await controller.refreshCatalog()
@@ -135,6 +168,10 @@ export function ExtensionsDialog({ onClose }: { onClose: () => void }) {
             ) : (
               <p>{x.ops.map((name) => titles.get(name) ?? name).join(', ') || 'No ops.'}</p>
             )}
+            {(x.overrides ?? []).map((o) => (
+              <Override key={o.op} extension={x.name} override={o} onSwitch={switchOverride} />
+            ))}
+            <Missing extension={x} />
           </li>
         ))}
       </ul>

@@ -28,6 +28,7 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
     importWorkflow: vi.fn(fail),
     replay: vi.fn(fail),
     extensions: vi.fn(fail),
+    useBuiltin: vi.fn(fail),
     reloadExtensions: vi.fn(fail),
     fetchExtension: vi.fn(fail),
     enableExtension: vi.fn(fail),

@@ -13,6 +13,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+from opendream.core import provenance
 from opendream.core.errors import CycleError, InvalidParams, LayerNotFound, NothingToUndo
 from opendream.core.recipe import LayerKind, LayerState, Recipe, RunRecord
 from opendream.core.registry import OpSpec
@@ -268,7 +269,7 @@ class Project:
                 layer = self.layer(layer_id)
                 layer.status = status  # type: ignore[assignment]
                 if error is not None:
-                    layer.run = RunRecord(error=error, job=layer.run.job)
+                    layer.run = RunRecord(error=error, job=layer.run.job, made_by=layer.run.made_by)
         self._touch()
 
     def set_outputs(self, layer_id: str, outputs: list[tuple[LayerKind, str]], run: RunRecord) -> list[str]:
@@ -277,6 +278,8 @@ class Project:
         Returns the ids of removed layers."""
         group = self.group(layer_id)
         head = group[0]
+        if run.made_by is not None and run.note is None:
+            run.note = provenance.changed(head.run.made_by, run.made_by, head.recipe.op)
         removed: list[str] = []
         for extra in group[len(outputs) :]:
             if self.has_layer(extra.id):

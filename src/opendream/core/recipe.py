@@ -78,6 +78,10 @@ class RunRecord:
     environment: dict[str, Any] | None = None
     error: str | None = None
     job: str | None = None
+    #: What made the pixels: ``{}`` a built-in op, else ``{"extension", "overrides"?}`` (see
+    #: core/provenance.py); ``None`` when unknown. ``note`` says when a run changed it.
+    made_by: dict[str, str] | None = None
+    note: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)

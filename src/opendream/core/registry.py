@@ -78,6 +78,10 @@ class OpSpec:
     extension: str | None = None
     identity: Callable[[dict, Any], dict] | None = None
     migrate: Callable[[dict, str], dict] | None = None
+    #: Defined in one of the user's extension folders (it may override a built-in or bundled op).
+    user: bool = False
+    #: The built-in or bundled op of the same name this user op replaces (set by the registry).
+    overrides: OpSpec | None = None
 
     def upgrade_params(self, params: dict, from_version: str) -> dict:
         """Params recorded by an older version of this op (or ``"original"`` Opendream), upgraded.
@@ -104,6 +108,17 @@ class OpSpec:
         return self.extension == BUILTIN
 
     @property
+    def provenance(self) -> dict[str, str]:
+        """What made a layer, as a workflow records it: ``{}`` for a built-in op, else the
+        extension, plus ``overrides`` (the extension it replaces, ``"builtin"`` for a built-in)."""
+        if self.builtin or not self.extension:
+            return {}
+        made_by = {"extension": self.extension}
+        if self.overrides is not None:
+            made_by["overrides"] = self.overrides.extension or BUILTIN
+        return made_by
+
+    @property
     def layer_param_names(self) -> list[str]:
         return [p.name for p in self.layer_params]
 
@@ -117,6 +132,7 @@ class OpSpec:
             "description": self.description,
             "deterministic": self.deterministic,
             "extension": self.extension,
+            "overrides": self.overrides.extension if self.overrides else None,
             "schema": self.schema(),
         }
 
@@ -419,16 +435,26 @@ def _returns_masks(annotation: Any) -> bool:
 
 @dataclass
 class OpRegistry:
-    """Registered ops by name. Registration happens at import time of the defining module."""
+    """Registered ops by name. Registration happens at import time of the defining module.
+
+    ``ops`` holds the op each name runs. An op from a user's extension file replaces a
+    built-in or bundled op of the same name (that is how a user's ``dream`` swaps in DALL-E);
+    ``use_builtin`` names the ops whose user override is switched off again."""
 
     ops: dict[str, OpSpec] = field(default_factory=dict)
+    use_builtin: set[str] = field(default_factory=set)
+    _base: dict[str, OpSpec] = field(default_factory=dict, repr=False)
+    _user: dict[str, OpSpec] = field(default_factory=dict, repr=False)
     _lock: threading.RLock = field(default_factory=threading.RLock, repr=False)
     _origin: str | None = None
+    _user_origin: bool = False
 
     def register(self, spec: OpSpec) -> OpSpec:
         with self._lock:
             spec.extension = spec.extension or self._origin
-            existing = self.ops.get(spec.name)
+            spec.user = spec.user or self._user_origin
+            table = self._user if spec.user else self._base
+            existing = table.get(spec.name)
             if existing is not None and existing.file != spec.file:
                 raise OpDefinitionError(
                     f"op {spec.name!r} is already defined in {existing.file}:{existing.line}"
@@ -436,13 +462,45 @@ class OpRegistry:
                     file=spec.file,
                     line=spec.line,
                 )
-            self.ops[spec.name] = spec
+            table[spec.name] = spec
+            self._select(spec.name)
             return spec
+
+    def _select(self, name: str) -> None:
+        """Make ``ops[name]`` the user's op when there is one (unless switched off), else the base."""
+        user, base = self._user.get(name), self._base.get(name)
+        if user is not None:
+            user.overrides = base
+        active = base if base is not None and (user is None or name in self.use_builtin) else user
+        if active is None:
+            self.ops.pop(name, None)
+        else:
+            self.ops[name] = active
 
     def unregister_file(self, file: str) -> None:
         with self._lock:
-            for name in [n for n, s in self.ops.items() if s.file == file]:
-                del self.ops[name]
+            for table in (self._user, self._base):
+                for name in [n for n, s in table.items() if s.file == file]:
+                    del table[name]
+                    self._select(name)
+
+    def all_specs(self) -> list[OpSpec]:
+        """Every registered op, including those an override (or switching it off) set aside."""
+        with self._lock:
+            return [*self._base.values(), *self._user.values()]
+
+    def overriding(self) -> list[OpSpec]:
+        """The user ops that share their name with a built-in or bundled op, active or not."""
+        with self._lock:
+            return [s for s in self._user.values() if s.overrides is not None]
+
+    def set_use_builtin(self, names: set[str]) -> None:
+        """Run the built-in or bundled op instead of the user's override for each of ``names``."""
+        with self._lock:
+            changed = names ^ self.use_builtin
+            self.use_builtin = set(names)
+            for name in changed:
+                self._select(name)
 
     def get(self, name: str) -> OpSpec:
         try:
@@ -460,14 +518,16 @@ class OpRegistry:
         return sorted({n for n in names if n not in self.ops})
 
     @contextmanager
-    def origin(self, extension: str) -> Iterator[None]:
-        """Ops registered inside this block are attributed to ``extension``."""
+    def origin(self, extension: str, *, user: bool = False) -> Iterator[None]:
+        """Ops registered inside this block are attributed to ``extension``; ``user`` marks a
+        file from the user's extension folders, whose ops may override built-in ones."""
         with self._lock:
-            previous, self._origin = self._origin, extension
+            previous = self._origin, self._user_origin
+            self._origin, self._user_origin = extension, user
             try:
                 yield
             finally:
-                self._origin = previous
+                self._origin, self._user_origin = previous
 
 
 REGISTRY = OpRegistry()

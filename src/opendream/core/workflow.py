@@ -14,9 +14,10 @@ from functools import cache
 from importlib import resources
 from typing import Any, Literal
 
+from opendream.core import provenance
 from opendream.core.errors import OpNotFound, WorkflowError
 from opendream.core.project import MAX_LAYERS, Project
-from opendream.core.recipe import LayerState, asset_digest, asset_ref, sha256_hex
+from opendream.core.recipe import LayerState, RunRecord, asset_digest, asset_ref, sha256_hex
 from opendream.core.registry import OpRegistry
 from opendream.core.workflow_common import (
     MAX_DEPTH,
@@ -68,7 +69,8 @@ def export_workflow(
     sources: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict:
     """The project as a version 1 workflow document. ``read_blob(hex)`` returns a blob's bytes.
-    Each layer names the extension behind its op (built-ins name none) and, when ``sources`` (extension name ->
+    Each layer names the extension that made it (built-ins name none; an override of a built-in
+    op also names what it ``overrides``) and, when ``sources`` (extension name ->
     ``{"url", "sha256"}``) has it, where that extension was installed from.
 
     ``assets`` carries what cannot be recomputed: every blob a param names (``sha256:<hex>``),
@@ -89,10 +91,13 @@ def export_workflow(
             "op": recipe.op,
             "op_version": recipe.op_version,
         }
-        if spec is not None and spec.extension and not spec.builtin:
-            entry["extension"] = spec.extension
-            if sources and spec.extension in sources:
-                source = sources[spec.extension]
+        made_by = layer.run.made_by  # what made (or, imported, what the file says made) the layer
+        if made_by is None and spec is not None:
+            made_by = spec.provenance
+        if made_by:
+            entry.update(made_by)
+            if sources and made_by["extension"] in sources:
+                source = sources[made_by["extension"]]
                 entry["extension_source"] = {"url": source["url"], "sha256": source["sha256"]}
         entry["params"] = copy.deepcopy(recipe.params)
         entry["inputs"] = copy.deepcopy(recipe.inputs)
@@ -194,9 +199,14 @@ def parse_workflow(
 
     layers = []
     expected: dict[str, str | None] = {}
+    notes: dict[str, str] = {}
     for entry in entries:
         result = asset_digest(entry["result"]) if entry.get("result") else None
         expected[entry["id"]] = result
+        made_by = provenance.recorded(entry)
+        note = provenance.mismatch(made_by, registry.get(entry["op"]))
+        if note is not None:
+            notes[entry["id"]] = note
         status, blob = initial_state(registry.get(entry["op"]), result, assets)
         layers.append(
             LayerState(
@@ -209,12 +219,13 @@ def parse_workflow(
                 blob=blob,
                 visible=entry.get("visible", True),
                 opacity=float(entry.get("opacity", 1.0)),
+                run=RunRecord(made_by=made_by),
             )
         )
     project = build_project(
         document["name"], document["canvas"]["width"], document["canvas"]["height"], layers
     )
-    return ImportedWorkflow(project, assets, expected, document.get("environment"))
+    return ImportedWorkflow(project, assets, expected, document.get("environment"), notes)
 
 
 def _origins(entries: list[dict]) -> dict[str, str]:

@@ -37,12 +37,14 @@ ASSET_REF_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 class ImportedWorkflow:
     """A validated workflow, ready to store: ``assets`` (blob hex -> PNG bytes) go into the
     blob store, then ``project`` is saved; ``expected`` holds the result hash the file
-    recorded for each layer (``None`` when it recorded none), for the replay report."""
+    recorded for each layer (``None`` when it recorded none), for the replay report; ``notes``
+    says, per layer, when the op here is not what the file says made it (an override)."""
 
     project: Project
     assets: dict[str, bytes] = field(default_factory=dict)
     expected: dict[str, str | None] = field(default_factory=dict)
     environment: dict | None = None
+    notes: dict[str, str] = field(default_factory=dict)
 
 
 def _reject_constant(name: str) -> Any:

@@ -17,6 +17,7 @@ from opendream.core.errors import OpFailed
 from opendream.core.layer import ImageLayer, Layer, MaskLayer
 from opendream.core.recipe import LayerKind, Recipe, asset_digest, canonical_json, sha256_hex
 from opendream.core.registry import OpRegistry, OpSpec
+from opendream.engine import diagnose
 from opendream.engine.runtime import Runtime
 from opendream.storage.blobs import BlobStore
 from opendream.storage.db import Database
@@ -42,6 +43,7 @@ class Execution:
     cache_hit: bool
     seconds: float
     key: str
+    made_by: dict[str, str]  # the op's provenance (core/provenance.py)
 
 
 class Executor:
@@ -86,6 +88,9 @@ class Executor:
             "inputs": blob_inputs,
             "identity": identity,
         }
+        if spec.overrides is not None:
+            # A user's op of a built-in's name makes other pixels: they never share cache entries.
+            material["made_by"] = spec.provenance
         return sha256_hex(canonical_json(material).encode())
 
     def execute(
@@ -109,19 +114,22 @@ class Executor:
             cached = self.db.cache_get(key)
             if cached is not None and all(self.blobs.has(digest) for digest in cached):
                 outputs = [(self._kind_of(digest), digest) for digest in cached]
-                return Execution(outputs, True, time.perf_counter() - started, key)
+                return Execution(outputs, True, time.perf_counter() - started, key, spec.provenance)
         layers = {name: self._load(value) for name, value in inputs.items()}
         for param in spec.layer_params:
             layers.setdefault(param.name, [] if param.many else None)
         try:
             results = spec.call(recipe.params, layers, ctx)
         except Exception as exc:
-            if not out_of_memory(exc):
+            if out_of_memory(exc):
+                raise OpFailed(
+                    f"{spec.name}: out of memory on {ctx.device}; try a smaller size, fewer images, or a "
+                    "lower OPENDREAM_MODEL_MEMORY_BUDGET_MB so fewer models stay loaded"
+                ) from exc
+            explained = diagnose.explain(exc, spec.extension if spec.user else None, spec.file)
+            if explained is None:
                 raise
-            raise OpFailed(
-                f"{spec.name}: out of memory on {ctx.device}; try a smaller size, fewer images, or a lower "
-                "OPENDREAM_MODEL_MEMORY_BUDGET_MB so fewer models stay loaded"
-            ) from exc
+            raise OpFailed(f"{spec.name}: {explained}") from exc
         ctx.check_cancelled()
         outputs: list[tuple[LayerKind, str]] = [(r.kind, self.blobs.put_image(r.image)) for r in results]
         if cacheable:
@@ -129,7 +137,7 @@ class Executor:
             # downloaded at a known commit): store under the key the next lookup will compute.
             key = self.cache_key(spec, recipe, inputs, ctx)
             self.db.cache_put(key, spec.name, [digest for _, digest in outputs])
-        return Execution(outputs, False, time.perf_counter() - started, key)
+        return Execution(outputs, False, time.perf_counter() - started, key, spec.provenance)
 
     def _kind_of(self, digest: str) -> LayerKind:
         # Outputs are normalised so that masks, and only masks, are single-channel PNGs.

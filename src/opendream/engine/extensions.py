@@ -11,7 +11,7 @@ import threading
 from pathlib import Path
 
 from opendream.core.registry import OpRegistry
-from opendream.engine import installer
+from opendream.engine import installer, overrides
 from opendream.engine.loader import (
     BUILTIN_MODULES,
     ExtensionStatus,
@@ -55,6 +55,15 @@ class Extensions:
                 kept = [s for s in self._statuses if s.source not in changed]
                 self._statuses = kept + result.loaded
             return result
+
+    def use_builtin(self, op: str, on: bool) -> None:
+        """Run the built-in ``op`` instead of a user's override of it (``on``), or the override again."""
+        with self._lock:
+            overrides.use_builtin(self.settings, self.registry, op, on)
+
+    def overrides(self, status: ExtensionStatus) -> list[dict]:
+        """The built-in or bundled ops the extension ``status`` overrides, and whether each runs."""
+        return overrides.listing(self.registry, status.source)
 
     def status(self, source: Path) -> ExtensionStatus | None:
         """The status of the extension file ``source``, if it was loaded."""

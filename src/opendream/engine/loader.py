@@ -15,6 +15,7 @@ from pathlib import Path
 
 from opendream.core.errors import OpDefinitionError
 from opendream.core.registry import BUILTIN, REGISTRY, OpRegistry
+from opendream.engine import dependencies, diagnose
 
 log = logging.getLogger(__name__)
 
@@ -38,20 +39,30 @@ BUNDLED_EXTENSIONS = (
 
 @dataclass
 class ExtensionStatus:
+    """One extension as loaded: its ops, its load error, and the packages it needs that are not
+    installed (``missing``: requirements, as ``opendream extensions deps NAME`` lists them)."""
+
     name: str
     source: str
     ops: list[str] = field(default_factory=list)
     error: str | None = None
+    missing: list[str] = field(default_factory=list)
 
 
-def _describe(exc: BaseException, source: str) -> str:
+def _describe(exc: BaseException, source: str, extension: str | None = None) -> str:
     if isinstance(exc, OpDefinitionError):
         return exc.message
     if isinstance(exc, SyntaxError):
         return f"{source}:{exc.lineno}: syntax error: {exc.msg}"
     frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename == source]
     where = f"{source}:{frames[-1].lineno}: " if frames else f"{source}: "
-    return f"{where}{type(exc).__name__}: {exc}"
+    explained = diagnose.explain(exc, extension, source) if extension else None
+    return f"{where}{explained or f'{type(exc).__name__}: {exc}'}"
+
+
+def _ops_of(registry: OpRegistry, file: str) -> list[str]:
+    """The ops ``file`` defines, including one whose override is switched off."""
+    return sorted(s.name for s in registry.all_specs() if s.file == file)
 
 
 def load_builtin_ops(registry: OpRegistry = REGISTRY) -> list[ExtensionStatus]:
@@ -67,7 +78,7 @@ def load_builtin_ops(registry: OpRegistry = REGISTRY) -> list[ExtensionStatus]:
             status.error = f"{module_name}: {type(exc).__name__}: {exc}"
             log.warning("built-in ops %s failed to load: %s", module_name, status.error)
         status.ops = sorted(set(registry.ops) - before) or sorted(
-            n for n, s in registry.ops.items() if s.func.__module__.startswith(module_name)
+            s.name for s in registry.all_specs() if s.func.__module__.startswith(module_name)
         )
         statuses.append(status)
     return statuses + load_bundled_extensions(registry)
@@ -95,33 +106,41 @@ def load_bundled_extensions(
             registry.unregister_file(file)
             status.error = _describe(exc, file)
             log.warning("bundled extension %s failed to load: %s", name, status.error)
-        status.ops = sorted(n for n, s in registry.ops.items() if s.func.__module__ == module_name)
+        status.ops = sorted(s.name for s in registry.all_specs() if s.func.__module__ == module_name)
         statuses.append(status)
     return statuses
 
 
 def load_extension_file(path: Path, registry: OpRegistry = REGISTRY) -> ExtensionStatus:
-    """Import one extension file as module ``opendream_ext_<stem>``; its ops are attributed to it."""
+    """Import one extension file as module ``opendream_ext_<stem>``; its ops are attributed to it
+    and override built-in or bundled ops of the same names. The packages it needs (PEP 723
+    inline metadata, else its imports) that are not installed are listed in ``missing``."""
     source = str(path.resolve())
     status = ExtensionStatus(name=path.stem, source=source)
     module_name = f"opendream_ext_{path.stem}"
     registry.unregister_file(source)
     try:
+        status.missing = dependencies.needs(path).to_install
         spec = importlib.util.spec_from_file_location(module_name, source)
         if spec is None or spec.loader is None:
             raise ImportError(f"cannot import {source}")
         module = importlib.util.module_from_spec(spec)
         sys.modules[module_name] = module
-        with registry.origin(path.stem):
+        with registry.origin(path.stem, user=True):
             spec.loader.exec_module(module)
+    except dependencies.MetadataError as exc:  # found before anything ran
+        status.error = f"{source}: inline metadata: {exc}"
+        log.warning("extension %s not loaded: %s", path.name, status.error)
     except BaseException as exc:  # an extension may even call sys.exit; keep the server alive
         if isinstance(exc, KeyboardInterrupt):
             raise
         sys.modules.pop(module_name, None)
         registry.unregister_file(source)
-        status.error = _describe(exc, source)
+        status.error = _describe(exc, source, path.stem)
         log.warning("extension %s failed to load: %s", path.name, status.error)
-    status.ops = sorted(n for n, s in registry.ops.items() if s.file == source)
+    if status.missing and status.error is None:
+        log.warning("extension %s needs packages that are not installed: %s", path.name, status.missing)
+    status.ops = _ops_of(registry, source)
     return status
 
 
@@ -156,7 +175,7 @@ def reload_extensions(folders: list[Path], registry: OpRegistry = REGISTRY) -> l
     statuses = load_bundled_extensions(registry, reload=True)
     present = _extension_files(folders)
     roots = [folder.resolve() for folder in folders]
-    for spec_file in {s.file for s in registry.ops.values()}:
+    for spec_file in {s.file for s in registry.all_specs()}:
         path = Path(spec_file)
         if any(path.parent == root for root in roots) and path not in present:
             registry.unregister_file(spec_file)

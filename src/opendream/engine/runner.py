@@ -129,6 +129,7 @@ class Runner:
             duration=round(execution.seconds, 4),
             cache_hit=execution.cache_hit,
             environment=self.executor.runtime.environment,
+            made_by=execution.made_by,
         )
         removed = project.set_outputs(head.id, execution.outputs, run)
         outcome: RunOutcome = "cached" if execution.cache_hit else "computed"

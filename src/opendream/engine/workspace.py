@@ -8,9 +8,10 @@ from typing import Literal
 
 from PIL import Image
 
-from opendream.core import workflow
+from opendream.core import provenance, workflow
 from opendream.core.project import Project
 from opendream.core.registry import REGISTRY, OpRegistry
+from opendream.engine import overrides
 from opendream.engine.executor import Executor
 from opendream.engine.extensions import Extensions
 from opendream.engine.loader import ExtensionStatus, load_builtin_ops, load_extension_dirs
@@ -34,6 +35,7 @@ class LayerReport:
     blob: str | None
     expected: str | None
     error: str | None = None
+    note: str | None = None  # when the op here is not what made the layer (an override)
 
 
 @dataclass
@@ -49,7 +51,9 @@ class ReplayReport:
 
 
 def load_ops(settings: Settings, registry: OpRegistry = REGISTRY) -> list[ExtensionStatus]:
-    """Built-in ops, then the user's extension folders."""
+    """Built-in ops, then the user's extension folders (whose ops override built-in ones of the
+    same name, unless switched off in ``<extensions>/overrides.json``)."""
+    overrides.apply(settings, registry)
     return load_builtin_ops(registry) + load_extension_dirs(
         [settings.extensions_dir, *settings.extension_dirs], registry
     )
@@ -143,6 +147,7 @@ class Workspace:
                     blob=layer.blob,
                     expected=want,
                     error=layer.run.error,
+                    note=provenance.layer_note(layer.run, self.registry.ops.get(layer.recipe.op)),
                 )
             )
         return report

@@ -266,6 +266,7 @@ class JobQueue:
             cache_hit=execution.cache_hit,
             environment=self._executor.runtime.environment,
             job=job["id"],
+            made_by=execution.made_by,
         )
 
         def store(project: Project) -> list[str]:
@@ -300,7 +301,7 @@ class JobQueue:
             project.mark(ids, "failed", error=exc.message)
             return _Prepared(layers=ids, failure=exc.message)
         for layer in group:
-            layer.run = RunRecord(job=job["id"])
+            layer.run = RunRecord(job=job["id"], made_by=layer.run.made_by)  # kept: see set_outputs
         project.mark(ids, "running")
         return _Prepared(recipe=group[0].recipe, inputs=inputs, layers=ids)
 

@@ -186,6 +186,10 @@ class LayersQueued(BaseModel):
     project: ProjectOut
     layers: list[str] = Field(description="The new or re-run layers")
     jobs: list[JobOut]
+    notes: dict[str, str] = Field(
+        default_factory=dict,
+        description="Per layer: the op here is not what made it in the file (an extension's override)",
+    )
 
 
 class DeleteOut(BaseModel):
@@ -205,6 +209,9 @@ class ReplayLayer(BaseModel):
     blob: str | None
     expected: str | None
     error: str | None
+    note: str | None = Field(
+        None, description="The op here is not what made the layer (an extension's override, or its absence)"
+    )
 
 
 class ReplayOut(BaseModel):
@@ -221,9 +228,18 @@ class OpOut(BaseModel):
     description: str
     deterministic: bool
     extension: str | None
+    overrides: str | None = Field(
+        None, description="The op this user extension's op replaces: `builtin` or a bundled extension"
+    )
     schema_: dict[str, Any] = Field(alias="schema", description="JSON Schema of params and layer inputs")
 
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+
+
+class OverrideOut(BaseModel):
+    op: str
+    replaces: str = Field(description="`builtin`, or the bundled extension whose op of that name it replaces")
+    active: bool = Field(description="Whether the override runs (false: switched off, the built-in runs)")
 
 
 class ExtensionOut(BaseModel):
@@ -231,6 +247,17 @@ class ExtensionOut(BaseModel):
     source: str
     ops: list[str]
     error: str | None
+    missing: list[str] = Field(
+        default_factory=list,
+        description="Packages it needs that are not installed (`opendream extensions deps NAME --install`)",
+    )
+    overrides: list[OverrideOut] = Field(
+        default_factory=list, description="Built-in or bundled ops it replaces with its own of the same name"
+    )
+
+
+class UseBuiltin(BaseModel):
+    use_builtin: bool = Field(description="true: run the built-in op; false: run the extension's override")
 
 
 class InstalledExtensionOut(ExtensionOut):

@@ -1,4 +1,5 @@
-"""Extensions: list them (with load errors and pinned sources), reload them, and install one
+"""Extensions: list them (with load errors, pinned sources, the packages they miss and the
+built-in ops they override), switch an override off or on again, reload them, and install one
 from a URL in two steps: fetch into quarantine (shows source and sha256), then enable with
 that exact hash confirmed. URL installs need ``allow_url_install`` and a loopback bind."""
 
@@ -20,6 +21,7 @@ from opendream.server.models import (
     ExtensionsOut,
     FetchedOut,
     PendingOut,
+    UseBuiltin,
 )
 from opendream.server.state import ServerState, get_state
 
@@ -31,7 +33,12 @@ def _extension_out(state: ServerState, status: ExtensionStatus, pinned: dict[str
     # installed.json pins files of the extensions folder; a same-named extension elsewhere is not it.
     installed_file = str((state.settings.extensions_dir / f"{status.name}.py").resolve())
     source = pinned.get(status.name) if status.source == installed_file else None
-    return {**vars(status), "url": source and source["url"], "sha256": source and source["sha256"]}
+    return {
+        **vars(status),
+        "overrides": state.workspace.extensions.overrides(status),
+        "url": source and source["url"],
+        "sha256": source and source["sha256"],
+    }
 
 
 def _listing(state: ServerState, statuses: list[ExtensionStatus]) -> dict:
@@ -60,6 +67,19 @@ def reload_extensions(state: State) -> dict:
     statuses = state.workspace.extensions.reload()
     state.hub.publish({"type": "extensions.changed"})
     return _listing(state, statuses)
+
+
+@router.put("/overrides/{op}", response_model=ExtensionsOut)
+def switch_override(
+    op: Annotated[str, Path(max_length=200, description="An op a user extension overrides")],
+    body: UseBuiltin,
+    state: State,
+) -> dict:
+    """Run the built-in (or bundled) op again instead of a user extension's op of the same name,
+    or the override again; remembered across restarts. 404 when no extension overrides ``op``."""
+    state.workspace.extensions.use_builtin(op, body.use_builtin)
+    state.hub.publish({"type": "extensions.changed"})
+    return _listing(state, state.workspace.extensions.statuses)
 
 
 @router.post(

@@ -33,5 +33,8 @@ def list_ops(state: State) -> dict:
     """Every installed op with its form schema, and every extension with its load error."""
     return {
         "ops": [s.describe() for s in state.workspace.registry],
-        "extensions": [vars(x) for x in state.workspace.extensions.statuses],
+        "extensions": [
+            {**vars(x), "overrides": state.workspace.extensions.overrides(x)}
+            for x in state.workspace.extensions.statuses
+        ],
     }

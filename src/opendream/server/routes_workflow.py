@@ -10,7 +10,7 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
-from opendream.core import workflow
+from opendream.core import provenance, workflow
 from opendream.core.images import encode_png
 from opendream.core.project import Project
 from opendream.server.models import ERRORS, LayersQueued, ReplayOut, ReplayRequest
@@ -74,7 +74,12 @@ def import_workflow(state: State, file: Annotated[UploadFile, File()]) -> dict:
     state.hub.publish({"type": "project.changed", "project": project.id, "revision": project.revision})
     todo = project.needs_run()
     jobs = state.queue.submit(project, todo, supersede=False) if todo else []
-    return {"project": project_out(project), "layers": [x.id for x in project.layers], "jobs": jobs}
+    return {
+        "project": project_out(project),
+        "layers": [x.id for x in project.layers],
+        "jobs": jobs,
+        "notes": imported.notes,
+    }
 
 
 def _job_or_none(state: ServerState, job_id: str | None) -> dict | None:
@@ -123,6 +128,7 @@ def replay(project_id: str, state: State, body: ReplayRequest | None = None) -> 
                 "blob": layer.blob,
                 "expected": want,
                 "error": layer.run.error,
+                "note": provenance.layer_note(layer.run, state.workspace.registry.ops.get(layer.recipe.op)),
             }
         )
     ok = not active and all(x["result"] in ("exact", "new") for x in layers)
