@@ -1,6 +1,7 @@
 import { ApiError, api as httpApi, type LayerPatch, type NewLayer } from '../api/client'
 import type { LayersQueued, Project, ServerEvent } from '../api/types'
 import { EventSocket, eventsUrl, type ConnectionState } from '../api/socket'
+import { fileHead, isPicture, notAPicture } from '../files/classify'
 import { appReducer, initialState, isActive, needsReload, type AppAction, type AppState } from './app'
 import { createStore, type Store } from './store'
 
@@ -206,7 +207,12 @@ export class AppController {
     })
   }
 
+  /** Adds a picture as a layer; anything else is refused here, in the words a drop uses. */
   async uploadImage(file: File): Promise<void> {
+    if (!isPicture(file.name, file.type, await fileHead(file))) {
+      this.notify(notAPicture(file.name))
+      return
+    }
     await this.guard(async () => {
       const result = this.applyQueued(await this.api.uploadImage(this.projectId(), file, file.name))
       if (result.layers.length > 0) this.select(result.layers[0])
