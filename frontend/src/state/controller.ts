@@ -56,8 +56,8 @@ export class AppController {
     this.events.stop()
   }
 
-  notify(text: string, kind: 'error' | 'info' = 'error'): void {
-    this.store.dispatch({ type: 'notice', notice: { id: this.nextNotice++, kind, text } })
+  notify(text: string, kind: 'error' | 'info' = 'error', about: { layer?: string; job?: string } = {}): void {
+    this.store.dispatch({ type: 'notice', notice: { id: this.nextNotice++, kind, text, ...about } })
   }
 
   dismiss(id: number): void {
@@ -246,12 +246,16 @@ export class AppController {
     })
   }
 
+  /** Marks the job as cancelling at once (the UI says so) until its cancelled or completed event. */
   async cancelJob(jobId: string): Promise<void> {
+    this.store.dispatch({ type: 'cancelling', job: jobId, on: true })
     if (this.events.cancel(jobId)) return
-    await this.guard(async () => {
+    const done = await this.guard(async () => {
       const job = await this.api.cancelJob(jobId)
       this.store.dispatch({ type: 'event', event: { type: 'job.cancelled', job } })
+      return true
     })
+    if (done === undefined) this.store.dispatch({ type: 'cancelling', job: jobId, on: false })
   }
 
   private onEvent(event: ServerEvent): void {
@@ -261,7 +265,8 @@ export class AppController {
     }
     this.store.dispatch({ type: 'event', event })
     if (event.type === 'job.failed' && event.job.project_id === this.state.project?.id) {
-      this.notify(`${event.job.op} failed: ${event.job.error ?? 'unknown error'}`)
+      const { op, error, layer_id, id } = event.job
+      this.notify(`${op} failed: ${error ?? 'unknown error'}`, 'error', { layer: layer_id, job: id })
     }
     if (needsReload(this.state, event)) void this.reload()
     if (event.type === 'project.changed' && event.project !== this.state.project?.id) void this.refreshProjects()
