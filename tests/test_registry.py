@@ -95,19 +95,34 @@ def test_schema_covers_every_allowed_type(registry: OpRegistry) -> None:
 def test_validation_errors_name_each_parameter_and_rule(registry: OpRegistry) -> None:
     @opendream.op(registry=registry)
     def draw(
-        prompt: str, steps: Annotated[int, Field(ge=1, le=150)] = 20, mode: Literal["a", "b"] = "a"
+        prompt: str,
+        steps: Annotated[int, Field(ge=1, le=150)] = 20,
+        mode: Literal["a", "b"] = "a",
+        width: Annotated[int, Field(le=2048, multiple_of=8)] = 512,
+        strength: Annotated[float, Field(gt=0)] = 0.5,
     ) -> Layer:
         raise AssertionError
 
     spec = registry.get("draw")
     with pytest.raises(InvalidParams) as info:
-        spec.validate_params({"steps": 0, "mode": "c", "bogus": 1})
+        spec.validate_params({"steps": 0, "mode": "c", "bogus": 1, "width": 100, "strength": "x"})
     params = {e["param"]: e["message"] for e in info.value.errors}
-    assert set(params) == {"prompt", "steps", "mode", "bogus"}
-    assert "greater than or equal to 1" in params["steps"]
-    assert "'a' or 'b'" in params["mode"]
-    assert params["bogus"] == "is not a parameter of this op"
-    assert "`steps`" in info.value.message
+    # One wording for every rule, the one the web form uses too.
+    assert params == {
+        "prompt": "is required",
+        "steps": "has to be at least 1",
+        "mode": "has to be one of 'a' or 'b'",
+        "bogus": "is not a parameter of this op",
+        "width": "has to be a multiple of 8",
+        "strength": "has to be a number",
+    }
+    assert "`steps`: has to be at least 1" in info.value.message
+    with pytest.raises(InvalidParams) as info:
+        spec.validate_params({"prompt": "a", "width": 4096, "steps": 1.5})
+    assert {e["param"]: e["message"] for e in info.value.errors} == {
+        "width": "has to be at most 2048",
+        "steps": "has to be a whole number",
+    }
 
 
 def test_inputs_are_validated_by_shape(registry: OpRegistry) -> None:

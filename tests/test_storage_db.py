@@ -126,7 +126,17 @@ def test_list_projects_newest_first(db: Database) -> None:
     db.save_project(_doc("a", revision=2), expected_revision=1)
     listed = db.list_projects()
     assert [p["id"] for p in listed] == ["a", "c", "b"]
-    assert set(listed[0]) == {"id", "name", "revision", "created_at", "updated_at"}
+    assert set(listed[0]) == {
+        "id",
+        "name",
+        "revision",
+        "created_at",
+        "updated_at",
+        "width",
+        "height",
+        "layer_count",
+        "thumbnail",
+    }
     assert listed[0]["revision"] == 2
     assert listed[0]["updated_at"] > listed[0]["created_at"]
 

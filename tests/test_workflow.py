@@ -271,7 +271,7 @@ BAD_DOCUMENTS: list[tuple[str, Callable[[dict], None], str]] = [
     (
         "params",
         _set("L3", "params", {"prompt": "x", "steps": 0}),
-        r"layer 'L3': invalid parameters for op 'dream': `steps`: Input should be greater than or equal to 1",
+        r"layer 'L3': invalid parameters for op 'dream': `steps`: has to be at least 1",
     ),
     (
         "unknown param",

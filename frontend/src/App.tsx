@@ -4,18 +4,16 @@ import { Banner } from './components/Banner'
 import { Editor } from './components/Editor'
 import { Home } from './components/Home'
 import { Notices } from './components/Notices'
-import { classifyFile } from './files/classify'
+import { classifyFile, fileHead, notAPicture } from './files/classify'
 import { ControllerContext, useAppState, useController } from './state/context'
 import { AppController, browserEvents } from './state/controller'
 
-const HEAD_BYTES = 1 << 20
-
 /** A dropped file: a workflow (JSON or PNG with one) opens as a project, a picture becomes a layer. */
 async function openDropped(controller: AppController, file: File): Promise<void> {
-  const head = new Uint8Array(await file.slice(0, HEAD_BYTES).arrayBuffer())
+  const head = await fileHead(file)
   const kind = classifyFile(file.name, file.type, head)
   if (kind === 'workflow') await controller.importFile(file, file.name)
-  else if (kind === 'unsupported') controller.notify(`“${file.name}” is neither a picture (PNG, JPEG, WebP) nor a workflow.`)
+  else if (kind === 'unsupported') controller.notify(notAPicture(file.name))
   else if (controller.state.project === null) controller.notify('Open or create a project to add a picture to it.')
   else await controller.uploadImage(file)
 }

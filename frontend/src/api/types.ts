@@ -48,6 +48,11 @@ export interface ProjectSummary {
   revision: number
   created_at: string
   updated_at: string
+  width: number
+  height: number
+  layer_count: number
+  /** Blob of the topmost visible image layer with pixels. */
+  thumbnail: string | null
 }
 
 export type JobState = 'queued' | 'running' | 'completed' | 'failed' | 'cancelled'

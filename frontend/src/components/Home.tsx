@@ -2,6 +2,7 @@ import { useRef, useState, type FormEvent } from 'react'
 import { isApiError } from '../state/controller'
 import { useAppState, useController } from '../state/context'
 import { FileButton } from './FileButton'
+import { ProjectThumb, projectFacts } from './ProjectFacts'
 
 const PRESETS = [512, 768, 1024] as const
 
@@ -30,6 +31,7 @@ export function Home() {
           <ul className="project-list">
             {projects.map((p) => (
               <li key={p.id} className="project-row">
+                <ProjectThumb project={p} />
                 {renaming === p.id ? (
                   <RenameInput
                     initial={p.name}
@@ -44,6 +46,7 @@ export function Home() {
                     {p.name}
                   </button>
                 )}
+                <span className="hint project-facts">{projectFacts(p)}</span>
                 <span className="hint">{new Date(p.updated_at).toLocaleString()}</span>
                 <button type="button" onClick={() => setRenaming(p.id)}>
                   Rename

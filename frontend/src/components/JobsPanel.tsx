@@ -8,6 +8,7 @@ export function JobsPanel() {
   const controller = useController()
   const jobs = useAppState((s) => s.jobs)
   const progress = useAppState((s) => s.progress)
+  const cancelling = useAppState((s) => s.cancelling)
   const list = jobList(jobs).slice(0, MAX_SHOWN)
   return (
     <section className="jobs-panel" aria-labelledby="jobs-title">
@@ -19,19 +20,20 @@ export function JobsPanel() {
         {list.map((job) => {
           const p = Object.values(progress).find((x) => x.job === job.id)
           const active = job.state === 'queued' || job.state === 'running'
+          const stopping = active && cancelling[job.id] === true
           return (
             <li key={job.id} className={`job job-${job.state}`} data-job={job.id}>
               <span className="job-op">{job.op}</span>
               <span className="hint">{job.layer_id}</span>
-              <span className={`status status-${job.state}`}>
-                {job.state}
+              <span className={`status status-${stopping ? 'cancelling' : job.state}`}>
+                {stopping ? 'cancelling…' : job.state}
                 {job.outcome === 'cached' ? ' (cached)' : ''}
               </span>
               {job.state === 'running' && (
                 <progress aria-label={`Progress of job ${job.op}`} max={p?.total ?? 1} value={p?.step ?? undefined} />
               )}
               {active && (
-                <button type="button" onClick={() => void controller.cancelJob(job.id)}>
+                <button type="button" disabled={stopping} onClick={() => void controller.cancelJob(job.id)}>
                   Cancel
                 </button>
               )}

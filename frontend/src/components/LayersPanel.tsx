@@ -1,7 +1,7 @@
 import { useState } from 'react'
 import { blobUrl } from '../api/client'
 import type { Layer } from '../api/types'
-import type { Progress } from '../state/app'
+import { layerCancelling, type Progress } from '../state/app'
 import { useAppState, useController } from '../state/context'
 import { dropPosition, stepPosition } from '../state/order'
 import { DeleteDialog } from './DeleteDialog'
@@ -219,6 +219,7 @@ function DownloadStatus({ layer, done, total }: { layer: Layer; done: number; to
 }
 
 function LayerStatus({ layer, progress }: { layer: Layer; progress: Progress | undefined }) {
+  const cancelling = useAppState((s) => layerCancelling(s, layer.id))
   return (
     <div className="layer-status">
       <span className="badge" title={`${layer.recipe.op} v${layer.recipe.op_version}`}>
@@ -228,6 +229,7 @@ function LayerStatus({ layer, progress }: { layer: Layer; progress: Progress | u
         {layer.status}
         {layer.run.cache_hit && layer.status === 'ready' ? ' (cached)' : ''}
       </span>
+      {cancelling && <span className="layer-cancelling">cancelling…</span>}
       {layer.status === 'running' && progress?.download !== undefined && (
         <DownloadStatus layer={layer} done={progress.download.done} total={progress.download.total} />
       )}

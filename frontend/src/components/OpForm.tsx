@@ -4,6 +4,7 @@ import type { Layer, LayerInput, OpInfo } from '../api/types'
 import { formFields, initialValues, toRequest, type FieldErrors, type FieldValue, type FormValues } from '../forms/schemaForm'
 import { isApiError } from '../state/controller'
 import { useAppState, useController } from '../state/context'
+import { InlineText } from '../text/InlineText'
 import { Field } from './fields'
 
 interface OpFormProps {
@@ -72,7 +73,11 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
     <form className="op-form" onSubmit={(e) => void submit(e)} aria-label={title} noValidate>
       <h2 className="panel-title">{title}</h2>
       {editing !== undefined && <p className="hint">{op.title}: applying re-runs this layer and the layers made from it.</p>}
-      {op.description && editing === undefined && <p className="hint">{op.description}</p>}
+      {op.description && editing === undefined && (
+        <p className="hint op-description">
+          <InlineText text={op.description} />
+        </p>
+      )}
       {!op.deterministic && <p className="hint">This operation is not deterministic: replays may differ.</p>}
       {fields.map((field) => (
         <Field

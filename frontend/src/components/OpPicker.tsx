@@ -2,6 +2,7 @@ import { type RefObject, useEffect, useMemo, useRef, useState } from 'react'
 import type { OpInfo } from '../api/types'
 import { groupByCategory, searchOps } from '../ops/catalog'
 import { useAppState } from '../state/context'
+import { plainText } from '../text/markup'
 import { isTyping } from './keys'
 
 interface OpPickerProps {
@@ -48,7 +49,7 @@ export function OpPicker({ onPick }: OpPickerProps) {
           <ul>
             {ops.map((op) => (
               <li key={op.name}>
-                <button type="button" className="op-button" title={op.description} onClick={() => onPick(op)}>
+                <button type="button" className="op-button" title={plainText(op.description)} onClick={() => onPick(op)}>
                   <span className="op-title">{op.title}</span>
                   {op.extension !== null && op.extension !== 'builtin' && <span className="badge">{op.extension}</span>}
                 </button>

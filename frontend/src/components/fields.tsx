@@ -7,6 +7,8 @@ import {
   type LayerField,
   type NumberField,
 } from '../forms/schemaForm'
+import { InlineText } from '../text/InlineText'
+import { withArticle } from '../text/markup'
 import { DiceIcon } from './icons'
 
 interface FieldProps {
@@ -111,7 +113,7 @@ function LayerPicker({ field, value, onChange, errors, layers, editing }: FieldP
       aria-describedby={describedBy(field, errors)}
       onChange={(e) => onChange(e.target.value)}
     >
-      <option value="">{choices.length === 0 ? `No ${kindText} yet` : `Choose a ${kindText}`}</option>
+      <option value="">{choices.length === 0 ? `No ${kindText} yet` : `Choose ${withArticle(kindText)}`}</option>
       {choices.map((layer) => (
         <option key={layer.id} value={layer.id}>
           {layer.name} ({layer.id})
@@ -190,7 +192,7 @@ export function Field(props: FieldProps) {
       <Control {...props} />
       {field.description && (
         <p id={`${inputId(field)}-help`} className="hint">
-          {field.description}
+          <InlineText text={field.description} />
         </p>
       )}
       <FieldErrors field={field} errors={errors} />

@@ -37,3 +37,18 @@ export function classifyFile(name: string, type: string, bytes: Uint8Array): Dro
   if (IMAGE_TYPES.has(type) || /\.(jpe?g|webp)$/.test(lower)) return 'image'
   return 'unsupported'
 }
+
+/** Whether a file picked to become a layer is a picture (a PNG carrying a workflow is one too). */
+export function isPicture(name: string, type: string, bytes: Uint8Array): boolean {
+  return isPng(bytes) || classifyFile(name, type, bytes) === 'image'
+}
+
+/** What the UI says of a file it will not take as a picture: the server words its refusal alike. */
+export function notAPicture(name: string): string {
+  return `“${name}”: not a PNG, JPEG or WebP image`
+}
+
+/** The first bytes of a file, enough to tell what it is. */
+export async function fileHead(file: Blob): Promise<Uint8Array> {
+  return new Uint8Array(await file.slice(0, 1 << 20).arrayBuffer())
+}

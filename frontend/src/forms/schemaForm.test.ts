@@ -202,6 +202,16 @@ describe('toRequest', () => {
     })
   })
 
+  it('words every rule as the server does, multiples included', () => {
+    const values = { ...initialValues(dream, { layers: [], selected: null }), prompt: 'x', width: '4096', height: '100' }
+    expect(toRequest(dream, values).errors).toEqual({ width: ['has to be at most 2048'], height: ['has to be a multiple of 8'] })
+    const text = formFields({ type: 'object', properties: { name: { type: 'string', maxLength: 3 } } })
+    expect(toRequest(text, { name: 'abcd' }).errors).toEqual({ name: ['has to be at most 3 characters'] })
+    const fields = formFields(schemas.flatten)
+    const many = Array.from({ length: 65 }, (_, i) => `L${i}`)
+    expect(toRequest(fields, { layers: many, background: 'transparent' }).errors).toEqual({ layers: ['has to have at most 64 layers'] })
+  })
+
   it('sends null for empty Optional values and leaves out other empty optional ones', () => {
     const schema: JsonSchema = {
       type: 'object',
@@ -221,7 +231,7 @@ describe('toRequest', () => {
 
   it('checks list pickers for emptiness and size', () => {
     const fields = formFields(schemas.flatten)
-    expect(toRequest(fields, { layers: [], background: 'transparent' }).errors).toEqual({ layers: ['pick at least one layer'] })
+    expect(toRequest(fields, { layers: [], background: 'transparent' }).errors).toEqual({ layers: ['is required'] })
     expect(toRequest(fields, { layers: ['L1', 'L3'], background: 'transparent' }).request.inputs).toEqual({ layers: ['L1', 'L3'] })
     expect(toRequest(fields, { layers: ['L1'], background: 'red' }).errors).toEqual({
       background: ['has to match ^(transparent|#[0-9a-fA-F]{6})$'],

@@ -28,6 +28,8 @@ export interface NumberField extends FieldBase {
   exclusiveMin: boolean
   exclusiveMax: boolean
   step: number
+  /** The schema's `multipleOf`: values off this grid are refused, as the server would. */
+  multipleOf?: number
 }
 
 export interface SelectField extends FieldBase {
@@ -119,7 +121,7 @@ function numberField(base: FieldBase, schema: JsonSchema, isSeed: boolean): Numb
   const step = schema.multipleOf ?? (integer ? 1 : bounded ? sliderStep(min!, max!) : 0.01)
   const kind = isSeed ? 'seed' : bounded ? 'slider' : 'number'
   const fallback = typeof schema.default === 'number' ? schema.default : null
-  return { ...base, kind, default: fallback, integer, min, max, exclusiveMin, exclusiveMax, step }
+  return { ...base, kind, default: fallback, integer, min, max, exclusiveMin, exclusiveMax, step, multipleOf: schema.multipleOf }
 }
 
 function enumOptions(schema: JsonSchema): unknown[] | undefined {
@@ -257,6 +259,12 @@ export interface FormRequest {
 
 export type FieldErrors = Record<string, string[]>
 
+/** Whether `value` is a multiple of `step`, allowing for binary fractions (0.3 of 0.1). */
+function isMultiple(value: number, step: number): boolean {
+  const ratio = value / step
+  return Math.abs(ratio - Math.round(ratio)) < 1e-9
+}
+
 function checkNumber(field: NumberField, text: string): number | string {
   const value = Number(text)
   if (!Number.isFinite(value)) return 'has to be a number'
@@ -267,6 +275,7 @@ function checkNumber(field: NumberField, text: string): number | string {
   if (field.max !== undefined && (field.exclusiveMax ? value >= field.max : value > field.max)) {
     return `has to be ${field.exclusiveMax ? 'less than' : 'at most'} ${field.max}`
   }
+  if (field.multipleOf !== undefined && !isMultiple(value, field.multipleOf)) return `has to be a multiple of ${field.multipleOf}`
   return value
 }
 
@@ -297,8 +306,8 @@ export function toRequest(
         break
       case 'layers': {
         const ids = Array.isArray(value) ? value : []
-        if (field.maxItems !== undefined && ids.length > field.maxItems) fail(field.name, `at most ${field.maxItems} layers`)
-        else if (ids.length === 0 && field.required) fail(field.name, 'pick at least one layer')
+        if (field.maxItems !== undefined && ids.length > field.maxItems) fail(field.name, `has to have at most ${field.maxItems} layers`)
+        else if (ids.length === 0 && field.required) fail(field.name, 'is required')
         else inputs[field.name] = ids
         break
       }
@@ -328,7 +337,7 @@ export function toRequest(
       case 'textarea': {
         const text = typeof value === 'string' ? value : ''
         if (text === '' && (field.required || field.nullable)) empty(field)
-        else if (field.maxLength !== undefined && text.length > field.maxLength) fail(field.name, `at most ${field.maxLength} characters`)
+        else if (field.maxLength !== undefined && text.length > field.maxLength) fail(field.name, `has to be at most ${field.maxLength} characters`)
         else if (field.pattern !== undefined && !new RegExp(field.pattern).test(text)) fail(field.name, `has to match ${field.pattern}`)
         else params[field.name] = text
         break

@@ -143,7 +143,7 @@ describe('server events', () => {
   })
 
   it('closes the open project when it is deleted elsewhere', () => {
-    let state = appReducer(withProject(), { type: 'projects', projects: [{ id: 'p1', name: 'x', revision: 1, created_at: '', updated_at: '' }] })
+    let state = appReducer(withProject(), { type: 'projects', projects: [{ id: 'p1', name: 'x', revision: 1, created_at: '', updated_at: '', width: 64, height: 64, layer_count: 0, thumbnail: null }] })
     state = appReducer(state, { type: 'event', event: { type: 'project.changed', project: 'p1', deleted: true } })
     expect(state.project).toBeNull()
     expect(state.projects).toEqual([])

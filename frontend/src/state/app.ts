@@ -9,6 +9,9 @@ import type {
   ServerEvent,
 } from '../api/types'
 import type { ConnectionState } from '../api/socket'
+import { addNotice, noticesAfterJobEvent, pruneNotices, type Notice } from './notices'
+
+export type { Notice } from './notices'
 
 export interface Progress {
   job: string
@@ -20,12 +23,6 @@ export interface Progress {
   download?: { done: number; total: number }
   /** What the op said it is doing before its first step, e.g. "loading model …". */
   status?: string
-}
-
-export interface Notice {
-  id: number
-  kind: 'error' | 'info'
-  text: string
 }
 
 export interface AppState {
@@ -40,6 +37,8 @@ export interface AppState {
   progress: Record<string, Progress>
   connection: ConnectionState
   notices: Notice[]
+  /** Jobs the user asked to cancel, until their cancelled (or completed) event. */
+  cancelling: Record<string, true>
 }
 
 export const initialState: AppState = {
@@ -52,6 +51,7 @@ export const initialState: AppState = {
   progress: {},
   connection: 'connecting',
   notices: [],
+  cancelling: {},
 }
 
 export type AppAction =
@@ -66,6 +66,7 @@ export type AppAction =
   | { type: 'connection'; state: ConnectionState }
   | { type: 'notice'; notice: Notice }
   | { type: 'notice.dismissed'; id: number }
+  | { type: 'cancelling'; job: string; on: boolean }
 
 const FINISHED_JOB = new Set(['completed', 'failed', 'cancelled'])
 
@@ -128,10 +129,11 @@ function applyEvent(state: AppState, event: ServerEvent): AppState {
       // A late copy (the reply of the request that queued a job that has already run) is stale.
       const held = state.jobs[job.id]
       if (held !== undefined && jobStage(job) < jobStage(held)) return state
-      const progress = FINISHED_JOB.has(job.state)
-        ? withoutKeys(state.progress, (_, p) => p.job === job.id)
-        : state.progress
-      return { ...state, jobs: { ...state.jobs, [job.id]: job }, progress }
+      const finished = FINISHED_JOB.has(job.state)
+      const progress = finished ? withoutKeys(state.progress, (_, p) => p.job === job.id) : state.progress
+      const cancelling = finished ? withoutKeys(state.cancelling, (id) => id === job.id) : state.cancelling
+      const notices = noticesAfterJobEvent(state.notices, event)
+      return { ...state, jobs: { ...state.jobs, [job.id]: job }, progress, cancelling, notices }
     }
     case 'job.progress': {
       if (project === null || event.project !== project.id) return state
@@ -186,6 +188,12 @@ function applyEvent(state: AppState, event: ServerEvent): AppState {
 }
 
 export function appReducer(state: AppState, action: AppAction): AppState {
+  const next = reduce(state, action)
+  const notices = pruneNotices(state.project, next.project, next.notices)
+  return notices === next.notices ? next : { ...next, notices }
+}
+
+function reduce(state: AppState, action: AppAction): AppState {
   switch (action.type) {
     case 'health':
       return { ...state, health: action.health }
@@ -209,16 +217,22 @@ export function appReducer(state: AppState, action: AppAction): AppState {
         return held !== undefined && jobStage(held) > jobStage(job) ? held : job
       }
       const jobs = Object.fromEntries(action.jobs.filter((j) => j.project_id === project.id).map((j) => [j.id, newest(j)]))
-      return { ...state, jobs }
+      const cancelling = withoutKeys(state.cancelling, (id) => jobs[id] !== undefined && !isActive(jobs[id]))
+      return { ...state, jobs, cancelling }
     }
     case 'event':
       return applyEvent(state, action.event)
     case 'connection':
       return { ...state, connection: action.state }
     case 'notice':
-      return { ...state, notices: [...state.notices, action.notice] }
+      return { ...state, notices: addNotice(state.notices, action.notice) }
     case 'notice.dismissed':
       return { ...state, notices: state.notices.filter((n) => n.id !== action.id) }
+    case 'cancelling':
+      return {
+        ...state,
+        cancelling: action.on ? { ...state.cancelling, [action.job]: true } : withoutKeys(state.cancelling, (id) => id === action.job),
+      }
   }
 }
 
@@ -241,6 +255,11 @@ export function jobList(jobs: Record<string, Job>): Job[] {
   return Object.values(jobs).sort(
     (a, b) => rank(a) - rank(b) || b.created_at.localeCompare(a.created_at),
   )
+}
+
+/** Whether the user asked to cancel the job now running (or queued) for a layer. */
+export function layerCancelling(state: AppState, layerId: string): boolean {
+  return Object.keys(state.cancelling).some((id) => state.jobs[id]?.layer_id === layerId)
 }
 
 export function layerById(project: Project | null, id: string | null): Layer | undefined {

@@ -1,6 +1,7 @@
 import { ApiError, api as httpApi, type LayerPatch, type NewLayer } from '../api/client'
 import type { LayersQueued, Project, ServerEvent } from '../api/types'
 import { EventSocket, eventsUrl, type ConnectionState } from '../api/socket'
+import { fileHead, isPicture, notAPicture } from '../files/classify'
 import { appReducer, initialState, isActive, needsReload, type AppAction, type AppState } from './app'
 import { createStore, type Store } from './store'
 
@@ -55,8 +56,8 @@ export class AppController {
     this.events.stop()
   }
 
-  notify(text: string, kind: 'error' | 'info' = 'error'): void {
-    this.store.dispatch({ type: 'notice', notice: { id: this.nextNotice++, kind, text } })
+  notify(text: string, kind: 'error' | 'info' = 'error', about: { layer?: string; job?: string } = {}): void {
+    this.store.dispatch({ type: 'notice', notice: { id: this.nextNotice++, kind, text, ...about } })
   }
 
   dismiss(id: number): void {
@@ -206,7 +207,12 @@ export class AppController {
     })
   }
 
+  /** Adds a picture as a layer; anything else is refused here, in the words a drop uses. */
   async uploadImage(file: File): Promise<void> {
+    if (!isPicture(file.name, file.type, await fileHead(file))) {
+      this.notify(notAPicture(file.name))
+      return
+    }
     await this.guard(async () => {
       const result = this.applyQueued(await this.api.uploadImage(this.projectId(), file, file.name))
       if (result.layers.length > 0) this.select(result.layers[0])
@@ -240,12 +246,16 @@ export class AppController {
     })
   }
 
+  /** Marks the job as cancelling at once (the UI says so) until its cancelled or completed event. */
   async cancelJob(jobId: string): Promise<void> {
+    this.store.dispatch({ type: 'cancelling', job: jobId, on: true })
     if (this.events.cancel(jobId)) return
-    await this.guard(async () => {
+    const done = await this.guard(async () => {
       const job = await this.api.cancelJob(jobId)
       this.store.dispatch({ type: 'event', event: { type: 'job.cancelled', job } })
+      return true
     })
+    if (done === undefined) this.store.dispatch({ type: 'cancelling', job: jobId, on: false })
   }
 
   private onEvent(event: ServerEvent): void {
@@ -255,7 +265,8 @@ export class AppController {
     }
     this.store.dispatch({ type: 'event', event })
     if (event.type === 'job.failed' && event.job.project_id === this.state.project?.id) {
-      this.notify(`${event.job.op} failed: ${event.job.error ?? 'unknown error'}`)
+      const { op, error, layer_id, id } = event.job
+      this.notify(`${op} failed: ${error ?? 'unknown error'}`, 'error', { layer: layer_id, job: id })
     }
     if (needsReload(this.state, event)) void this.reload()
     if (event.type === 'project.changed' && event.project !== this.state.project?.id) void this.refreshProjects()

@@ -37,7 +37,8 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     except ImageRejected:
         raise
     except Image.UnidentifiedImageError as exc:
-        raise ImageRejected(f"not a PNG, JPEG or WebP image ({exc})") from exc
+        # PIL's text names its buffer object (`<_io.BytesIO object at 0x…>`), nothing for a user.
+        raise ImageRejected("not a PNG, JPEG or WebP image") from exc
     except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
         raise ImageRejected(f"image is too large to decode safely ({exc})") from exc
     except (OSError, ValueError, SyntaxError, EOFError) as exc:

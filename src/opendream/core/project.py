@@ -45,6 +45,17 @@ def check_name(name: Any, what: str = "name") -> str:
     return name.strip()
 
 
+def unique_name(name: str, taken: set[str]) -> str:
+    """``name``, or ``name (2)``, ``name (3)``, … whichever is not taken (within ``MAX_NAME``)."""
+    number = 1
+    candidate = name
+    while candidate in taken:
+        number += 1
+        suffix = f" ({number})"
+        candidate = name[: MAX_NAME - len(suffix)] + suffix
+    return candidate
+
+
 @dataclass
 class Snapshot:
     """The undoable part of a project."""

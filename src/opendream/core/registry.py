@@ -240,15 +240,56 @@ class OpSpec:
         return normalise_outputs(self.name, self.func(**kwargs), self.returns_masks)
 
 
+# Pydantic's messages ("Input should be a multiple of 8") reworded in the style of every other
+# message Opendream gives about a parameter ("has to be at most 2048", "is required"), by error
+# type; the values come from the error's context.
+_MESSAGES = {
+    "missing": "is required",
+    "extra_forbidden": "is not a parameter of this op",
+    "greater_than": "has to be more than {gt}",
+    "greater_than_equal": "has to be at least {ge}",
+    "less_than": "has to be less than {lt}",
+    "less_than_equal": "has to be at most {le}",
+    "multiple_of": "has to be a multiple of {multiple_of}",
+    "finite_number": "has to be a finite number",
+    "int_type": "has to be a whole number",
+    "int_parsing": "has to be a whole number",
+    "int_from_float": "has to be a whole number",
+    "float_type": "has to be a number",
+    "float_parsing": "has to be a number",
+    "bool_type": "has to be true or false",
+    "bool_parsing": "has to be true or false",
+    "string_type": "has to be text",
+    "string_too_short": "has to be at least {min_length} characters",
+    "string_too_long": "has to be at most {max_length} characters",
+    "string_pattern_mismatch": "has to match {pattern}",
+    "too_short": "has to have at least {min_length} items",
+    "too_long": "has to have at most {max_length} items",
+    "list_type": "has to be a list",
+    "dict_type": "has to be an object",
+    "literal_error": "has to be one of {expected}",
+    "enum": "has to be one of {expected}",
+}
+
+
+def _message(err: Any) -> str:
+    template = _MESSAGES.get(err["type"])
+    if template is not None:
+        try:
+            return template.format(**err.get("ctx", {}))
+        except KeyError:
+            pass
+    message = str(err["msg"]).removeprefix("Value error, ")
+    if message.startswith("Input should "):
+        message = "has to " + message.removeprefix("Input should ")
+    return message[:1].lower() + message[1:]
+
+
 def _pydantic_errors(exc: pydantic.ValidationError) -> list[dict]:
-    errors = []
-    for err in exc.errors():
-        param = ".".join(str(p) for p in err["loc"]) or "params"
-        message = err["msg"]
-        if err["type"] == "extra_forbidden":
-            message = "is not a parameter of this op"
-        errors.append({"param": param, "message": message})
-    return errors
+    return [
+        {"param": ".".join(str(p) for p in err["loc"]) or "params", "message": _message(err)}
+        for err in exc.errors()
+    ]
 
 
 def normalise_outputs(op_name: str, result: Any, returns_masks: bool) -> list[OpOutput]:

@@ -166,6 +166,12 @@ class ProjectSummary(BaseModel):
     revision: int
     created_at: str
     updated_at: str
+    width: int
+    height: int
+    layer_count: int
+    thumbnail: str | None = Field(
+        description="Blob of the topmost visible image layer with pixels (GET /api/blobs/{hash}?thumb=1), or null"
+    )
 
 
 class JobOut(BaseModel):

@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
 from PIL import Image
 
-from opendream.core.errors import InvalidParams
+from opendream.core.errors import ImageRejected, InvalidParams
 from opendream.core.images import MAX_DOWNLOAD_BYTES, decode_image, encode_png
 from opendream.core.project import Project
 from opendream.core.recipe import asset_ref
@@ -45,7 +45,11 @@ def _read_upload(file: UploadFile) -> bytes:
 
 def _store_asset(state: ServerState, file: UploadFile, mode: str | None) -> str:
     """Decode (format and pixel count checked first), normalise to PNG, store; the asset ref."""
-    image: Image.Image = decode_image(_read_upload(file))
+    try:
+        image: Image.Image = decode_image(_read_upload(file))
+    except ImageRejected as exc:
+        # Worded as the web UI words a file it refuses itself: “notes.txt”: not a PNG, …
+        raise ImageRejected(f"“{_name(file, 'the file')}”: {exc.message}") from None
     if mode is not None and image.mode != mode:
         image = image.convert(mode)
     elif image.mode not in ("RGB", "RGBA", "L"):

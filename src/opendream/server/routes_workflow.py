@@ -12,7 +12,7 @@ from fastapi.responses import JSONResponse, Response
 
 from opendream.core import provenance, workflow
 from opendream.core.images import encode_png
-from opendream.core.project import Project
+from opendream.core.project import Project, unique_name
 from opendream.server.models import ERRORS, LayersQueued, ReplayOut, ReplayRequest
 from opendream.server.state import ServerState, get_state, project_out
 
@@ -69,6 +69,9 @@ def import_workflow(state: State, file: Annotated[UploadFile, File()]) -> dict:
     if len(data) > workflow.MAX_WORKFLOW_BYTES:
         raise HTTPException(413, f"a workflow file may be at most {workflow.MAX_WORKFLOW_BYTES} bytes")
     imported = workflow.import_any(data, state.workspace.registry)
+    # Importing the same file twice gives "name" and "name (2)", which the project list tells apart.
+    taken = {p["name"] for p in state.workspace.data.db.list_projects()}
+    imported.project.name = unique_name(imported.project.name, taken)
     project = state.workspace.import_workflow(imported)
     state.store.set_expected(project.id, imported.expected)
     state.hub.publish({"type": "project.changed", "project": project.id, "revision": project.revision})
