@@ -8,6 +8,7 @@ import {
   type NumberField,
 } from '../forms/schemaForm'
 import { DiceIcon } from './icons'
+import { PickField } from './PickField'
 
 interface FieldProps {
   field: FormField
@@ -151,6 +152,8 @@ function Control(props: FieldProps) {
           {...aria}
         />
       )
+    case 'pick':
+      return <PickField field={field} id={inputId(field)} value={typeof value === 'string' ? value : ''} onChange={onChange} aria={aria} />
     case 'number':
     case 'slider':
     case 'seed':
