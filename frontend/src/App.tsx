@@ -3,10 +3,12 @@ import { api } from './api/client'
 import { Banner } from './components/Banner'
 import { Editor } from './components/Editor'
 import { Home } from './components/Home'
+import { MissingProject } from './components/MissingProject'
 import { Notices } from './components/Notices'
 import { classifyFile, fileHead, notAPicture } from './files/classify'
 import { ControllerContext, useAppState, useController } from './state/context'
 import { AppController, browserEvents } from './state/controller'
+import { Router } from './state/router'
 
 /** A dropped file: a workflow (JSON or PNG with one) opens as a project, a picture becomes a layer. */
 async function openDropped(controller: AppController, file: File): Promise<void> {
@@ -21,6 +23,7 @@ async function openDropped(controller: AppController, file: File): Promise<void>
 function Shell() {
   const controller = useController()
   const project = useAppState((s) => s.project)
+  const missing = useAppState((s) => s.missingProject)
   const [dropping, setDropping] = useState(false)
   const hasFiles = (e: DragEvent) => e.dataTransfer.types.includes('Files')
   return (
@@ -42,7 +45,7 @@ function Shell() {
       }}
     >
       <Banner />
-      {project === null ? <Home /> : <Editor project={project} />}
+      {project !== null ? <Editor project={project} /> : missing !== null ? <MissingProject id={missing} /> : <Home />}
       <Notices />
       {dropping && (
         <div className="drop-overlay" aria-hidden="true">
@@ -57,7 +60,11 @@ export function App() {
   const [controller] = useState(() => new AppController(api, browserEvents))
   useEffect(() => {
     void controller.start()
-    return () => controller.stop()
+    const stopRouting = new Router(controller, window).start()
+    return () => {
+      stopRouting()
+      controller.stop()
+    }
   }, [controller])
   return (
     <ControllerContext.Provider value={controller}>

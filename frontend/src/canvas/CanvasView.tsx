@@ -1,11 +1,14 @@
 import type Konva from 'konva'
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
-import { Group, Image as KonvaImage, Layer as KonvaLayer, Rect, Stage } from 'react-konva'
+import { Circle, Group, Image as KonvaImage, Layer as KonvaLayer, Rect, Stage } from 'react-konva'
 import { blobUrl } from '../api/client'
 import type { Layer, Project } from '../api/types'
 import type { MaskPainter, Point } from '../mask/painter'
+import type { Progress } from '../state/app'
 import { useAppState } from '../state/context'
 import { useImage, useMaskOverlay } from './images'
+import type { CanvasPicker } from './picker'
+import { previewSize } from './preview'
 import { centred, fit, zoomAt, type Size, type Viewport } from './viewport'
 
 const MASK_OPACITY = 0.5
@@ -18,7 +21,12 @@ interface CanvasViewProps {
   painter: MaskPainter | null
   /** The mask layer being repainted: the painter shows it instead. */
   repainting: string | null
+  /** The op form's points and box: shown on the canvas; while picking, clicks and drags set them. */
+  picker: CanvasPicker
 }
+
+/** A pointer move shorter than this (screen px) between press and release is a click. */
+const CLICK_SLOP = 4
 
 function useContainerSize(element: HTMLElement | null): Size | null {
   const [size, setSize] = useState<Size | null>(null)
@@ -51,8 +59,20 @@ function checkerboard(width: number, height: number): HTMLCanvasElement {
   return canvas
 }
 
-function ImageLayerNode({ layer, selected, scale }: { layer: Layer; selected: boolean; scale: number }) {
+interface LayerNodeProps {
+  layer: Layer
+  selected: boolean
+  scale: number
+  canvas: Size
+}
+
+function ImageLayerNode({ layer, selected, scale, canvas }: LayerNodeProps) {
   const image = useImage(layer.blob === null ? null : blobUrl(layer.blob))
+  const progress = useAppState((s) => (layer.status === 'running' ? s.progress[layer.id] : undefined))
+  const last = image === null ? null : { width: image.naturalWidth, height: image.naturalHeight }
+  if (progress?.preview != null) {
+    return <PreviewNode preview={progress.preview} size={previewSize(layer, canvas, last)} opacity={layer.opacity} />
+  }
   if (image === null) return null
   return (
     <>
@@ -62,7 +82,14 @@ function ImageLayerNode({ layer, selected, scale }: { layer: Layer; selected: bo
   )
 }
 
-function MaskLayerNode({ layer, selected, scale }: { layer: Layer; selected: boolean; scale: number }) {
+/** The latest step of a running job, stretched over the layer's place. */
+function PreviewNode({ preview, size, opacity }: { preview: NonNullable<Progress['preview']>; size: Size; opacity: number }) {
+  const image = useImage(`data:image/jpeg;base64,${preview}`)
+  if (image === null) return null
+  return <KonvaImage name="job-preview" image={image} width={size.width} height={size.height} opacity={opacity} listening={false} />
+}
+
+function MaskLayerNode({ layer, selected, scale }: LayerNodeProps) {
   const overlay = useMaskOverlay(layer.blob === null ? null : blobUrl(layer.blob))
   if (overlay === null) return null
   return (
@@ -86,13 +113,60 @@ function PainterNode({ painter }: { painter: MaskPainter }) {
   return <KonvaImage ref={node} image={painter.canvas} opacity={0.6} listening={false} />
 }
 
-/** The composite of the visible layers in stack order, with zoom, pan and fit, and the mask brush. */
-export function CanvasView({ project, painter, repainting }: CanvasViewProps) {
+/** The brush as the cursor: its outline at its size in image pixels, so it scales with the zoom. */
+function BrushOutline({ painter, at, scale }: { painter: MaskPainter; at: Point; scale: number }) {
+  useSyncExternalStore(painter.subscribe, () => painter.version)
+  const radius = painter.size / 2
+  return (
+    <>
+      <Circle x={at.x} y={at.y} radius={radius + 1 / scale} stroke="#000" strokeWidth={1 / scale} listening={false} />
+      <Circle name="brush-outline" x={at.x} y={at.y} radius={radius} stroke="#fff" strokeWidth={1 / scale} listening={false} />
+    </>
+  )
+}
+
+const POINT_COLOURS = { 1: '#22c55e', 0: '#ef4444' } as const
+
+/** The picked points (green: on the object, red: not) and box, at a constant screen size. */
+function PickMarks({ picker, draft, scale }: { picker: CanvasPicker; draft: [Point, Point] | null; scale: number }) {
+  useSyncExternalStore(picker.subscribe, () => picker.version)
+  const box = picker.box
+  const rect = (x0: number, y0: number, x1: number, y1: number, name: string) => (
+    <Rect name={name} x={x0} y={y0} width={x1 - x0} height={y1 - y0} stroke="#facc15" strokeWidth={2 / scale} dash={[6 / scale, 4 / scale]} listening={false} />
+  )
+  return (
+    <>
+      {box !== null && draft === null && rect(box[0], box[1], box[2], box[3], 'pick-box')}
+      {draft !== null &&
+        rect(Math.min(draft[0].x, draft[1].x), Math.min(draft[0].y, draft[1].y), Math.max(draft[0].x, draft[1].x), Math.max(draft[0].y, draft[1].y), 'pick-draft')}
+      {picker.points.map((p, i) => (
+        <Circle
+          key={i}
+          name="pick-point"
+          x={p.x + 0.5}
+          y={p.y + 0.5}
+          radius={5 / scale}
+          fill={POINT_COLOURS[p.label]}
+          stroke="#fff"
+          strokeWidth={1.5 / scale}
+          listening={false}
+        />
+      ))}
+    </>
+  )
+}
+
+/** The composite of the visible layers in stack order, with zoom, pan and fit, the mask brush,
+ * job previews and the op form's picked points and box. */
+export function CanvasView({ project, painter, repainting, picker }: CanvasViewProps) {
   const selected = useAppState((s) => s.selectedLayer)
   const [container, setContainer] = useState<HTMLDivElement | null>(null)
   const size = useContainerSize(container)
   const [viewport, setViewport] = useState<Viewport | null>(null)
   const stroke = useRef<Point | null>(null)
+  const [hover, setHover] = useState<Point | null>(null)
+  const [drag, setDrag] = useState<{ from: Point; screen: Point; to: Point } | null>(null)
+  const picking = useSyncExternalStore(picker.subscribe, () => picker.picking) && painter === null
   const { width, height } = project
   const canvasSize = useMemo(() => ({ width, height }), [width, height])
   const background = useMemo(() => checkerboard(width, height), [width, height])
@@ -112,7 +186,7 @@ export function CanvasView({ project, painter, repainting }: CanvasViewProps) {
   const zoom = (factor: number) => setViewport(zoomAt(viewport, { x: size.width / 2, y: size.height / 2 }, factor))
 
   return (
-    <div ref={setContainer} className={painter !== null ? 'canvas-container painting' : 'canvas-container'}>
+    <div ref={setContainer} className={painter !== null ? 'canvas-container painting' : picking ? 'canvas-container picking' : 'canvas-container'}>
       <Stage
         width={size.width}
         height={size.height}
@@ -120,7 +194,7 @@ export function CanvasView({ project, painter, repainting }: CanvasViewProps) {
         y={viewport.y}
         scaleX={viewport.scale}
         scaleY={viewport.scale}
-        draggable={painter === null}
+        draggable={painter === null && !picking}
         onDragMove={(e) => {
           if (e.target === e.target.getStage()) setViewport({ ...viewport, x: e.target.x(), y: e.target.y() })
         }}
@@ -131,24 +205,41 @@ export function CanvasView({ project, painter, repainting }: CanvasViewProps) {
           if (anchor) setViewport(zoomAt(viewport, anchor, e.evt.deltaY < 0 ? ZOOM_STEP : 1 / ZOOM_STEP))
         }}
         onPointerDown={(e) => {
-          if (painter === null || e.evt.button !== 0) return
+          if (e.evt.button !== 0) return
           const p = pointer(e.target.getStage())
           if (p === null) return
-          stroke.current = p
-          painter.stroke(p, p)
+          if (painter !== null) {
+            stroke.current = p
+            painter.startStroke(p)
+          } else if (picking) {
+            setDrag({ from: p, screen: { x: e.evt.clientX, y: e.evt.clientY }, to: p })
+          }
         }}
         onPointerMove={(e) => {
-          if (painter === null || stroke.current === null) return
           const p = pointer(e.target.getStage())
           if (p === null) return
-          painter.stroke(stroke.current, p)
-          stroke.current = p
+          if (painter !== null) {
+            setHover(p)
+            if (stroke.current === null) return
+            painter.stroke(stroke.current, p)
+            stroke.current = p
+          } else if (drag !== null) {
+            setDrag({ ...drag, to: p })
+          }
         }}
-        onPointerUp={() => {
+        onPointerUp={(e) => {
           stroke.current = null
+          if (drag === null) return
+          setDrag(null)
+          const moved = Math.hypot(e.evt.clientX - drag.screen.x, e.evt.clientY - drag.screen.y)
+          const p = pointer(e.target.getStage()) ?? drag.to
+          if (moved < CLICK_SLOP) picker.click(drag.from, !e.evt.shiftKey, width, height)
+          else picker.drag(drag.from, p, width, height)
         }}
         onPointerLeave={() => {
           stroke.current = null
+          setHover(null)
+          setDrag(null)
         }}
       >
         <KonvaLayer imageSmoothingEnabled={viewport.scale < 1}>
@@ -158,13 +249,15 @@ export function CanvasView({ project, painter, repainting }: CanvasViewProps) {
             .map((layer) => (
               <Group key={layer.id}>
                 {layer.kind === 'mask' ? (
-                  <MaskLayerNode layer={layer} selected={layer.id === selected} scale={viewport.scale} />
+                  <MaskLayerNode layer={layer} selected={layer.id === selected} scale={viewport.scale} canvas={canvasSize} />
                 ) : (
-                  <ImageLayerNode layer={layer} selected={layer.id === selected} scale={viewport.scale} />
+                  <ImageLayerNode layer={layer} selected={layer.id === selected} scale={viewport.scale} canvas={canvasSize} />
                 )}
               </Group>
             ))}
           {painter !== null && <PainterNode painter={painter} />}
+          {painter === null && <PickMarks picker={picker} draft={drag === null ? null : [drag.from, drag.to]} scale={viewport.scale} />}
+          {painter !== null && hover !== null && <BrushOutline painter={painter} at={hover} scale={viewport.scale} />}
         </KonvaLayer>
       </Stage>
       <div className="zoom-bar" role="toolbar" aria-label="Zoom">

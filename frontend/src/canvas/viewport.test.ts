@@ -3,11 +3,17 @@ import { MAX_SCALE, centred, fit, toCanvas, zoomAt } from './viewport'
 
 describe('fit', () => {
   it('shrinks a large canvas into the view and centres it', () => {
-    expect(fit({ width: 1024, height: 1024 }, { width: 1072, height: 560 })).toEqual({ scale: 0.5, x: 280, y: 24 })
+    expect(fit({ width: 1024, height: 1024 }, { width: 1072, height: 616 })).toEqual({ scale: 0.5, x: 280, y: 52 })
   })
 
   it('enlarges a small canvas to fill the view', () => {
-    expect(fit({ width: 64, height: 64 }, { width: 1048, height: 560 }).scale).toBe(8)
+    expect(fit({ width: 64, height: 64 }, { width: 1048, height: 616 }).scale).toBe(8)
+  })
+
+  it('leaves room above and below for the floating toolbars, less at the sides', () => {
+    const wide = fit({ width: 100, height: 100 }, { width: 300, height: 204 })
+    expect(wide).toEqual({ scale: 1, x: 100, y: 52 })
+    expect(fit({ width: 100, height: 100 }, { width: 148, height: 1000 }).x).toBe(24)
   })
 })
 

@@ -13,6 +13,8 @@ export interface Size {
 export const MIN_SCALE = 0.05
 export const MAX_SCALE = 32
 const FIT_MARGIN = 24
+/** Above and below the fitted canvas: room for the toolbars floating there (mask tools, zoom). */
+const FIT_MARGIN_Y = 52
 
 export function clampScale(scale: number): number {
   return Math.min(MAX_SCALE, Math.max(MIN_SCALE, scale))
@@ -20,7 +22,7 @@ export function clampScale(scale: number): number {
 
 /** The whole canvas centred in the view, as large as fits. */
 export function fit(canvas: Size, view: Size): Viewport {
-  const room = { width: Math.max(1, view.width - 2 * FIT_MARGIN), height: Math.max(1, view.height - 2 * FIT_MARGIN) }
+  const room = { width: Math.max(1, view.width - 2 * FIT_MARGIN), height: Math.max(1, view.height - 2 * FIT_MARGIN_Y) }
   const scale = clampScale(Math.min(room.width / canvas.width, room.height / canvas.height))
   return centred(canvas, view, scale)
 }

@@ -3,6 +3,7 @@ import { blobUrl } from '../api/client'
 import type { Layer, OpInfo, Project } from '../api/types'
 import { CanvasView } from '../canvas/CanvasView'
 import { loadImage } from '../canvas/images'
+import { CanvasPicker, PickerContext } from '../canvas/picker'
 import { MaskToolbar } from '../mask/MaskToolbar'
 import { MaskPainter } from '../mask/painter'
 import { useAppState, useController } from '../state/context'
@@ -22,10 +23,12 @@ interface MaskSession {
   target: Layer | null
 }
 
-/** Ctrl+Z undoes, Ctrl+Shift+Z (or Ctrl+Y) redoes, except while typing in a field. */
-function useHistoryKeys() {
+/** Ctrl+Z undoes, Ctrl+Shift+Z (or Ctrl+Y) redoes, except while typing in a field and while
+ * painting a mask (where they undo strokes). */
+function useHistoryKeys(enabled: boolean) {
   const controller = useController()
   useEffect(() => {
+    if (!enabled) return
     const onKey = (e: KeyboardEvent) => {
       if (!(e.ctrlKey || e.metaKey) || isTyping(e.target)) return
       const key = e.key.toLowerCase()
@@ -36,7 +39,7 @@ function useHistoryKeys() {
     }
     window.addEventListener('keydown', onKey)
     return () => window.removeEventListener('keydown', onKey)
-  }, [controller])
+  }, [controller, enabled])
 }
 
 export function Editor({ project }: { project: Project }) {
@@ -46,7 +49,8 @@ export function Editor({ project }: { project: Project }) {
   const [mask, setMask] = useState<MaskSession | null>(null)
   const [dialog, setDialog] = useState<'workflow' | 'extensions' | null>(null)
   const imageInput = useRef<HTMLInputElement>(null)
-  useHistoryKeys()
+  const [picker] = useState(() => new CanvasPicker())
+  useHistoryKeys(mask === null)
 
   const startMask = async (target: Layer | null) => {
     const painter = new MaskPainter(project.width, project.height)
@@ -55,6 +59,7 @@ export function Editor({ project }: { project: Project }) {
       if (image === undefined) return
       painter.load(image)
     }
+    picker.setActive(false)
     setMask({ painter, target })
   }
 
@@ -83,7 +88,7 @@ export function Editor({ project }: { project: Project }) {
   }
 
   const editingLayer = side.mode === 'form' ? side.editing : undefined
-  return (
+  const editor = (
     <div className="editor">
       <TopBar
         project={project}
@@ -120,7 +125,7 @@ export function Editor({ project }: { project: Project }) {
         {mask !== null && (
           <MaskToolbar painter={mask.painter} target={mask.target?.name ?? null} onSave={saveMask} onCancel={() => setMask(null)} />
         )}
-        <CanvasView project={project} painter={mask?.painter ?? null} repainting={mask?.target?.id ?? null} />
+        <CanvasView project={project} painter={mask?.painter ?? null} repainting={mask?.target?.id ?? null} picker={picker} />
       </main>
       <aside className="right-panel">
         <LayersPanel onEdit={editLayer} />
@@ -130,4 +135,5 @@ export function Editor({ project }: { project: Project }) {
       {dialog === 'extensions' && <ExtensionsDialog onClose={() => setDialog(null)} />}
     </div>
   )
+  return <PickerContext.Provider value={picker}>{editor}</PickerContext.Provider>
 }

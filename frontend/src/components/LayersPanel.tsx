@@ -7,6 +7,7 @@ import { dropPosition, stepPosition } from '../state/order'
 import { DeleteDialog } from './DeleteDialog'
 import { RenameInput } from './Home'
 import { EyeIcon } from './icons'
+import { ProgressLine } from './ProgressLine'
 
 interface LayersPanelProps {
   onEdit: (layer: Layer) => void
@@ -85,6 +86,8 @@ function LayerRow({ layer, dragging, onDragStart, onDragEnd, onDrop, onMove, onE
   const progress = useAppState((s) => s.progress[layer.id])
   const [renaming, setRenaming] = useState(false)
   const [opacity, setOpacity] = useState<number | null>(null)
+  // A press on a control (the opacity slider) must not start a drag of the whole row.
+  const [onControl, setOnControl] = useState(false)
   const shownOpacity = opacity ?? Math.round(layer.opacity * 100)
 
   const commitOpacity = () => {
@@ -99,7 +102,8 @@ function LayerRow({ layer, dragging, onDragStart, onDragEnd, onDrop, onMove, onE
       aria-current={selected ? 'true' : undefined}
       data-layer={layer.id}
       data-blob={layer.blob ?? ''}
-      draggable={!renaming}
+      draggable={!renaming && !onControl}
+      onPointerDown={(e) => setOnControl(isControl(e.target))}
       onDragStart={(e) => {
         e.dataTransfer.setData('application/x-opendream-layer', layer.id)
         e.dataTransfer.effectAllowed = 'move'
@@ -192,6 +196,10 @@ function LayerRow({ layer, dragging, onDragStart, onDragEnd, onDrop, onMove, onE
   )
 }
 
+function isControl(target: EventTarget): boolean {
+  return target instanceof Element && target.closest('input, select, textarea') !== null
+}
+
 function Thumbnail({ layer, progress }: { layer: Layer; progress: Progress | undefined }) {
   const src =
     progress?.preview != null
@@ -235,6 +243,9 @@ function LayerStatus({ layer, progress }: { layer: Layer; progress: Progress | u
       )}
       {layer.status === 'running' && progress?.download === undefined && progress?.status !== undefined && (
         <span className="layer-phase">{progress.status}…</span>
+      )}
+      {layer.status === 'running' && progress?.download === undefined && progress !== undefined && (
+        <ProgressLine progress={progress} />
       )}
       {layer.status === 'running' && progress?.download === undefined && (
         <progress

@@ -10,6 +10,7 @@ import {
 import { InlineText } from '../text/InlineText'
 import { withArticle } from '../text/markup'
 import { DiceIcon } from './icons'
+import { PickField } from './PickField'
 
 interface FieldProps {
   field: FormField
@@ -153,6 +154,8 @@ function Control(props: FieldProps) {
           {...aria}
         />
       )
+    case 'pick':
+      return <PickField field={field} id={inputId(field)} value={typeof value === 'string' ? value : ''} onChange={onChange} aria={aria} />
     case 'number':
     case 'slider':
     case 'seed':

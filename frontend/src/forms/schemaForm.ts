@@ -1,4 +1,5 @@
 import type { JsonSchema, Layer, LayerInput, Recipe } from '../api/types'
+import type { PickKind } from '../canvas/pickFormat'
 import { descendants } from '../state/dag'
 
 export type LayerFilter = 'image' | 'mask' | 'any'
@@ -17,6 +18,14 @@ export interface TextField extends FieldBase {
   default: string | null
   maxLength?: number
   pattern?: string
+}
+
+/** Text that can also be picked on the canvas: `widget: "points"` or `"box"`. */
+export interface PickField extends FieldBase {
+  kind: 'pick'
+  pick: PickKind
+  default: string | null
+  maxLength?: number
 }
 
 export interface NumberField extends FieldBase {
@@ -51,7 +60,7 @@ interface LayerFieldBase extends FieldBase {
 /** One layer id; a list of them for `list[ImageLayer]` parameters. */
 export type LayerField = (LayerFieldBase & { kind: 'layer' }) | (LayerFieldBase & { kind: 'layers' })
 
-export type FormField = TextField | NumberField | SelectField | CheckboxField | LayerField
+export type FormField = TextField | PickField | NumberField | SelectField | CheckboxField | LayerField
 
 /** What the form holds per field: text for text and number inputs (so typing "1." works),
  * a boolean for checkboxes, the option index for selects, layer ids for layer pickers. */
@@ -160,11 +169,15 @@ export function fieldFor(name: string, property: JsonSchema, root: JsonSchema): 
     case 'number':
       return numberField(base, schema, name === 'seed')
     case 'string': {
+      const fallback = typeof schema.default === 'string' ? schema.default : null
+      if (schema.widget === 'points' || schema.widget === 'box') {
+        return { ...base, kind: 'pick', pick: schema.widget, default: fallback, maxLength: schema.maxLength }
+      }
       const long = schema.widget === 'textarea' || name.toLowerCase().includes('prompt')
       return {
         ...base,
         kind: long ? 'textarea' : 'text',
-        default: typeof schema.default === 'string' ? schema.default : null,
+        default: fallback,
         maxLength: schema.maxLength,
         pattern: schema.pattern,
       }
@@ -334,11 +347,12 @@ export function toRequest(
         break
       }
       case 'text':
-      case 'textarea': {
+      case 'textarea':
+      case 'pick': {
         const text = typeof value === 'string' ? value : ''
         if (text === '' && (field.required || field.nullable)) empty(field)
         else if (field.maxLength !== undefined && text.length > field.maxLength) fail(field.name, `has to be at most ${field.maxLength} characters`)
-        else if (field.pattern !== undefined && !new RegExp(field.pattern).test(text)) fail(field.name, `has to match ${field.pattern}`)
+        else if (field.kind !== 'pick' && field.pattern !== undefined && !new RegExp(field.pattern).test(text)) fail(field.name, `has to match ${field.pattern}`)
         else params[field.name] = text
         break
       }

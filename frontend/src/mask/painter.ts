@@ -1,5 +1,8 @@
 import { imageData } from '../canvas/images'
+import { SnapshotHistory, historyDepth } from './history'
+import { MIN_BRUSH, maxBrush } from './keys'
 import { MASK_TINT, invertOverlay, maskToOverlay, overlayToMask } from './pixels'
+import { Versioned } from '../state/versioned'
 
 export type MaskTool = 'brush' | 'eraser'
 
@@ -9,32 +12,57 @@ export interface Point {
 }
 
 /** A mask being painted at the project's resolution, held as a tinted overlay canvas. */
-export class MaskPainter {
+export class MaskPainter extends Versioned {
   readonly canvas: HTMLCanvasElement
   tool: MaskTool = 'brush'
   size = 40
-  /** Bumped on every change, for views that redraw. */
-  version = 0
-  private readonly listeners = new Set<() => void>()
+  /** The largest brush size, in mask (image) pixels. */
+  readonly maxSize: number
+  private readonly history: SnapshotHistory<ImageData>
 
   constructor(width: number, height: number) {
+    super()
     this.canvas = document.createElement('canvas')
     this.canvas.width = width
     this.canvas.height = height
+    this.maxSize = maxBrush(width, height)
+    this.history = new SnapshotHistory(historyDepth(width, height))
+  }
+
+  get canUndo(): boolean {
+    return this.history.canUndo
+  }
+
+  get canRedo(): boolean {
+    return this.history.canRedo
+  }
+
+  private snapshot(): ImageData {
+    return this.context.getImageData(0, 0, this.canvas.width, this.canvas.height)
+  }
+
+  /** Remembers the mask as it is before a change, for undo. */
+  private checkpoint(): void {
+    this.history.record(this.snapshot())
+  }
+
+  /** Takes back the last stroke (or clear, or invert). */
+  undo(): void {
+    this.restore(this.history.undo(this.snapshot()))
+  }
+
+  redo(): void {
+    this.restore(this.history.redo(this.snapshot()))
+  }
+
+  private restore(data: ImageData | null): void {
+    if (data === null) return
+    this.context.putImageData(data, 0, 0)
+    this.changed()
   }
 
   private get context(): CanvasRenderingContext2D {
     return this.canvas.getContext('2d', { willReadFrequently: true })!
-  }
-
-  subscribe = (listener: () => void): (() => void) => {
-    this.listeners.add(listener)
-    return () => this.listeners.delete(listener)
-  }
-
-  private changed(): void {
-    this.version += 1
-    for (const listener of [...this.listeners]) listener()
   }
 
   setTool(tool: MaskTool): void {
@@ -43,7 +71,7 @@ export class MaskPainter {
   }
 
   setSize(size: number): void {
-    this.size = size
+    this.size = Math.min(this.maxSize, Math.max(MIN_BRUSH, Math.round(size)))
     this.changed()
   }
 
@@ -53,6 +81,12 @@ export class MaskPainter {
     const pixels = maskToOverlay(imageData(mask, width, height).data, MASK_TINT)
     this.context.putImageData(new ImageData(new Uint8ClampedArray(pixels), width, height), 0, 0)
     this.changed()
+  }
+
+  /** Starts a stroke (one undo step) with a dot at `at`. */
+  startStroke(at: Point): void {
+    this.checkpoint()
+    this.stroke(at, at)
   }
 
   /** Paints (or erases) a round-capped segment; `from === to` paints a dot. */
@@ -73,11 +107,13 @@ export class MaskPainter {
   }
 
   clear(): void {
+    this.checkpoint()
     this.context.clearRect(0, 0, this.canvas.width, this.canvas.height)
     this.changed()
   }
 
   invert(): void {
+    this.checkpoint()
     const { width, height } = this.canvas
     const data = this.context.getImageData(0, 0, width, height)
     invertOverlay(data.data, MASK_TINT)

@@ -30,6 +30,8 @@ export interface AppState {
   catalog: OpCatalog | null
   projects: ProjectSummary[]
   project: Project | null
+  /** The id of a project asked for (by its URL) that the server does not have. */
+  missingProject: string | null
   selectedLayer: string | null
   /** Jobs of the open project by id. */
   jobs: Record<string, Job>
@@ -46,6 +48,7 @@ export const initialState: AppState = {
   catalog: null,
   projects: [],
   project: null,
+  missingProject: null,
   selectedLayer: null,
   jobs: {},
   progress: {},
@@ -60,6 +63,7 @@ export type AppAction =
   | { type: 'projects'; projects: ProjectSummary[] }
   | { type: 'project'; project: Project }
   | { type: 'project.closed' }
+  | { type: 'project.missing'; id: string }
   | { type: 'select'; layer: string | null }
   | { type: 'jobs'; jobs: Job[] }
   | { type: 'event'; event: ServerEvent }
@@ -98,6 +102,7 @@ function loadProject(state: AppState, project: Project): AppState {
   return {
     ...state,
     project,
+    missingProject: null,
     selectedLayer: sameProject ? keepSelection(state.selectedLayer, project) : null,
     jobs: sameProject ? state.jobs : {},
     progress: pruneProgress(sameProject ? state.progress : {}, project.layers),
@@ -204,7 +209,9 @@ function reduce(state: AppState, action: AppAction): AppState {
     case 'project':
       return loadProject(state, action.project)
     case 'project.closed':
-      return { ...state, project: null, selectedLayer: null, jobs: {}, progress: {} }
+      return { ...state, project: null, missingProject: null, selectedLayer: null, jobs: {}, progress: {} }
+    case 'project.missing':
+      return { ...state, project: null, missingProject: action.id, selectedLayer: null, jobs: {}, progress: {} }
     case 'select':
       if (action.layer !== null && !state.project?.layers.some((l) => l.id === action.layer)) return state
       return { ...state, selectedLayer: action.layer }

@@ -197,4 +197,34 @@ describe('AppController', () => {
     expect(await controller.importFile(new Blob(['{}']), 'w.json')).toEqual(imported)
     expect(controller.state.project?.id).toBe('p9')
   })
+
+  it('shows a project the server does not have as missing, without a notice', async () => {
+    const getProject = vi.fn(async () => Promise.reject(new ApiError(404, 'project gone not found')))
+    const controller = new AppController(fakeApi({ getProject }), fakeEvents().factory)
+    await controller.openProject('gone')
+    expect(controller.state.missingProject).toBe('gone')
+    expect(controller.state.notices).toEqual([])
+    controller.closeProject()
+    expect(controller.state.missingProject).toBeNull()
+  })
+
+  it('opens the project a URL names when the server lists it, else shows it as missing', async () => {
+    const getProject = vi.fn(async () => storyProject())
+    const listProjects = vi.fn(async () => [{ id: 'p1', name: 'Test', revision: 1, created_at: '', updated_at: '' }])
+    const controller = new AppController(fakeApi({ getProject, listProjects }), fakeEvents().factory)
+    await controller.openFromUrl('nope')
+    expect(controller.state.missingProject).toBe('nope')
+    expect(getProject).not.toHaveBeenCalled()
+    await controller.openFromUrl('p1')
+    expect(controller.state.project?.id).toBe('p1')
+    expect(controller.state.missingProject).toBeNull()
+  })
+
+  it('still reports other failures to open a project as notices', async () => {
+    const getProject = vi.fn(async () => Promise.reject(new ApiError(500, 'disk full')))
+    const controller = new AppController(fakeApi({ getProject }), fakeEvents().factory)
+    await controller.openProject('p1')
+    expect(controller.state.missingProject).toBeNull()
+    expect(controller.state.notices.map((n) => n.text)).toEqual(['disk full'])
+  })
 })

@@ -85,13 +85,30 @@ export class AppController {
     })
   }
 
+  /** Opens a project; one the server does not have shows as missing (its URL may be stale). */
   async openProject(id: string): Promise<void> {
     await this.guard(async () => {
-      await this.fetchProject(id)
+      try {
+        await this.fetchProject(id)
+      } catch (error) {
+        if (!(error instanceof ApiError && error.status === 404)) throw error
+        this.store.dispatch({ type: 'project.missing', id })
+        return
+      }
       // Events count only for the open project: what finished while the first copy travelled
       // is in a second one.
       if (Object.values(this.state.jobs).some(isActive)) await this.fetchProject(id)
     })
+  }
+
+  /** Opens the project a URL names; one the server does not list shows as missing (without
+   * asking for it, which would fail). */
+  async openFromUrl(id: string): Promise<void> {
+    const projects = await this.guard(() => this.api.listProjects())
+    if (projects === undefined) return
+    this.store.dispatch({ type: 'projects', projects })
+    if (projects.some((p) => p.id === id)) await this.openProject(id)
+    else this.store.dispatch({ type: 'project.missing', id })
   }
 
   private async fetchProject(id: string): Promise<void> {
