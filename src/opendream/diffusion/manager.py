@@ -13,7 +13,6 @@ from __future__ import annotations
 import gc
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -46,6 +45,8 @@ UNET_IN_CHANNELS: dict[str, tuple[int, ...]] = {
 DownloadProgress = Callable[[int, int], None]  # (bytes done, bytes total or 0 when unknown)
 Status = Callable[[str], None]  # what is being loaded, said before it starts
 T = TypeVar("T")
+#: Symlinks giving single-file checkpoints the suffix diffusers expects, in the data dir.
+LINKS_DIR = "checkpoint-links"
 
 
 @dataclass
@@ -350,7 +351,9 @@ class ModelManager:
                 "if you trust the file."
             )
         path = _link_with_suffix(
-            Path(source.location), ".safetensors" if source.kind == "safetensors" else ".ckpt"
+            Path(source.location),
+            ".safetensors" if source.kind == "safetensors" else ".ckpt",
+            private_dir(self.settings, LINKS_DIR),
         )
         kwargs = {k: v for k, v in common.items() if k != "requires_safety_checker"}
         try:
@@ -442,7 +445,9 @@ class ModelManager:
             elif source.kind == "folder":
                 module = ControlNetModel.from_pretrained(source.location, dtype=self._torch_dtype())
             elif source.kind == "safetensors":
-                path = _link_with_suffix(Path(source.location), ".safetensors")
+                path = _link_with_suffix(
+                    Path(source.location), ".safetensors", private_dir(self.settings, LINKS_DIR)
+                )
                 module = ControlNetModel.from_single_file(str(path), dtype=self._torch_dtype())
             else:
                 raise ModelUnavailable(
@@ -515,8 +520,24 @@ def _hub_failure(exc: BaseException, source: Source) -> str:
     return _short(exc)
 
 
-def _link_with_suffix(path: Path, suffix: str) -> Path:
-    """``path`` itself when its suffix is exactly ``suffix``; else a symlink that has it.
+def private_dir(settings: Any, name: str) -> Path:
+    """``<data dir>/<name>``, created private (0700) and refused unless this user owns it: files
+    put there are read as model weights, so no other account may place or swap them."""
+    from opendream.settings import default_data_dir
+
+    folder = Path(getattr(settings, "data_dir", None) or default_data_dir()) / name
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = folder.lstat()
+    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022 or folder.is_symlink()):
+        raise ModelUnavailable(
+            f"{folder} is not a private folder of this user (owner, permissions or a symlink); "
+            "remove it and try again"
+        )
+    return folder
+
+
+def _link_with_suffix(path: Path, suffix: str, folder: Path) -> Path:
+    """``path`` itself when its suffix is exactly ``suffix``; else a symlink in ``folder`` that has it.
 
     diffusers picks its checkpoint reader by the (case-sensitive) extension, so a safetensors
     file named ``.SafeTensors`` would otherwise be handed to ``torch.load``."""
@@ -524,8 +545,6 @@ def _link_with_suffix(path: Path, suffix: str) -> Path:
         return path
     import hashlib
 
-    folder = Path(tempfile.gettempdir()) / "opendream-checkpoint-links"
-    folder.mkdir(parents=True, exist_ok=True)
     link = folder / (hashlib.sha256(str(path).encode()).hexdigest()[:24] + suffix)
     if not (link.is_symlink() and os.readlink(link) == str(path)):
         tmp = link.with_name(link.name + f".{os.getpid()}.tmp")
