@@ -217,19 +217,29 @@ def installed(settings: Any) -> dict[str, dict]:
     return data if isinstance(data, dict) else {}
 
 
+def waiting(settings: Any, sha256: str) -> Pending:
+    """The quarantined download named by its full sha256 (400 for a malformed hash, 404 when
+    none is waiting)."""
+    sha256 = sha256.strip().lower()
+    if not _SHA256.match(sha256):
+        raise InstallRefused("confirm with the full sha256 shown for the download (64 hex digits)")
+    folder = Path(settings.extensions_dir) / QUARANTINE
+    source, meta = folder / f"{sha256}.py.txt", folder / f"{sha256}.json"
+    try:
+        if source.is_file():
+            return Pending(**json.loads(meta.read_text()))
+    except (OSError, ValueError, TypeError):
+        pass
+    raise InstallRefused(f"no download with sha256 {sha256} is waiting in quarantine; fetch it again", 404)
+
+
 def enable(settings: Any, sha256: str, bind_host: str) -> Path:
     """Move the quarantined file whose hash is exactly ``sha256`` into the extensions folder
     and pin its hash; returns its new path. It is loaded on the next (re)load."""
     check_allowed(settings, bind_host)
-    sha256 = sha256.strip().lower()
-    if not _SHA256.match(sha256):
-        raise InstallRefused("confirm with the full sha256 shown for the download (64 hex digits)")
+    sha256 = waiting(settings, sha256).sha256
     folder = _quarantine(settings)
     source, meta = folder / f"{sha256}.py.txt", folder / f"{sha256}.json"
-    if not source.is_file() or not meta.is_file():
-        raise InstallRefused(
-            f"no download with sha256 {sha256} is waiting in quarantine; fetch it again", 404
-        )
     data = source.read_bytes()
     if hashlib.sha256(data).hexdigest() != sha256:
         raise InstallRefused("the quarantined file changed since it was downloaded; fetch it again", 409)

@@ -105,6 +105,14 @@ class ExtensionEnable(Request):
     sha256: Annotated[
         str, Field(min_length=1, max_length=128, description="The sha256 shown for the download, confirmed")
     ]
+    code: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=32,
+            description="The one-time code the server printed on its console when it fetched the file",
+        ),
+    ]
 
 
 # -- responses -------------------------------------------------------------------------------
