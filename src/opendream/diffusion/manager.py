@@ -10,6 +10,7 @@ model load it once while other models load in parallel."""
 
 from __future__ import annotations
 
+import copy
 import gc
 import logging
 import os
@@ -21,8 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from opendream.core.errors import Cancelled, ModelUnavailable
-from opendream.diffusion.sources import Source, default_model, how_to_provide, identity, resolve_source
+from opendream.core.errors import Cancelled, ConsentRequired, ModelUnavailable
+from opendream.diffusion.sources import (
+    Source,
+    cached_snapshot,
+    default_model,
+    how_to_provide,
+    identity,
+    model_roots,
+    resolve_confined,
+    resolve_source,
+)
 
 log = logging.getLogger("opendream.diffusion.manager")
 
@@ -152,6 +162,42 @@ class ModelManager:
         #: Counters for tests and benchmarks: ``loads`` (weights read from disk), ``derived``
         #: (pipelines made with ``from_pipe``), ``evictions``.
         self.stats: Counter[str] = Counter()
+        #: Set on the view ``for_file`` returns: where named models may be, whether to download.
+        self._roots: list[Path] | None = None
+        self._downloads = True
+
+    def for_file(self, *, allow_download: bool) -> ModelManager:
+        """This manager (same loaded models, locks and budget) as a recipe from a workflow file
+        sees it: a model the recipe names (not a configured default) resolves only inside the
+        model folders and the HF cache, and a hub model not cached yet is downloaded only with
+        ``allow_download`` (the user's consent); else ``ConsentRequired``, nothing sent."""
+        view = copy.copy(self)
+        view._roots, view._downloads = model_roots(self.settings), allow_download
+        return view
+
+    def _named(self, name: str, role: str) -> bool:
+        """Whether ``name`` came from a file's recipe under this view (not the role's default)."""
+        return self._roots is not None and name != default_model(self.settings, role)
+
+    def resolve(self, model: str, role: str, revision: str | None = None) -> Source:
+        """Where ``model`` (or the default of ``role``) comes from, under this view's rules."""
+        name = self.model_for(model, role)
+        if self._named(name, role):
+            assert self._roots is not None
+            return resolve_confined(name, self._roots, revision=revision, role=role)
+        return resolve_source(name, revision=revision, role=role)
+
+    def _local_only(self, source: Source, name: str, role: str) -> Path | None:
+        """``None`` when this view may download ``name``; else its folder in the HF cache, or
+        ``ConsentRequired`` when it is not there (the hub is not contacted at all)."""
+        if self._downloads or not self._named(name, role):
+            return None
+        folder = cached_snapshot(source.location, source.revision)
+        if folder is None:
+            raise ConsentRequired(
+                f"downloads {source.location!r} from the Hugging Face hub (named by the workflow file)"
+            )
+        return folder
 
     @classmethod
     def from_settings(
@@ -170,7 +216,7 @@ class ModelManager:
         """Identity of the weights ``model`` (or the default for ``role``) names, for cache keys."""
         name = self.model_for(model, role)
         try:
-            return identity(resolve_source(name, role=role))
+            return identity(self.resolve(name, role))
         except ModelUnavailable:
             return {"source": name, "revision": "unavailable"}
 
@@ -198,7 +244,7 @@ class ModelManager:
         if kind == "controlnet" and not controlnet:
             raise ValueError("`controlnet` is required for kind 'controlnet'")
         name = self.model_for(model, role)
-        source = resolve_source(name, revision=revision, role=role)
+        source = self.resolve(name, role, revision)
         key = (source.kind, source.location, source.revision, self.device, self.dtype)
         with self._key_lock(key):
             with self._lock:
@@ -209,7 +255,7 @@ class ModelManager:
                 if status is not None:
                     status(f"loading model {name}")
                 self._make_room(_estimate_bytes(source, self.dtype), keep=None)
-                pipe = self._load(kind, source, role, progress)
+                pipe = self._load(kind, source, name, role, progress)
                 base = _Base(key=key, source=source, pipe=pipe)
                 base.pipelines[(type(pipe).__name__,)] = pipe
                 base.nbytes = module_bytes(list(pipe.components.values()))
@@ -292,7 +338,9 @@ class ModelManager:
 
         return getattr(torch, self.dtype)
 
-    def _load(self, kind: str, source: Source, role: str, progress: DownloadProgress | None) -> Any:
+    def _load(
+        self, kind: str, source: Source, name: str, role: str, progress: DownloadProgress | None
+    ) -> Any:
         import diffusers
 
         _silence_library_progress_bars()
@@ -303,7 +351,7 @@ class ModelManager:
         started = time.perf_counter()
         common = {"dtype": self._torch_dtype(), "safety_checker": None, "requires_safety_checker": False}
         if source.kind == "hub":
-            pipe = self._load_hub(cls, source, role, progress, common)
+            pipe = self._load_hub(cls, source, name, role, progress, common)
         elif source.kind == "folder":
             if not (Path(source.location) / "model_index.json").is_file():
                 raise ModelUnavailable(
@@ -328,14 +376,20 @@ class ModelManager:
         return pipe
 
     def _load_hub(
-        self, cls: Any, source: Source, role: str, progress: DownloadProgress | None, common: dict
+        self,
+        cls: Any,
+        source: Source,
+        name: str,
+        role: str,
+        progress: DownloadProgress | None,
+        common: dict,
     ) -> Any:
         try:
-            folder = _watch_download(
+            folder = self._local_only(source, name, role) or _watch_download(
                 source.location, progress, lambda: cls.download(source.location, revision=source.revision)
             )
             return cls.from_pretrained(folder, **common)
-        except Cancelled:
+        except (Cancelled, ConsentRequired):
             raise
         except Exception as exc:  # hub errors come as OSError, HTTP errors, ValueError ...
             raise ModelUnavailable(
@@ -432,9 +486,11 @@ class ModelManager:
 
         if status is not None:
             status(f"loading ControlNet {model}")
-        source = resolve_source(model, role=role)
+        source = self.resolve(model, role)
         try:
-            if source.kind == "hub":
+            if source.kind == "hub" and (local := self._local_only(source, model, role)) is not None:
+                module = ControlNetModel.from_pretrained(local, dtype=self._torch_dtype())
+            elif source.kind == "hub":
                 module = _watch_download(
                     source.location,
                     progress,
@@ -453,7 +509,7 @@ class ModelManager:
                 raise ModelUnavailable(
                     f"refusing to load {source.location!r}: pickle ControlNet checkpoints are not supported"
                 )
-        except (ModelUnavailable, Cancelled):
+        except (ModelUnavailable, Cancelled, ConsentRequired):
             raise
         except Exception as exc:
             why = _hub_failure(exc, source) if source.kind == "hub" else _short(exc)

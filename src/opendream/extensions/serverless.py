@@ -263,7 +263,13 @@ def _generic(service: Service, payload: dict) -> list[Any]:
     return [service.image(image) for image in images]
 
 
-@opendream.op(version="1", title="Serverless", category="generate", deterministic=False)
+@opendream.op(
+    version="1",
+    title="Serverless",
+    category="generate",
+    deterministic=False,
+    remote="the serverless endpoint (OPENDREAM_SERVERLESS_URL)",
+)
 def serverless(
     prompt: Annotated[
         str, Field(description="What to draw", max_length=4000, json_schema_extra={"widget": "textarea"})

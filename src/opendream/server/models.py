@@ -97,6 +97,12 @@ class ReplayRequest(Request):
     )
 
 
+class ConsentRequest(Request):
+    layers: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        None, max_length=1000, description="The layers agreed to; all that wait when omitted"
+    )
+
+
 class ExtensionFetch(Request):
     url: Annotated[str, Field(min_length=1, max_length=2048, description="http(s) URL of one .py file")]
 
@@ -190,10 +196,20 @@ class JobOut(BaseModel):
     finished_at: str | None
 
 
+class ConsentOut(BaseModel):
+    layer: str = Field(description="The first layer of the group that waits")
+    name: str
+    op: str
+    reason: str = Field(description="What running it would do, e.g. `calls OpenAI Images API (paid)`")
+
+
 class LayersQueued(BaseModel):
     project: ProjectOut
     layers: list[str] = Field(description="The new or re-run layers")
     jobs: list[JobOut]
+    consent: list[ConsentOut] = Field(
+        default_factory=list, description="The file's layers that wait for consent before they run"
+    )
 
 
 class DeleteOut(BaseModel):
@@ -209,7 +225,7 @@ class ReplayLayer(BaseModel):
     status: str
     job: str | None
     outcome: str | None
-    result: Literal["exact", "differs", "new", "failed", "pending"]
+    result: Literal["exact", "differs", "new", "failed", "pending", "waiting for consent"]
     blob: str | None
     expected: str | None
     error: str | None
@@ -228,6 +244,8 @@ class OpOut(BaseModel):
     category: str
     description: str
     deterministic: bool
+    remote: bool = Field(description="Calls a paid or remote service: a file's layers of it wait for consent")
+    service: str | None = Field(description="The service a remote op calls")
     extension: str | None
     schema_: dict[str, Any] = Field(alias="schema", description="JSON Schema of params and layer inputs")
 
