@@ -268,3 +268,49 @@ def test_loading_prints_no_library_progress_bars(tiny_settings, tiny_dir, capfd)
     manager.get("controlnet", controlnet=str(tiny_dir / "controlnet"))
     err = capfd.readouterr().err
     assert "Loading" not in err and "it/s" not in err, err[-500:]
+
+
+def test_checkpoint_links_live_in_a_private_folder_of_the_data_dir(tmp_path, monkeypatch) -> None:
+    """The links once went into a fixed folder of the shared temp dir whose owner nobody checked:
+    another account could create it first and swap the link for its own weights."""
+    import os
+    import tempfile
+
+    import diffusers
+    import safetensors.torch
+    import torch
+
+    from opendream.settings import Settings
+
+    shared_tmp = tmp_path / "shared-tmp"
+    shared_tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(shared_tmp))
+    settings = Settings(data_dir=tmp_path / "data", device="cpu")
+    manager = ModelManager(settings, device="cpu", dtype="float32")
+    path = tmp_path / "Model.SafeTensors"
+    safetensors.torch.save_file({"w": torch.zeros(2)}, str(path))
+    seen: list[str] = []
+
+    def fake_from_single_file(cls, link, **kwargs):
+        seen.append(link)
+        raise ValueError("not a Stable Diffusion checkpoint")
+
+    monkeypatch.setattr(
+        diffusers.StableDiffusionPipeline, "from_single_file", classmethod(fake_from_single_file)
+    )
+    with pytest.raises(ModelUnavailable):
+        manager.get("txt2img", str(path))
+    links = tmp_path / "data" / "checkpoint-links"
+    assert Path(seen[0]).parent == links and os.readlink(seen[0]) == str(path)
+    assert links.stat().st_mode & 0o777 == 0o700
+    assert list(shared_tmp.iterdir()) == [], "nothing goes to the shared temp dir"
+
+    # A folder someone else made (or opened to others) is refused, not used.
+    links.chmod(0o777)
+    with pytest.raises(ModelUnavailable, match="not a private folder"):
+        manager.get("txt2img", str(path))
+    if os.getuid() == 0:
+        links.chmod(0o700)
+        os.chown(links, 12345, 12345)
+        with pytest.raises(ModelUnavailable, match="not a private folder"):
+            manager.get("txt2img", str(path))

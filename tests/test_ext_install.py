@@ -188,3 +188,29 @@ def test_cli_install_confirms_the_exact_hash(server: FakeService, settings: Sett
     monkeypatch.setenv("OPENDREAM_HOST", "0.0.0.0")
     result = runner.invoke(app, ["extensions", "install", url, "--yes-hash", GOOD_SHA, *data])
     assert result.exit_code == 2 and "loopback" in result.output
+
+
+def test_a_redirect_to_another_origin_is_refused_and_one_within_pins_the_final_url(
+    server: FakeService, settings: Settings
+) -> None:
+    """A redirect to another host was followed while the preview showed the first URL."""
+    with serve(FakeService()) as elsewhere:
+        files(elsewhere, {"/mirror_url.py": (GOOD, "text/x-python")})
+        server.route(
+            "GET",
+            "/away.py",
+            lambda r: Reply(302, b"", headers={"Location": f"{elsewhere.url}/mirror_url.py"}),
+        )
+        with pytest.raises(InstallRefused, match="redirects to another origin"):
+            installer.fetch(f"{server.url}/away.py", settings, "127.0.0.1")
+        assert elsewhere.requests == [] and installer.pending(settings) == []
+
+    server.route(
+        "GET", "/moved/mirror_url.py", lambda r: Reply(301, b"", headers={"Location": "/mirror_url.py"})
+    )
+    pending = installer.fetch(f"{server.url}/moved/mirror_url.py", settings, "127.0.0.1")
+    assert pending.url == f"{server.url}/mirror_url.py" and pending.sha256 == GOOD_SHA
+
+    server.route("GET", "/loop.py", lambda r: Reply(302, b"", headers={"Location": "/loop.py"}))
+    with pytest.raises(InstallRefused, match="redirects more than"):
+        installer.fetch(f"{server.url}/loop.py", settings, "127.0.0.1")

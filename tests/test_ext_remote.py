@@ -386,3 +386,29 @@ def test_serverless_configuration_and_extra_are_checked(tmp_path: Path, service:
         spec.call(spec.validate_params({"prompt": "x", "extra": "{"}), {}, None)
     with pytest.raises(InvalidParams, match="`extra`: has to be a JSON object"):
         spec.call(spec.validate_params({"prompt": "x", "extra": "[1]"}), {}, None)
+
+
+@pytest.mark.parametrize(
+    ("preset", "extra", "refused"),
+    [
+        ("a1111", {"override_settings": {"outdir_txt2img_samples": "/tmp/x"}}, "override_settings"),
+        ("a1111", {"script_name": "evil", "script_args": []}, "script_name"),
+        ("a1111", {"prompt": "something else"}, "`prompt` is set by the op"),
+        ("a1111", {"cfg_scale": 30}, "`cfg_scale` is set by the op"),
+        ("a1111", {"sampler_name": {"nested": 1}}, "string, number or boolean"),
+        ("a1111", {"outpath_samples": "/srv/www"}, "outpath_samples"),
+        ("replicate", {"prompt": "something else"}, "`prompt` is set by the op"),
+        ("generic", {"seed": 1}, "`seed` is set by the op"),
+    ],
+)
+def test_serverless_extra_cannot_override_the_op_or_reach_a1111_settings(
+    tmp_path: Path, service: FakeService, preset: str, extra: dict, refused: str
+) -> None:
+    """A workflow file's `extra` once set A1111's output folder, a script and the prompt itself."""
+    a1111(service)
+    ws = serverless_ws(tmp_path, service, preset)
+    project, layer = run_serverless(ws, extra=json.dumps(extra))
+    error = project.layer(layer).run.error
+    assert project.layer(layer).status == "failed" and "`extra`" in error and refused in error, error
+    assert service.requests == []  # refused before anything was sent
+    ws.close()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import sys
 import threading
 from collections.abc import Iterator
@@ -16,6 +17,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from opendream.core.registry import REGISTRY
+from opendream.server.install_codes import InstallCodes
 from tests.fake_services import FakeService, Reply, files, serve
 from tests.server_fixtures import BASE, make_app, new_project, png_bytes, upload, wait_for, wait_idle
 
@@ -50,9 +52,18 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
 
 def _client(data_dir: Path, **settings: Any) -> Iterator[TestClient]:
     app = make_app(data_dir, **settings)
+    # What the server prints on its console, where the human who started it reads the code.
+    app.state.console = []
+    app.state.install_codes = InstallCodes(announce=app.state.console.append)
     with TestClient(app, base_url=BASE) as client:
         yield client
     app.state.opendream.workspace.close()
+
+
+def console_code(client: TestClient) -> str:
+    """The last confirmation code the server printed on its console."""
+    (code,) = re.findall(r"type this code in the confirmation: (\d{4}-\d{4})", client.app.state.console[-1])
+    return code
 
 
 @pytest.fixture
@@ -90,13 +101,15 @@ def test_fetch_shows_the_source_then_enable_with_the_hash_loads_its_ops(
     assert not (tmp_path / "executed").exists(), "fetching never runs the code"
     assert "mirror_url" not in _ops(client)
 
-    wrong = client.post("/api/extensions/enable", json={"sha256": "0" * 64})
+    code = console_code(client)
+    assert code not in fetched.text, "the code is only on the server's console"
+    wrong = client.post("/api/extensions/enable", json={"sha256": "0" * 64, "code": code})
     assert wrong.status_code == 404 and "no download with sha256" in wrong.json()["detail"]
-    short = client.post("/api/extensions/enable", json={"sha256": GOOD_SHA[:12]})
+    short = client.post("/api/extensions/enable", json={"sha256": GOOD_SHA[:12], "code": code})
     assert short.status_code == 400 and "full sha256" in short.json()["detail"]
     assert not (tmp_path / "executed").exists()
 
-    enabled = client.post("/api/extensions/enable", json={"sha256": GOOD_SHA})
+    enabled = client.post("/api/extensions/enable", json={"sha256": GOOD_SHA, "code": code})
     assert enabled.status_code == 200, enabled.text
     body = enabled.json()
     assert body["extension"] == {
@@ -123,7 +136,8 @@ def test_a_workflow_names_the_url_and_hash_of_an_installed_extension(
 ) -> None:
     url = f"{remote.url}/mirror_url.py"
     client.post("/api/extensions/fetch", json={"url": url})
-    assert client.post("/api/extensions/enable", json={"sha256": GOOD_SHA}).status_code == 200
+    enabled = client.post("/api/extensions/enable", json={"sha256": GOOD_SHA, "code": console_code(client)})
+    assert enabled.status_code == 200
     pid = new_project(client)["id"]
     upload(client, pid, png_bytes())
     added = client.post(f"/api/projects/{pid}/layers", json={"op": "mirror_url", "inputs": {"image": "L1"}})
@@ -193,7 +207,7 @@ def test_pending_downloads_are_listed_and_a_declined_one_is_deleted(
 
     assert client.delete(f"/api/extensions/pending/{GOOD_SHA.upper()}").status_code == 204
     assert client.get("/api/extensions/pending").json() == [] and _quarantined(data_dir) == []
-    assert client.post("/api/extensions/enable", json={"sha256": GOOD_SHA}).status_code == 404
+    assert client.post("/api/extensions/enable", json={"sha256": GOOD_SHA, "code": "1"}).status_code == 404
     assert client.delete(f"/api/extensions/pending/{GOOD_SHA}").status_code == 404
 
 
@@ -216,7 +230,8 @@ def test_a_slow_download_times_out(client: TestClient, remote: FakeService, data
 )
 def test_malformed_bodies_are_422(client: TestClient, body: dict) -> None:
     assert client.post("/api/extensions/fetch", json=body).status_code == 422
-    assert client.post("/api/extensions/enable", json={"sha256": "a" * 200}).status_code == 422
+    assert client.post("/api/extensions/enable", json={"sha256": "a" * 200, "code": "1"}).status_code == 422
+    assert client.post("/api/extensions/enable", json={"sha256": "a" * 64}).status_code == 422
 
 
 def test_refused_when_the_server_does_not_allow_it(remote: FakeService, data_dir: Path) -> None:
@@ -225,7 +240,9 @@ def test_refused_when_the_server_does_not_allow_it(remote: FakeService, data_dir
         assert listing["allowed"] is False and "OPENDREAM_ALLOW_URL_INSTALL=1" in listing["reason"]
         response = client.post("/api/extensions/fetch", json={"url": f"{remote.url}/mirror_url.py"})
         assert response.status_code == 403 and "disabled" in response.json()["detail"]
-        assert client.post("/api/extensions/enable", json={"sha256": GOOD_SHA}).status_code == 403
+        assert (
+            client.post("/api/extensions/enable", json={"sha256": GOOD_SHA, "code": "1"}).status_code == 403
+        )
     assert remote.requests == [] and _quarantined(data_dir) == []
 
 
@@ -281,3 +298,38 @@ def test_the_watcher_thread_stops_with_the_server(data_dir: Path) -> None:
     for _ in _client(data_dir):
         assert watching()
     assert not watching()
+
+
+def test_a_scripted_fetch_then_enable_over_http_alone_cannot_enable_code(
+    client: TestClient, remote: FakeService, data_dir: Path, tmp_path: Path
+) -> None:
+    """Any local process can send any header: it fetched, then enabled with the hash it just got.
+    Enabling now needs the code printed on the server's console, which no HTTP answer carries."""
+    url = f"{remote.url}/mirror_url.py"
+    fetched = client.post("/api/extensions/fetch", json={"url": url})
+    assert fetched.status_code == 200
+    listing = client.get("/api/extensions/pending").text + client.get("/api/extensions").text
+    code = console_code(client)
+    assert code not in fetched.text + listing
+    # The script guesses (with every header a browser would send): three wrong codes void it.
+    guesses = [g for g in ("0000-0000", "1234-5678", "9999-9999", "1111-1111") if g != code][:3]
+    details = []
+    for guess in guesses:
+        response = client.post(
+            "/api/extensions/enable",
+            json={"sha256": GOOD_SHA, "code": guess},
+            headers={"Origin": BASE, "Sec-Fetch-Site": "same-origin"},
+        )
+        assert response.status_code == 403
+        details.append(response.json()["detail"])
+    assert "wrong confirmation code" in details[0] and "too many times" in details[-1]
+    response = client.post("/api/extensions/enable", json={"sha256": GOOD_SHA, "code": code})
+    assert response.status_code == 403 and "no confirmation code is waiting" in response.json()["detail"]
+    assert not (data_dir / "extensions" / "mirror_url.py").exists()
+    assert not (tmp_path / "executed").exists() and "mirror_url" not in _ops(client)
+
+    # A fresh fetch prints a fresh code; the human types it and it is enabled once.
+    client.post("/api/extensions/fetch", json={"url": url})
+    code = console_code(client)
+    assert client.post("/api/extensions/enable", json={"sha256": GOOD_SHA, "code": code}).status_code == 200
+    assert "mirror_url" in _ops(client)

@@ -16,6 +16,7 @@ from rich.table import Table
 from opendream.core import workflow
 from opendream.core.errors import OpendreamError
 from opendream.core.registry import REGISTRY
+from opendream.engine.consent import Trust
 from opendream.engine.events import Event
 from opendream.engine.workspace import Workspace, load_ops
 from opendream.settings import Settings
@@ -64,8 +65,18 @@ def run(
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
     force: Annotated[bool, typer.Option("--force", help="Ignore the cache and re-run remote ops")] = False,
     tiny_models: TinyOption = False,
+    allow_remote: Annotated[
+        bool,
+        typer.Option(
+            "--allow-remote",
+            help="Let the file's layers call paid or remote services and download the models they name",
+        ),
+    ] = False,
 ) -> None:
     """Replay a workflow headless and report, per layer, whether it matches the file.
+
+    Layers of remote ops (DALL-E, serverless) and hub models the file names are not fetched
+    unless you pass --allow-remote; results the file carries are used without asking.
 
     Example: opendream run cat.json --out renders/
     """
@@ -115,7 +126,13 @@ def run(
                     progress.update(task, description=f"downloading model: {megabytes:.0f} MB")
 
             revision = project.revision
-            report = workspace.replay(project, imported.expected, force=force, on_event=on_event)
+            report = workspace.replay(
+                project,
+                imported.expected,
+                force=force,
+                on_event=on_event,
+                trust=Trust(from_file=True, consented=allow_remote),
+            )
             workspace.save(project, expected_revision=revision)
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
@@ -140,6 +157,14 @@ def run(
             result += f"\n[yellow]{row.note}[/]" if row.note else ""
             table.add_row(row.layer, row.name, row.op, row.outcome, f"{row.seconds:.2f}", result)
         Console().print(table)
+    waiting = [row for row in report.layers if row.outcome == "needs consent"]
+    if waiting:
+        console.print(
+            f"{len(waiting)} layer(s) were not run: "
+            + "; ".join(sorted({row.error or "" for row in waiting}))
+            + ". Re-run with --allow-remote to allow it.",
+            highlight=False,
+        )
     if not report.ok:
         raise typer.Exit(1)
 

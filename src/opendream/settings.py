@@ -28,6 +28,10 @@ class Settings(BaseSettings):
         None, description="Where tiny models are built (default: <data dir>/tiny-models)"
     )
     model_memory_budget_mb: int = Field(0, ge=0, description="Model manager budget; 0 = automatic")
+    model_dirs: list[Path] = Field(
+        default_factory=list,
+        description="Folders a workflow file may name models in (besides <data dir>/models and the HF cache)",
+    )
     allow_pickle_checkpoints: bool = Field(False, description="Load .ckpt/.bin pickle files (runs code!)")
     dream_model: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"
     inpaint_model: str = "stable-diffusion-v1-5/stable-diffusion-inpainting"

@@ -9,6 +9,7 @@ import functools
 import hashlib
 import http.server
 import io
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -102,7 +103,12 @@ def test_install_from_url(url_install_page: Page, remote: str, artifacts: Path, 
     expect(dialog.get_by_label("Source code")).to_have_text(EXTENSION.decode())
     page.screenshot(path=str(artifacts / "install-01-review.png"))
 
-    # Enable, confirming the hash shown.
+    # Enable, confirming the hash shown and typing the code the server printed on its console.
+    (code,) = re.findall(
+        r"type this code in the confirmation: (\d{4}-\d{4})",
+        (artifacts / "url-install-server.log").read_text(),
+    )
+    dialog.get_by_label("Confirmation code").fill(code)
     dialog.get_by_role("button", name=f"Enable (I trust sha256 {sha256[:12]}…)").click()
     expect(dialog.get_by_role("status")).to_contain_text(f"Enabled e2e_posterize: {TITLE}.")
     expect(dialog.locator("li[data-extension='e2e_posterize']")).to_contain_text(f"pinned sha256 {sha256}")

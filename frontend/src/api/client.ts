@@ -158,8 +158,8 @@ export const api = {
       json: { use_builtin: useBuiltin },
     }),
   fetchExtension: (url: string) => json<FetchedExtension>('POST', '/api/extensions/fetch', { json: { url } }),
-  enableExtension: (sha256: string) =>
-    json<EnabledExtension>('POST', '/api/extensions/enable', { json: { sha256 } }),
+  enableExtension: (sha256: string, code: string) =>
+    json<EnabledExtension>('POST', '/api/extensions/enable', { json: { sha256, code } }),
   discardExtension: async (sha256: string) => {
     await request('DELETE', `/api/extensions/pending/${encodeURIComponent(sha256)}`)
   },

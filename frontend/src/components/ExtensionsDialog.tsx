@@ -17,12 +17,13 @@ import { Modal } from './Modal'
 function InstallFromUrl({ onEnabled }: { onEnabled: () => Promise<void> }) {
   const controller = useController()
   const [state, dispatch] = useReducer(installReducer, initialInstall)
+  const [code, setCode] = useState('')
   const busy = state.step === 'fetching' || state.step === 'enabling'
   const fetched = state.step === 'review' || state.step === 'enabling' ? state.fetched : null
   const error = state.step === 'idle' || state.step === 'review' ? state.error : null
 
   const enable = async () => {
-    if ((await enableStep(controller.api, state, dispatch)) !== undefined) await onEnabled()
+    if ((await enableStep(controller.api, state, dispatch, code)) !== undefined) await onEnabled()
   }
 
   return (
@@ -73,8 +74,19 @@ function InstallFromUrl({ onEnabled }: { onEnabled: () => Promise<void> }) {
             {fetched.preview}
           </pre>
           {fetched.preview_truncated && <p className="hint">The source is longer than shown.</p>}
+          <label>
+            Confirmation code (printed in the terminal where Opendream runs)
+            <input
+              inputMode="numeric"
+              autoComplete="off"
+              placeholder="1234-5678"
+              value={code}
+              disabled={busy}
+              onChange={(e) => setCode(e.target.value)}
+            />
+          </label>
           <div className="extension-actions">
-            <button type="button" className="primary" disabled={busy} onClick={() => void enable()}>
+            <button type="button" className="primary" disabled={busy || !code.trim()} onClick={() => void enable()}>
               {state.step === 'enabling' ? 'Enabling…' : confirmLabel(fetched.sha256)}
             </button>
             <button type="button" disabled={busy} onClick={() => void discardStep(controller.api, state, dispatch)}>

@@ -54,8 +54,8 @@ describe('install from a URL', () => {
     await fetchStep(api, h.state, h.dispatch)
     expect(api.fetchExtension).toHaveBeenCalledWith(fetched.url)
     expect(h.state).toEqual({ step: 'review', url: fetched.url, fetched, error: null })
-    expect(await enableStep(api, h.state, h.dispatch)).toBe(enabled)
-    expect(api.enableExtension).toHaveBeenCalledWith(SHA)
+    expect(await enableStep(api, h.state, h.dispatch, ' 1234-5678 ')).toBe(enabled)
+    expect(api.enableExtension).toHaveBeenCalledWith(SHA, '1234-5678')
     expect(h.seen).toEqual(['fetching', 'review', 'enabling', 'enabled'])
   })
 
@@ -67,7 +67,7 @@ describe('install from a URL', () => {
     const h = harness({ ...initialInstall, url: 'http://a/big.py' })
     await fetchStep(api, h.state, h.dispatch)
     expect(h.state).toEqual({ step: 'idle', url: 'http://a/big.py', error: 'is 5000 bytes; an extension may be at most 1000' })
-    expect(await enableStep(api, h.state, h.dispatch)).toBeUndefined()
+    expect(await enableStep(api, h.state, h.dispatch, '1234-5678')).toBeUndefined()
     expect(api.enableExtension).not.toHaveBeenCalled()
   })
 
@@ -77,7 +77,7 @@ describe('install from a URL', () => {
       enableExtension: vi.fn(async () => Promise.reject(new ApiError(409, 'changed since it was downloaded'))),
     }
     const h = harness({ step: 'review', url: fetched.url, fetched, error: null })
-    expect(await enableStep(api, h.state, h.dispatch)).toBeUndefined()
+    expect(await enableStep(api, h.state, h.dispatch, '1234-5678')).toBeUndefined()
     expect(h.state).toEqual({ step: 'review', url: fetched.url, fetched, error: 'changed since it was downloaded' })
   })
 

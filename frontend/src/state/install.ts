@@ -78,16 +78,18 @@ export async function fetchStep(api: InstallApi, state: InstallState, dispatch: 
   }
 }
 
-/** Enables the reviewed download by the sha256 the user saw; returns what was enabled. */
+/** Enables the reviewed download by the sha256 the user saw and the one-time code the server
+ * printed on its console (an HTTP call alone cannot enable code); returns what was enabled. */
 export async function enableStep(
   api: InstallApi,
   state: InstallState,
   dispatch: Dispatch,
+  code: string,
 ): Promise<EnabledExtension | undefined> {
   if (state.step !== 'review') return undefined
   dispatch({ type: 'enable' })
   try {
-    const enabled = await api.enableExtension(state.fetched.sha256)
+    const enabled = await api.enableExtension(state.fetched.sha256, code.trim())
     dispatch({ type: 'enabled', enabled })
     return enabled
   } catch (error) {

@@ -145,6 +145,13 @@ class Cancelled(OpendreamError):
         super().__init__(message)
 
 
+class ConsentRequired(OpendreamError):
+    """A recipe from a file would call a remote service or download a model, and the user has
+    not agreed yet; nothing was sent."""
+
+    status = 403
+
+
 class ModelUnavailable(OpendreamError):
     """Model weights cannot be had (offline, gated, missing, wrong kind)."""
 

@@ -82,6 +82,13 @@ class OpSpec:
     user: bool = False
     #: The built-in or bundled op of the same name this user op replaces (set by the registry).
     overrides: OpSpec | None = None
+    #: The paid or remote service the op calls (``None``: it runs here). A file's layers of
+    #: such ops wait for the user's consent before they run.
+    service: str | None = None
+
+    @property
+    def remote(self) -> bool:
+        return self.service is not None
 
     def upgrade_params(self, params: dict, from_version: str) -> dict:
         """Params recorded by an older version of this op (or ``"original"`` Opendream), upgraded.
@@ -131,6 +138,8 @@ class OpSpec:
             "category": self.category,
             "description": self.description,
             "deterministic": self.deterministic,
+            "remote": self.remote,
+            "service": self.service,
             "extension": self.extension,
             "overrides": self.overrides.extension if self.overrides else None,
             "schema": self.schema(),
@@ -588,13 +597,16 @@ def op(
     identity: Callable[[dict, Any], dict] | None = None,
     migrate: Callable[[dict, str], dict] | None = None,
     compat: bool = False,
+    remote: bool | str = False,
 ) -> Any:
     """Register ``func`` as an op. Usable bare (``@op``) or with options (``@op(version="2")``).
 
     ``identity(params, ctx)`` may return extra data for the cache key, such as the resolved
     revision of the model a recipe names. ``migrate(params, from_version)`` upgrades params
     recorded by an older version of the op (``"original"`` for the original Opendream).
-    ``compat`` accepts the original Opendream's hint-less, default-less parameters as text."""
+    ``compat`` accepts the original Opendream's hint-less, default-less parameters as text.
+    ``remote`` declares that the op calls a paid or remote service (``True``, or the service's
+    name): layers of it from an imported file run only once the user consents."""
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
         spec = build_spec(
@@ -610,6 +622,7 @@ def op(
         )
         spec.identity = identity
         spec.migrate = migrate
+        spec.service = (remote if isinstance(remote, str) else "a remote service") if remote else None
         (registry or REGISTRY).register(spec)
         f.__opendream_op__ = spec  # type: ignore[attr-defined]
         f.title = spec.title  # type: ignore[attr-defined]

@@ -10,10 +10,10 @@ model load it once while other models load in parallel."""
 
 from __future__ import annotations
 
+import copy
 import gc
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections import Counter, OrderedDict
@@ -22,8 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from opendream.core.errors import Cancelled, ModelUnavailable
-from opendream.diffusion.sources import Source, default_model, how_to_provide, identity, resolve_source
+from opendream.core.errors import Cancelled, ConsentRequired, ModelUnavailable
+from opendream.diffusion.sources import (
+    Source,
+    cached_snapshot,
+    default_model,
+    how_to_provide,
+    identity,
+    model_roots,
+    resolve_confined,
+    resolve_source,
+)
 
 log = logging.getLogger("opendream.diffusion.manager")
 
@@ -46,6 +55,8 @@ UNET_IN_CHANNELS: dict[str, tuple[int, ...]] = {
 DownloadProgress = Callable[[int, int], None]  # (bytes done, bytes total or 0 when unknown)
 Status = Callable[[str], None]  # what is being loaded, said before it starts
 T = TypeVar("T")
+#: Symlinks giving single-file checkpoints the suffix diffusers expects, in the data dir.
+LINKS_DIR = "checkpoint-links"
 
 
 @dataclass
@@ -151,6 +162,42 @@ class ModelManager:
         #: Counters for tests and benchmarks: ``loads`` (weights read from disk), ``derived``
         #: (pipelines made with ``from_pipe``), ``evictions``.
         self.stats: Counter[str] = Counter()
+        #: Set on the view ``for_file`` returns: where named models may be, whether to download.
+        self._roots: list[Path] | None = None
+        self._downloads = True
+
+    def for_file(self, *, allow_download: bool) -> ModelManager:
+        """This manager (same loaded models, locks and budget) as a recipe from a workflow file
+        sees it: a model the recipe names (not a configured default) resolves only inside the
+        model folders and the HF cache, and a hub model not cached yet is downloaded only with
+        ``allow_download`` (the user's consent); else ``ConsentRequired``, nothing sent."""
+        view = copy.copy(self)
+        view._roots, view._downloads = model_roots(self.settings), allow_download
+        return view
+
+    def _named(self, name: str, role: str) -> bool:
+        """Whether ``name`` came from a file's recipe under this view (not the role's default)."""
+        return self._roots is not None and name != default_model(self.settings, role)
+
+    def resolve(self, model: str, role: str, revision: str | None = None) -> Source:
+        """Where ``model`` (or the default of ``role``) comes from, under this view's rules."""
+        name = self.model_for(model, role)
+        if self._named(name, role):
+            assert self._roots is not None
+            return resolve_confined(name, self._roots, revision=revision, role=role)
+        return resolve_source(name, revision=revision, role=role)
+
+    def _local_only(self, source: Source, name: str, role: str) -> Path | None:
+        """``None`` when this view may download ``name``; else its folder in the HF cache, or
+        ``ConsentRequired`` when it is not there (the hub is not contacted at all)."""
+        if self._downloads or not self._named(name, role):
+            return None
+        folder = cached_snapshot(source.location, source.revision)
+        if folder is None:
+            raise ConsentRequired(
+                f"downloads {source.location!r} from the Hugging Face hub (named by the workflow file)"
+            )
+        return folder
 
     @classmethod
     def from_settings(
@@ -169,7 +216,7 @@ class ModelManager:
         """Identity of the weights ``model`` (or the default for ``role``) names, for cache keys."""
         name = self.model_for(model, role)
         try:
-            return identity(resolve_source(name, role=role))
+            return identity(self.resolve(name, role))
         except ModelUnavailable:
             return {"source": name, "revision": "unavailable"}
 
@@ -197,7 +244,7 @@ class ModelManager:
         if kind == "controlnet" and not controlnet:
             raise ValueError("`controlnet` is required for kind 'controlnet'")
         name = self.model_for(model, role)
-        source = resolve_source(name, revision=revision, role=role)
+        source = self.resolve(name, role, revision)
         key = (source.kind, source.location, source.revision, self.device, self.dtype)
         with self._key_lock(key):
             with self._lock:
@@ -208,7 +255,7 @@ class ModelManager:
                 if status is not None:
                     status(f"loading model {name}")
                 self._make_room(_estimate_bytes(source, self.dtype), keep=None)
-                pipe = self._load(kind, source, role, progress)
+                pipe = self._load(kind, source, name, role, progress)
                 base = _Base(key=key, source=source, pipe=pipe)
                 base.pipelines[(type(pipe).__name__,)] = pipe
                 base.nbytes = module_bytes(list(pipe.components.values()))
@@ -291,7 +338,9 @@ class ModelManager:
 
         return getattr(torch, self.dtype)
 
-    def _load(self, kind: str, source: Source, role: str, progress: DownloadProgress | None) -> Any:
+    def _load(
+        self, kind: str, source: Source, name: str, role: str, progress: DownloadProgress | None
+    ) -> Any:
         import diffusers
 
         _silence_library_progress_bars()
@@ -302,7 +351,7 @@ class ModelManager:
         started = time.perf_counter()
         common = {"dtype": self._torch_dtype(), "safety_checker": None, "requires_safety_checker": False}
         if source.kind == "hub":
-            pipe = self._load_hub(cls, source, role, progress, common)
+            pipe = self._load_hub(cls, source, name, role, progress, common)
         elif source.kind == "folder":
             if not (Path(source.location) / "model_index.json").is_file():
                 raise ModelUnavailable(
@@ -327,14 +376,20 @@ class ModelManager:
         return pipe
 
     def _load_hub(
-        self, cls: Any, source: Source, role: str, progress: DownloadProgress | None, common: dict
+        self,
+        cls: Any,
+        source: Source,
+        name: str,
+        role: str,
+        progress: DownloadProgress | None,
+        common: dict,
     ) -> Any:
         try:
-            folder = _watch_download(
+            folder = self._local_only(source, name, role) or _watch_download(
                 source.location, progress, lambda: cls.download(source.location, revision=source.revision)
             )
             return cls.from_pretrained(folder, **common)
-        except Cancelled:
+        except (Cancelled, ConsentRequired):
             raise
         except Exception as exc:  # hub errors come as OSError, HTTP errors, ValueError ...
             raise ModelUnavailable(
@@ -350,7 +405,9 @@ class ModelManager:
                 "if you trust the file."
             )
         path = _link_with_suffix(
-            Path(source.location), ".safetensors" if source.kind == "safetensors" else ".ckpt"
+            Path(source.location),
+            ".safetensors" if source.kind == "safetensors" else ".ckpt",
+            private_dir(self.settings, LINKS_DIR),
         )
         kwargs = {k: v for k, v in common.items() if k != "requires_safety_checker"}
         try:
@@ -429,9 +486,11 @@ class ModelManager:
 
         if status is not None:
             status(f"loading ControlNet {model}")
-        source = resolve_source(model, role=role)
+        source = self.resolve(model, role)
         try:
-            if source.kind == "hub":
+            if source.kind == "hub" and (local := self._local_only(source, model, role)) is not None:
+                module = ControlNetModel.from_pretrained(local, dtype=self._torch_dtype())
+            elif source.kind == "hub":
                 module = _watch_download(
                     source.location,
                     progress,
@@ -442,13 +501,15 @@ class ModelManager:
             elif source.kind == "folder":
                 module = ControlNetModel.from_pretrained(source.location, dtype=self._torch_dtype())
             elif source.kind == "safetensors":
-                path = _link_with_suffix(Path(source.location), ".safetensors")
+                path = _link_with_suffix(
+                    Path(source.location), ".safetensors", private_dir(self.settings, LINKS_DIR)
+                )
                 module = ControlNetModel.from_single_file(str(path), dtype=self._torch_dtype())
             else:
                 raise ModelUnavailable(
                     f"refusing to load {source.location!r}: pickle ControlNet checkpoints are not supported"
                 )
-        except (ModelUnavailable, Cancelled):
+        except (ModelUnavailable, Cancelled, ConsentRequired):
             raise
         except Exception as exc:
             why = _hub_failure(exc, source) if source.kind == "hub" else _short(exc)
@@ -515,8 +576,24 @@ def _hub_failure(exc: BaseException, source: Source) -> str:
     return _short(exc)
 
 
-def _link_with_suffix(path: Path, suffix: str) -> Path:
-    """``path`` itself when its suffix is exactly ``suffix``; else a symlink that has it.
+def private_dir(settings: Any, name: str) -> Path:
+    """``<data dir>/<name>``, created private (0700) and refused unless this user owns it: files
+    put there are read as model weights, so no other account may place or swap them."""
+    from opendream.settings import default_data_dir
+
+    folder = Path(getattr(settings, "data_dir", None) or default_data_dir()) / name
+    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+    info = folder.lstat()
+    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022 or folder.is_symlink()):
+        raise ModelUnavailable(
+            f"{folder} is not a private folder of this user (owner, permissions or a symlink); "
+            "remove it and try again"
+        )
+    return folder
+
+
+def _link_with_suffix(path: Path, suffix: str, folder: Path) -> Path:
+    """``path`` itself when its suffix is exactly ``suffix``; else a symlink in ``folder`` that has it.
 
     diffusers picks its checkpoint reader by the (case-sensitive) extension, so a safetensors
     file named ``.SafeTensors`` would otherwise be handed to ``torch.load``."""
@@ -524,8 +601,6 @@ def _link_with_suffix(path: Path, suffix: str) -> Path:
         return path
     import hashlib
 
-    folder = Path(tempfile.gettempdir()) / "opendream-checkpoint-links"
-    folder.mkdir(parents=True, exist_ok=True)
     link = folder / (hashlib.sha256(str(path).encode()).hexdigest()[:24] + suffix)
     if not (link.is_symlink() and os.readlink(link) == str(path)):
         tmp = link.with_name(link.name + f".{os.getpid()}.tmp")

@@ -101,6 +101,48 @@ def resolve_source(model: str, *, revision: str | None = None, role: str | None 
     return Source("hub", model, revision)
 
 
+def model_roots(settings: Any) -> list[Path]:
+    """The folders a model named by a workflow file may come from: ``OPENDREAM_MODEL_DIRS``,
+    ``<data dir>/models``, the tiny models' folder and the Hugging Face cache."""
+    data_dir = Path(getattr(settings, "data_dir", ".") or ".")
+    roots = [*getattr(settings, "model_dirs", []), data_dir / "models"]
+    roots.append(Path(getattr(settings, "tiny_models_dir", None) or data_dir / "tiny-models"))
+    try:
+        from huggingface_hub import constants
+
+        roots.append(Path(constants.HF_HUB_CACHE))
+    except ImportError:
+        pass
+    return [Path(os.path.abspath(os.path.expanduser(root))) for root in roots]
+
+
+def resolve_confined(
+    model: str, roots: list[Path], *, revision: str | None = None, role: str | None = None
+) -> Source:
+    """``resolve_source`` for a model a workflow file names: a path inside ``roots``, a name
+    relative to one of them, or a hub repo id. Anything else gets the same answer whether or not
+    it exists, and is never looked at: a file must not learn what is on this disk."""
+    model = (model or "").strip()
+    refused = ModelUnavailable(
+        f"model {model!r} is not in the model folders: a workflow file may name a model inside "
+        "OPENDREAM_MODEL_DIRS (also <data dir>/models) or the Hugging Face cache, by a path inside "
+        "them or a name relative to one, or a hub repo id. " + how_to_provide(model, role)
+    )
+    if not model or "\0" in model or model.startswith("~") or ".." in Path(model).parts:
+        raise refused
+    if os.path.isabs(model):
+        path = Path(os.path.normpath(model))
+        if not any(path.is_relative_to(root) for root in roots):
+            raise refused
+        return resolve_source(str(path), revision=revision, role=role)
+    for root in roots:
+        if (root / model).exists():
+            return resolve_source(str(root / model), revision=revision, role=role)
+    if _HUB_ID.match(model):
+        return Source("hub", model, revision)
+    raise refused
+
+
 def _folder_fingerprint(root: Path) -> str:
     """sha256 over config contents and (path, size, mtime) of every other file."""
     digest = hashlib.sha256()
@@ -117,17 +159,27 @@ def _folder_fingerprint(root: Path) -> str:
     return digest.hexdigest()
 
 
+def cached_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
+    """The folder of ``repo_id`` at ``revision`` in the local Hugging Face cache, if it is there.
+    Read from the cache's layout only: no hub client call, so nothing can reach the network."""
+    try:
+        from huggingface_hub import constants
+    except ImportError:
+        return None
+    repo = Path(constants.HF_HUB_CACHE) / ("models--" + repo_id.replace("/", "--"))
+    ref = repo / "refs" / (revision or "main")
+    try:
+        commit = ref.read_text().strip() if ref.is_file() else (revision or "main")
+    except OSError:
+        return None
+    snapshot = repo / "snapshots" / commit
+    return snapshot if commit and "/" not in commit and snapshot.is_dir() else None
+
+
 def hub_cached_revision(repo_id: str, revision: str | None = None) -> str | None:
     """The commit hash of ``repo_id`` in the local Hugging Face cache, if it is there (no network)."""
-    try:
-        from huggingface_hub import snapshot_download
-
-        folder = snapshot_download(
-            repo_id, revision=revision, local_files_only=True, allow_patterns=["*.json"]
-        )
-    except Exception:
-        return None
-    return Path(folder).name
+    snapshot = cached_snapshot(repo_id, revision)
+    return snapshot.name if snapshot is not None else None
 
 
 def _tiny_identity(folder: Path) -> dict[str, Any] | None:

@@ -13,11 +13,12 @@ from dataclasses import dataclass
 from PIL import Image
 
 from opendream.core.context import Context
-from opendream.core.errors import OpFailed
+from opendream.core.errors import ConsentRequired, OpFailed
 from opendream.core.layer import ImageLayer, Layer, MaskLayer
 from opendream.core.recipe import LayerKind, Recipe, asset_digest, canonical_json, sha256_hex
 from opendream.core.registry import OpRegistry, OpSpec
 from opendream.engine import diagnose
+from opendream.engine.consent import USER, Trust
 from opendream.engine.runtime import Runtime
 from opendream.storage.blobs import BlobStore
 from opendream.storage.db import Database
@@ -60,12 +61,17 @@ class Executor:
         cancel_event: threading.Event | None = None,
         on_download: DownloadSink | None = None,
         on_status: StatusSink | None = None,
+        trust: Trust = USER,
     ) -> Context:
+        models = self.runtime.models
+        if trust.from_file and models is not None:
+            # A file's recipe sees only the model folders, and downloads only with consent.
+            models = models.for_file(allow_download=trust.consented)
         return Context(
             op_name=spec.name,
             device=self.runtime.device,
             dtype=self.runtime.dtype,
-            models=self.runtime.models,
+            models=models,
             settings=self.runtime.settings,
             on_progress=on_progress,
             cancel_event=cancel_event,
@@ -103,11 +109,13 @@ class Executor:
         cancel_event: threading.Event | None = None,
         on_download: DownloadSink | None = None,
         on_status: StatusSink | None = None,
+        trust: Trust = USER,
     ) -> Execution:
-        """Run ``recipe`` (or take its cached outputs). Raises what the op raises."""
+        """Run ``recipe`` (or take its cached outputs). Raises what the op raises, and
+        ``ConsentRequired`` before a file's recipe would reach a remote service unasked."""
         started = time.perf_counter()
         spec = self.registry.get(recipe.op)
-        ctx = self.context(spec, on_progress, cancel_event, on_download, on_status)
+        ctx = self.context(spec, on_progress, cancel_event, on_download, on_status, trust)
         key = self.cache_key(spec, recipe, inputs, ctx)
         cacheable = spec.deterministic
         if use_cache and cacheable:
@@ -115,6 +123,8 @@ class Executor:
             if cached is not None and all(self.blobs.has(digest) for digest in cached):
                 outputs = [(self._kind_of(digest), digest) for digest in cached]
                 return Execution(outputs, True, time.perf_counter() - started, key, spec.provenance)
+        if spec.service and trust.from_file and not trust.consented:
+            raise ConsentRequired(f"calls {spec.service}")
         layers = {name: self._load(value) for name, value in inputs.items()}
         for param in spec.layer_params:
             layers.setdefault(param.name, [] if param.many else None)

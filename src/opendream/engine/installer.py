@@ -20,12 +20,13 @@ import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
-from urllib.parse import unquote, urlsplit
+from urllib.parse import unquote, urljoin, urlsplit
 
 from opendream.core.errors import OpendreamError
 from opendream.storage.files import atomic_write
 
 PREVIEW_CHARS = 100_000
+MAX_REDIRECTS = 5
 QUARANTINE = ".quarantine"
 INSTALLED = "installed.json"
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
@@ -90,36 +91,60 @@ def _file_name(url: str) -> str:
     return name
 
 
-def _download(url: str, max_bytes: int, timeout: float) -> bytes:
+def _origin(url: str) -> tuple[str, str, int | None]:
+    parts = urlsplit(url)
+    return (
+        parts.scheme,
+        (parts.hostname or "").lower(),
+        parts.port or {"http": 80, "https": 443}.get(parts.scheme),
+    )
+
+
+def _download(url: str, max_bytes: int, timeout: float) -> tuple[str, bytes]:
+    """The final URL and the body. Redirects are followed only within ``url``'s origin: the
+    user approves what they were shown, and another host is not what they were shown."""
     import httpx
 
     try:
-        with (
-            httpx.Client(timeout=timeout, follow_redirects=True, max_redirects=5) as client,
-            client.stream("GET", url) as response,
-        ):
-            if response.status_code != 200:
-                raise InstallRefused(f"{url} answered {response.status_code}; nothing was installed")
-            declared = int(response.headers.get("content-length") or 0)
-            if declared > max_bytes:
-                raise InstallRefused(
-                    f"{url} is {declared} bytes; an extension may be at most {max_bytes}", 413
-                )
-            chunks, received = [], 0
-            deadline = time.monotonic() + timeout
-            for chunk in response.iter_bytes():
-                received += len(chunk)
-                if received > max_bytes:
-                    raise InstallRefused(f"{url} is larger than {max_bytes} bytes; refused", 413)
-                if time.monotonic() > deadline:  # a server trickling bytes never trips the read timeout
-                    raise httpx.ReadTimeout("download took too long")
-                chunks.append(chunk)
+        with httpx.Client(timeout=timeout, follow_redirects=False) as client:
+            for _ in range(MAX_REDIRECTS + 1):
+                with client.stream("GET", url) as response:
+                    if response.is_redirect:
+                        target = urljoin(url, response.headers["location"])
+                        if _origin(target) != _origin(url):
+                            raise InstallRefused(
+                                f"{url} redirects to another origin ({target}); nothing was installed. "
+                                "Install from the final URL if you trust it."
+                            )
+                        url = target
+                        continue
+                    return url, _body(url, response, max_bytes, timeout)
+            raise InstallRefused(f"{url} redirects more than {MAX_REDIRECTS} times; nothing was installed")
     except httpx.TimeoutException:
         raise InstallRefused(
             f"downloading {url} timed out after {timeout:g}s; nothing was installed", 504
         ) from None
     except httpx.HTTPError as exc:
         raise InstallRefused(f"cannot download {url} ({type(exc).__name__}: {exc})", 502) from None
+
+
+def _body(url: str, response: Any, max_bytes: int, timeout: float) -> bytes:
+    import httpx
+
+    if response.status_code != 200:
+        raise InstallRefused(f"{url} answered {response.status_code}; nothing was installed")
+    declared = int(response.headers.get("content-length") or 0)
+    if declared > max_bytes:
+        raise InstallRefused(f"{url} is {declared} bytes; an extension may be at most {max_bytes}", 413)
+    chunks, received = [], 0
+    deadline = time.monotonic() + timeout
+    for chunk in response.iter_bytes():
+        received += len(chunk)
+        if received > max_bytes:
+            raise InstallRefused(f"{url} is larger than {max_bytes} bytes; refused", 413)
+        if time.monotonic() > deadline:  # a server trickling bytes never trips the read timeout
+            raise httpx.ReadTimeout("download took too long")
+        chunks.append(chunk)
     return b"".join(chunks)
 
 
@@ -141,7 +166,8 @@ def fetch(
         raise InstallRefused(f"only http:// and https:// URLs can be installed, not {url!r}")
     url = parts.geturl()
     name = _file_name(url)
-    data = _download(url, max_bytes, timeout)
+    url, data = _download(url, max_bytes, timeout)  # the URL pinned is the one the bytes came from
+    name = _file_name(url)
     try:
         compile(data.decode("utf-8"), name, "exec", dont_inherit=True)
     except UnicodeDecodeError:
@@ -191,19 +217,29 @@ def installed(settings: Any) -> dict[str, dict]:
     return data if isinstance(data, dict) else {}
 
 
+def waiting(settings: Any, sha256: str) -> Pending:
+    """The quarantined download named by its full sha256 (400 for a malformed hash, 404 when
+    none is waiting)."""
+    sha256 = sha256.strip().lower()
+    if not _SHA256.match(sha256):
+        raise InstallRefused("confirm with the full sha256 shown for the download (64 hex digits)")
+    folder = Path(settings.extensions_dir) / QUARANTINE
+    source, meta = folder / f"{sha256}.py.txt", folder / f"{sha256}.json"
+    try:
+        if source.is_file():
+            return Pending(**json.loads(meta.read_text()))
+    except (OSError, ValueError, TypeError):
+        pass
+    raise InstallRefused(f"no download with sha256 {sha256} is waiting in quarantine; fetch it again", 404)
+
+
 def enable(settings: Any, sha256: str, bind_host: str) -> Path:
     """Move the quarantined file whose hash is exactly ``sha256`` into the extensions folder
     and pin its hash; returns its new path. It is loaded on the next (re)load."""
     check_allowed(settings, bind_host)
-    sha256 = sha256.strip().lower()
-    if not _SHA256.match(sha256):
-        raise InstallRefused("confirm with the full sha256 shown for the download (64 hex digits)")
+    sha256 = waiting(settings, sha256).sha256
     folder = _quarantine(settings)
     source, meta = folder / f"{sha256}.py.txt", folder / f"{sha256}.json"
-    if not source.is_file() or not meta.is_file():
-        raise InstallRefused(
-            f"no download with sha256 {sha256} is waiting in quarantine; fetch it again", 404
-        )
     data = source.read_bytes()
     if hashlib.sha256(data).hexdigest() != sha256:
         raise InstallRefused("the quarantined file changed since it was downloaded; fetch it again", 409)

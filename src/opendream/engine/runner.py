@@ -11,15 +11,16 @@ from typing import Literal
 
 from PIL import Image
 
-from opendream.core.errors import Cancelled, OpendreamError
+from opendream.core.errors import Cancelled, ConsentRequired, OpendreamError
 from opendream.core.project import Project
 from opendream.core.recipe import RunRecord
+from opendream.engine.consent import USER, Trust
 from opendream.engine.events import Event, EventSink, ignore
 from opendream.engine.executor import Executor, InputBlobs
 
 log = logging.getLogger(__name__)
 
-RunOutcome = Literal["computed", "cached", "reused", "failed", "cancelled", "skipped"]
+RunOutcome = Literal["computed", "cached", "reused", "failed", "cancelled", "skipped", "needs consent"]
 
 
 @dataclass
@@ -69,8 +70,10 @@ class Runner:
         force: bool = False,
         cancel_event: threading.Event | None = None,
         on_event: EventSink = ignore,
+        trust: Trust = USER,
     ) -> LayerRun:
-        """Run the recipe of ``layer_id``'s group and store the outputs on the group's layers."""
+        """Run the recipe of ``layer_id``'s group and store the outputs on the group's layers.
+        A file's recipe (``trust``) that needs consent it lacks stays pending, nothing sent."""
         group = project.group(layer_id)
         head = group[0]
         ids = [x.id for x in group]
@@ -113,7 +116,12 @@ class Runner:
                 cancel_event=cancel_event,
                 on_download=download,
                 on_status=status,
+                trust=trust,
             )
+        except ConsentRequired as exc:
+            project.mark(ids, "pending", error=f"waiting for consent: {exc.message}")
+            on_event(Event("layer.consent", {"layers": ids, "reason": exc.message}))
+            return LayerRun(head.id, spec.name, "needs consent", error=exc.message)
         except Cancelled as exc:
             project.mark(ids, "cancelled", error=exc.message)
             on_event(Event("layer.cancelled", {"layers": ids}))
@@ -148,6 +156,7 @@ class Runner:
         force: bool = False,
         cancel_event: threading.Event | None = None,
         on_event: EventSink = ignore,
+        trust: Trust = USER,
     ) -> list[LayerRun]:
         """Run every layer that needs it (all of them with ``force``), in topological order."""
         todo = project.topological_order() if force else project.needs_run()
@@ -161,6 +170,8 @@ class Runner:
                 runs.append(LayerRun(layer_id, project.layer(layer_id).recipe.op, "skipped"))
                 continue
             runs.append(
-                self.run_layer(project, layer_id, force=force, cancel_event=cancel_event, on_event=on_event)
+                self.run_layer(
+                    project, layer_id, force=force, cancel_event=cancel_event, on_event=on_event, trust=trust
+                )
             )
         return runs

@@ -69,7 +69,9 @@ def _png_file(image: Image.Image, name: str) -> tuple[str, bytes, str]:
     return (name, encode_png(image), "image/png")
 
 
-@opendream.op(version="1", title="DALL-E", category="generate", deterministic=False)
+@opendream.op(
+    version="1", title="DALL-E", category="generate", deterministic=False, remote="OpenAI Images API (paid)"
+)
 def dalle(
     prompt: Annotated[
         str,

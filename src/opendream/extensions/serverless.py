@@ -23,6 +23,26 @@ from opendream.core.errors import InvalidParams, OpFailed
 from opendream.core.images import MAX_DOWNLOAD_BYTES, decode_image
 
 MAX_EXTRA_CHARS = 4000
+#: What ``extra`` may add to an A1111 ``txt2img`` request: generation fields only, never
+#: ``override_settings`` (output folders), ``script_*`` (server-side scripts) or paths.
+A1111_EXTRA_FIELDS = frozenset(
+    {
+        "sampler_name", "scheduler", "n_iter", "restore_faces", "tiling", "denoising_strength",
+        "enable_hr", "hr_scale", "hr_upscaler", "hr_second_pass_steps", "hr_resize_x", "hr_resize_y",
+        "hr_sampler_name", "hr_prompt", "hr_negative_prompt", "subseed", "subseed_strength",
+        "seed_resize_from_h", "seed_resize_from_w", "eta", "s_min_uncond", "s_churn", "s_tmax",
+        "s_tmin", "s_noise",
+    }
+)  # fmt: skip
+#: The request fields the op itself sets, per preset: ``extra`` may not replace them.
+OP_FIELDS = {
+    "a1111": frozenset(
+        {"prompt", "negative_prompt", "width", "height", "steps", "cfg_scale", "seed", "batch_size"}
+    ),
+    "other": frozenset(
+        {"prompt", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale", "seed"}
+    ),
+}
 POLL_SECONDS = 1.0
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 
@@ -147,8 +167,34 @@ class Service:
             raise self.fail(f"the service sent an unreadable image ({exc})") from None
 
 
+def check_extra(extra: dict[str, Any], preset: str) -> None:
+    """Refuse ``extra`` fields that would replace what the op sets, and for A1111 anything but
+    known generation fields with plain values: a workflow file must not redirect the server's
+    output folder, run its scripts or swap the prompt the user sees."""
+    errors = [
+        f"`{key}` is set by the op; change the op's own parameter instead"
+        for key in sorted(extra)
+        if key in OP_FIELDS["a1111" if preset == "a1111" else "other"]
+    ]
+    if preset == "a1111":
+        errors += [
+            f"`{key}` is not a generation field this op passes to A1111 "
+            f"(allowed: {', '.join(sorted(A1111_EXTRA_FIELDS))})"
+            for key in sorted(extra)
+            if key not in A1111_EXTRA_FIELDS and key not in OP_FIELDS["a1111"]
+        ]
+        errors += [
+            f"`{key}` has to be a string, number or boolean"
+            for key, value in sorted(extra.items())
+            if key in A1111_EXTRA_FIELDS and not isinstance(value, str | int | float | bool)
+        ]
+    if errors:
+        raise InvalidParams("serverless", [{"param": "extra", "message": m} for m in errors])
+
+
 def _a1111(service: Service, payload: dict) -> list[Any]:
     body = {
+        **payload["extra"],  # first: what the op sets wins (check_extra refuses overlaps anyway)
         "prompt": payload["prompt"],
         "negative_prompt": payload["negative_prompt"],
         "width": payload["width"],
@@ -157,7 +203,6 @@ def _a1111(service: Service, payload: dict) -> list[Any]:
         "cfg_scale": payload["guidance_scale"],
         "seed": payload["seed"],
         "batch_size": 1,
-        **payload["extra"],
     }
     url = (
         service.url
@@ -172,7 +217,7 @@ def _a1111(service: Service, payload: dict) -> list[Any]:
 
 
 def _replicate(service: Service, payload: dict, version: str | None, deadline: float) -> list[Any]:
-    inputs = {k: v for k, v in payload.items() if k != "extra"} | payload["extra"]
+    inputs = payload["extra"] | {k: v for k, v in payload.items() if k != "extra"}
     body: dict[str, Any] = {"input": inputs}
     if version:
         body["version"] = version
@@ -202,7 +247,7 @@ def _replicate(service: Service, payload: dict, version: str | None, deadline: f
 
 
 def _generic(service: Service, payload: dict) -> list[Any]:
-    body = {k: v for k, v in payload.items() if k != "extra"} | payload["extra"]
+    body = payload["extra"] | {k: v for k, v in payload.items() if k != "extra"}
     response = service.request("POST", service.url, json=body)
     if response.headers.get("content-type", "").split(";")[0].strip().startswith("image/"):
         try:
@@ -218,7 +263,13 @@ def _generic(service: Service, payload: dict) -> list[Any]:
     return [service.image(image) for image in images]
 
 
-@opendream.op(version="1", title="Serverless", category="generate", deterministic=False)
+@opendream.op(
+    version="1",
+    title="Serverless",
+    category="generate",
+    deterministic=False,
+    remote="the serverless endpoint (OPENDREAM_SERVERLESS_URL)",
+)
 def serverless(
     prompt: Annotated[
         str, Field(description="What to draw", max_length=4000, json_schema_extra={"widget": "textarea"})
@@ -263,6 +314,8 @@ def serverless(
     if not isinstance(extra_fields, dict):
         raise InvalidParams("serverless", [{"param": "extra", "message": "has to be a JSON object"}])
     settings = getattr(ctx, "settings", None)
+    preset = getattr(settings, "serverless_preset", "a1111")
+    check_extra(extra_fields, preset)
     payload = {
         "prompt": prompt,
         "negative_prompt": negative_prompt,
@@ -276,7 +329,6 @@ def serverless(
 
     # 2. Call the service
     service = Service(settings, ctx)
-    preset = getattr(settings, "serverless_preset", "a1111")
     if ctx is not None:
         ctx.progress(0, 1)
     try:

@@ -19,12 +19,14 @@ from typing import Any
 
 from PIL import Image
 
-from opendream.core.errors import Cancelled, LayerNotFound, OpendreamError, ProjectNotFound
+from opendream.core.errors import Cancelled, ConsentRequired, LayerNotFound, OpendreamError, ProjectNotFound
 from opendream.core.project import Project
 from opendream.core.recipe import Recipe, RunRecord
+from opendream.engine.consent import Trust, recipe_digest
 from opendream.engine.executor import Executor, InputBlobs
 from opendream.engine.runner import InputNotReady, resolve_inputs
 from opendream.server.service import ProjectService
+from opendream.storage.consent import ConsentStore
 from opendream.storage.jobs import INTERRUPTED, JobState, JobStore
 
 log = logging.getLogger(__name__)
@@ -63,6 +65,7 @@ class JobQueue:
     def __init__(self, service: ProjectService, store: JobStore, *, workers: int = 1) -> None:
         self.service = service
         self.store = store
+        self.consent = ConsentStore(store.db)
         self.workers = workers
         self._wake = threading.Event()
         self._stopping = threading.Event()
@@ -124,6 +127,8 @@ class JobQueue:
                 groups.append(group)
         active = self.store.active(project.id)
         queued = {j["layer_id"] for j in active if j["state"] == "queued"}
+        # A file's layers that wait for the user's consent are not queued, whoever asks.
+        queued |= {w["layer"] for w in self.waiting(project)}
         running = {j["layer_id"]: j["id"] for j in active if j["state"] == "running"}
         jobs = []
         for group in groups:
@@ -138,6 +143,15 @@ class JobQueue:
             self.service.hub.publish({"type": "job.queued", "job": job})
         self._wake.set()
         return jobs
+
+    def waiting(self, project: Project) -> list[dict[str, Any]]:
+        """The project's layer groups that wait for consent (their recipe is still the file's)."""
+        return [
+            w
+            for w in self.consent.waiting(project.id)
+            if project.has_layer(w["layer"])
+            and recipe_digest(project.layer(w["layer"]).recipe) == w["recipe"]
+        ]
 
     def cancel(self, job_id: str) -> dict[str, Any]:
         """Cancel a queued job now, or ask a running one to stop at its next step.
@@ -235,6 +249,9 @@ class JobQueue:
         def on_status(text: str) -> None:
             publish("job.status", text=text)
 
+        from_file, consented = self.consent.lookup(
+            job["project_id"], job["layer_id"], recipe_digest(prepared.recipe)
+        )
         try:
             if cancel.is_set():
                 raise Cancelled("cancelled before it started")
@@ -246,7 +263,15 @@ class JobQueue:
                 cancel_event=cancel,
                 on_download=on_download,
                 on_status=on_status,
+                trust=Trust(from_file=from_file, consented=consented),
             )
+        except ConsentRequired as exc:
+            # Nothing was sent: the group waits for the user (listed by GET …/consent).
+            self.consent.ask(job["project_id"], job["layer_id"], exc.message)
+            self._finish_layers(job, prepared.recipe, "pending", error=f"waiting for consent: {exc.message}")
+            self._end(job, "cancelled", error=f"waiting for consent: {exc.message}")
+            self.service.hub.publish({"type": "consent.needed", "project": job["project_id"]})
+            return
         except Cancelled as exc:
             if self._stopping.is_set():
                 self._finish_layers(job, prepared.recipe, "stale", error=None)

@@ -97,6 +97,12 @@ class ReplayRequest(Request):
     )
 
 
+class ConsentRequest(Request):
+    layers: list[Annotated[str, Field(max_length=64)]] | None = Field(
+        None, max_length=1000, description="The layers agreed to; all that wait when omitted"
+    )
+
+
 class ExtensionFetch(Request):
     url: Annotated[str, Field(min_length=1, max_length=2048, description="http(s) URL of one .py file")]
 
@@ -104,6 +110,14 @@ class ExtensionFetch(Request):
 class ExtensionEnable(Request):
     sha256: Annotated[
         str, Field(min_length=1, max_length=128, description="The sha256 shown for the download, confirmed")
+    ]
+    code: Annotated[
+        str,
+        Field(
+            min_length=1,
+            max_length=32,
+            description="The one-time code the server printed on its console when it fetched the file",
+        ),
     ]
 
 
@@ -188,6 +202,13 @@ class JobOut(BaseModel):
     finished_at: str | None
 
 
+class ConsentOut(BaseModel):
+    layer: str = Field(description="The first layer of the group that waits")
+    name: str
+    op: str
+    reason: str = Field(description="What running it would do, e.g. `calls OpenAI Images API (paid)`")
+
+
 class LayersQueued(BaseModel):
     project: ProjectOut
     layers: list[str] = Field(description="The new or re-run layers")
@@ -195,6 +216,9 @@ class LayersQueued(BaseModel):
     notes: dict[str, str] = Field(
         default_factory=dict,
         description="Per layer: the op here is not what made it in the file (an extension's override)",
+    )
+    consent: list[ConsentOut] = Field(
+        default_factory=list, description="The file's layers that wait for consent before they run"
     )
 
 
@@ -211,7 +235,7 @@ class ReplayLayer(BaseModel):
     status: str
     job: str | None
     outcome: str | None
-    result: Literal["exact", "differs", "new", "failed", "pending"]
+    result: Literal["exact", "differs", "new", "failed", "pending", "waiting for consent"]
     blob: str | None
     expected: str | None
     error: str | None
@@ -233,6 +257,8 @@ class OpOut(BaseModel):
     category: str
     description: str
     deterministic: bool
+    remote: bool = Field(description="Calls a paid or remote service: a file's layers of it wait for consent")
+    service: str | None = Field(description="The service a remote op calls")
     extension: str | None
     overrides: str | None = Field(
         None, description="The op this user extension's op replaces: `builtin` or a bundled extension"

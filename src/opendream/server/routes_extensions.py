@@ -8,10 +8,11 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Path, Response
+from fastapi import APIRouter, Depends, HTTPException, Path, Request, Response
 
 from opendream.engine import installer
 from opendream.engine.loader import ExtensionStatus
+from opendream.server.install_codes import InstallCodes
 from opendream.server.models import (
     ERRORS,
     EnabledOut,
@@ -27,6 +28,16 @@ from opendream.server.state import ServerState, get_state
 
 router = APIRouter(prefix="/api/extensions", tags=["extensions"], responses=ERRORS)
 State = Annotated[ServerState, Depends(get_state)]
+
+
+def get_codes(request: Request) -> InstallCodes:
+    """The app's confirmation codes (made on first use: they live as long as the server)."""
+    if not hasattr(request.app.state, "install_codes"):
+        request.app.state.install_codes = InstallCodes()
+    return request.app.state.install_codes
+
+
+Codes = Annotated[InstallCodes, Depends(get_codes)]
 
 
 def _extension_out(state: ServerState, status: ExtensionStatus, pinned: dict[str, dict[str, str]]) -> dict:
@@ -90,10 +101,12 @@ def switch_override(
         504: {"model": ErrorOut, "description": "The download timed out"},
     },
 )
-def fetch_extension(body: ExtensionFetch, state: State) -> dict:
-    """Download an extension file into quarantine and show it; nothing runs. (A sync route:
-    FastAPI runs it on its thread pool, so the download never blocks the event loop.)"""
+def fetch_extension(body: ExtensionFetch, state: State, codes: Codes) -> dict:
+    """Download an extension file into quarantine and show it; nothing runs. The server prints
+    a one-time confirmation code on its console (never in this answer) that enabling needs.
+    (A sync route: FastAPI runs it on its thread pool, so the download never blocks the loop.)"""
     pending = installer.fetch(body.url, state.settings, state.settings.host)
+    codes.issue(pending.sha256, pending.name, pending.url)
     preview, truncated = installer.preview(state.settings, pending.sha256)
     return {
         "url": pending.url,
@@ -106,9 +119,15 @@ def fetch_extension(body: ExtensionFetch, state: State) -> dict:
 
 
 @router.post("/enable", response_model=EnabledOut)
-def enable_extension(body: ExtensionEnable, state: State) -> dict:
+def enable_extension(body: ExtensionEnable, state: State, codes: Codes) -> dict:
     """Enable the quarantined download whose sha256 is exactly the confirmed one, pin that hash
-    and load it: its ops are available at once (or its load error is shown)."""
+    and load it: its ops are available at once (or its load error is shown). ``code`` is the
+    one-time code the server printed on its console for this download: an HTTP call alone
+    cannot enable code (403 without it; three wrong codes void it)."""
+    installer.check_allowed(state.settings, state.settings.host)
+    refused = codes.redeem(installer.waiting(state.settings, body.sha256).sha256, body.code)
+    if refused is not None:
+        raise HTTPException(403, refused)
     target = installer.enable(state.settings, body.sha256, state.settings.host)
     extensions = state.workspace.extensions
     extensions.reload()

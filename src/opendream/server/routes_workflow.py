@@ -13,7 +13,8 @@ from fastapi.responses import JSONResponse, Response
 from opendream.core import provenance, workflow
 from opendream.core.images import encode_png
 from opendream.core.project import Project, unique_name
-from opendream.server.models import ERRORS, LayersQueued, ReplayOut, ReplayRequest
+from opendream.engine.consent import file_layers
+from opendream.server.models import ERRORS, ConsentOut, ConsentRequest, LayersQueued, ReplayOut, ReplayRequest
 from opendream.server.state import ServerState, get_state, project_out
 
 router = APIRouter(prefix="/api/projects", tags=["workflows"], responses=ERRORS)
@@ -64,7 +65,8 @@ def export_png(project_id: str, state: State) -> Response:
 @router.post("/import", status_code=201, response_model=LayersQueued)
 def import_workflow(state: State, file: Annotated[UploadFile, File()]) -> dict:
     """A workflow JSON (self-contained or not), an exported PNG, or an original Opendream
-    workflow becomes a new project; layers without pixels are queued to run."""
+    workflow becomes a new project; layers without pixels are queued to run, except those of
+    remote ops (listed in ``consent``: they wait until ``POST …/consent``)."""
     data = file.file.read(workflow.MAX_WORKFLOW_BYTES + 1)
     if len(data) > workflow.MAX_WORKFLOW_BYTES:
         raise HTTPException(413, f"a workflow file may be at most {workflow.MAX_WORKFLOW_BYTES} bytes")
@@ -74,6 +76,7 @@ def import_workflow(state: State, file: Annotated[UploadFile, File()]) -> dict:
     imported.project.name = unique_name(imported.project.name, taken)
     project = state.workspace.import_workflow(imported)
     state.store.set_expected(project.id, imported.expected)
+    state.queue.consent.record(project.id, file_layers(project, state.workspace.registry))
     state.hub.publish({"type": "project.changed", "project": project.id, "revision": project.revision})
     todo = project.needs_run()
     jobs = state.queue.submit(project, todo, supersede=False) if todo else []
@@ -82,6 +85,46 @@ def import_workflow(state: State, file: Annotated[UploadFile, File()]) -> dict:
         "layers": [x.id for x in project.layers],
         "jobs": jobs,
         "notes": imported.notes,
+        "consent": _waiting(state, project),
+    }
+
+
+def _waiting(state: ServerState, project: Project) -> list[dict]:
+    return [
+        {
+            "layer": w["layer"],
+            "name": project.layer(w["layer"]).name,
+            "op": project.layer(w["layer"]).recipe.op,
+            "reason": w["reason"],
+        }
+        for w in state.queue.waiting(project)
+    ]
+
+
+@router.get("/{project_id}/consent", response_model=list[ConsentOut])
+def list_consent(project_id: str, state: State) -> list[dict]:
+    """The file's layers that wait for the user's consent, with what running them would do
+    (call a paid or remote service, download a model the file names)."""
+    return _waiting(state, state.service.load(project_id))
+
+
+@router.post("/{project_id}/consent", response_model=LayersQueued)
+def grant_consent(project_id: str, state: State, body: ConsentRequest | None = None) -> dict:
+    """The user agrees: the listed waiting layers (all of them by default) are queued and may
+    call their service or download their model. 400 for a layer that is not waiting."""
+    project = state.service.load(project_id)
+    waiting = {w["layer"] for w in _waiting(state, project)}
+    layers = waiting if body is None or body.layers is None else set(body.layers)
+    unknown = sorted(layers - waiting)
+    if unknown:
+        raise HTTPException(400, f"not waiting for consent: {', '.join(unknown)}")
+    state.queue.consent.grant(project_id, sorted(layers))
+    jobs = state.queue.submit(project, [x.id for x in project.layers if x.group in layers], supersede=False)
+    return {
+        "project": project_out(project),
+        "layers": sorted(layers),
+        "jobs": jobs,
+        "consent": _waiting(state, project),
     }
 
 
@@ -107,11 +150,14 @@ def replay(project_id: str, state: State, body: ReplayRequest | None = None) -> 
         time.sleep(POLL_SECONDS)
     project = state.service.load(project_id)
     expected = state.store.get_expected(project_id)
+    waiting = {w["layer"] for w in state.queue.waiting(project)}
     layers = []
     for layer in project.layers:
         job = _job_or_none(state, layer.run.job)
         want = expected.get(layer.id)
-        if layer.status in ("pending", "running", "stale") and active:
+        if layer.group in waiting and layer.status != "ready":
+            result = "waiting for consent"
+        elif layer.status in ("pending", "running", "stale") and active:
             result = "pending"
         elif layer.status != "ready" or layer.blob is None:
             result = "failed"

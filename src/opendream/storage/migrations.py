@@ -69,7 +69,25 @@ def _v2_jobs(conn: Connection) -> None:
     )
 
 
-MIGRATIONS: tuple[Migration, ...] = ((1, _v1_projects_and_cache), (2, _v2_jobs))
+def _v3_file_layers(conn: Connection) -> None:
+    # Layers an imported workflow brought, and whether the user let them call remote services.
+    conn.exec_driver_sql(
+        """CREATE TABLE file_layers (
+            project_id TEXT NOT NULL,
+            layer_id TEXT NOT NULL,
+            recipe TEXT NOT NULL,
+            reason TEXT,
+            granted INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (project_id, layer_id)
+        )"""
+    )
+
+
+MIGRATIONS: tuple[Migration, ...] = (
+    (1, _v1_projects_and_cache),
+    (2, _v2_jobs),
+    (3, _v3_file_layers),
+)
 
 
 def schema_version(conn: Connection) -> int:
