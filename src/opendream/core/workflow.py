@@ -39,6 +39,7 @@ from opendream.core.workflow_png import (
     embed_workflow_png,
     extract_workflow_png,
     strip_workflow_png,
+    workflow_png,
 )
 
 FORMAT = "opendream.workflow"
@@ -372,4 +373,5 @@ __all__ = [
     "schema",
     "strip_workflow_png",
     "upgrade",
+    "workflow_png",
 ]

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from opendream.core import workflow
-from opendream.core.images import encode_png
 from opendream.core.project import Project
 from opendream.server.models import ERRORS, LayersQueued, ReplayOut, ReplayRequest
 from opendream.server.state import ServerState, get_state, project_out
@@ -56,7 +55,7 @@ def export_png(project_id: str, state: State) -> Response:
         ),
         None,
     )
-    png = workflow.embed_workflow_png(encode_png(state.workspace.composite(project)), document, parameters)
+    png = workflow.workflow_png(state.workspace.composite(project), document, parameters)
     disposition = f'attachment; filename="{_filename(project, ".png")}"'
     return Response(png, media_type="image/png", headers={"Content-Disposition": disposition})
 
