@@ -141,7 +141,10 @@ def run(
                     (out / f"{layer.id}-{_slug(layer.name)}.png").write_bytes(
                         workspace.data.blobs.get(layer.blob)
                     )
-            workspace.composite(project).save(out / "composite.png")
+            try:
+                workspace.composite(project).save(out / "composite.png")
+            except OpendreamError as exc:
+                raise fail(f"composite.png not written: {exc.message}") from None
     finally:
         workspace.close()
 

@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     host: str = "127.0.0.1"
     port: int = 8000
     token: str | None = None
+    api_docs: bool = Field(
+        False, description="Serve Swagger UI at /api/docs (it loads its script from a CDN)"
+    )
+    pixel_budget: int = Field(
+        2**30,
+        ge=1,
+        description="Most decoded pixels one export or op run may cost, summed over the images it reads",
+    )
     allow_url_install: bool = False
     extension_max_bytes: int = Field(
         1024 * 1024, ge=1, le=64 * 1024 * 1024, description="Largest extension file a URL install downloads"

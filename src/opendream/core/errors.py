@@ -110,6 +110,12 @@ class ImageRejected(OpendreamError):
     status = 415
 
 
+class PixelBudgetExceeded(OpendreamError):
+    """One request or op run would decode more pixels than the configured budget."""
+
+    status = 413
+
+
 class BlobMissing(OpendreamError):
     """A blob referenced by hash is not in the store."""
 

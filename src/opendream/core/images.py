@@ -7,14 +7,18 @@ from __future__ import annotations
 
 import io
 import warnings
+from collections.abc import Iterable
+from pathlib import Path
 from typing import Any
 
 from PIL import Image
 
-from opendream.core.errors import ImageRejected, OpFailed
+from opendream.core.errors import ImageRejected, OpFailed, PixelBudgetExceeded
 
 ALLOWED_FORMATS = ("PNG", "JPEG", "WEBP")
-MAX_PIXELS = 4096 * 4096
+# The largest canvas a project allows (project.MAX_SIZE squared): its exported PNG has to
+# import again, and a layer the size of the canvas has to be readable.
+MAX_PIXELS = 8192 * 8192
 MAX_DOWNLOAD_BYTES = 64 * 1024 * 1024
 
 
@@ -44,6 +48,27 @@ def decode_image(data: bytes, *, max_pixels: int = MAX_PIXELS) -> Image.Image:
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise ImageRejected(f"image is corrupt or truncated ({exc})") from exc
     return image
+
+
+def peek_size(path: Path) -> tuple[int, int]:
+    """Width and height of the image file at ``path``, read from its header (nothing decoded)."""
+    try:
+        with Image.open(path, formats=list(ALLOWED_FORMATS)) as image:
+            return image.size
+    except (OSError, ValueError, SyntaxError) as exc:
+        raise ImageRejected(f"not a readable PNG, JPEG or WebP image ({exc})") from exc
+
+
+def check_pixel_budget(sizes: Iterable[tuple[int, int]], budget: int, what: str) -> None:
+    """Raise ``PixelBudgetExceeded`` when decoding images of ``sizes`` costs more than
+    ``budget`` pixels. ``what`` names the work, e.g. ``exporting the canvas``."""
+    sizes = list(sizes)
+    total = sum(width * height for width, height in sizes)
+    if total > budget:
+        raise PixelBudgetExceeded(
+            f"{what} decodes {total} pixels ({len(sizes)} images); the limit is {budget} pixels "
+            "per request (OPENDREAM_PIXEL_BUDGET)"
+        )
 
 
 def encode_png(image: Image.Image) -> bytes:

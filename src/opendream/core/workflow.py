@@ -40,6 +40,7 @@ from opendream.core.workflow_png import (
     embed_workflow_png,
     extract_workflow_png,
     strip_workflow_png,
+    workflow_png,
 )
 
 FORMAT = "opendream.workflow"
@@ -383,4 +384,5 @@ __all__ = [
     "schema",
     "strip_workflow_png",
     "upgrade",
+    "workflow_png",
 ]

@@ -14,6 +14,7 @@ import zlib
 from collections.abc import Iterator
 from typing import Any
 
+from PIL import Image
 from PIL.PngImagePlugin import PngInfo
 
 from opendream.core.errors import ImageRejected, WorkflowError
@@ -32,6 +33,12 @@ def embed_workflow_png(png_bytes: bytes, workflow: dict, parameters: str | None 
     image = decode_image(strip_workflow_png(png_bytes))
     if image.format != "PNG":
         raise ImageRejected(f"a workflow can only be embedded in a PNG, not a {image.format}")
+    return workflow_png(image, workflow, parameters)
+
+
+def workflow_png(image: Image.Image, workflow: dict, parameters: str | None = None) -> bytes:
+    """``image`` as a PNG carrying ``workflow`` and ``parameters`` as ``embed_workflow_png``
+    writes them, encoded once (an export does not decode its own canvas again)."""
     info = PngInfo()
     text = json.dumps(workflow, ensure_ascii=False, sort_keys=True, separators=(",", ":"), allow_nan=False)
     info.add_itxt(CHUNK_KEY, text, zip=True)

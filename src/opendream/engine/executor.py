@@ -14,6 +14,7 @@ from PIL import Image
 
 from opendream.core.context import Context
 from opendream.core.errors import ConsentRequired, OpFailed
+from opendream.core.images import check_pixel_budget
 from opendream.core.layer import ImageLayer, Layer, MaskLayer
 from opendream.core.recipe import LayerKind, Recipe, asset_digest, canonical_json, sha256_hex
 from opendream.core.registry import OpRegistry, OpSpec
@@ -125,7 +126,7 @@ class Executor:
                 return Execution(outputs, True, time.perf_counter() - started, key, spec.provenance)
         if spec.service and trust.from_file and not trust.consented:
             raise ConsentRequired(f"calls {spec.service}")
-        layers = {name: self._load(value) for name, value in inputs.items()}
+        layers = self._load(spec.name, inputs)
         for param in spec.layer_params:
             layers.setdefault(param.name, [] if param.many else None)
         try:
@@ -154,11 +155,25 @@ class Executor:
         with Image.open(self.blobs.path(digest)) as image:
             return "mask" if image.mode == "L" else "image"
 
-    def _load(self, value: tuple[LayerKind, str] | list[tuple[LayerKind, str]]) -> Layer | list[Layer]:
-        if isinstance(value, list):
-            return [self._layer(kind, digest) for kind, digest in value]
-        return self._layer(*value)
+    def _load(self, op: str, inputs: InputBlobs) -> dict[str, Layer | list[Layer]]:
+        """The input layers, each distinct blob decoded once (a ``flatten`` of 64 inputs naming
+        one layer holds one copy of its pixels), after checking they fit the pixel budget."""
+        digests = dict.fromkeys(
+            digest
+            for value in inputs.values()
+            for _, digest in (value if isinstance(value, list) else [value])
+        )
+        budget = self.runtime.settings.pixel_budget
+        check_pixel_budget((self.blobs.image_size(d) for d in digests), budget, f"running {op}")
+        images: dict[str, Image.Image] = {}
 
-    def _layer(self, kind: LayerKind, digest: str) -> Layer:
-        cls = MaskLayer if kind == "mask" else ImageLayer
-        return cls(image=self.blobs.get_image(digest))
+        def layer(kind: LayerKind, digest: str) -> Layer:
+            if digest not in images:
+                images[digest] = self.blobs.get_image(digest)
+            cls = MaskLayer if kind == "mask" else ImageLayer
+            return cls(image=images[digest])
+
+        return {
+            name: [layer(*pair) for pair in value] if isinstance(value, list) else layer(*value)
+            for name, value in inputs.items()
+        }

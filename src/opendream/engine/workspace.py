@@ -9,6 +9,7 @@ from typing import Literal
 from PIL import Image
 
 from opendream.core import provenance, workflow
+from opendream.core.images import check_pixel_budget
 from opendream.core.project import Project
 from opendream.core.registry import REGISTRY, OpRegistry
 from opendream.engine import overrides
@@ -111,13 +112,21 @@ class Workspace:
         )
 
     def composite(self, project: Project) -> Image.Image:
-        """The canvas: visible image layers with their opacity, bottom first."""
+        """The canvas: visible image layers with their opacity, bottom first. Each layer is
+        decoded only when its turn comes; ``PixelBudgetExceeded`` before any is decoded when
+        together they cost more than ``settings.pixel_budget``."""
+        blobs = self.data.blobs
         shown = [
-            (self.data.blobs.get_image(x.blob), x.opacity)
+            (x.blob, x.opacity)
             for x in project.layers
             if x.visible and x.kind == "image" and x.status == "ready" and x.blob
         ]
-        return composite(shown, (project.width, project.height))
+        check_pixel_budget(
+            (blobs.image_size(blob) for blob, _ in shown), self.settings.pixel_budget, "exporting the canvas"
+        )
+        return composite(
+            ((blobs.get_image(blob), opacity) for blob, opacity in shown), (project.width, project.height)
+        )
 
     # --- running ------------------------------------------------------------------------
 

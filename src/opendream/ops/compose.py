@@ -1,5 +1,6 @@
 """Compositing: the canvas as one image."""
 
+from collections.abc import Iterable
 from typing import Annotated
 
 from PIL import Image
@@ -8,16 +9,25 @@ import opendream
 from opendream import Field, ImageLayer, Layer
 
 
-def composite(images: list[tuple[Image.Image, float]], size: tuple[int, int]) -> Image.Image:
+def composite(images: Iterable[tuple[Image.Image, float]], size: tuple[int, int]) -> Image.Image:
     """Alpha-composite ``(image, opacity)`` pairs bottom first onto a transparent canvas of ``size``.
-    Images of another size are placed at the top-left corner, as on the canvas."""
+    Images of another size are placed at the top-left corner, as on the canvas.
+
+    Layer by layer: pass a generator that decodes each image when asked and the peak memory is
+    the canvas plus one layer (and its converted copy), however many layers there are."""
     canvas = Image.new("RGBA", size, (0, 0, 0, 0))
     for image, opacity in images:
-        layer = Image.new("RGBA", size, (0, 0, 0, 0))
-        layer.paste(image.convert("RGBA"), (0, 0))
+        owned = image.mode != "RGBA"  # a converted or cropped copy may be changed; the caller's not
+        layer = image.convert("RGBA") if owned else image
+        del image  # a decoded RGB image is freed once converted
+        if layer.size != size:
+            layer, owned = layer.crop((0, 0, *size)), True  # pads with transparency
         if opacity < 1.0:
-            layer.putalpha(layer.getchannel("A").point([round(a * opacity) for a in range(256)]))
-        canvas = Image.alpha_composite(canvas, layer)
+            alpha = layer.getchannel("A").point([round(a * opacity) for a in range(256)])
+            layer = layer if owned else layer.copy()
+            layer.putalpha(alpha)
+        canvas.alpha_composite(layer)
+        del layer
     return canvas
 
 

@@ -30,10 +30,11 @@ from opendream.server import (
     routes_workflow,
     routes_ws,
 )
+from opendream.server.docs_page import add_docs_page
 from opendream.server.events import Hub
 from opendream.server.frontend import FrontendMount
 from opendream.server.jobs import JobQueue
-from opendream.server.security import SecurityMiddleware, is_loopback
+from opendream.server.security import SecurityMiddleware, is_loopback, redact_token_logs
 from opendream.server.service import ProjectService
 from opendream.server.state import ServerState
 from opendream.server.watcher import ExtensionPoller
@@ -140,11 +141,14 @@ def create_app(
         title="Opendream",
         version=opendream.__version__,
         openapi_url="/api/openapi.json",
-        docs_url="/api/docs",
+        docs_url=None,  # add_docs_page, when asked for
         redoc_url=None,
         lifespan=lifespan,
     )
     app.state.opendream = state
+    if settings.api_docs:
+        add_docs_page(app)
+    redact_token_logs()
     app.add_exception_handler(OpendreamError, _opendream_error)
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(StarletteHTTPException, _http_error)

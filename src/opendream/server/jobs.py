@@ -166,6 +166,18 @@ class JobQueue:
             self._request_cancel(job_id)
         return self.store.get(job_id)
 
+    def cancel_project(self, project_id: str) -> list[dict[str, Any]]:
+        """Cancel all of a project's jobs before it is deleted: the queued ones in one write
+        (no per-job project update racing the worker), the running one at its next step.
+        Returns the jobs cancelled or asked to stop."""
+        cancelled = self.store.cancel_project_queued(project_id)
+        for job in cancelled:
+            self.service.hub.publish({"type": "job.cancelled", "job": job})
+        running = [j for j in self.store.active(project_id) if j["state"] == "running"]
+        for job in running:
+            self._request_cancel(job["id"])
+        return cancelled + running
+
     def _request_cancel(self, job_id: str) -> None:
         with self._lock:
             self._cancel.setdefault(job_id, threading.Event()).set()

@@ -41,8 +41,7 @@ def rename_project(project_id: str, body: ProjectPatch, state: State) -> dict:
 
 @router.delete("/{project_id}", status_code=204)
 def delete_project(project_id: str, state: State) -> Response:
-    for job in state.store.active(project_id):
-        state.queue.cancel(job["id"])
+    state.queue.cancel_project(project_id)  # first, so no job of it starts meanwhile
     state.workspace.data.db.delete_project(project_id)
     state.hub.publish({"type": "project.changed", "project": project_id, "deleted": True})
     return Response(status_code=204)

@@ -11,7 +11,6 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, UploadFile
 from fastapi.responses import JSONResponse, Response
 
 from opendream.core import provenance, workflow
-from opendream.core.images import encode_png
 from opendream.core.project import Project, unique_name
 from opendream.engine.consent import file_layers
 from opendream.server.models import ERRORS, ConsentOut, ConsentRequest, LayersQueued, ReplayOut, ReplayRequest
@@ -57,7 +56,7 @@ def export_png(project_id: str, state: State) -> Response:
         ),
         None,
     )
-    png = workflow.embed_workflow_png(encode_png(state.workspace.composite(project)), document, parameters)
+    png = workflow.workflow_png(state.workspace.composite(project), document, parameters)
     disposition = f'attachment; filename="{_filename(project, ".png")}"'
     return Response(png, media_type="image/png", headers={"Content-Disposition": disposition})
 

@@ -47,7 +47,13 @@ async def events(websocket: WebSocket, state: Annotated[ServerState, Depends(get
     sender = asyncio.create_task(_send_events(websocket, queue))
     try:
         while True:
-            text = await websocket.receive_text()
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            text = message.get("text")
+            if text is None:  # a binary frame
+                await websocket.send_json({"type": "error", "detail": "messages are JSON text, not binary"})
+                continue
             await websocket.send_json(await _handle(state, text))
     except (WebSocketDisconnect, RuntimeError):
         pass

@@ -2,21 +2,27 @@
 
 - Token: required when one is configured (always on a non-loopback bind); accepted as
   ``Authorization: Bearer``, ``X-Opendream-Token``, the ``opendream_token`` cookie, or a
-  ``?token=`` query (which also sets the cookie, so a browser can open the printed URL).
+  ``?token=`` query (which also sets the cookie, so a browser can open the printed URL; a
+  page load is then redirected to the same URL without it, out of the address bar).
 - Host: on a loopback bind only loopback names are accepted (DNS rebinding).
 - Origin: state-changing requests and WebSocket handshakes from another origin,
   ``Origin: null`` or ``Sec-Fetch-Site: cross-site`` are refused (CSRF).
-- Bodies are counted while they stream (chunked ones too) and cut off at a cap."""
+- Bodies are counted while they stream (chunked ones too) and cut off at a cap.
+- Every HTTP answer may not be framed (clickjacking), runs only same-origin code (CSP) and
+  may not be embedded by another origin (``Cross-Origin-Resource-Policy``: no probing of
+  which blobs exist with an ``<img>``)."""
 
 from __future__ import annotations
 
 import hmac
 import ipaddress
 import json
+import logging
+import re
 from collections.abc import Awaitable, Callable, MutableMapping
 from http.cookies import SimpleCookie
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, parse_qsl, urlencode, urlsplit
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -28,6 +34,20 @@ LOOPBACK_NAMES = frozenset({"localhost", "127.0.0.1", "::1"})
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 COOKIE = "opendream_token"
 DEFAULT_MAX_BODY = 2 * 1024 * 1024
+# The built UI loads only its own files; previews are data: URIs. A route that needs more
+# (the optional API docs page) sets its own Content-Security-Policy, which is kept.
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: blob:; "
+    "connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'"
+)
+RESPONSE_HEADERS = (
+    ("x-frame-options", "DENY"),
+    ("content-security-policy", CONTENT_SECURITY_POLICY),
+    ("cross-origin-resource-policy", "same-origin"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+)
+_TOKEN_IN_TEXT = re.compile(r"(?<=[?&]token=)[^&\s\"']+")
 
 
 def is_loopback(host: str) -> bool:
@@ -77,6 +97,8 @@ class SecurityMiddleware:
             await self.app(scope, receive, send)
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        if scope["type"] == "http":
+            send = _with_headers(send)
         try:
             from_query = self._check(scope, headers)
         except Refused as exc:
@@ -84,10 +106,12 @@ class SecurityMiddleware:
             return
         if from_query:
             send = self._setting_cookie(send)
-        if scope["type"] == "http":
-            await self._limited(scope, receive, send, headers)
-        else:
+        if scope["type"] == "websocket":
             await self.app(scope, receive, send)
+        elif from_query and scope["method"] in ("GET", "HEAD") and _is_page_load(scope, headers):
+            await _send_redirect(send, _without_token(scope))
+        else:
+            await self._limited(scope, receive, send, headers)
 
     # -- checks --------------------------------------------------------------------------------
 
@@ -201,6 +225,72 @@ class SecurityMiddleware:
                 raise
         if too_large and not started:
             await _send_json(send, 413, {"detail": f"request body is over the {cap}-byte limit"})
+
+
+def _is_page_load(scope: Scope, headers: dict[str, str]) -> bool:
+    """A browser navigation or a UI path: what leaves the URL in an address bar. API calls
+    with ``?token=`` (scripts) are answered as they are."""
+    path = scope["path"]
+    api = path == "/api" or path.startswith("/api/")
+    return not api or headers.get("sec-fetch-mode", "").lower() == "navigate"
+
+
+def _without_token(scope: Scope) -> str:
+    """The request's path and query with every ``token`` parameter removed."""
+    query = parse_qsl(scope.get("query_string", b"").decode("latin-1"), keep_blank_values=True)
+    kept = urlencode([(k, v) for k, v in query if k != "token"])
+    raw = scope.get("raw_path") or scope["path"].encode()
+    path = "/" + raw.decode("latin-1").lstrip("/")  # never `//host`: that would leave the site
+    return f"{path}?{kept}" if kept else path
+
+
+def redact_tokens(text: str) -> str:
+    """``text`` with the value of every ``token=`` query parameter replaced by ``[redacted]``."""
+    return _TOKEN_IN_TEXT.sub("[redacted]", text)
+
+
+class RedactTokens(logging.Filter):
+    """Rewrites log records (uvicorn's access and WebSocket lines) so a ``?token=`` in a
+    logged URL never reaches a log."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(redact_tokens(a) if isinstance(a, str) else a for a in record.args)
+        if isinstance(record.msg, str):
+            record.msg = redact_tokens(record.msg)
+        return True
+
+
+def redact_token_logs(names: tuple[str, ...] = ("uvicorn.access", "uvicorn.error")) -> None:
+    """Install ``RedactTokens`` on the server loggers (once)."""
+    for name in names:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
+
+
+def _with_headers(send: Send) -> Send:
+    """``send`` adding ``RESPONSE_HEADERS`` to the response, except those the app already set."""
+
+    async def wrapped(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            present = {k.lower() for k, _ in message.get("headers", [])}
+            extra = [(k.encode(), v.encode()) for k, v in RESPONSE_HEADERS if k.encode() not in present]
+            message["headers"] = [*message.get("headers", []), *extra]
+        await send(message)
+
+    return wrapped
+
+
+async def _send_redirect(send: Send, location: str) -> None:
+    await send(
+        {
+            "type": "http.response.start",
+            "status": 303,
+            "headers": [(b"location", location.encode("latin-1")), (b"content-length", b"0")],
+        }
+    )
+    await send({"type": "http.response.body", "body": b""})
 
 
 async def _send_json(send: Send, status: int, body: dict[str, Any]) -> None:

@@ -2,10 +2,14 @@
 
 Requests and the worker change the same project documents. Each change is a function
 applied to a freshly loaded project and saved only if nobody saved in between; on a
-conflict the change is applied again to the newer document, so no writer clobbers another."""
+conflict the change is applied again to the newer document, so no writer clobbers another.
+Writers in this process take turns per project: a request waits for at most one worker
+write instead of losing the race to a busy worker again and again (a long chain of jobs
+saves the project many times a second). The revision check still guards other processes."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable, Iterable
 from typing import Any, TypeVar
 
@@ -37,6 +41,12 @@ class ProjectService:
     def __init__(self, workspace: Workspace, hub: Hub) -> None:
         self.workspace = workspace
         self.hub = hub
+        self._locks: dict[str, threading.RLock] = {}
+        self._locks_lock = threading.Lock()
+
+    def _lock(self, project_id: str) -> threading.RLock:
+        with self._locks_lock:
+            return self._locks.setdefault(project_id, threading.RLock())
 
     def load(self, project_id: str) -> Project:
         return self.workspace.load(project_id)
@@ -50,6 +60,10 @@ class ProjectService:
         """Apply ``change`` to the latest project and save it; retried on revision conflicts.
         ``change`` may run more than once, each time on a fresh copy; what it raises propagates
         and nothing is saved."""
+        with self._lock(project_id):
+            return self._update(project_id, change)
+
+    def _update(self, project_id: str, change: Callable[[Project], T]) -> tuple[Project, T]:
         for _ in range(MAX_ATTEMPTS):
             project = self.workspace.load(project_id)
             before = project.revision

@@ -13,7 +13,7 @@ from pathlib import Path
 from PIL import Image
 
 from opendream.core.errors import BlobCorrupt, BlobMissing
-from opendream.core.images import decode_image, encode_png
+from opendream.core.images import decode_image, encode_png, peek_size
 from opendream.storage.files import atomic_write
 
 _DIGEST = re.compile(r"[0-9a-f]{64}")
@@ -66,6 +66,12 @@ class BlobStore:
 
     def get_image(self, digest: str) -> Image.Image:
         return decode_image(self.get(digest))
+
+    def image_size(self, digest: str) -> tuple[int, int]:
+        """The blob's width and height from its PNG header, without decoding it."""
+        if not self.has(digest):
+            raise BlobMissing(digest)
+        return peek_size(self.path(digest))
 
     def thumbnail(self, digest: str, max_side: int = 128) -> bytes:
         """PNG of the image shrunk to fit ``max_side`` (never enlarged), aspect kept.

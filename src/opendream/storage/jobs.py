@@ -106,6 +106,16 @@ class JobStore:
     def cancel_queued(self, job_id: str) -> bool:
         return self.finish(job_id, "cancelled", error="cancelled", from_states=("queued",))
 
+    def cancel_project_queued(self, project_id: str) -> list[dict[str, Any]]:
+        """Cancel every queued job of a project in one write; the jobs cancelled."""
+        with self.db._write() as conn:
+            rows = conn.exec_driver_sql(
+                f"UPDATE jobs SET state = 'cancelled', error = 'cancelled', finished_at = ? "
+                f"WHERE project_id = ? AND state = 'queued' RETURNING {_COLUMNS}",
+                (_now(), project_id),
+            ).all()
+        return [_row(r) for r in rows]
+
     def interrupt_running(self) -> list[dict[str, Any]]:
         """Start-up recovery: jobs a crash left ``running`` become ``failed`` (interrupted)."""
         with self.db._write() as conn:
