@@ -26,6 +26,6 @@ describe('fields picked on the canvas', () => {
     const fields = formFields(sam)
     const values = { ...initialValues(fields, { layers: [], selected: null }), points: '16,20; 40,44,0', box: '8,12,56,50' }
     expect(toRequest(fields, values).request.params).toEqual({ points: '16,20; 40,44,0', box: '8,12,56,50', model: '' })
-    expect(toRequest(fields, { ...values, box: 'x'.repeat(101) }).errors).toEqual({ box: ['at most 100 characters'] })
+    expect(toRequest(fields, { ...values, box: 'x'.repeat(101) }).errors).toEqual({ box: ['has to be at most 100 characters'] })
   })
 })

@@ -210,7 +210,7 @@ describe('AppController', () => {
 
   it('opens the project a URL names when the server lists it, else shows it as missing', async () => {
     const getProject = vi.fn(async () => storyProject())
-    const listProjects = vi.fn(async () => [{ id: 'p1', name: 'Test', revision: 1, created_at: '', updated_at: '' }])
+    const listProjects = vi.fn(async () => [{ id: 'p1', name: 'Test', revision: 1, created_at: '', updated_at: '', width: 64, height: 64, layer_count: 1, thumbnail: null }])
     const controller = new AppController(fakeApi({ getProject, listProjects }), fakeEvents().factory)
     await controller.openFromUrl('nope')
     expect(controller.state.missingProject).toBe('nope')
