@@ -169,7 +169,7 @@ BAD = [
     ("batch_size not an integer", entry(batch_size=1.5), "`batch_size`: has to be an integer >= 1, not 1.5"),
     ("batch_size zero", entry(batch_size=0), "`batch_size`: has to be an integer >= 1, not 0"),
     ("model_ckpt not text", entry(model_ckpt=["a"]), "`model_ckpt`: has to be a model name"),
-    ("num_steps out of bounds", entry(num_steps=0), "`steps`: Input should be greater than or equal to 1"),
+    ("num_steps out of bounds", entry(num_steps=0), "`steps`: has to be at least 1"),
 ]
 
 

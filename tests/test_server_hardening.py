@@ -19,7 +19,7 @@ import opendream
 from opendream import ImageLayer
 from opendream.server.docs_page import docs_policy
 from opendream.server.security import CONTENT_SECURITY_POLICY, RedactTokens, redact_tokens
-from tests.server_fixtures import BASE, WS, make_app, new_project, png_bytes, upload, wait_idle
+from tests.server_fixtures import BASE, WS, app, client, make_app, new_project, png_bytes, upload, wait_idle  # noqa: F401
 
 TOKEN = "s3cret-token-for-tests"
 SEEN_INPUTS: list[list[int]] = []

@@ -23,7 +23,7 @@ from opendream.diffusion.sources import TINY_MARKER
 
 TinyKind = Literal["txt2img", "inpaint", "pix2pix", "controlnet"]
 TINY_KINDS: tuple[TinyKind, ...] = ("txt2img", "inpaint", "pix2pix", "controlnet")
-TINY_VERSION = 4  # 4: SD's 8x VAE and low-resolution attention
+TINY_VERSION = 5  # 4: SD's 8x VAE and low-resolution attention; 5: the VAE's mid attention back
 FULL_VERSION = 3  # build_full_size's models, versioned apart so tiny changes keep their 4 GB
 #: Which tiny model stands in for each default model of the settings.
 TINY_FOR_ROLE: dict[str, TinyKind] = {
@@ -134,8 +134,8 @@ def _tiny_vae() -> Any:
     from diffusers import AutoencoderKL
 
     # Four levels, so the latent is 1/8 of the image side as in SD; narrow at full resolution,
-    # where every convolution is the costliest. No attention: SD's mid-block attention would
-    # run over every latent pixel (16384 of them at 1024 px).
+    # where every convolution is the costliest. SD's mid-block attention stays: single-file
+    # (LDM-layout) checkpoints always carry it, and diffusers' converter expects it.
     return AutoencoderKL(
         block_out_channels=(8, 16, 32, 32),
         in_channels=3,
@@ -146,7 +146,6 @@ def _tiny_vae() -> Any:
         layers_per_block=1,
         norm_num_groups=8,
         sample_size=512,
-        mid_block_add_attention=False,
     )
 
 
