@@ -263,3 +263,26 @@ def test_original_layer_methods() -> None:
     assert MaskLayer(image=Image.new("RGB", (4, 4))).get_image().mode == "L"
     with pytest.raises(TypeError, match="`image` has to be a PIL image"):
         Layer(image="nope")  # type: ignore[arg-type]
+
+
+def test_omitted_sizes_default_to_the_canvas_when_they_fit(registry: OpRegistry) -> None:
+    @opendream.op(registry=registry)
+    def sized(
+        width: Annotated[
+            int, Field(ge=64, le=2048, multiple_of=8, json_schema_extra={"x-opendream-canvas": "width"})
+        ] = 512,
+        height: Annotated[
+            int, Field(ge=64, le=2048, multiple_of=8, json_schema_extra={"x-opendream-canvas": "height"})
+        ] = 512,
+        steps: int = 20,
+    ) -> ImageLayer:
+        return ImageLayer(Image.new("RGB", (width, height)))
+
+    spec = registry.get("sized")
+    assert spec.validate_params({}, (256, 96)) == {"width": 256, "height": 96, "steps": 20}
+    assert spec.validate_params({"width": 128}, (256, 96))["width"] == 128, "a given value wins"
+    # Off the grid or out of bounds: the declared default, as the UI's form does.
+    assert spec.validate_params({}, (100, 4096)) == {"width": 512, "height": 512, "steps": 20}
+    assert spec.validate_params({}) == {"width": 512, "height": 512, "steps": 20}, "no canvas, no change"
+    with pytest.raises(InvalidParams, match="width"):
+        spec.validate_params({"width": 100}, (256, 96))

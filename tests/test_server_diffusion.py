@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from PIL import Image
 
 from opendream.engine.workspace import Workspace
 from opendream.server.app import create_app
@@ -29,6 +31,19 @@ def tiny_client(tiny_dir: Path, tmp_path: Path, pinned_threads: int) -> Iterator
 
 def test_health_says_tiny_models_are_active(tiny_client: TestClient) -> None:
     assert tiny_client.get("/api/health").json()["tiny_models"] is True
+
+
+def test_dream_without_a_size_takes_the_canvas_size(tiny_client: TestClient) -> None:
+    pid = new_project(tiny_client, width=96, height=64)["id"]
+    made = tiny_client.post(
+        f"/api/projects/{pid}/layers", json={"op": "dream", "params": {"prompt": "a", "steps": 1}}
+    )
+    assert made.status_code == 201, made.text
+    layer = wait_idle(tiny_client, pid, 120)["layers"][0]
+    assert layer["status"] == "ready", layer
+    assert (layer["recipe"]["params"]["width"], layer["recipe"]["params"]["height"]) == (96, 64)
+    image = Image.open(io.BytesIO(tiny_client.get(f"/api/blobs/{layer['blob']}").content))
+    assert image.size == (96, 64)
 
 
 def test_generate_inpaint_edit_and_replay(tiny_client: TestClient, tiny_dir: Path) -> None:

@@ -7,12 +7,13 @@ import copy
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import Annotated
 
 import jsonschema
 import pytest
 
 import opendream
-from opendream import ImageLayer
+from opendream import Field, ImageLayer
 from opendream.core import workflow
 from opendream.core.errors import OpNotFound, WorkflowError
 from opendream.core.project import Project
@@ -219,6 +220,28 @@ def test_op_params_are_migrated_from_older_op_versions() -> None:
     broken["layers"][0]["params"] = {}
     with pytest.raises(WorkflowError, match=r"layer 'L1': cannot upgrade op 'fade' from version '1' to '2'"):
         parse_workflow(broken, registry)
+
+
+def test_a_size_the_file_omits_is_the_canvas_size() -> None:
+    registry = OpRegistry()
+
+    @opendream.op(registry=registry)
+    def plain(
+        width: Annotated[
+            int, Field(ge=8, multiple_of=8, json_schema_extra={"x-opendream-canvas": "width"})
+        ] = 512,
+    ) -> ImageLayer:
+        raise NotImplementedError
+
+    entry = {"id": "L1", "name": "plain", "kind": "image", "op": "plain", "op_version": "1", "params": {}}
+    doc = {
+        "format": "opendream.workflow",
+        "version": 1,
+        "name": "x",
+        "canvas": {"width": 96, "height": 8},
+        "layers": [entry],
+    }
+    assert parse_workflow(doc, registry).project.layers[0].recipe.params == {"width": 96}
 
 
 # --- bad input ---------------------------------------------------------------------------------

@@ -131,6 +131,8 @@ export interface JsonSchema {
   'x-opendream-layer'?: 'image' | 'mask' | 'any'
   'x-opendream-inputs'?: string[]
   'x-opendream-asset'?: boolean
+  /** An integer that defaults to the canvas's width or height when it fits its bounds. */
+  'x-opendream-canvas'?: 'width' | 'height'
 }
 
 export interface OpInfo {

@@ -164,6 +164,20 @@ describe('initialValues', () => {
     })
   })
 
+  it('takes the canvas size only where the schema declares it, whatever the name', () => {
+    const schema: JsonSchema = {
+      type: 'object',
+      properties: {
+        width: { type: 'integer', default: 512 },
+        tile: { type: 'integer', default: 64, 'x-opendream-canvas': 'height' },
+      },
+    }
+    expect(initialValues(formFields(schema), { layers: [], selected: null, canvas: { width: 768, height: 96 } })).toEqual({
+      width: '512',
+      tile: '96',
+    })
+  })
+
   it('starts from the recipe when editing a layer', () => {
     const fields = formFields(schemas.dream)
     const recipe = { op: 'dream', op_version: '1', params: { prompt: 'a beach', seed: 7, scheduler: 'ddim' }, inputs: {}, output_index: 0 }

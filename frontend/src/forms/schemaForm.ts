@@ -39,6 +39,8 @@ export interface NumberField extends FieldBase {
   step: number
   /** The schema's `multipleOf`: values off this grid are refused, as the server would. */
   multipleOf?: number
+  /** `x-opendream-canvas`: the canvas side this value defaults to, as on the server. */
+  canvasSide?: 'width' | 'height'
 }
 
 export interface SelectField extends FieldBase {
@@ -130,7 +132,10 @@ function numberField(base: FieldBase, schema: JsonSchema, isSeed: boolean): Numb
   const step = schema.multipleOf ?? (integer ? 1 : bounded ? sliderStep(min!, max!) : 0.01)
   const kind = isSeed ? 'seed' : bounded ? 'slider' : 'number'
   const fallback = typeof schema.default === 'number' ? schema.default : null
-  return { ...base, kind, default: fallback, integer, min, max, exclusiveMin, exclusiveMax, step, multipleOf: schema.multipleOf }
+  return {
+    ...base, kind, default: fallback, integer, min, max, exclusiveMin, exclusiveMax, step,
+    multipleOf: schema.multipleOf, canvasSide: schema['x-opendream-canvas'],
+  }
 }
 
 function enumOptions(schema: JsonSchema): unknown[] | undefined {
@@ -226,13 +231,13 @@ function valueOf(field: FormField, value: unknown): FieldValue {
 export interface FormContext {
   layers: Layer[]
   selected: string | null
-  /** The project's size: `width`/`height` parameters default to it when their bounds allow. */
+  /** The project's size: parameters declared `x-opendream-canvas` default to it when their bounds allow. */
   canvas?: { width: number; height: number }
 }
 
 function canvasDefault(field: NumberField, canvas: FormContext['canvas']): number | undefined {
-  if (canvas === undefined || (field.name !== 'width' && field.name !== 'height')) return undefined
-  const value = canvas[field.name]
+  if (canvas === undefined || field.canvasSide === undefined) return undefined
+  const value = canvas[field.canvasSide]
   const fits = checkNumber(field, String(value))
   const onGrid = field.step <= 1 || value % field.step === 0
   return typeof fits === 'number' && onGrid ? value : undefined

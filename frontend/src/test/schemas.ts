@@ -136,21 +136,23 @@ export const schemas: Record<string, JsonSchema> = {
    },
    "width": {
     "default": 512,
-    "description": "Pixels",
+    "description": "Pixels; omitted: the canvas's width",
     "maximum": 2048,
     "minimum": 64,
     "multipleOf": 8,
     "title": "Width",
-    "type": "integer"
+    "type": "integer",
+    "x-opendream-canvas": "width"
    },
    "height": {
     "default": 512,
-    "description": "Pixels",
+    "description": "Pixels; omitted: the canvas's height",
     "maximum": 2048,
     "minimum": 64,
     "multipleOf": 8,
     "title": "Height",
-    "type": "integer"
+    "type": "integer",
+    "x-opendream-canvas": "height"
    },
    "steps": {
     "default": 20,

@@ -358,7 +358,7 @@ class Project:
     # --- internals ------------------------------------------------------------------------
 
     def _validated_recipe(self, spec: OpSpec, params: dict, inputs: dict) -> Recipe:
-        clean_params = spec.validate_params(params)
+        clean_params = spec.validate_params(params, (self.width, self.height))
         clean_inputs = spec.validate_inputs(inputs)
         errors = []
         for param in spec.layer_params:

@@ -54,6 +54,18 @@ class OpOutput:
 BUILTIN = "builtin"
 # The ``from_version`` a migration receives for params recorded by the original Opendream.
 ORIGINAL = "original"
+#: Schema key of an int param that defaults to the canvas's ``"width"`` or ``"height"``.
+CANVAS_HINT = "x-opendream-canvas"
+
+
+def _fits(prop: dict[str, Any], value: int) -> bool:
+    """Whether ``value`` meets a JSON Schema number's bounds and step."""
+    step = prop.get("multipleOf")
+    return (
+        prop.get("minimum", value) <= value <= prop.get("maximum", value)
+        and prop.get("exclusiveMinimum", value - 1) < value < prop.get("exclusiveMaximum", value + 1)
+        and (not step or value % step == 0)
+    )
 
 
 @dataclass
@@ -180,10 +192,16 @@ class OpSpec:
         schema["x-opendream-inputs"] = self.layer_param_names
         return schema
 
-    def validate_params(self, params: dict[str, Any]) -> dict[str, Any]:
-        """Validated params with defaults filled in (the canonical form stored in recipes)."""
+    def validate_params(
+        self, params: dict[str, Any], canvas: tuple[int, int] | None = None
+    ) -> dict[str, Any]:
+        """Validated params with defaults filled in (the canonical form stored in recipes).
+        A param declared ``x-opendream-canvas`` that is omitted takes the canvas's width or
+        height when that fits its bounds, so the recipe records the size it was made at."""
         if not isinstance(params, dict):
             raise InvalidParams(self.name, [{"param": "params", "message": "has to be an object"}])
+        if canvas is not None:
+            params = {**self.canvas_defaults(canvas), **params}
         misplaced = [n for n in params if n in self.layer_param_names]
         if misplaced:
             raise InvalidParams(
@@ -198,6 +216,16 @@ class OpSpec:
         if self.accepts_kwargs and model.model_extra:
             data.update(model.model_extra)
         return data
+
+    def canvas_defaults(self, canvas: tuple[int, int]) -> dict[str, int]:
+        """The canvas-sized values of the params declared ``x-opendream-canvas`` that fit."""
+        sides = dict(zip(("width", "height"), canvas, strict=True))
+        found = {}
+        for name, prop in self.params_model.model_json_schema().get("properties", {}).items():
+            side = prop.get(CANVAS_HINT)
+            if side in sides and _fits(prop, sides[side]):
+                found[name] = sides[side]
+        return found
 
     def validate_inputs(self, inputs: dict[str, Any]) -> dict[str, str | list[str]]:
         """Check the shape of ``inputs`` (ids only; the project checks that they exist)."""

@@ -183,6 +183,7 @@ def parse_workflow(
             entry.get("inputs", {}),
             kinds,
             entry.get("output_index", 0),
+            (document["canvas"]["width"], document["canvas"]["height"]),
         )
         recipes[entry["id"]] = recipe
 

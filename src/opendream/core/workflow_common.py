@@ -152,12 +152,13 @@ def validated_recipe(
     inputs: dict,
     kinds: dict[str, LayerKind],
     output_index: int = 0,
+    canvas: tuple[int, int] | None = None,
 ) -> Recipe:
     """Check params and inputs the way ``Project.add_layer`` does; errors start with ``where``
     (which layer). Inputs
     may name any layer of the file (``kinds``), above or below: stack order is not DAG order."""
     try:
-        clean_params = spec.validate_params(params)
+        clean_params = spec.validate_params(params, canvas)
         clean_inputs = spec.validate_inputs(inputs)
     except InvalidParams as exc:
         raise WorkflowError(f"{where}: {exc.message}") from None

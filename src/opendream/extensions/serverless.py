@@ -277,8 +277,12 @@ def serverless(
     negative_prompt: Annotated[
         str, Field(description="What to avoid", max_length=4000, json_schema_extra={"widget": "textarea"})
     ] = "",
-    width: Annotated[int, Field(ge=64, le=2048, multiple_of=8)] = 512,
-    height: Annotated[int, Field(ge=64, le=2048, multiple_of=8)] = 512,
+    width: Annotated[
+        int, Field(ge=64, le=2048, multiple_of=8, json_schema_extra={"x-opendream-canvas": "width"})
+    ] = 512,
+    height: Annotated[
+        int, Field(ge=64, le=2048, multiple_of=8, json_schema_extra={"x-opendream-canvas": "height"})
+    ] = 512,
     steps: Annotated[int, Field(ge=1, le=150)] = 20,
     guidance_scale: Annotated[float, Field(ge=0, le=30)] = 7.5,
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 42,

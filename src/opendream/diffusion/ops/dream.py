@@ -37,8 +37,26 @@ def dream(
     negative_prompt: Annotated[
         str, Field(description="What to avoid", max_length=4000, json_schema_extra={"widget": "textarea"})
     ] = "",
-    width: Annotated[int, Field(ge=MIN_SIDE, le=MAX_SIDE, multiple_of=8, description="Pixels")] = 512,
-    height: Annotated[int, Field(ge=MIN_SIDE, le=MAX_SIDE, multiple_of=8, description="Pixels")] = 512,
+    width: Annotated[
+        int,
+        Field(
+            ge=MIN_SIDE,
+            le=MAX_SIDE,
+            multiple_of=8,
+            description="Pixels; omitted: the canvas's width",
+            json_schema_extra={"x-opendream-canvas": "width"},
+        ),
+    ] = 512,
+    height: Annotated[
+        int,
+        Field(
+            ge=MIN_SIDE,
+            le=MAX_SIDE,
+            multiple_of=8,
+            description="Pixels; omitted: the canvas's height",
+            json_schema_extra={"x-opendream-canvas": "height"},
+        ),
+    ] = 512,
     steps: Annotated[int, Field(ge=1, le=150, description="Denoising steps")] = 20,
     guidance_scale: Annotated[
         float, Field(ge=0, le=30, description="How closely to follow the prompt")
@@ -54,7 +72,8 @@ def dream(
     Args:
         prompt (`str`): what to draw.
         negative_prompt (`str`, *optional*): what to steer away from.
-        width, height (`int`, defaults to 512): output size; multiples of 8 between 64 and 2048.
+        width, height (`int`, defaults to the canvas size, else 512): output size; multiples of 8
+            between 64 and 2048.
         steps (`int`, defaults to 20): denoising steps; more is slower and usually cleaner.
         guidance_scale (`float`, defaults to 7.5): classifier-free guidance; 0-1 disables it.
         scheduler (`str`, defaults to ``euler_a``): the sampler.
