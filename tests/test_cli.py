@@ -4,6 +4,7 @@ bad workflows are refused with a clear message and nothing is written."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -167,3 +168,47 @@ def test_ops_lists_builtin_ops_with_schemas() -> None:
     assert {"load_image", "paint_mask", "invert_mask", "feather_mask", "flatten"} <= set(ops)
     assert ops["feather_mask"]["schema"]["properties"]["mask"]["x-opendream-layer"] == "mask"
     assert ops["feather_mask"]["extension"] == "builtin"
+
+
+def test_a_run_prints_only_what_concerns_the_user(tmp_path: Path) -> None:
+    """No library notices (torchvision fallback) nor library progress bars (building the tiny
+    models writes shards) on the terminal: stderr stays empty."""
+    workflow = tmp_path / "dream.json"
+    dream = {
+        "id": "L1",
+        "name": "d",
+        "kind": "image",
+        "op": "dream",
+        "op_version": "1",
+        "params": {"prompt": "a", "steps": 1},
+    }
+    workflow.write_text(
+        json.dumps(
+            {
+                "format": "opendream.workflow",
+                "version": 1,
+                "name": "x",
+                "canvas": {"width": 64, "height": 64},
+                "layers": [dream],
+            }
+        )
+    )
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "opendream.cli",
+            "run",
+            str(workflow),
+            "--tiny-models",
+            "--data-dir",
+            str(tmp_path / "d"),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "OPENDREAM_TINY_MODELS_DIR": str(tmp_path / "tiny")},
+        timeout=600,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "computed" in result.stdout
+    assert result.stderr == ""

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from opendream.core.errors import Cancelled, ConsentRequired, ModelUnavailable
+from opendream.diffusion.quiet import silence_progress_bars
 from opendream.diffusion.sources import (
     Source,
     cached_snapshot,
@@ -343,7 +344,7 @@ class ModelManager:
     ) -> Any:
         import diffusers
 
-        _silence_library_progress_bars()
+        silence_progress_bars()
 
         cls = getattr(diffusers, PIPELINE_CLASSES[kind])
         if kind == "controlnet":  # the base of a ControlNet pipeline is a plain txt2img pipeline
@@ -521,18 +522,6 @@ class ModelManager:
         with self._lock:
             base.extras[extra_key] = module
         return module
-
-
-def _silence_library_progress_bars() -> None:
-    """Opendream reports loading and download progress itself (layer and job events, the CLI's
-    bar); the libraries' own terminal bars would only clutter the server log."""
-    import diffusers.utils.logging
-    import huggingface_hub.utils
-    import transformers.utils.logging
-
-    diffusers.utils.logging.disable_progress_bar()
-    transformers.utils.logging.disable_progress_bar()
-    huggingface_hub.utils.disable_progress_bars()
 
 
 def _short(exc: BaseException) -> str:

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
+from opendream.diffusion.quiet import silence_progress_bars
 from opendream.diffusion.sources import TINY_MARKER
 
 TinyKind = Literal["txt2img", "inpaint", "pix2pix", "controlnet"]
@@ -160,6 +161,7 @@ def _save_pipeline(kind: str, components: dict[str, Any], folder: Path) -> None:
 def _build_tiny(kind: TinyKind, folder: Path) -> None:
     import torch
 
+    silence_progress_bars()
     torch.manual_seed(_SEEDS[kind])
     if kind == "controlnet":
         from diffusers import ControlNetModel

@@ -36,6 +36,7 @@ def make_runtime(settings: Settings, *, load_models: bool = True) -> Runtime:
     """Detect the device and create the model manager when the diffusion extra is installed."""
     device, dtype, models = "cpu", "float32", None
     if load_models and importlib.util.find_spec("torch") is not None:
+        importlib.import_module("opendream.diffusion.quiet").drop_library_notices()
         device_module = importlib.import_module("opendream.diffusion.device")
         device, dtype = device_module.detect_device(settings.device)
         manager_module = importlib.import_module("opendream.diffusion.manager")
