@@ -41,8 +41,8 @@ def parse_args(description: str, extra: list[tuple[str, dict]] | None = None) ->
 
     args.device, args.dtype = detect_device(args.device)
     if getattr(args, "size", 0) is None:
-        # tiny VAEs downsample by 2 (not 8), so 64 px tiny costs what 256 px does at full size
-        args.size = 256 if args.full else 64
+        # full-size models are slow on a CPU; the tiny ones are cheap at the UI's 512
+        args.size = 256 if args.full else 512
     return args
 
 

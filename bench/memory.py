@@ -80,7 +80,7 @@ def main() -> None:
     args = parse_args(
         __doc__ or "",
         [
-            ("--size", {"type": int, "default": None, "help": "pixels (default 256 full, 64 tiny)"}),
+            ("--size", {"type": int, "default": None, "help": "pixels (default 256 full, 512 tiny)"}),
             ("--steps", {"type": int, "default": 2}),
         ],
     )

@@ -171,8 +171,9 @@ def test_ops_lists_builtin_ops_with_schemas() -> None:
 
 
 def test_a_run_prints_only_what_concerns_the_user(tmp_path: Path) -> None:
-    """No library notices (torchvision fallback) nor library progress bars (building the tiny
-    models writes shards) on the terminal: stderr stays empty."""
+    """No library notices (torchvision fallback, a needless cast), library progress bars
+    (building the tiny models writes shards) nor tracebacks for an op's own refusal (the report
+    says it): stderr stays empty."""
     workflow = tmp_path / "dream.json"
     dream = {
         "id": "L1",
@@ -182,6 +183,11 @@ def test_a_run_prints_only_what_concerns_the_user(tmp_path: Path) -> None:
         "op_version": "1",
         "params": {"prompt": "a", "steps": 1},
     }
+    # img2img derives a pipeline from the dream's (diffusers warns about a cast it does not
+    # need); one step at strength 0.75 is no step: the op refuses it, which the report says
+    img2img = {**dream, "id": "L2", "op": "img2img", "inputs": {"image_layer": "L1"}}
+    refused = {**img2img, "id": "L3", "params": {"prompt": "a", "steps": 1}}
+    img2img["params"] = {"prompt": "a", "steps": 2}
     workflow.write_text(
         json.dumps(
             {
@@ -189,7 +195,7 @@ def test_a_run_prints_only_what_concerns_the_user(tmp_path: Path) -> None:
                 "version": 1,
                 "name": "x",
                 "canvas": {"width": 64, "height": 64},
-                "layers": [dream],
+                "layers": [dream, img2img, refused],
             }
         )
     )
@@ -209,6 +215,7 @@ def test_a_run_prints_only_what_concerns_the_user(tmp_path: Path) -> None:
         env={**os.environ, "OPENDREAM_TINY_MODELS_DIR": str(tmp_path / "tiny")},
         timeout=600,
     )
-    assert result.returncode == 0, result.stderr
-    assert "computed" in result.stdout
+    assert result.returncode == 1, result.stderr
+    assert result.stdout.count("computed") == 2
+    assert "(1 x 0.75)" in result.stdout, "the refusal is in the report"
     assert result.stderr == ""

@@ -16,7 +16,7 @@ from tests.e2e.ui import RUN_TIMEOUT, row, wait_ready
 
 pytestmark = pytest.mark.e2e
 
-SIZE = 64  # a small canvas keeps the tiny models fast on a CPU
+SIZE = 512  # the new-project form's default preset: the tiny models are SD-shaped, fast at it
 
 
 def shot(page: Page, artifacts: Path, name: str) -> None:
@@ -58,17 +58,15 @@ def paint_mask(page: Page) -> None:
 def test_story(page: Page, artifacts: Path, tmp_path: Path) -> None:
     expect(page.get_by_text("random weights: images are noise")).to_be_visible()
 
-    # Create a project.
+    # Create a project on the default preset.
     page.get_by_label("Name").fill("Story")
-    page.get_by_label("Custom").check()
-    page.get_by_label("Width").fill(str(SIZE))
-    page.get_by_label("Height").fill(str(SIZE))
+    expect(page.get_by_label(f"{SIZE} × {SIZE}")).to_be_checked()
     page.get_by_role("button", name="Create project").click()
     expect(page.get_by_role("button", name="Story")).to_be_visible()
     shot(page, artifacts, "01-new-project")
 
-    # Dream.
-    add_op(page, "Dream", {"Prompt": "a beach at sunset", "Steps": "2"})
+    # Dream, with the form's defaults: the canvas size and 20 steps.
+    add_op(page, "Dream", {"Prompt": "a beach at sunset"})
     wait_ready(page, "L1")
     shot(page, artifacts, "02-dream")
 
@@ -82,7 +80,6 @@ def test_story(page: Page, artifacts: Path, tmp_path: Path) -> None:
     expect(page.get_by_label("Mask Layer", exact=True)).to_have_value("L2")
     expect(page.get_by_label("Image Layer", exact=True)).to_have_value("L1")
     page.get_by_label("Prompt", exact=True).fill("a cat")
-    page.get_by_label("Steps", exact=True).fill("2")
     page.get_by_role("button", name="Add layer").click()
     inpainted = wait_ready(page, "L3")
     # every job has run: none may still show as queued or running (with a Cancel button)
@@ -153,6 +150,9 @@ def test_story(page: Page, artifacts: Path, tmp_path: Path) -> None:
     workflow = json.loads(path.read_text())
     assert workflow["format"] == "opendream.workflow"
     assert [x["op"] for x in workflow["layers"]] == ["dream", "paint_mask", "mask_and_inpaint"]
+    assert workflow["canvas"] == {"width": SIZE, "height": SIZE}
+    dream = workflow["layers"][0]["params"]
+    assert (dream["width"], dream["height"], dream["steps"]) == (SIZE, SIZE, 20)
 
     # Load it into a new project.
     with page.expect_file_chooser() as chooser_info:

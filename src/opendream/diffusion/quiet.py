@@ -6,21 +6,31 @@ from __future__ import annotations
 
 import logging
 
-# transformers falls back to its PIL image processors without torchvision, which is what
-# Opendream wants; the notice is only noise.
-_TORCHVISION_NOTICE = "requires torchvision (not installed)"
+# (logger, text) of notices that are noise here. transformers falls back to its PIL image
+# processors without torchvision, which is what Opendream wants; diffusers warns about casting
+# a model "with modules to keep in float32: []" (none) when a pipeline is derived in the dtype
+# its base already has.
+_NOISE = (
+    ("transformers.utils.import_utils", "requires torchvision (not installed)"),
+    ("diffusers.models.modeling_utils", "that should be kept in float32: []."),
+)
 
 
-class _DropTorchvisionNotice(logging.Filter):
+class _DropNotice(logging.Filter):
+    def __init__(self, text: str) -> None:
+        super().__init__()
+        self.text = text
+
     def filter(self, record: logging.LogRecord) -> bool:
-        return _TORCHVISION_NOTICE not in record.getMessage()
+        return self.text not in record.getMessage()
 
 
 def drop_library_notices() -> None:
     """Filter the notices out (idempotent; stdlib only, so cheap before torch is imported)."""
-    logger = logging.getLogger("transformers.utils.import_utils")
-    if not any(isinstance(f, _DropTorchvisionNotice) for f in logger.filters):
-        logger.addFilter(_DropTorchvisionNotice())
+    for name, text in _NOISE:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, _DropNotice) and f.text == text for f in logger.filters):
+            logger.addFilter(_DropNotice(text))
 
 
 def silence_progress_bars() -> None:

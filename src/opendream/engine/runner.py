@@ -127,8 +127,12 @@ class Runner:
             on_event(Event("layer.cancelled", {"layers": ids}))
             return LayerRun(head.id, spec.name, "cancelled", error=exc.message)
         except Exception as exc:
-            message = exc.message if isinstance(exc, OpendreamError) else f"{type(exc).__name__}: {exc}"
-            log.exception("op %s failed on layer %s", spec.name, head.id)
+            if isinstance(exc, OpendreamError):  # said to the user by the run's report
+                message = exc.message
+                log.info("op %s failed on layer %s: %s", spec.name, head.id, message)
+            else:  # a bug: its traceback is what a report needs
+                message = f"{type(exc).__name__}: {exc}"
+                log.exception("op %s failed on layer %s", spec.name, head.id)
             project.mark(ids, "failed", error=message)
             on_event(Event("layer.failed", {"layers": ids, "error": message}))
             return LayerRun(head.id, spec.name, "failed", error=message)

@@ -294,7 +294,14 @@ class JobQueue:
             return
         except Exception as exc:
             message = exc.message if isinstance(exc, OpendreamError) else f"{type(exc).__name__}: {exc}"
-            log.warning("job %s (%s) failed: %s", job["id"], job["op"], message)
+            # an op's own error is the user's to read; anything else is a bug: keep its traceback
+            log.warning(
+                "job %s (%s) failed: %s",
+                job["id"],
+                job["op"],
+                message,
+                exc_info=not isinstance(exc, OpendreamError),
+            )
             self._finish_layers(job, prepared.recipe, "failed", error=message)
             self._end(job, "failed", error=message)
             return
