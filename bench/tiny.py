@@ -25,7 +25,7 @@ PROMPT = "a lighthouse at dusk"
 SAM_OPEN = {"pred_iou_thresh": 0.0, "stability_score_thresh": 0.0, "min_area": 0.0}
 
 
-def _layers(workspace: Any, project: Any, steps: int, dream_only: bool) -> list[tuple[str, str]]:
+def model_layers(workspace: Any, project: Any, steps: int, dream_only: bool) -> list[tuple[str, str]]:
     """Add every model-running op (and the layers they need) to ``project``, or only ``dream``;
     (label, layer id) of those to time."""
     from PIL import Image
@@ -39,7 +39,7 @@ def _layers(workspace: Any, project: Any, steps: int, dream_only: bool) -> list[
     mask = Image.new("L", (side, side), 0)
     mask.paste(255, (side // 4, side // 4, 3 * side // 4, 3 * side // 4))
     common = {"prompt": PROMPT, "steps": steps}
-    dream = add("dream", {**common, "width": side, "height": side, "seed": 1})
+    dream = add("dream", {**common, "seed": 1})  # omitted size: the canvas size
     if dream_only:
         return [("dream", dream)]
     painted = add("paint_mask", {"asset": asset_ref(workspace.data.blobs.put_image(mask))})
@@ -143,7 +143,7 @@ def main() -> None:
             for side in (SIZE, LARGE):
                 project = Project.new(f"tiny {side}", side, side)
                 # the issue's target at 1024 is dream's
-                layers = _layers(workspace, project, args.steps, dream_only=side == LARGE)
+                layers = model_layers(workspace, project, args.steps, dream_only=side == LARGE)
                 _warm_up(workspace, project)
                 for label, layer in layers:
                     times = _times(workspace, project, layer, args.repeats)
