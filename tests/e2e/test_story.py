@@ -46,10 +46,11 @@ def paint_mask(page: Page) -> None:
     box = page.locator(".canvas-container canvas").bounding_box()
     assert box is not None
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-    page.get_by_label("Size").fill("12")
+    page.get_by_label("Size").fill(str(SIZE // 8))
+    # a zigzag through the centre (where the test reads the composite)
     page.mouse.move(x - 60, y - 60)
     page.mouse.down()
-    for dx, dy in ((60, -60), (60, 0), (0, 60), (-60, 60)):
+    for dx, dy in ((60, -60), (-60, 0), (60, 0), (-60, 60), (60, 60)):
         page.mouse.move(x + dx, y + dy, steps=4)
     page.mouse.up()
     page.get_by_role("button", name="Save mask layer").click()
