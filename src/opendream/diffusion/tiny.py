@@ -24,7 +24,9 @@ from opendream.diffusion.sources import TINY_MARKER
 
 TinyKind = Literal["txt2img", "inpaint", "pix2pix", "controlnet"]
 TINY_KINDS: tuple[TinyKind, ...] = ("txt2img", "inpaint", "pix2pix", "controlnet")
-TINY_VERSION = 5  # 4: SD's 8x VAE and low-resolution attention; 5: the VAE's mid attention back
+# 4: SD's 8x VAE and low-resolution attention; 5: the VAE's mid attention back;
+# 6: a ControlNet conditioning embedding half as wide (it cost as much as the UNet at 512)
+TINY_VERSION = 6
 FULL_VERSION = 3  # build_full_size's models, versioned apart so tiny changes keep their 4 GB
 #: Which tiny model stands in for each default model of the settings.
 TINY_FOR_ROLE: dict[str, TinyKind] = {
@@ -167,8 +169,9 @@ def _build_tiny(kind: TinyKind, folder: Path) -> None:
         from diffusers import ControlNetModel
 
         unet = _tiny_unet(4)
-        # Four levels: the control image is brought down 8x to the latent's size, as in SD.
-        controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(8, 16, 32, 32))
+        # Four levels: the control image is brought down 8x to the latent's size, as in SD; narrow
+        # at full resolution, where each channel costs the most.
+        controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(4, 8, 16, 32))
         # A fresh ControlNet's output convolutions are zero, so the control image would change
         # nothing; random ones make --tiny-models runs (and tests) respond to it.
         with torch.no_grad():
