@@ -131,6 +131,8 @@ export interface JsonSchema {
   'x-opendream-layer'?: 'image' | 'mask' | 'any'
   'x-opendream-inputs'?: string[]
   'x-opendream-asset'?: boolean
+  /** On a boolean: true exactly when the layer in `input` was made by `op`. */
+  'x-opendream-made-by'?: { input: string; op: string }
 }
 
 export interface OpInfo {

@@ -1,7 +1,7 @@
 import { useMemo, useState, type FormEvent } from 'react'
 import { fieldName } from '../api/client'
 import type { Layer, LayerInput, OpInfo } from '../api/types'
-import { formFields, initialValues, toRequest, type FieldErrors, type FieldValue, type FormValues } from '../forms/schemaForm'
+import { formFields, initialValues, tickMadeBy, toRequest, type FieldErrors, type FieldValue, type FormValues } from '../forms/schemaForm'
 import { isApiError } from '../state/controller'
 import { useAppState, useController } from '../state/context'
 import { InlineText } from '../text/InlineText'
@@ -34,7 +34,7 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
   const [busy, setBusy] = useState(false)
 
   const change = (name: string, value: FieldValue) => {
-    setValues((v) => ({ ...v, [name]: value }))
+    setValues((v) => tickMadeBy(fields, { ...v, [name]: value }, layers, name))
     setErrors((e) => (name in e ? Object.fromEntries(Object.entries(e).filter(([k]) => k !== name)) : e))
   }
 
