@@ -179,3 +179,16 @@ def _run():
     from opendream.core.recipe import RunRecord
 
     return RunRecord(duration=0.1)
+
+
+def test_default_layer_names_tell_layers_of_one_op_apart_by_their_prompt() -> None:
+    p = Project.new("names")
+    prompted = DAG_OPS.get("prompted")
+    fox = p.add_layer(prompted, {"prompt": "  a red\nfox in the snow"}, {})
+    long = p.add_layer(
+        prompted, {"prompt": "a lighthouse on a cliff at dusk, oil painting, dramatic sky"}, {}
+    )
+    assert fox.name == "Prompted: a red fox in the snow"
+    assert long.name == "Prompted: a lighthouse on a cliff at dusk, oil…"
+    assert p.add_layer(prompted, {"prompt": "x"}, {}, name="mine").name == "mine"
+    assert p.add_layer(SOURCE, {}, {}).name == SOURCE.title  # no prompt: the op's title

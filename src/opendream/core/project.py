@@ -21,6 +21,7 @@ from opendream.core.registry import OpSpec
 MAX_HISTORY = 200
 MAX_LAYERS = 1000
 MAX_NAME = 200
+PROMPT_IN_NAME = 40  # characters of a prompt in a default layer name
 MIN_SIZE, MAX_SIZE = 8, 8192
 _NEEDS_RUN = {"pending", "stale", "failed", "cancelled"}
 
@@ -43,6 +44,18 @@ def check_name(name: Any, what: str = "name") -> str:
     if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
         raise InvalidParams("project", [{"param": what, "message": f"has to be 1 to {MAX_NAME} characters"}])
     return name.strip()
+
+
+def default_name(spec: OpSpec, params: dict) -> str:
+    """A new layer's name: the op's title, then the start of its ``prompt`` when it has one,
+    so that layers of one op tell apart ("Dream: a red fox in the snow")."""
+    words = " ".join(prompt.split()) if isinstance(prompt := params.get("prompt"), str) else ""
+    if not words:
+        return spec.title
+    if len(words) > PROMPT_IN_NAME:
+        head = words[: PROMPT_IN_NAME + 1]
+        words = (head.rsplit(" ", 1)[0] if " " in head else head[:PROMPT_IN_NAME]).rstrip(" ,;:") + "…"
+    return f"{spec.title}: {words}"[:MAX_NAME]
 
 
 def unique_name(name: str, taken: set[str]) -> str:
@@ -147,7 +160,7 @@ class Project:
         layer_id = self._new_id()
         layer = LayerState(
             id=layer_id,
-            name=check_name(name) if name is not None else spec.title,
+            name=check_name(name) if name is not None else default_name(spec, recipe.params),
             kind="mask" if spec.returns_masks else "image",
             recipe=recipe,
             group=layer_id,
