@@ -40,6 +40,10 @@ export interface Project {
   layers: Layer[]
   can_undo: boolean
   can_redo: boolean
+  /** What undo would take back, e.g. `Delete layer “sky”` (null: nothing; "" for an unlabelled change). */
+  undo_label: string | null
+  /** What redo would do again. */
+  redo_label: string | null
 }
 
 export interface ProjectSummary {

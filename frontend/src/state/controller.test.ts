@@ -141,6 +141,25 @@ describe('AppController', () => {
     expect(controller.state.project?.revision).toBe(3)
   })
 
+  it('says what an undo took back and what a redo did again, in a toast that goes by itself', async () => {
+    vi.useFakeTimers()
+    try {
+      const held = { ...storyProject(), revision: 2, can_undo: true, undo_label: 'Delete layer “x”', redo_label: null }
+      const undone = { ...held, revision: 3, can_redo: true, undo_label: 'Add layer “x”', redo_label: 'Delete layer “x”' }
+      const redone = { ...held, revision: 4 }
+      const controller = new AppController(fakeApi({ undo: vi.fn(async () => undone), redo: vi.fn(async () => redone) }), fakeEvents().factory)
+      controller.store.dispatch({ type: 'project', project: held })
+      await controller.undo()
+      expect(controller.state.notices.map((n) => [n.kind, n.text])).toEqual([['info', 'Undid: Delete layer “x”']])
+      await controller.redo()
+      expect(controller.state.notices.map((n) => n.text)).toEqual(['Undid: Delete layer “x”', 'Redid: Delete layer “x”'])
+      vi.advanceTimersByTime(10_000)
+      expect(controller.state.notices).toEqual([])
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('cancels over the socket when open, else over REST', async () => {
     const { handle, factory } = fakeEvents()
     const cancelJob = vi.fn(async () => job('j1', { state: 'cancelled' }))

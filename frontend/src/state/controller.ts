@@ -7,6 +7,8 @@ import { createStore, type Store } from './store'
 
 export type Api = typeof httpApi
 
+const TOAST_MS = 4000
+
 interface Events {
   start(): void
   stop(): void
@@ -56,8 +58,17 @@ export class AppController {
     this.events.stop()
   }
 
-  notify(text: string, kind: 'error' | 'info' = 'error', about: { layer?: string; job?: string } = {}): void {
-    this.store.dispatch({ type: 'notice', notice: { id: this.nextNotice++, kind, text, ...about } })
+  /** Shows a notice; its id. */
+  notify(text: string, kind: 'error' | 'info' = 'error', about: { layer?: string; job?: string } = {}): number {
+    const id = this.nextNotice++
+    this.store.dispatch({ type: 'notice', notice: { id, kind, text, ...about } })
+    return id
+  }
+
+  /** A passing word (what an undo did): it goes by itself. */
+  private toast(text: string): void {
+    const id = this.notify(text, 'info')
+    setTimeout(() => this.dismiss(id), TOAST_MS)
   }
 
   dismiss(id: number): void {
@@ -221,6 +232,10 @@ export class AppController {
     await this.guard(async () => {
       const next = redo ? await this.api.redo(project.id) : await this.api.undo(project.id)
       this.store.dispatch({ type: 'project', project: next })
+      // The server's answer names the step it took (the history is shared with other tabs, so
+      // the label held before asking may be stale): undone, it is the one redo would do again.
+      const label = redo ? next.undo_label : next.redo_label
+      this.toast(`${redo ? 'Redid' : 'Undid'}: ${label || 'the last change'}`)
     })
   }
 
