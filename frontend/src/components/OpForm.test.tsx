@@ -1,7 +1,7 @@
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/react'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ApiError } from '../api/client'
-import type { OpInfo } from '../api/types'
+import type { Layer, OpInfo } from '../api/types'
 import { ControllerContext } from '../state/context'
 import { AppController, type Api } from '../state/controller'
 import { storyProject } from '../test/fixtures'
@@ -13,17 +13,17 @@ const dream: OpInfo = {
   extension: 'builtin', schema: schemas.dream,
 }
 
-function setup(api: Partial<Api>) {
+function setup(api: Partial<Api>, editing?: Layer) {
   const events = () => ({ start: () => undefined, stop: () => undefined, cancel: () => false })
   const controller = new AppController(api as Api, events)
   controller.store.dispatch({ type: 'project', project: storyProject() })
   const onDone = vi.fn()
   render(
     <ControllerContext.Provider value={controller}>
-      <OpForm op={dream} onDone={onDone} />
+      <OpForm op={dream} onDone={onDone} editing={editing} />
     </ControllerContext.Provider>,
   )
-  return { onDone }
+  return { onDone, controller }
 }
 
 afterEach(cleanup)
@@ -70,5 +70,20 @@ describe('OpForm', () => {
       params: expect.objectContaining({ prompt: 'a cat', width: 512, height: 512, seed: expect.any(Number) }),
     })
     expect(onDone).toHaveBeenCalled()
+  })
+
+  it('closes the edit of a layer deleted elsewhere (another tab, an undo) with a notice', () => {
+    const beach = storyProject().layers[0]
+    const patchLayer = vi.fn()
+    const { onDone, controller } = setup({ patchLayer }, beach)
+    expect(screen.getByRole('form', { name: 'Edit “beach”' })).toBeTruthy()
+    act(() => controller.store.dispatch({ type: 'event', event: { type: 'layer.changed', project: 'p1', revision: 5, layers: [] } }))
+    expect(onDone).not.toHaveBeenCalled() // another change: the form stays
+    act(() => controller.store.dispatch({ type: 'event', event: { type: 'layer.changed', project: 'p1', revision: 6, deleted: ['L1', 'L3'] } }))
+    expect(onDone).toHaveBeenCalledTimes(1)
+    expect(controller.state.notices.map((n) => [n.kind, n.text])).toEqual([
+      ['info', '“beach” was deleted (in another tab, or by an undo): its edit is closed.'],
+    ])
+    expect(patchLayer).not.toHaveBeenCalled()
   })
 })

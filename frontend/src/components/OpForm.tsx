@@ -1,4 +1,4 @@
-import { useMemo, useState, type FormEvent } from 'react'
+import { useEffect, useMemo, useState, type FormEvent } from 'react'
 import { fieldName } from '../api/client'
 import type { Layer, LayerInput, OpInfo } from '../api/types'
 import { formFields, initialValues, tickMadeBy, toRequest, type FieldErrors, type FieldValue, type FormValues } from '../forms/schemaForm'
@@ -32,6 +32,13 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
   const [errors, setErrors] = useState<FieldErrors>({})
   const [formError, setFormError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
+  // The layer may go while its form is open (deleted in another tab, an undo): applying would fail.
+  const gone = editing !== undefined && !layers.some((l) => l.id === editing.id)
+  useEffect(() => {
+    if (!gone) return
+    controller.notify(`“${editing.name}” was deleted (in another tab, or by an undo): its edit is closed.`, 'info')
+    onDone()
+  }, [gone, controller, editing, onDone])
 
   const change = (name: string, value: FieldValue) => {
     setValues((v) => tickMadeBy(fields, { ...v, [name]: value }, layers, name))
