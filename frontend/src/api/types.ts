@@ -75,10 +75,22 @@ export interface Job {
   finished_at: string | null
 }
 
+/** A layer of an imported file that waits for the user's yes before it runs. */
+export interface ConsentLayer {
+  /** The first layer of the group that waits. */
+  layer: string
+  name: string
+  op: string
+  /** What running it would do, e.g. "calls OpenAI Images API (paid)". */
+  reason: string
+}
+
 export interface LayersQueued {
   project: Project
   layers: string[]
   jobs: Job[]
+  /** Layers still waiting for consent (imports and consent answers). */
+  consent?: ConsentLayer[]
 }
 
 export interface DeleteResult {
@@ -256,5 +268,7 @@ export type ServerEvent =
   | { type: 'layer.changed'; project: string; revision: number; layers?: LayerSummary[]; deleted?: string[] }
   | { type: 'project.changed'; project: string; revision?: number; deleted?: boolean }
   | { type: 'extensions.changed' }
+  /** A layer of the project stopped before calling out: it waits for consent (GET …/consent). */
+  | { type: 'consent.needed'; project: string }
   | { type: 'cancel.accepted'; job: Job }
   | { type: 'error'; detail: string }
