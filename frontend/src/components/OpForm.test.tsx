@@ -13,14 +13,28 @@ const dream: OpInfo = {
   extension: 'builtin', schema: schemas.dream,
 }
 
-function setup(api: Partial<Api>, editing?: Layer) {
+const canny: OpInfo = {
+  ...dream,
+  name: 'controlnet_canny',
+  title: 'ControlNet (Canny)',
+  schema: {
+    type: 'object',
+    required: ['image'],
+    properties: {
+      image: { type: 'string', title: 'Image', 'x-opendream-layer': 'image' },
+      image_is_edge_map: { type: 'boolean', default: false, 'x-opendream-made-by': { input: 'image', op: 'canny_edges' } },
+    },
+  },
+}
+
+function setup(api: Partial<Api>, editing?: Layer, op: OpInfo = dream) {
   const events = () => ({ start: () => undefined, stop: () => undefined, cancel: () => false })
   const controller = new AppController(api as Api, events)
   controller.store.dispatch({ type: 'project', project: storyProject() })
   const onDone = vi.fn()
   render(
     <ControllerContext.Provider value={controller}>
-      <OpForm op={dream} onDone={onDone} editing={editing} />
+      <OpForm op={op} onDone={onDone} editing={editing} />
     </ControllerContext.Provider>,
   )
   return { onDone, controller }
@@ -85,5 +99,19 @@ describe('OpForm', () => {
       ['info', '“beach” was deleted (in another tab, or by an undo): its edit is closed.'],
     ])
     expect(patchLayer).not.toHaveBeenCalled()
+  })
+
+  it('ticks "image is edge map" when the picked image is a Canny edges layer', () => {
+    const { controller } = setup({}, undefined, canny)
+    const edges = { op: 'canny_edges', op_version: '1', params: {}, inputs: { image: 'L1' }, output_index: 0 }
+    const story = storyProject()
+    const layers = [...story.layers, { ...story.layers[0], id: 'L4', name: 'edges', recipe: edges }]
+    act(() => controller.store.dispatch({ type: 'project', project: { ...story, revision: 2, layers } }))
+    const box = screen.getByLabelText('Image is edge map') as HTMLInputElement
+    expect(box.checked).toBe(false)
+    fireEvent.change(screen.getByLabelText('Image'), { target: { value: 'L4' } })
+    expect(box.checked).toBe(true)
+    fireEvent.change(screen.getByLabelText('Image'), { target: { value: 'L1' } })
+    expect(box.checked).toBe(false)
   })
 })
