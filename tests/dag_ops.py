@@ -34,3 +34,8 @@ def blend(
 @opendream.op(registry=DAG_OPS, returns="mask")
 def split(count: Annotated[int, Field(ge=1, le=5)] = 2) -> list[MaskLayer]:
     return [MaskLayer(image=Image.new("L", (8, 8), 40 * i)) for i in range(count)]
+
+
+@opendream.op(registry=DAG_OPS, title="Prompted")
+def prompted(prompt: str, seed: int = 0) -> ImageLayer:
+    return ImageLayer(image=Image.new("RGB", (8, 8), (seed % 256, 0, 0)))

@@ -74,6 +74,20 @@ def test_bundled_extensions_load_with_their_ops() -> None:
     assert schema["required"] == ["image", "prompt"]
 
 
+@pytest.mark.parametrize(
+    ("op", "flag", "maker"),
+    [
+        ("controlnet_canny", "image_is_edge_map", "canny_edges"),
+        ("controlnet_openpose", "image_is_pose", "detect_pose"),
+    ],
+)
+def test_control_flags_declare_the_op_whose_layer_ticks_them(op: str, flag: str, maker: str) -> None:
+    load_bundled_extensions(REGISTRY)
+    schema = REGISTRY.get(op).schema()
+    assert schema["properties"][flag]["x-opendream-made-by"] == {"input": "image", "op": maker}
+    assert REGISTRY.get(maker).name == maker  # an op that exists
+
+
 def test_canny_edges_is_real_opencv_canny_on_a_photo(engine: Workspace, photo: Image.Image) -> None:
     import cv2
 

@@ -179,3 +179,35 @@ def _run():
     from opendream.core.recipe import RunRecord
 
     return RunRecord(duration=0.1)
+
+
+def test_default_layer_names_tell_layers_of_one_op_apart_by_their_prompt() -> None:
+    p = Project.new("names")
+    prompted = DAG_OPS.get("prompted")
+    fox = p.add_layer(prompted, {"prompt": "  a red\nfox in the snow"}, {})
+    long = p.add_layer(
+        prompted, {"prompt": "a lighthouse on a cliff at dusk, oil painting, dramatic sky"}, {}
+    )
+    assert fox.name == "Prompted: a red fox in the snow"
+    assert long.name == "Prompted: a lighthouse on a cliff at dusk, oil…"
+    assert p.add_layer(prompted, {"prompt": "x"}, {}, name="mine").name == "mine"
+    assert p.add_layer(SOURCE, {}, {}).name == SOURCE.title  # no prompt: the op's title
+
+
+def test_history_says_what_undo_and_redo_take_back(project: Project) -> None:
+    assert project.undo_label() == "Add layer “Source”"
+    project.delete_layer("L3")
+    assert (project.undo_label(), project.redo_label()) == ("Delete layer “Blend” and 1 made from it", None)
+    project.rename_layer("L1", "sky")
+    project.set_visible("L1", False)
+    assert project.undo_label() == "Hide “sky”"
+    project.undo()
+    assert (project.undo_label(), project.redo_label()) == ("Rename layer “Source” to “sky”", "Hide “sky”")
+    project.undo()
+    project.undo()
+    assert project.redo_label() == "Delete layer “Blend” and 1 made from it"
+    project.redo()
+    assert project.undo_label() == "Delete layer “Blend” and 1 made from it"
+    # Stored and loaded again, the history keeps its labels.
+    again = Project.from_dict(project.to_dict())
+    assert (again.undo_label(), again.redo_label()) == (project.undo_label(), project.redo_label())

@@ -127,3 +127,16 @@ def test_delete_dry_run_lists_descendants_and_changes_nothing(client: TestClient
     assert [x["id"] for x in real["project"]["layers"]] == ["L1"]
     restored = client.post(f"/api/projects/{pid}/undo").json()
     assert [x["id"] for x in restored["layers"]] == ["L1", "L2", "L3"]
+
+
+def test_undo_and_redo_say_what_they_take_back(client: TestClient) -> None:
+    pid = new_project(client)["id"]
+    assert upload(client, pid, png_bytes()).status_code == 201
+    assert client.get(f"/api/projects/{pid}").json()["undo_label"] == "Add layer “a.png”"
+    assert client.delete(f"/api/projects/{pid}/layers/L1").status_code == 200
+    shown = client.get(f"/api/projects/{pid}").json()
+    assert (shown["undo_label"], shown["redo_label"]) == ("Delete layer “a.png”", None)
+    undone = client.post(f"/api/projects/{pid}/undo").json()
+    assert (undone["undo_label"], undone["redo_label"]) == ("Add layer “a.png”", "Delete layer “a.png”")
+    redone = client.post(f"/api/projects/{pid}/redo").json()
+    assert (redone["undo_label"], redone["redo_label"]) == ("Delete layer “a.png”", None)

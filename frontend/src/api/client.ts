@@ -1,4 +1,5 @@
 import type {
+  ConsentLayer,
   DeleteResult,
   EnabledExtension,
   ExtensionListing,
@@ -163,6 +164,10 @@ export const api = {
   discardExtension: async (sha256: string) => {
     await request('DELETE', `/api/extensions/pending/${encodeURIComponent(sha256)}`)
   },
+
+  consent: (projectId: string) => json<ConsentLayer[]>('GET', `${projectPath(projectId)}/consent`),
+  grantConsent: (projectId: string, layers: string[]) =>
+    json<LayersQueued>('POST', `${projectPath(projectId)}/consent`, { json: { layers } }),
 
   jobs: (projectId: string) => json<Job[]>('GET', `/api/jobs?project=${encodeURIComponent(projectId)}`),
   cancelJob: (jobId: string) => json<Job>('POST', `/api/jobs/${encodeURIComponent(jobId)}/cancel`),

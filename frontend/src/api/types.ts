@@ -40,6 +40,10 @@ export interface Project {
   layers: Layer[]
   can_undo: boolean
   can_redo: boolean
+  /** What undo would take back, e.g. `Delete layer “sky”` (null: nothing; "" for an unlabelled change). */
+  undo_label: string | null
+  /** What redo would do again. */
+  redo_label: string | null
 }
 
 export interface ProjectSummary {
@@ -71,10 +75,22 @@ export interface Job {
   finished_at: string | null
 }
 
+/** A layer of an imported file that waits for the user's yes before it runs. */
+export interface ConsentLayer {
+  /** The first layer of the group that waits. */
+  layer: string
+  name: string
+  op: string
+  /** What running it would do, e.g. "calls OpenAI Images API (paid)". */
+  reason: string
+}
+
 export interface LayersQueued {
   project: Project
   layers: string[]
   jobs: Job[]
+  /** Layers still waiting for consent (imports and consent answers). */
+  consent?: ConsentLayer[]
 }
 
 export interface DeleteResult {
@@ -133,6 +149,8 @@ export interface JsonSchema {
   'x-opendream-asset'?: boolean
   /** An integer that defaults to the canvas's width or height when it fits its bounds. */
   'x-opendream-canvas'?: 'width' | 'height'
+  /** On a boolean: true exactly when the layer in `input` was made by `op`. */
+  'x-opendream-made-by'?: { input: string; op: string }
 }
 
 export interface OpInfo {
@@ -252,5 +270,7 @@ export type ServerEvent =
   | { type: 'layer.changed'; project: string; revision: number; layers?: LayerSummary[]; deleted?: string[] }
   | { type: 'project.changed'; project: string; revision?: number; deleted?: boolean }
   | { type: 'extensions.changed' }
+  /** A layer of the project stopped before calling out: it waits for consent (GET …/consent). */
+  | { type: 'consent.needed'; project: string }
   | { type: 'cancel.accepted'; job: Job }
   | { type: 'error'; detail: string }

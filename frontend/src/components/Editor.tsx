@@ -7,6 +7,7 @@ import { CanvasPicker, PickerContext } from '../canvas/picker'
 import { MaskToolbar } from '../mask/MaskToolbar'
 import { MaskPainter } from '../mask/painter'
 import { useAppState, useController } from '../state/context'
+import { ConsentDialog } from './ConsentDialog'
 import { ExtensionsDialog } from './ExtensionsDialog'
 import { JobsPanel } from './JobsPanel'
 import { LayersPanel } from './LayersPanel'
@@ -133,6 +134,7 @@ export function Editor({ project }: { project: Project }) {
       </aside>
       {dialog === 'workflow' && <WorkflowDialog project={project} onClose={() => setDialog(null)} />}
       {dialog === 'extensions' && <ExtensionsDialog onClose={() => setDialog(null)} />}
+      <ConsentDialog />
     </div>
   )
   return <PickerContext.Provider value={picker}>{editor}</PickerContext.Provider>

@@ -1,13 +1,13 @@
-import { act, cleanup, render, screen } from '@testing-library/react'
-import { afterEach, describe, expect, it } from 'vitest'
+import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react'
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import { ControllerContext } from '../state/context'
 import { AppController, type Api } from '../state/controller'
 import { storyProject } from '../test/fixtures'
 import { LayersPanel } from './LayersPanel'
 
-function setup() {
+function setup(api: Partial<Api> = {}) {
   const events = () => ({ start: () => undefined, stop: () => undefined, cancel: () => false })
-  const controller = new AppController({} as Api, events)
+  const controller = new AppController(api as Api, events)
   const project = storyProject()
   project.layers[2] = { ...project.layers[2], status: 'running' }
   controller.store.dispatch({ type: 'project', project })
@@ -17,9 +17,18 @@ function setup() {
     </ControllerContext.Provider>,
   )
   const send = (event: Parameters<typeof controller.store.dispatch>[0]) => act(() => controller.store.dispatch(event))
-  return { send, project: project.id }
+  return { send, project: project.id, controller }
 }
 
+beforeAll(() => {
+  // jsdom has <dialog> but not its modal methods.
+  HTMLDialogElement.prototype.showModal = function showModal(this: HTMLDialogElement) {
+    this.open = true
+  }
+  HTMLDialogElement.prototype.close = function close(this: HTMLDialogElement) {
+    this.open = false
+  }
+})
 afterEach(cleanup)
 
 describe('LayersPanel', () => {
@@ -34,5 +43,24 @@ describe('LayersPanel', () => {
     send({ type: 'event', event: { type: 'job.progress', ...base, step: 1, total: 4 } })
     expect(screen.queryByText(/Downloading model/)).toBeNull()
     expect(screen.getByRole('progressbar', { name: 'Progress of cat' }).getAttribute('value')).toBe('1')
+  })
+
+  it('Delete or Backspace on the selected layer asks to delete it, except while typing', async () => {
+    const deleteLayer = vi.fn(async () => ({ dry_run: true, deleted: ['L1', 'L3'], project: storyProject() }))
+    const { controller } = setup({ deleteLayer } as Partial<Api>)
+    fireEvent.keyDown(document.body, { key: 'Delete' })
+    expect(deleteLayer).not.toHaveBeenCalled() // nothing selected
+    act(() => controller.select('L1'))
+    const field = document.body.appendChild(document.createElement('input'))
+    fireEvent.keyDown(field, { key: 'Backspace' })
+    expect(deleteLayer).not.toHaveBeenCalled()
+    field.remove()
+    fireEvent.keyDown(document.body, { key: 'Backspace' })
+    const dialog = await screen.findByRole('dialog', { name: 'Delete “beach”?' })
+    expect(deleteLayer).toHaveBeenCalledWith('p1', 'L1', true)
+    expect(within(dialog).getByText(/cat/)).toBeTruthy() // made from it: deleted too
+    fireEvent.click(screen.getByRole('button', { name: 'Cancel' }))
+    fireEvent.keyDown(document.body, { key: 'Delete' })
+    expect(await screen.findByRole('dialog', { name: 'Delete “beach”?' })).toBeTruthy()
   })
 })

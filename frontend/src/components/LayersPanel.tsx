@@ -1,4 +1,4 @@
-import { useState } from 'react'
+import { useEffect, useState } from 'react'
 import { blobUrl } from '../api/client'
 import type { Layer } from '../api/types'
 import { layerCancelling, type Progress } from '../state/app'
@@ -6,6 +6,7 @@ import { useAppState, useController } from '../state/context'
 import { dropPosition, stepPosition } from '../state/order'
 import { DeleteDialog } from './DeleteDialog'
 import { RenameInput } from './Home'
+import { typesText } from '../mask/keys'
 import { EyeIcon } from './icons'
 import { ProgressLine } from './ProgressLine'
 
@@ -25,6 +26,7 @@ export function LayersPanel({ onEdit }: LayersPanelProps) {
     if (ids === undefined) return
     setDeleting({ layer, doomed: ids.map((id) => layers.find((l) => l.id === id)).filter((l): l is Layer => l !== undefined) })
   }
+  useDeleteKey(deleting === null ? askDelete : null)
 
   const move = (id: string, position: number | null) => {
     if (position !== null) void controller.patchLayer(id, { position })
@@ -67,6 +69,27 @@ export function LayersPanel({ onEdit }: LayersPanelProps) {
       )}
     </section>
   )
+}
+
+/** Delete (or Backspace) asks to delete the selected layer, unless the key goes into a text
+ * field or a dialog (the one open may be this very question). */
+function useDeleteKey(askDelete: ((layer: Layer) => Promise<void>) | null) {
+  const controller = useController()
+  useEffect(() => {
+    if (askDelete === null) return
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key !== 'Delete' && e.key !== 'Backspace') return
+      if (e.ctrlKey || e.metaKey || e.altKey || typesText(e.target)) return
+      if (e.target instanceof Element && e.target.closest('dialog') !== null) return
+      const { project, selectedLayer } = controller.state
+      const layer = project?.layers.find((l) => l.id === selectedLayer)
+      if (layer === undefined) return
+      e.preventDefault()
+      void askDelete(layer)
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [controller, askDelete])
 }
 
 interface LayerRowProps {

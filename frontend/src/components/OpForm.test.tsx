@@ -1,7 +1,7 @@
 import { act, cleanup, fireEvent, render, screen } from '@testing-library/react'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ApiError } from '../api/client'
-import type { OpInfo } from '../api/types'
+import type { Layer, OpInfo } from '../api/types'
 import { ControllerContext } from '../state/context'
 import { AppController, type Api } from '../state/controller'
 import { storyProject } from '../test/fixtures'
@@ -13,17 +13,31 @@ const dream: OpInfo = {
   extension: 'builtin', schema: schemas.dream,
 }
 
-function setup(api: Partial<Api>) {
+const canny: OpInfo = {
+  ...dream,
+  name: 'controlnet_canny',
+  title: 'ControlNet (Canny)',
+  schema: {
+    type: 'object',
+    required: ['image'],
+    properties: {
+      image: { type: 'string', title: 'Image', 'x-opendream-layer': 'image' },
+      image_is_edge_map: { type: 'boolean', default: false, 'x-opendream-made-by': { input: 'image', op: 'canny_edges' } },
+    },
+  },
+}
+
+function setup(api: Partial<Api>, editing?: Layer, op: OpInfo = dream) {
   const events = () => ({ start: () => undefined, stop: () => undefined, cancel: () => false })
   const controller = new AppController(api as Api, events)
   controller.store.dispatch({ type: 'project', project: storyProject() })
   const onDone = vi.fn()
   render(
     <ControllerContext.Provider value={controller}>
-      <OpForm op={dream} onDone={onDone} />
+      <OpForm op={op} onDone={onDone} editing={editing} />
     </ControllerContext.Provider>,
   )
-  return { onDone }
+  return { onDone, controller }
 }
 
 afterEach(cleanup)
@@ -70,5 +84,34 @@ describe('OpForm', () => {
       params: expect.objectContaining({ prompt: 'a cat', width: 512, height: 512, seed: expect.any(Number) }),
     })
     expect(onDone).toHaveBeenCalled()
+  })
+
+  it('closes the edit of a layer deleted elsewhere (another tab, an undo) with a notice', () => {
+    const beach = storyProject().layers[0]
+    const patchLayer = vi.fn()
+    const { onDone, controller } = setup({ patchLayer }, beach)
+    expect(screen.getByRole('form', { name: 'Edit “beach”' })).toBeTruthy()
+    act(() => controller.store.dispatch({ type: 'event', event: { type: 'layer.changed', project: 'p1', revision: 5, layers: [] } }))
+    expect(onDone).not.toHaveBeenCalled() // another change: the form stays
+    act(() => controller.store.dispatch({ type: 'event', event: { type: 'layer.changed', project: 'p1', revision: 6, deleted: ['L1', 'L3'] } }))
+    expect(onDone).toHaveBeenCalledTimes(1)
+    expect(controller.state.notices.map((n) => [n.kind, n.text])).toEqual([
+      ['info', '“beach” was deleted (in another tab, or by an undo): its edit is closed.'],
+    ])
+    expect(patchLayer).not.toHaveBeenCalled()
+  })
+
+  it('ticks "image is edge map" when the picked image is a Canny edges layer', () => {
+    const { controller } = setup({}, undefined, canny)
+    const edges = { op: 'canny_edges', op_version: '1', params: {}, inputs: { image: 'L1' }, output_index: 0 }
+    const story = storyProject()
+    const layers = [...story.layers, { ...story.layers[0], id: 'L4', name: 'edges', recipe: edges }]
+    act(() => controller.store.dispatch({ type: 'project', project: { ...story, revision: 2, layers } }))
+    const box = screen.getByLabelText('Image is edge map') as HTMLInputElement
+    expect(box.checked).toBe(false)
+    fireEvent.change(screen.getByLabelText('Image'), { target: { value: 'L4' } })
+    expect(box.checked).toBe(true)
+    fireEvent.change(screen.getByLabelText('Image'), { target: { value: 'L1' } })
+    expect(box.checked).toBe(false)
   })
 })

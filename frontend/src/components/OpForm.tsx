@@ -1,7 +1,7 @@
-import { useMemo, useState, type FormEvent } from 'react'
+import { useEffect, useMemo, useState, type FormEvent } from 'react'
 import { fieldName } from '../api/client'
 import type { Layer, LayerInput, OpInfo } from '../api/types'
-import { formFields, initialValues, toRequest, type FieldErrors, type FieldValue, type FormValues } from '../forms/schemaForm'
+import { formFields, initialValues, tickMadeBy, toRequest, type FieldErrors, type FieldValue, type FormValues } from '../forms/schemaForm'
 import { isApiError } from '../state/controller'
 import { useAppState, useController } from '../state/context'
 import { InlineText } from '../text/InlineText'
@@ -32,9 +32,16 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
   const [errors, setErrors] = useState<FieldErrors>({})
   const [formError, setFormError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
+  // The layer may go while its form is open (deleted in another tab, an undo): applying would fail.
+  const gone = editing !== undefined && !layers.some((l) => l.id === editing.id)
+  useEffect(() => {
+    if (!gone) return
+    controller.notify(`“${editing.name}” was deleted (in another tab, or by an undo): its edit is closed.`, 'info')
+    onDone()
+  }, [gone, controller, editing, onDone])
 
   const change = (name: string, value: FieldValue) => {
-    setValues((v) => ({ ...v, [name]: value }))
+    setValues((v) => tickMadeBy(fields, { ...v, [name]: value }, layers, name))
     setErrors((e) => (name in e ? Object.fromEntries(Object.entries(e).filter(([k]) => k !== name)) : e))
   }
 

@@ -10,11 +10,12 @@ const dream: OpInfo = {
   name: 'dream', title: 'Dream', version: '1', category: 'generate', description: '', deterministic: true,
   extension: 'builtin', schema: schemas.dream,
 }
+const inpaint: OpInfo = { ...dream, name: 'inpaint', title: 'Inpaint', category: 'edit' }
 
 function setup() {
   const events = () => ({ start: () => undefined, stop: () => undefined, cancel: () => false })
   const controller = new AppController({} as Api, events)
-  controller.store.dispatch({ type: 'catalog', catalog: { ops: [dream], extensions: [] } })
+  controller.store.dispatch({ type: 'catalog', catalog: { ops: [dream, inpaint], extensions: [] } })
   const onPick = vi.fn()
   render(
     <ControllerContext.Provider value={controller}>
@@ -44,5 +45,20 @@ describe('OpPicker', () => {
     expect(document.activeElement).toBe(elsewhere)
     fireEvent.keyDown(document.body, { key: '/', ctrlKey: true })
     expect(document.activeElement).not.toBe(search)
+  })
+
+  it('Enter in the search opens the op when exactly one matches', () => {
+    const { onPick, search } = setup()
+    fireEvent.change(search, { target: { value: 'paint' } })
+    fireEvent.keyDown(search, { key: 'Enter' })
+    expect(onPick).toHaveBeenCalledWith(inpaint)
+  })
+
+  it('Enter does nothing while several ops (or none) match', () => {
+    const { onPick, search } = setup()
+    fireEvent.keyDown(search, { key: 'Enter' })
+    fireEvent.change(search, { target: { value: 'nothing like it' } })
+    fireEvent.keyDown(search, { key: 'Enter' })
+    expect(onPick).not.toHaveBeenCalled()
   })
 })

@@ -27,7 +27,8 @@ export function OpPicker({ onPick }: OpPickerProps) {
   const [query, setQuery] = useState('')
   const search = useRef<HTMLInputElement>(null)
   useSearchKey(search)
-  const groups = useMemo(() => groupByCategory(searchOps(catalog?.ops ?? [], query)), [catalog, query])
+  const matches = useMemo(() => searchOps(catalog?.ops ?? [], query), [catalog, query])
+  const groups = useMemo(() => groupByCategory(matches), [matches])
   const broken = catalog?.extensions.filter((x) => x.error !== null) ?? []
   return (
     <nav className="op-picker" aria-label="Operations">
@@ -41,6 +42,10 @@ export function OpPicker({ onPick }: OpPickerProps) {
         aria-keyshortcuts="/"
         value={query}
         onChange={(e) => setQuery(e.target.value)}
+        onKeyDown={(e) => {
+          // Enter opens the op the search narrowed down to; with several left, it is ambiguous.
+          if (e.key === 'Enter' && matches.length === 1) onPick(matches[0])
+        }}
       />
       {groups.length === 0 && <p className="hint">No operation matches.</p>}
       {groups.map(([category, ops]) => (

@@ -42,10 +42,10 @@ export function TopBar({ project, painting, onPaintMask, onWorkflow, onExtension
         </span>
       </div>
       <div className="toolbar" role="toolbar" aria-label="History">
-        <button type="button" disabled={!project.can_undo} onClick={() => void controller.undo()} title="Undo (Ctrl+Z)">
+        <button type="button" disabled={!project.can_undo} onClick={() => void controller.undo()} title={`Undo${project.undo_label ? `: ${project.undo_label}` : ''} (Ctrl+Z)`}>
           ↶ Undo
         </button>
-        <button type="button" disabled={!project.can_redo} onClick={() => void controller.redo()} title="Redo (Ctrl+Shift+Z)">
+        <button type="button" disabled={!project.can_redo} onClick={() => void controller.redo()} title={`Redo${project.redo_label ? `: ${project.redo_label}` : ''} (Ctrl+Shift+Z)`}>
           ↷ Redo
         </button>
       </div>

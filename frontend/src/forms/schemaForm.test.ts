@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import type { JsonSchema } from '../api/types'
-import { storyProject } from '../test/fixtures'
+import { layer, storyProject } from '../test/fixtures'
 import { schemas } from '../test/schemas'
 import {
   fieldFor,
@@ -8,6 +8,7 @@ import {
   initialValues,
   layerChoices,
   randomSeed,
+  tickMadeBy,
   toRequest,
   type FormField,
   type LayerField,
@@ -271,5 +272,40 @@ describe('randomSeed', () => {
     expect(randomSeed(seed, () => 0)).toBe(0)
     expect(randomSeed(seed, () => 0.999999999999)).toBe(4294967295)
     expect(randomSeed({ ...seed, min: 10, max: 12 }, () => 0.5)).toBe(11)
+  })
+})
+
+describe('a checkbox that follows the op that made an input', () => {
+  // As controlnet_canny declares it: ticked when `image` is a layer made by canny_edges.
+  const schema: JsonSchema = {
+    type: 'object',
+    required: ['image'],
+    properties: {
+      image: { type: 'string', 'x-opendream-layer': 'image' },
+      image_is_edge_map: {
+        type: 'boolean',
+        default: false,
+        'x-opendream-made-by': { input: 'image', op: 'canny_edges' },
+      },
+    },
+  }
+  const fields = formFields(schema)
+  const edges = { op: 'canny_edges', op_version: '1', params: {}, inputs: { image: 'L1' }, output_index: 0 }
+  const layers = [layer('L1'), layer('L2', { recipe: edges })]
+
+  it('is ticked when the picked layer was made by that op, and follows the picker', () => {
+    const values = initialValues(fields, { layers, selected: 'L2' })
+    expect(values).toEqual({ image: 'L2', image_is_edge_map: true })
+    const other = tickMadeBy(fields, { ...values, image: 'L1' }, layers, 'image')
+    expect(other.image_is_edge_map).toBe(false)
+    expect(tickMadeBy(fields, { ...other, image: 'L2' }, layers, 'image').image_is_edge_map).toBe(true)
+    expect(initialValues(fields, { layers, selected: 'L1' }).image_is_edge_map).toBe(false)
+  })
+
+  it('keeps what a recipe being edited says, and ignores changes of other fields', () => {
+    const recipe = { ...edges, op: 'controlnet_canny', params: { image_is_edge_map: false }, inputs: { image: 'L2' } }
+    const values = initialValues(fields, { layers, selected: null }, recipe)
+    expect(values.image_is_edge_map).toBe(false)
+    expect(tickMadeBy(fields, values, layers, 'image_is_edge_map')).toBe(values)
   })
 })

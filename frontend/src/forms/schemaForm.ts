@@ -52,6 +52,9 @@ export interface SelectField extends FieldBase {
 export interface CheckboxField extends FieldBase {
   kind: 'checkbox'
   default: boolean | null
+  /** The op declares what ticks it: the layer in `input` was made by `op` (e.g. "image is an
+   * edge map" when the image is a Canny edges layer). */
+  madeBy?: { input: string; op: string }
 }
 
 interface LayerFieldBase extends FieldBase {
@@ -169,7 +172,12 @@ export function fieldFor(name: string, property: JsonSchema, root: JsonSchema): 
   }
   switch (schema.type) {
     case 'boolean':
-      return { ...base, kind: 'checkbox', default: typeof schema.default === 'boolean' ? schema.default : null }
+      return {
+        ...base,
+        kind: 'checkbox',
+        default: typeof schema.default === 'boolean' ? schema.default : null,
+        madeBy: schema['x-opendream-made-by'],
+      }
     case 'integer':
     case 'number':
       return numberField(base, schema, name === 'seed')
@@ -267,7 +275,22 @@ export function initialValues(fields: FormField[], context: FormContext, recipe?
           : recipe.params[field.name]
     values[field.name] = fromRecipe === undefined ? defaultOf(field, context) : valueOf(field, fromRecipe)
   }
-  return values
+  return recipe === undefined ? tickMadeBy(fields, values, context.layers) : values
+}
+
+/** `values` with the checkboxes that follow an input (`madeBy`) set from the layer now picked
+ * in it; only those following `changed` when given. */
+export function tickMadeBy(fields: FormField[], values: FormValues, layers: Layer[], changed?: string): FormValues {
+  const follow = fields.filter(
+    (f): f is CheckboxField => f.kind === 'checkbox' && f.madeBy !== undefined && (changed === undefined || f.madeBy.input === changed),
+  )
+  if (follow.length === 0) return values
+  const next = { ...values }
+  for (const field of follow) {
+    const picked = layers.find((l) => l.id === values[field.madeBy!.input])
+    next[field.name] = picked?.recipe.op === field.madeBy!.op
+  }
+  return next
 }
 
 export interface FormRequest {

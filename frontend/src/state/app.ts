@@ -1,4 +1,5 @@
 import type {
+  ConsentLayer,
   Health,
   Job,
   Layer,
@@ -41,6 +42,8 @@ export interface AppState {
   notices: Notice[]
   /** Jobs the user asked to cancel, until their cancelled (or completed) event. */
   cancelling: Record<string, true>
+  /** Layers of the open project that wait for the user's consent, while the question is shown. */
+  consent: ConsentLayer[]
 }
 
 export const initialState: AppState = {
@@ -55,6 +58,7 @@ export const initialState: AppState = {
   connection: 'connecting',
   notices: [],
   cancelling: {},
+  consent: [],
 }
 
 export type AppAction =
@@ -71,6 +75,7 @@ export type AppAction =
   | { type: 'notice'; notice: Notice }
   | { type: 'notice.dismissed'; id: number }
   | { type: 'cancelling'; job: string; on: boolean }
+  | { type: 'consent'; project: string; layers: ConsentLayer[] }
 
 const FINISHED_JOB = new Set(['completed', 'failed', 'cancelled'])
 
@@ -106,6 +111,7 @@ function loadProject(state: AppState, project: Project): AppState {
     selectedLayer: sameProject ? keepSelection(state.selectedLayer, project) : null,
     jobs: sameProject ? state.jobs : {},
     progress: pruneProgress(sameProject ? state.progress : {}, project.layers),
+    consent: sameProject ? state.consent : [],
   }
 }
 
@@ -182,11 +188,12 @@ function applyEvent(state: AppState, event: ServerEvent): AppState {
       if (event.deleted !== true) return state
       const projects = state.projects.filter((p) => p.id !== event.project)
       if (project?.id === event.project) {
-        return { ...state, projects, project: null, selectedLayer: null, jobs: {}, progress: {} }
+        return { ...state, projects, project: null, selectedLayer: null, jobs: {}, progress: {}, consent: [] }
       }
       return { ...state, projects }
     }
     case 'extensions.changed':
+    case 'consent.needed':
     case 'error':
       return state
   }
@@ -209,9 +216,9 @@ function reduce(state: AppState, action: AppAction): AppState {
     case 'project':
       return loadProject(state, action.project)
     case 'project.closed':
-      return { ...state, project: null, missingProject: null, selectedLayer: null, jobs: {}, progress: {} }
+      return { ...state, project: null, missingProject: null, selectedLayer: null, jobs: {}, progress: {}, consent: [] }
     case 'project.missing':
-      return { ...state, project: null, missingProject: action.id, selectedLayer: null, jobs: {}, progress: {} }
+      return { ...state, project: null, missingProject: action.id, selectedLayer: null, jobs: {}, progress: {}, consent: [] }
     case 'select':
       if (action.layer !== null && !state.project?.layers.some((l) => l.id === action.layer)) return state
       return { ...state, selectedLayer: action.layer }
@@ -235,6 +242,8 @@ function reduce(state: AppState, action: AppAction): AppState {
       return { ...state, notices: addNotice(state.notices, action.notice) }
     case 'notice.dismissed':
       return { ...state, notices: state.notices.filter((n) => n.id !== action.id) }
+    case 'consent':
+      return state.project?.id === action.project ? { ...state, consent: action.layers } : state
     case 'cancelling':
       return {
         ...state,

@@ -35,6 +35,8 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
     discardExtension: vi.fn(fail),
     jobs: vi.fn(async () => []),
     cancelJob: vi.fn(fail),
+    consent: vi.fn(async () => []),
+    grantConsent: vi.fn(fail),
     ...overrides,
   }
 }
@@ -141,6 +143,25 @@ describe('AppController', () => {
     expect(controller.state.project?.revision).toBe(3)
   })
 
+  it('says what an undo took back and what a redo did again, in a toast that goes by itself', async () => {
+    vi.useFakeTimers()
+    try {
+      const held = { ...storyProject(), revision: 2, can_undo: true, undo_label: 'Delete layer “x”', redo_label: null }
+      const undone = { ...held, revision: 3, can_redo: true, undo_label: 'Add layer “x”', redo_label: 'Delete layer “x”' }
+      const redone = { ...held, revision: 4 }
+      const controller = new AppController(fakeApi({ undo: vi.fn(async () => undone), redo: vi.fn(async () => redone) }), fakeEvents().factory)
+      controller.store.dispatch({ type: 'project', project: held })
+      await controller.undo()
+      expect(controller.state.notices.map((n) => [n.kind, n.text])).toEqual([['info', 'Undid: Delete layer “x”']])
+      await controller.redo()
+      expect(controller.state.notices.map((n) => n.text)).toEqual(['Undid: Delete layer “x”', 'Redid: Delete layer “x”'])
+      vi.advanceTimersByTime(10_000)
+      expect(controller.state.notices).toEqual([])
+    } finally {
+      vi.useRealTimers()
+    }
+  })
+
   it('cancels over the socket when open, else over REST', async () => {
     const { handle, factory } = fakeEvents()
     const cancelJob = vi.fn(async () => job('j1', { state: 'cancelled' }))
@@ -196,6 +217,42 @@ describe('AppController', () => {
     const controller = new AppController(fakeApi({ importWorkflow }), fakeEvents().factory)
     expect(await controller.importFile(new Blob(['{}']), 'w.json')).toEqual(imported)
     expect(controller.state.project?.id).toBe('p9')
+  })
+
+  it('asks for consent after an import, on opening a project and on a consent.needed event', async () => {
+    const waiting = { layer: 'L2', name: 'DALL-E', op: 'dalle', reason: 'calls OpenAI Images API (paid)' }
+    const imported = project([], { id: 'p9', name: 'imported' })
+    const importWorkflow = vi.fn(async () => ({ project: imported, layers: [], jobs: [], consent: [waiting] }))
+    const consent = vi.fn(async () => [waiting])
+    const { handle, factory } = fakeEvents()
+    const controller = new AppController(fakeApi({ importWorkflow, consent }), factory)
+    await controller.importFile(new Blob(['{}']), 'w.json')
+    expect(controller.state.consent).toEqual([waiting])
+    controller.dismissConsent()
+    expect(controller.state.consent).toEqual([])
+    handle.emit({ type: 'consent.needed', project: 'other' })
+    expect(consent).not.toHaveBeenCalled()
+    handle.emit({ type: 'consent.needed', project: 'p9' })
+    await vi.waitFor(() => expect(controller.state.consent).toEqual([waiting]))
+    expect(consent).toHaveBeenCalledWith('p9')
+    controller.closeProject()
+    expect(controller.state.consent).toEqual([])
+    await controller.openProject('p1')
+    expect(consent).toHaveBeenLastCalledWith('p1')
+    expect(controller.state.consent).toEqual([waiting])
+  })
+
+  it('runs the layers the user consents to and keeps asking for the rest', async () => {
+    const a = { layer: 'L2', name: 'DALL-E', op: 'dalle', reason: 'calls OpenAI Images API (paid)' }
+    const b = { ...a, layer: 'L3' }
+    const queued = job('j7', { layer_id: 'L2' })
+    const grantConsent = vi.fn(async () => ({ project: { ...storyProject(), revision: 4 }, layers: ['L2'], jobs: [queued], consent: [b] }))
+    const controller = new AppController(fakeApi({ grantConsent, consent: vi.fn(async () => [a, b]) }), fakeEvents().factory)
+    await controller.openProject('p1')
+    await controller.grantConsent(['L2'])
+    expect(grantConsent).toHaveBeenCalledWith('p1', ['L2'])
+    expect(controller.state.jobs.j7.state).toBe('queued')
+    expect(controller.state.consent).toEqual([b])
   })
 
   it('shows a project the server does not have as missing, without a notice', async () => {

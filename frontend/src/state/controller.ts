@@ -7,6 +7,8 @@ import { createStore, type Store } from './store'
 
 export type Api = typeof httpApi
 
+const TOAST_MS = 4000
+
 interface Events {
   start(): void
   stop(): void
@@ -56,8 +58,17 @@ export class AppController {
     this.events.stop()
   }
 
-  notify(text: string, kind: 'error' | 'info' = 'error', about: { layer?: string; job?: string } = {}): void {
-    this.store.dispatch({ type: 'notice', notice: { id: this.nextNotice++, kind, text, ...about } })
+  /** Shows a notice; its id. */
+  notify(text: string, kind: 'error' | 'info' = 'error', about: { layer?: string; job?: string } = {}): number {
+    const id = this.nextNotice++
+    this.store.dispatch({ type: 'notice', notice: { id, kind, text, ...about } })
+    return id
+  }
+
+  /** A passing word (what an undo did): it goes by itself. */
+  private toast(text: string): void {
+    const id = this.notify(text, 'info')
+    setTimeout(() => this.dismiss(id), TOAST_MS)
   }
 
   dismiss(id: number): void {
@@ -98,7 +109,28 @@ export class AppController {
       // Events count only for the open project: what finished while the first copy travelled
       // is in a second one.
       if (Object.values(this.state.jobs).some(isActive)) await this.fetchProject(id)
+      await this.askConsent(id)
     })
+  }
+
+  /** Fetches the layers of the project that wait for the user's consent (a dialog asks). */
+  private async askConsent(id: string): Promise<void> {
+    this.store.dispatch({ type: 'consent', project: id, layers: await this.api.consent(id) })
+  }
+
+  /** The user's yes: the layers run (and may call their service or download their model). */
+  async grantConsent(layers: string[]): Promise<void> {
+    await this.guard(async () => {
+      const id = this.projectId()
+      const result = this.applyQueued(await this.api.grantConsent(id, layers))
+      this.store.dispatch({ type: 'consent', project: id, layers: result.consent ?? [] })
+    })
+  }
+
+  /** "Not now": the layers keep waiting; the question comes back on the next open or event. */
+  dismissConsent(): void {
+    const id = this.state.project?.id
+    if (id !== undefined) this.store.dispatch({ type: 'consent', project: id, layers: [] })
   }
 
   /** Opens the project a URL names; one the server does not list shows as missing (without
@@ -221,6 +253,10 @@ export class AppController {
     await this.guard(async () => {
       const next = redo ? await this.api.redo(project.id) : await this.api.undo(project.id)
       this.store.dispatch({ type: 'project', project: next })
+      // The server's answer names the step it took (the history is shared with other tabs, so
+      // the label held before asking may be stale): undone, it is the one redo would do again.
+      const label = redo ? next.undo_label : next.redo_label
+      this.toast(`${redo ? 'Redid' : 'Undid'}: ${label || 'the last change'}`)
     })
   }
 
@@ -258,6 +294,7 @@ export class AppController {
       this.store.dispatch({ type: 'jobs', jobs: result.jobs })
       // Its replay started before this reply came, when its events did not count yet.
       if (result.jobs.length > 0) await this.fetchProject(result.project.id)
+      this.store.dispatch({ type: 'consent', project: result.project.id, layers: result.consent ?? [] })
       void this.refreshProjects()
       return result.project
     })
@@ -288,6 +325,9 @@ export class AppController {
     if (needsReload(this.state, event)) void this.reload()
     if (event.type === 'project.changed' && event.project !== this.state.project?.id) void this.refreshProjects()
     if (event.type === 'extensions.changed') void this.refreshCatalog()
+    if (event.type === 'consent.needed' && event.project === this.state.project?.id) {
+      void this.guard(() => this.askConsent(event.project))
+    }
   }
 
   private onConnection(state: ConnectionState, reconnected: boolean): void {

@@ -94,4 +94,21 @@ describe('Router', () => {
     state.store.dispatch({ type: 'event', event: { type: 'project.changed', project: 'p1', deleted: true } })
     expect(window.location.pathname).toBe('/')
   })
+
+  it('Back while a reloaded project still loads stays on the list (the late load does not reopen it)', async () => {
+    window.history.replaceState(null, '', '/')
+    window.history.pushState(null, '', '/projects/p1') // the entry a reload starts on, the list before it
+    const state = app(['p1'])
+    let arrive: () => void = () => undefined
+    const slow = state.openFromUrl
+    state.openFromUrl = (id) => new Promise<void>((resolve) => (arrive = resolve)).then(() => slow(id))
+    stop = new Router(state, window).start()
+    await traverse(() => window.history.back())
+    expect(window.location.pathname).toBe('/')
+    arrive()
+    await expect.poll(() => state.opened).toEqual(['p1'])
+    await new Promise((resolve) => setTimeout(resolve, 0))
+    expect(state.store.getState().project).toBeNull()
+    expect(window.location.pathname).toBe('/')
+  })
 })

@@ -24,8 +24,9 @@ const TITLE = 'Opendream'
 export class Router {
   private readonly app: Navigable
   private readonly browser: Browser
-  /** The project being opened for the URL; until it loads the URL stays as it is. */
-  private opening: string | null = null
+  /** Loads started for a URL and not finished; until they are, the URL stays as it is (a late
+   * load must not push the URL of a project the user has gone Back from meanwhile). */
+  private loading = 0
 
   constructor(app: Navigable, browser: Browser) {
     this.app = app
@@ -49,15 +50,18 @@ export class Router {
     const wanted = projectOfPath(this.browser.location.pathname)
     const state = this.app.store.getState()
     if (wanted === null) {
-      this.opening = null
       if (state.project !== null || state.missingProject !== null) this.app.closeProject()
       return
     }
     if (state.project?.id === wanted || state.missingProject === wanted) return
-    this.opening = wanted
+    this.loading++
     void this.app.openFromUrl(wanted).finally(() => {
-      if (this.opening === wanted) this.opening = null
-      this.sync()
+      this.loading--
+      if (this.loading > 0) return
+      // Back or Forward while it loaded: what the URL names now wins over what has loaded.
+      const shown = this.app.store.getState()
+      if (projectOfPath(this.browser.location.pathname) === (shown.project?.id ?? shown.missingProject)) this.sync()
+      else this.follow()
     })
   }
 
@@ -65,7 +69,7 @@ export class Router {
   private sync(): void {
     const state = this.app.store.getState()
     this.browser.document.title = state.project === null ? TITLE : `${state.project.name} – ${TITLE}`
-    if (this.opening !== null) return
+    if (this.loading > 0) return
     const path = pathOfProject(state.project?.id ?? state.missingProject)
     if (path !== this.browser.location.pathname) this.browser.history.pushState(null, '', path)
   }

@@ -26,6 +26,8 @@ export function project(layers: Layer[] = [], overrides: Partial<Project> = {}):
     layers,
     can_undo: false,
     can_redo: false,
+    undo_label: null,
+    redo_label: null,
     ...overrides,
   }
 }

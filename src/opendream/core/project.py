@@ -21,6 +21,7 @@ from opendream.core.registry import OpSpec
 MAX_HISTORY = 200
 MAX_LAYERS = 1000
 MAX_NAME = 200
+PROMPT_IN_NAME = 40  # characters of a prompt in a default layer name
 MIN_SIZE, MAX_SIZE = 8, 8192
 _NEEDS_RUN = {"pending", "stale", "failed", "cancelled"}
 
@@ -45,6 +46,18 @@ def check_name(name: Any, what: str = "name") -> str:
     return name.strip()
 
 
+def default_name(spec: OpSpec, params: dict) -> str:
+    """A new layer's name: the op's title, then the start of its ``prompt`` when it has one,
+    so that layers of one op tell apart ("Dream: a red fox in the snow")."""
+    words = " ".join(prompt.split()) if isinstance(prompt := params.get("prompt"), str) else ""
+    if not words:
+        return spec.title
+    if len(words) > PROMPT_IN_NAME:
+        head = words[: PROMPT_IN_NAME + 1]
+        words = (head.rsplit(" ", 1)[0] if " " in head else head[:PROMPT_IN_NAME]).rstrip(" ,;:") + "…"
+    return f"{spec.title}: {words}"[:MAX_NAME]
+
+
 def unique_name(name: str, taken: set[str]) -> str:
     """``name``, or ``name (2)``, ``name (3)``, … whichever is not taken (within ``MAX_NAME``)."""
     number = 1
@@ -58,10 +71,12 @@ def unique_name(name: str, taken: set[str]) -> str:
 
 @dataclass
 class Snapshot:
-    """The undoable part of a project."""
+    """The undoable part of a project, and ``label``: what the change made after it did
+    ("Delete layer “sky”"), which is what undoing back to it takes back."""
 
     name: str
     layers: list[dict]
+    label: str = ""
 
 
 @dataclass
@@ -147,12 +162,12 @@ class Project:
         layer_id = self._new_id()
         layer = LayerState(
             id=layer_id,
-            name=check_name(name) if name is not None else spec.title,
+            name=check_name(name) if name is not None else default_name(spec, recipe.params),
             kind="mask" if spec.returns_masks else "image",
             recipe=recipe,
             group=layer_id,
         )
-        self._checkpoint()
+        self._checkpoint(f"Add layer “{layer.name}”")
         self.layers.append(layer)
         self._touch()
         return layer
@@ -175,7 +190,7 @@ class Project:
         for input_id in recipe.input_ids():
             if input_id in group_ids or input_id in descendants:
                 raise CycleError([layer_id, input_id, layer_id])
-        self._checkpoint()
+        self._checkpoint(f"Edit “{target.name}”")
         for member in group:
             member.recipe = Recipe(
                 recipe.op,
@@ -196,7 +211,8 @@ class Project:
         doomed = {layer_id, *self.descendants(layer_id)}
         ids = [x.id for x in self.layers if x.id in doomed]
         if not dry_run:
-            self._checkpoint()
+            others = f" and {len(ids) - 1} made from it" if len(ids) > 1 else ""
+            self._checkpoint(f"Delete layer “{self.layer(layer_id).name}”{others}")
             self.layers = [x for x in self.layers if x.id not in doomed]
             self._touch()
         return ids
@@ -220,7 +236,7 @@ class Project:
         layer = self.layer(layer_id)
         if self.position(layer_id) == position:
             return
-        self._checkpoint()
+        self._checkpoint(f"Move “{layer.name}”")
         self.layers.remove(layer)
         self.layers.insert(position, layer)
         self._touch()
@@ -230,7 +246,7 @@ class Project:
         if not isinstance(visible, bool):
             raise InvalidParams("project", [{"param": "visible", "message": "has to be true or false"}])
         if layer.visible != visible:
-            self._checkpoint()
+            self._checkpoint(f"{'Show' if visible else 'Hide'} “{layer.name}”")
             layer.visible = visible
             self._touch()
 
@@ -241,7 +257,7 @@ class Project:
                 "project", [{"param": "opacity", "message": f"has to be in [0, 1] but is {opacity!r}"}]
             )
         if layer.opacity != float(opacity):
-            self._checkpoint()
+            self._checkpoint(f"Opacity of “{layer.name}”")
             layer.opacity = float(opacity)
             self._touch()
 
@@ -249,28 +265,36 @@ class Project:
         layer = self.layer(layer_id)
         name = check_name(name)
         if layer.name != name:
-            self._checkpoint()
+            self._checkpoint(f"Rename layer “{layer.name}” to “{name}”")
             layer.name = name
             self._touch()
 
     def rename(self, name: str) -> None:
         name = check_name(name)
         if self.name != name:
-            self._checkpoint()
+            self._checkpoint(f"Rename project to “{name}”")
             self.name = name
             self._touch()
 
     def undo(self) -> None:
         if not self.undo_stack:
             raise NothingToUndo("nothing to undo")
-        self.redo_stack.append(self._snapshot())
+        self.redo_stack.append(self._snapshot(self.undo_stack[-1].label))
         self._restore(self.undo_stack.pop())
 
     def redo(self) -> None:
         if not self.redo_stack:
             raise NothingToUndo("nothing to redo")
-        self.undo_stack.append(self._snapshot())
+        self.undo_stack.append(self._snapshot(self.redo_stack[-1].label))
         self._restore(self.redo_stack.pop())
+
+    def undo_label(self) -> str | None:
+        """What ``undo`` would take back (``None``: nothing; ``""``: a change stored unlabelled)."""
+        return self.undo_stack[-1].label if self.undo_stack else None
+
+    def redo_label(self) -> str | None:
+        """What ``redo`` would do again."""
+        return self.redo_stack[-1].label if self.redo_stack else None
 
     # --- run-time changes (not undoable) ----------------------------------------------
 
@@ -337,8 +361,8 @@ class Project:
             "layers": [x.to_dict() for x in self.layers],
         }
         if history:
-            data["undo"] = [{"name": s.name, "layers": s.layers} for s in self.undo_stack]
-            data["redo"] = [{"name": s.name, "layers": s.layers} for s in self.redo_stack]
+            data["undo"] = [{"name": s.name, "layers": s.layers, "label": s.label} for s in self.undo_stack]
+            data["redo"] = [{"name": s.name, "layers": s.layers, "label": s.label} for s in self.redo_stack]
         return data
 
     @classmethod
@@ -385,11 +409,11 @@ class Project:
     def _touch(self) -> None:
         self.revision += 1
 
-    def _snapshot(self) -> Snapshot:
-        return Snapshot(name=self.name, layers=[x.to_dict() for x in self.layers])
+    def _snapshot(self, label: str = "") -> Snapshot:
+        return Snapshot(name=self.name, layers=[x.to_dict() for x in self.layers], label=label)
 
-    def _checkpoint(self) -> None:
-        self.undo_stack.append(self._snapshot())
+    def _checkpoint(self, label: str) -> None:
+        self.undo_stack.append(self._snapshot(label))
         del self.undo_stack[:-MAX_HISTORY]
         self.redo_stack.clear()
 

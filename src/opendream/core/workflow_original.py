@@ -21,7 +21,7 @@ from PIL import Image
 
 from opendream.core.errors import InvalidParams, OpNotFound, WorkflowError
 from opendream.core.images import encode_png
-from opendream.core.project import MAX_LAYERS, MAX_SIZE, MIN_SIZE
+from opendream.core.project import MAX_LAYERS, MAX_SIZE, MIN_SIZE, default_name
 from opendream.core.recipe import LayerKind, LayerState, asset_ref, canonical_json, sha256_hex
 from opendream.core.registry import ORIGINAL, OpRegistry, OpSpec
 from opendream.core.workflow_common import (
@@ -141,7 +141,7 @@ def parse_original_workflow(
         status, blob = initial_state(spec, images[key], assets)
         layer = LayerState(
             id=ids[key],
-            name=spec.title if index == 0 else f"{spec.title} #{index + 1}",
+            name=default_name(spec, recipe.params) + ("" if index == 0 else f" #{index + 1}"),
             kind=kinds[ids[key]],
             recipe=recipe,
             group=group,

@@ -195,7 +195,12 @@ def controlnet_canny(
     prompt: Prompt,
     negative_prompt: NegativePrompt = "",
     image_is_edge_map: Annotated[
-        bool, Field(description="The layer already is an edge map (e.g. from Canny edges): skip Canny")
+        bool,
+        Field(
+            description="The layer already is an edge map (e.g. from Canny edges): skip Canny",
+            # The form ticks it when the picked image is a Canny edges layer.
+            json_schema_extra={"x-opendream-made-by": {"input": "image", "op": "canny_edges"}},
+        ),
     ] = False,
     low_threshold: Threshold = 100,
     high_threshold: Threshold = 200,

@@ -147,7 +147,11 @@ def controlnet_openpose(
     negative_prompt: NegativePrompt = "",
     image_is_pose: Annotated[
         bool,
-        Field(description="The layer already is a pose skeleton (e.g. from Detect pose): skip detection"),
+        Field(
+            description="The layer already is a pose skeleton (e.g. from Detect pose): skip detection",
+            # The form ticks it when the picked image is a Detect pose layer.
+            json_schema_extra={"x-opendream-made-by": {"input": "image", "op": "detect_pose"}},
+        ),
     ] = False,
     conditioning_scale: ConditioningScale = 1.0,
     steps: Steps = 20,

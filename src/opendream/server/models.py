@@ -172,6 +172,10 @@ class ProjectOut(BaseModel):
     layers: list[LayerOut] = Field(description="Stack order, bottom first")
     can_undo: bool
     can_redo: bool
+    undo_label: str | None = Field(
+        default=None, description="What undo would take back, e.g. `Delete layer “sky”` (null: nothing)"
+    )
+    redo_label: str | None = Field(default=None, description="What redo would do again (null: nothing)")
 
 
 class ProjectSummary(BaseModel):

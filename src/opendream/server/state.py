@@ -37,10 +37,19 @@ def project_out(project: Project) -> dict:
     data = project.to_dict(history=False)
     data["can_undo"] = bool(project.undo_stack)
     data["can_redo"] = bool(project.redo_stack)
+    data["undo_label"] = project.undo_label()
+    data["redo_label"] = project.redo_label()
     return data
 
 
 def doc_out(doc: dict) -> dict:
     """``project_out`` straight from a stored project document (``Project.to_dict``)."""
     keys = ("id", "name", "width", "height", "revision", "layers")
-    return {**{k: doc[k] for k in keys}, "can_undo": bool(doc.get("undo")), "can_redo": bool(doc.get("redo"))}
+    undo, redo = doc.get("undo") or [], doc.get("redo") or []
+    return {
+        **{k: doc[k] for k in keys},
+        "can_undo": bool(undo),
+        "can_redo": bool(redo),
+        "undo_label": undo[-1].get("label", "") if undo else None,
+        "redo_label": redo[-1].get("label", "") if redo else None,
+    }
