@@ -21,6 +21,7 @@ import opendream
 from opendream import Context, Field, ImageLayer
 from opendream.core.errors import InvalidParams, OpFailed
 from opendream.core.images import MAX_DOWNLOAD_BYTES, decode_image
+from opendream.fields import Height, Width
 
 MAX_EXTRA_CHARS = 4000
 #: What ``extra`` may add to an A1111 ``txt2img`` request: generation fields only, never
@@ -277,12 +278,8 @@ def serverless(
     negative_prompt: Annotated[
         str, Field(description="What to avoid", max_length=4000, json_schema_extra={"widget": "textarea"})
     ] = "",
-    width: Annotated[
-        int, Field(ge=64, le=2048, multiple_of=8, json_schema_extra={"x-opendream-canvas": "width"})
-    ] = 512,
-    height: Annotated[
-        int, Field(ge=64, le=2048, multiple_of=8, json_schema_extra={"x-opendream-canvas": "height"})
-    ] = 512,
+    width: Width = 512,
+    height: Height = 512,
     steps: Annotated[int, Field(ge=1, le=150)] = 20,
     guidance_scale: Annotated[float, Field(ge=0, le=30)] = 7.5,
     seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 42,

@@ -12,13 +12,13 @@ from PIL import Image
 
 from opendream.core.errors import InvalidParams
 from opendream.core.images import pipeline_images
+from opendream.fields import MAX_SIDE, MIN_SIDE
 
 if TYPE_CHECKING:
     from opendream.core.context import Context
     from opendream.diffusion.manager import ModelManager, PipelineKind
 
 SchedulerName = Literal["euler_a", "euler", "dpmpp_2m", "ddim", "unipc"]
-MIN_SIDE, MAX_SIDE = 64, 2048
 MAX_INPUT_SIDE = 4096
 PREVIEW_SIDE = 128
 

@@ -7,8 +7,6 @@ from typing import Annotated
 import opendream
 from opendream import Context, Field, ImageLayer
 from opendream.diffusion.ops._common import (
-    MAX_SIDE,
-    MIN_SIDE,
     SchedulerName,
     cached_pipeline,
     check_inputs,
@@ -19,6 +17,7 @@ from opendream.diffusion.ops._common import (
     size_check,
 )
 from opendream.diffusion.ops._original import from_original
+from opendream.fields import Height, Width
 
 MAX_IMAGES = 8
 
@@ -37,26 +36,8 @@ def dream(
     negative_prompt: Annotated[
         str, Field(description="What to avoid", max_length=4000, json_schema_extra={"widget": "textarea"})
     ] = "",
-    width: Annotated[
-        int,
-        Field(
-            ge=MIN_SIDE,
-            le=MAX_SIDE,
-            multiple_of=8,
-            description="Pixels; omitted: the canvas's width",
-            json_schema_extra={"x-opendream-canvas": "width"},
-        ),
-    ] = 512,
-    height: Annotated[
-        int,
-        Field(
-            ge=MIN_SIDE,
-            le=MAX_SIDE,
-            multiple_of=8,
-            description="Pixels; omitted: the canvas's height",
-            json_schema_extra={"x-opendream-canvas": "height"},
-        ),
-    ] = 512,
+    width: Width = 512,
+    height: Height = 512,
     steps: Annotated[int, Field(ge=1, le=150, description="Denoising steps")] = 20,
     guidance_scale: Annotated[
         float, Field(ge=0, le=30, description="How closely to follow the prompt")
