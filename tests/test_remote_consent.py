@@ -198,3 +198,25 @@ def test_cli_forced_run_keeps_a_file_layers_result_without_allow_remote(
         kept.removeprefix("sha256:"),
     )
     assert result.exit_code == 0 and "--allow-remote" in result.stderr and openai.requests == []
+
+
+def test_a_deleted_projects_consent_rows_go_with_it(tmp_path: Path, openai: FakeService) -> None:
+    """Rows of `file_layers` (and the file's expected results) outlived their project."""
+    from opendream.engine.consent import recipe_digest
+    from opendream.storage.consent import ConsentStore
+
+    app = make_app(tmp_path / "data", openai_api_key=KEY, openai_base_url=f"{openai.url}/v1")
+    db = app.state.opendream.workspace.data.db
+    store = app.state.opendream.store
+    with TestClient(app, base_url=BASE) as client:
+        pid = import_file(client, workflow([dalle_layer(1, "a"), dalle_layer(2, "b")]))["project"]["id"]
+        client.post(f"/api/projects/{pid}/consent", json={"layers": ["L2"]})
+        wait_idle(client, pid)
+        digests = {x.id: recipe_digest(x.recipe) for x in app.state.opendream.workspace.load(pid).layers}
+        consent = ConsentStore(db)
+        assert [consent.lookup(pid, i, d) for i, d in digests.items()] == [(True, False), (True, True)]
+        assert store.get_expected(pid) != {}
+        assert client.delete(f"/api/projects/{pid}").status_code == 204
+        assert [consent.lookup(pid, i, d) for i, d in digests.items()] == [(False, False), (False, False)]
+        assert consent.waiting(pid) == [] and store.get_expected(pid) == {}
+    app.state.opendream.workspace.close()
