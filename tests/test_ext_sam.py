@@ -241,3 +241,15 @@ def test_a_sam_model_file_is_refused_without_reading_it(tmp_path: Path, photo: I
         error = project.layer(layer).run.error
         assert "is a single file" in error and "OPENDREAM_SAM_MODEL" in error, error
     ws.close()
+
+
+def test_a_file_named_hub_sam_is_not_downloaded_before_consent(tmp_path: Path) -> None:
+    from opendream.core.errors import ConsentRequired
+
+    manager = ModelManager(Settings(data_dir=tmp_path / "data"), device="cpu", dtype="float32")
+    asked: list[str] = []
+    with pytest.raises(ConsentRequired, match="downloads 'someone/unknown-sam' from the Hugging Face hub"):
+        manager.for_file(allow_download=False).load(
+            "sam", "someone/unknown-sam", asked.append, default="facebook/sam-vit-base"
+        )
+    assert asked == [] and manager.loaded() == []

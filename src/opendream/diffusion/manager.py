@@ -124,7 +124,8 @@ def _estimate_bytes(source: Source, dtype: str) -> int:
 
 
 class ModelManager:
-    """Loads diffusers pipelines once and keeps them, least-recently-used first out.
+    """Loads diffusers pipelines (``get``) and other models (``load``) once and keeps them,
+    least-recently-used first out.
 
     Args:
         settings: application settings (default models, ``tiny_models``, budget, pickle opt-in).

@@ -89,6 +89,7 @@ def _models(ctx: Context | None) -> Any:
 def _load(model: str, ctx: Context) -> tuple[Any, Any]:
     """SAM and its processor, loaded once by the model manager under its memory budget. A
     model a workflow file names resolves only inside the model folders (``OPENDREAM_MODEL_DIRS``)."""
+    manager = _models(ctx)
     device = ctx.device or "cpu"
 
     def load(location: str) -> tuple[Any, Any]:
@@ -97,7 +98,7 @@ def _load(model: str, ctx: Context) -> tuple[Any, Any]:
         sam_model = SamModel.from_pretrained(location, use_safetensors=True).to(device).eval()
         return sam_model, SamProcessor.from_pretrained(location)
 
-    return _models(ctx).load(
+    return manager.load(
         "sam",
         model,
         load,
