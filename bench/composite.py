@@ -4,8 +4,8 @@
 Each export runs in a fresh subprocess through a real face: the CLI's ``run --out`` (imports
 the workflow, replays its layers, writes composite.png) and the server's
 ``GET /api/projects/{id}/export.png`` (after ``POST /api/projects/import`` and its jobs).
-Both composite through ``Workspace.composite``. The peak is the child's own ``ru_maxrss``
-(``os.wait4``); "export MB" is that peak minus the same face on the same file with every
+Both composite through ``Workspace.composite``. The peak is the child's own ``VmHWM``
+(``ru_maxrss`` would include the parent's peak, inherited across fork and exec); "export MB" is that peak minus the same face on the same file with every
 layer hidden (interpreter, imports and the import step, no compositing). The last row runs a ``flatten``
 whose 64 inputs name one such layer (the attack's other form) and exports its result.
 Target: 64 layers <= 3x one layer. ``--src`` measures another checkout's ``src`` (e.g. the
@@ -13,6 +13,7 @@ code before the fix) with the same files."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
 import subprocess
@@ -77,30 +78,52 @@ def _server_child(workflow_file: str, data_dir: str, out: str) -> None:
         Path(out).write_bytes(exported.content)
 
 
+def _record_peak(path: str) -> None:
+    """At exit, write this process's peak RSS (``VmHWM``, in KiB) to ``path``. Not ``ru_maxrss``:
+    a child started by fork or vfork and exec inherits its parent's peak in ``ru_maxrss``."""
+
+    def write() -> None:
+        status = Path("/proc/self/status").read_text()
+        Path(path).write_text(status.split("VmHWM:")[1].split()[0])
+
+    atexit.register(write)
+
+
 def _measure(face: str, workflow_file: Path, work: Path, src: Path) -> float:
     """Peak RSS in MB of one export by ``face`` in a fresh subprocess."""
-    data_dir, out = work / "data", work / "out"
-    if face == "cli":
-        command = ["-m", "opendream.cli", "run", str(workflow_file), "--data-dir", str(data_dir)]
-        command += ["--out", str(out)]
+    data_dir, out, peak = work / "data", work / "out", work / "peak"
+    if face == "cli":  # the CLI's own entry point, as the console script calls it
+        command = [
+            "--cli",
+            str(peak),
+            "run",
+            str(workflow_file),
+            "--data-dir",
+            str(data_dir),
+            "--out",
+            str(out),
+        ]
     else:
-        command = ["-m", "bench.composite", "--child", str(workflow_file), str(data_dir), str(work / "x.png")]
+        command = ["--server", str(peak), str(workflow_file), str(data_dir), str(work / "x.png")]
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(src), str(ROOT)])}
-    child = subprocess.Popen(
-        [sys.executable, *command], cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.composite", *command], cwd=ROOT, env=env, capture_output=True, text=True
     )
-    stderr = child.stderr.read() if child.stderr else b""
-    _, status, usage = os.wait4(child.pid, 0)
-    child.returncode = os.waitstatus_to_exitcode(status)
-    if child.returncode != 0:
-        raise SystemExit(f"{face} export of {workflow_file.name} failed:\n{stderr.decode()[-2000:]}")
-    return usage.ru_maxrss / 1024  # KiB on Linux
+    if done.returncode != 0:
+        raise SystemExit(f"{face} export of {workflow_file.name} failed:\n{done.stderr[-2000:]}")
+    return int(peak.read_text()) / 1024
 
 
 def main() -> None:
-    if len(sys.argv) > 1 and sys.argv[1] == "--child":
-        _server_child(*sys.argv[2:5])
-        return
+    if len(sys.argv) > 2 and sys.argv[1] in ("--cli", "--server"):
+        _record_peak(sys.argv[2])
+        if sys.argv[1] == "--server":
+            _server_child(*sys.argv[3:6])
+            return
+        from opendream.cli import main as cli
+
+        sys.argv = ["opendream", *sys.argv[3:]]
+        sys.exit(cli())
     args = parse_args(
         __doc__ or "",
         [
