@@ -5,9 +5,10 @@ Each export runs in a fresh subprocess through a real face: the CLI's ``run --ou
 the workflow, replays its layers, writes composite.png) and the server's
 ``GET /api/projects/{id}/export.png`` (after ``POST /api/projects/import`` and its jobs).
 Both composite through ``Workspace.composite``. The peak is the child's own ``VmHWM``
-(``ru_maxrss`` would include the parent's peak, inherited across fork and exec); "export MB" is that peak minus the same face on the same file with every
-layer hidden (interpreter, imports and the import step, no compositing). The last row runs a ``flatten``
-whose 64 inputs name one such layer (the attack's other form) and exports its result.
+(``ru_maxrss`` would include the parent's peak, inherited across fork and exec). "export MB"
+is that peak minus the same face on the same file with its layer hidden (interpreter, imports,
+import and replay; no compositing). The last row runs a ``flatten`` whose 64 inputs name one
+such layer (the attack's other form) and exports its result.
 Target: 64 layers <= 3x one layer. ``--src`` measures another checkout's ``src`` (e.g. the
 code before the fix) with the same files."""
 
