@@ -155,6 +155,26 @@ def test_bad_workflows_are_refused_and_nothing_is_written(
     assert not fresh.exists(), "nothing is written to the data directory"
 
 
+def test_a_composite_over_the_pixel_budget_is_refused_and_nothing_is_written(
+    saved_workflow: Path, tmp_path: Path
+) -> None:
+    """Every op fits the budget (one 64x64 input each); the canvas's two visible 64x64 image
+    layers together do not: exit 2 with the cost and the setting, and no file in --out."""
+    out = tmp_path / "out"
+    result = runner.invoke(
+        app,
+        ["run", str(saved_workflow), "--data-dir", str(tmp_path / "d"), "--out", str(out)],
+        env={"OPENDREAM_PIXEL_BUDGET": str(2 * 64 * 64 - 1)},
+    )
+    assert result.exit_code == 2, result.output
+    stderr = " ".join(result.stderr.split())  # rich wraps long lines
+    assert (
+        "error: composite.png not written: exporting the canvas decodes 8192 pixels (2 images); "
+        "the limit is 8191 pixels per request (OPENDREAM_PIXEL_BUDGET)"
+    ) in stderr, result.stderr
+    assert not out.exists(), "no layer PNG and no composite.png"
+
+
 def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     result = runner.invoke(app, ["run", str(tmp_path / "nope.json"), "--data-dir", str(tmp_path / "d")])
     assert result.exit_code == 2 and "cannot read" in result.stderr

@@ -15,8 +15,10 @@ from opendream.core.errors import InvalidParams
 from opendream.core.project import Project
 from opendream.core.recipe import asset_ref
 from opendream.core.registry import REGISTRY
+from opendream.diffusion.manager import ModelManager
+from opendream.engine.consent import Trust
 from opendream.engine.events import Event
-from opendream.engine.runtime import make_runtime
+from opendream.engine.runtime import Runtime, make_runtime
 from opendream.engine.workspace import Workspace
 from opendream.extensions.sam import build_tiny_sam, non_max_suppression, stability_scores
 from opendream.settings import Settings
@@ -39,7 +41,7 @@ def tiny_sam(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture
 def ws(tmp_path: Path, tiny_sam: Path) -> Iterator[Workspace]:
     settings = Settings(data_dir=tmp_path / "data", sam_model=str(tiny_sam), device="cpu")
-    workspace = Workspace(settings, runtime=make_runtime(settings, load_models=False), extensions=[])
+    workspace = Workspace(settings, runtime=make_runtime(settings), extensions=[])
     yield workspace
     workspace.close()
 
@@ -51,12 +53,15 @@ def photo() -> Image.Image:
     return Image.fromarray(data.astronaut()).resize((100, 80))
 
 
-def segment(ws: Workspace, photo: Image.Image, params: dict) -> tuple[Project, list[str]]:
+def segment(
+    ws: Workspace, photo: Image.Image, params: dict, trust: Trust | None = None
+) -> tuple[Project, list[str]]:
+    """Run a sam layer on ``photo``; with ``trust`` (a file's recipe) it may fail, else it must not."""
     project = Project.new("sam", 100, 80)
     project.add_layer(REGISTRY.get("load_image"), {"asset": asset_ref(ws.data.blobs.put_image(photo))}, {})
     layer = project.add_layer(REGISTRY.get("sam"), params, {"image": "L1"})
-    ws.runner.run_pending(project)
-    assert project.layer(layer.id).status == "ready", project.layer(layer.id).run.error
+    ws.runner.run_pending(project, trust=trust or Trust())
+    assert trust or project.layer(layer.id).status == "ready", project.layer(layer.id).run.error
     return project, [x.id for x in project.group(layer.id)]
 
 
@@ -127,7 +132,7 @@ def test_prompts_are_validated_naming_the_argument(photo: Image.Image, params: d
 
 def test_unavailable_model_fails_the_layer_naming_it(tmp_path: Path, photo: Image.Image) -> None:
     settings = Settings(data_dir=tmp_path / "data", sam_model=str(tmp_path / "no-such-sam"))
-    ws = Workspace(settings, runtime=make_runtime(settings, load_models=False), extensions=[])
+    ws = Workspace(settings, runtime=make_runtime(settings), extensions=[])
     project = Project.new("sam", 100, 80)
     project.add_layer(REGISTRY.get("load_image"), {"asset": asset_ref(ws.data.blobs.put_image(photo))}, {})
     layer = project.add_layer(REGISTRY.get("sam"), OPEN, {"image": "L1"})
@@ -135,14 +140,13 @@ def test_unavailable_model_fails_the_layer_naming_it(tmp_path: Path, photo: Imag
     ws.runner.run_pending(project, on_event=events.append)
     error = project.layer(layer.id).run.error
     assert "no-such-sam" in error and "OPENDREAM_SAM_MODEL" in error
-    said = [e.data["text"] for e in events if e.type == "layer.status"]
-    assert said == [f"loading Segment Anything model {tmp_path / 'no-such-sam'}"]
+    assert [e for e in events if e.type == "layer.status"] == [], "nothing to load, nothing said"
     ws.close()
 
 
 def test_tiny_models_setting_builds_and_uses_a_tiny_sam(tmp_path: Path, photo: Image.Image) -> None:
     settings = Settings(data_dir=tmp_path / "data", tiny_models=True, tiny_models_dir=tmp_path / "tiny")
-    ws = Workspace(settings, runtime=make_runtime(settings, load_models=False), extensions=[])
+    ws = Workspace(settings, runtime=make_runtime(settings), extensions=[])
     project = Project.new("sam", 100, 80)
     project.add_layer(REGISTRY.get("load_image"), {"asset": asset_ref(ws.data.blobs.put_image(photo))}, {})
     layer = project.add_layer(REGISTRY.get("sam"), {"mode": "prompt", "points": "1,1"}, {"image": "L1"})
@@ -166,3 +170,86 @@ def test_stability_score_is_high_for_crisp_logits() -> None:
     crisp = np.where(np.arange(100).reshape(10, 10) < 50, 10.0, -10.0)[None]
     soft = np.linspace(-2, 2, 100).reshape(1, 10, 10)
     assert stability_scores(crisp)[0] == 1.0 and stability_scores(soft)[0] < 0.6
+
+
+def test_sam_is_loaded_by_the_model_manager_and_evicted_when_it_needs_room(
+    tmp_path: Path, tiny_sam: Path, photo: Image.Image
+) -> None:
+    """SAM kept its own cache outside the manager's memory budget."""
+    import shutil
+
+    second = shutil.copytree(tiny_sam, tmp_path / "second-sam")
+    settings = Settings(data_dir=tmp_path / "data", device="cpu")
+    manager = ModelManager(settings, device="cpu", dtype="float32")
+    ws = Workspace(settings, runtime=Runtime(settings, models=manager), extensions=[])
+    prompt = {"mode": "prompt", "points": "50,40"}
+    segment(ws, photo, {**prompt, "model": str(tiny_sam)})
+    segment(ws, photo, {**prompt, "model": str(tiny_sam), "points": "10,10"})
+    (entry,) = manager.loaded()
+    assert (entry["role"], entry["source"]) == ("sam", str(tiny_sam.resolve())) and entry["bytes"] > 0
+    assert manager.stats["loads"] == 1, "loaded once, then reused"
+
+    manager.budget_bytes = entry["bytes"] * 3 // 2  # room for one SAM, not two
+    segment(ws, photo, {**prompt, "model": str(second)})
+    assert [(x["role"], x["source"]) for x in manager.loaded()] == [("sam", str(second.resolve()))]
+    assert manager.stats["evictions"] == 1 and manager.used_bytes <= manager.budget_bytes
+    ws.close()
+
+
+def test_a_file_named_sam_model_outside_the_model_folders_gets_one_answer(
+    tmp_path: Path, tiny_sam: Path, photo: Image.Image
+) -> None:
+    """A file's `model` resolves only inside OPENDREAM_MODEL_DIRS, as for the diffusion ops:
+    an existing SAM folder, a system file and missing paths outside them look the same."""
+    import shutil
+
+    outside = shutil.copytree(tiny_sam, tmp_path / "home" / "my-sam")
+    inside = shutil.copytree(tiny_sam, tmp_path / "models" / "sam-here")
+    settings = Settings(data_dir=tmp_path / "data", device="cpu", model_dirs=[tmp_path / "models"])
+    ws = Workspace(settings, runtime=make_runtime(settings), extensions=[])
+    from_file = Trust(from_file=True, consented=True)
+    errors = {}
+    for model in (str(outside), str(tmp_path / "home" / "nothing"), "/etc/passwd", "/etc/no-such-file"):
+        project, (layer,) = segment(ws, photo, {"mode": "prompt", "points": "5,5", "model": model}, from_file)
+        assert project.layer(layer).status == "failed"
+        errors[model] = project.layer(layer).run.error.replace(repr(model), "<model>")
+    assert len(set(errors.values())) == 1 and "not in the model folders" in errors["/etc/passwd"], errors
+    for model in (str(inside), "sam-here"):  # inside the model folders, by path or by name
+        project, (layer,) = segment(ws, photo, {"mode": "prompt", "points": "5,5", "model": model}, from_file)
+        assert project.layer(layer).status == "ready", project.layer(layer).run.error
+    ws.close()
+
+
+@pytest.mark.skipif(not Path("/proc/self/io").exists(), reason="reads counted by Linux's /proc/self/io")
+def test_a_sam_model_file_is_refused_without_reading_it(tmp_path: Path, photo: Image.Image) -> None:
+    """SAM's model path read a 1 GB file whole into memory."""
+    big = tmp_path / "models" / "big.safetensors"
+    big.parent.mkdir()
+    with big.open("wb") as f:
+        f.write((8).to_bytes(8, "little") + b'{"a": 1}')  # a safetensors header ...
+        f.truncate(2**30)  # ... then 1 GB (sparse)
+
+    def read_bytes() -> int:
+        return int(Path("/proc/self/io").read_text().split("rchar: ")[1].split()[0])
+
+    settings = Settings(data_dir=tmp_path / "data", device="cpu", model_dirs=[tmp_path / "models"])
+    ws = Workspace(settings, runtime=make_runtime(settings), extensions=[])
+    for trust in (Trust(), Trust(from_file=True, consented=True)):
+        before = read_bytes()
+        project, (layer,) = segment(ws, photo, {"mode": "prompt", "points": "5,5", "model": str(big)}, trust)
+        assert read_bytes() - before < 2**26, "the 1 GB file was not read"
+        error = project.layer(layer).run.error
+        assert "is a single file" in error and "OPENDREAM_SAM_MODEL" in error, error
+    ws.close()
+
+
+def test_a_file_named_hub_sam_is_not_downloaded_before_consent(tmp_path: Path) -> None:
+    from opendream.core.errors import ConsentRequired
+
+    manager = ModelManager(Settings(data_dir=tmp_path / "data"), device="cpu", dtype="float32")
+    asked: list[str] = []
+    with pytest.raises(ConsentRequired, match="downloads 'someone/unknown-sam' from the Hugging Face hub"):
+        manager.for_file(allow_download=False).load(
+            "sam", "someone/unknown-sam", asked.append, default="facebook/sam-vit-base"
+        )
+    assert asked == [] and manager.loaded() == []

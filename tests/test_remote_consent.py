@@ -154,3 +154,69 @@ def test_cli_run_needs_allow_remote(tmp_path: Path, openai: FakeService, monkeyp
     )
     assert result.exit_code == 0, result.output
     assert sorted(r.json()["prompt"] for r in openai.requests) == ["a", "b"]
+
+
+def _kept_result() -> tuple[str, dict]:
+    carried = base64.b64decode(png_b64((1, 2, 3), (256, 256)))
+    kept = "sha256:" + hashlib.sha256(carried).hexdigest()
+    return kept, {kept: "data:image/png;base64," + base64.b64encode(carried).decode()}
+
+
+def test_a_forced_replay_keeps_a_file_layers_result_until_the_user_consents(
+    tmp_path: Path, openai: FakeService
+) -> None:
+    """A forced replay of a file's remote layer that has its result marked it pending: the
+    result was hidden although nothing could run. It stays ready; nothing is sent."""
+    app = make_app(tmp_path / "data", openai_api_key=KEY, openai_base_url=f"{openai.url}/v1")
+    kept, assets = _kept_result()
+    with TestClient(app, base_url=BASE) as client:
+        pid = import_file(client, workflow([dalle_layer(1, "kept", kept)], assets))["project"]["id"]
+        report = client.post(f"/api/projects/{pid}/replay", json={"force": True, "timeout": 10}).json()
+        assert [(x["status"], x["result"]) for x in report["layers"]] == [("ready", "exact")]
+        (layer,) = client.get(f"/api/projects/{pid}").json()["layers"]
+        assert (layer["status"], layer["blob"]) == ("ready", kept.removeprefix("sha256:"))
+        assert openai.requests == []
+    app.state.opendream.workspace.close()
+
+
+def test_cli_forced_run_keeps_a_file_layers_result_without_allow_remote(
+    tmp_path: Path, openai: FakeService, monkeypatch
+) -> None:
+    from opendream.cli import app as cli
+
+    monkeypatch.setenv("OPENDREAM_OPENAI_API_KEY", KEY)
+    monkeypatch.setenv("OPENDREAM_OPENAI_BASE_URL", f"{openai.url}/v1")
+    kept, assets = _kept_result()
+    path = tmp_path / "w.json"
+    path.write_bytes(workflow([dalle_layer(1, "kept", kept)], assets))
+    data = tmp_path / "d"
+    result = CliRunner().invoke(cli, ["run", str(path), "--data-dir", str(data), "--json", "--force"])
+    (row,) = json.loads(result.stdout)["layers"]
+    assert (row["outcome"], row["result"], row["blob"]) == (
+        "needs consent",
+        "exact",
+        kept.removeprefix("sha256:"),
+    )
+    assert result.exit_code == 0 and "--allow-remote" in result.stderr and openai.requests == []
+
+
+def test_a_deleted_projects_consent_rows_go_with_it(tmp_path: Path, openai: FakeService) -> None:
+    """Rows of `file_layers` (and the file's expected results) outlived their project."""
+    from opendream.engine.consent import recipe_digest
+    from opendream.storage.consent import ConsentStore
+
+    app = make_app(tmp_path / "data", openai_api_key=KEY, openai_base_url=f"{openai.url}/v1")
+    db = app.state.opendream.workspace.data.db
+    store = app.state.opendream.store
+    with TestClient(app, base_url=BASE) as client:
+        pid = import_file(client, workflow([dalle_layer(1, "a"), dalle_layer(2, "b")]))["project"]["id"]
+        client.post(f"/api/projects/{pid}/consent", json={"layers": ["L2"]})
+        wait_idle(client, pid)
+        digests = {x.id: recipe_digest(x.recipe) for x in app.state.opendream.workspace.load(pid).layers}
+        consent = ConsentStore(db)
+        assert [consent.lookup(pid, i, d) for i, d in digests.items()] == [(True, False), (True, True)]
+        assert store.get_expected(pid) != {}
+        assert client.delete(f"/api/projects/{pid}").status_code == 204
+        assert [consent.lookup(pid, i, d) for i, d in digests.items()] == [(False, False), (False, False)]
+        assert consent.waiting(pid) == [] and store.get_expected(pid) == {}
+    app.state.opendream.workspace.close()

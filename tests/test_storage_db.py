@@ -326,3 +326,26 @@ def test_database_newer_than_the_code_is_refused(tmp_path: Path) -> None:
 def test_migration_versions_must_increase(tmp_path: Path, versions: list[int]) -> None:
     with pytest.raises(ValueError, match="strictly increasing"):
         Database.open(tmp_path / "opendream.db", migrations=[(v, _add_notes_table) for v in versions])
+
+
+def test_rows_orphaned_by_deletes_before_the_fix_are_cleared_by_migration(tmp_path: Path) -> None:
+    """Deleting a project left its `file_layers` and `expected_results` rows behind."""
+    path = tmp_path / "opendream.db"
+    old = Database.open(path, migrations=MIGRATIONS[:3])
+    for project_id in ("kept", "gone"):
+        old.create_project(_doc(project_id))
+        with old._write() as conn:
+            conn.exec_driver_sql(
+                "INSERT INTO file_layers (project_id, layer_id, recipe) VALUES (?, 'L1', 'r')", (project_id,)
+            )
+            conn.exec_driver_sql(
+                "INSERT INTO expected_results (project_id, expected) VALUES (?, '{}')", (project_id,)
+            )
+    with old._write() as conn:  # what delete_project did before it removed the rows too
+        conn.exec_driver_sql("DELETE FROM projects WHERE id = 'gone'")
+    old.close()
+
+    migrated = Database.open(path)
+    for table in ("file_layers", "expected_results"):
+        assert _scalar(migrated, f"SELECT group_concat(project_id) FROM {table}") == "kept", table
+    migrated.close()

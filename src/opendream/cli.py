@@ -135,16 +135,17 @@ def run(
             )
             workspace.save(project, expected_revision=revision)
         if out is not None:
+            try:  # before any file is written: a canvas over the pixel budget writes nothing
+                canvas = workspace.composite(project)
+            except OpendreamError as exc:
+                raise fail(f"composite.png not written: {exc.message}") from None
             out.mkdir(parents=True, exist_ok=True)
             for layer in project.layers:
                 if layer.blob:
                     (out / f"{layer.id}-{_slug(layer.name)}.png").write_bytes(
                         workspace.data.blobs.get(layer.blob)
                     )
-            try:
-                workspace.composite(project).save(out / "composite.png")
-            except OpendreamError as exc:
-                raise fail(f"composite.png not written: {exc.message}") from None
+            canvas.save(out / "composite.png")
     finally:
         workspace.close()
 

@@ -70,6 +70,7 @@ class _Base:
     pipelines: dict[tuple, Any] = field(default_factory=dict)
     extras: dict[tuple, Any] = field(default_factory=dict)
     nbytes: int = 0
+    role: str | None = None  # set for a model ``load`` made (not a pipeline)
 
 
 def module_bytes(modules: list[Any]) -> int:
@@ -124,7 +125,8 @@ def _estimate_bytes(source: Source, dtype: str) -> int:
 
 
 class ModelManager:
-    """Loads diffusers pipelines once and keeps them, least-recently-used first out.
+    """Loads diffusers pipelines (``get``) and other models (``load``) once and keeps them,
+    least-recently-used first out.
 
     Args:
         settings: application settings (default models, ``tiny_models``, budget, pickle opt-in).
@@ -176,22 +178,27 @@ class ModelManager:
         view._roots, view._downloads = model_roots(self.settings), allow_download
         return view
 
-    def _named(self, name: str, role: str) -> bool:
-        """Whether ``name`` came from a file's recipe under this view (not the role's default)."""
-        return self._roots is not None and name != default_model(self.settings, role)
+    def _default(self, role: str, default: str | None) -> str:
+        return default if default is not None else default_model(self.settings, role)
 
-    def resolve(self, model: str, role: str, revision: str | None = None) -> Source:
+    def _named(self, name: str, role: str, default: str | None = None) -> bool:
+        """Whether ``name`` came from a file's recipe under this view (not the role's default)."""
+        return self._roots is not None and name != self._default(role, default)
+
+    def resolve(
+        self, model: str, role: str, revision: str | None = None, *, default: str | None = None
+    ) -> Source:
         """Where ``model`` (or the default of ``role``) comes from, under this view's rules."""
-        name = self.model_for(model, role)
-        if self._named(name, role):
+        name = self.model_for(model, role, default)
+        if self._named(name, role, default):
             assert self._roots is not None
             return resolve_confined(name, self._roots, revision=revision, role=role)
         return resolve_source(name, revision=revision, role=role)
 
-    def _local_only(self, source: Source, name: str, role: str) -> Path | None:
+    def _local_only(self, source: Source, name: str, role: str, default: str | None = None) -> Path | None:
         """``None`` when this view may download ``name``; else its folder in the HF cache, or
         ``ConsentRequired`` when it is not there (the hub is not contacted at all)."""
-        if self._downloads or not self._named(name, role):
+        if self._downloads or not self._named(name, role, default):
             return None
         folder = cached_snapshot(source.location, source.revision)
         if folder is None:
@@ -209,15 +216,15 @@ class ModelManager:
 
     # --- public -------------------------------------------------------------------------
 
-    def model_for(self, model: str, role: str) -> str:
-        """``model`` itself, or the settings' default for ``role`` when it is empty."""
-        return model.strip() if model and model.strip() else default_model(self.settings, role)
+    def model_for(self, model: str, role: str, default: str | None = None) -> str:
+        """``model`` itself, or when it is empty ``default`` (else the settings' default for ``role``)."""
+        return model.strip() if model and model.strip() else self._default(role, default)
 
-    def identity(self, model: str, role: str) -> dict[str, Any]:
+    def identity(self, model: str, role: str, default: str | None = None) -> dict[str, Any]:
         """Identity of the weights ``model`` (or the default for ``role``) names, for cache keys."""
-        name = self.model_for(model, role)
+        name = self.model_for(model, role, default)
         try:
-            return identity(self.resolve(name, role))
+            return identity(self.resolve(name, role, default=default))
         except ModelUnavailable:
             return {"source": name, "revision": "unavailable"}
 
@@ -265,6 +272,65 @@ class ModelManager:
                 self._make_room(0, keep=key)
             return self._derive(base, kind, controlnet, role, controlnet_role, progress, status)
 
+    def load(
+        self,
+        role: str,
+        model: str,
+        loader: Callable[[str], T],
+        *,
+        default: str,
+        progress: DownloadProgress | None = None,
+        status: Status | None = None,
+    ) -> T:
+        """A model that is not a diffusers pipeline (Segment Anything, a detector ...), loaded once
+        by ``loader`` and kept under the same rules as pipelines: ``model`` (``default`` when
+        empty) is a hub repo id or a local model folder, confined to the model folders when a
+        workflow file names it and downloaded only with consent; the torch modules ``loader``
+        returns (itself, or inside a tuple) count against the memory budget and are evicted
+        least recently used first. ``loader`` gets a local folder, or a hub repo id to download
+        into the Hugging Face cache. A single file is refused unread; anything ``loader`` raises
+        becomes ``ModelUnavailable`` naming the model. ``progress``/``status``: as for ``get``."""
+        name = self.model_for(model, role, default)
+        source = self.resolve(name, role, default=default)
+        if source.kind not in ("hub", "folder"):
+            raise ModelUnavailable(
+                f"model {name!r} is a single file; a {role} model is a model folder or a hub repo id. "
+                + how_to_provide(name, role)
+            )
+        # The role takes the dtype's place in the key: a pipeline's weights are never shared.
+        key = (source.kind, source.location, source.revision, self.device, role)
+        with self._key_lock(key):
+            with self._lock:
+                base = self._bases.get(key)
+                if base is not None:
+                    self._bases.move_to_end(key)
+                    return base.pipe
+            if status is not None:
+                status(f"loading model {name}")
+            self._make_room(_estimate_bytes(source, self.dtype), keep=None)
+            silence_progress_bars()
+            try:
+                if source.kind == "hub" and (local := self._local_only(source, name, role, default)):
+                    loaded = loader(str(local))
+                elif source.kind == "hub":
+                    loaded = _watch_download(source.location, progress, lambda: loader(source.location))
+                else:
+                    loaded = loader(source.location)
+            except (ModelUnavailable, Cancelled, ConsentRequired):
+                raise
+            except Exception as exc:
+                why = _hub_failure(exc, source) if source.kind == "hub" else _short(exc)
+                raise ModelUnavailable(
+                    f"model {name!r} could not be loaded ({why}). " + how_to_provide(name, role)
+                ) from exc
+            self.stats["loads"] += 1
+            parts = list(loaded) if isinstance(loaded, tuple) else [loaded]
+            base = _Base(key=key, source=source, pipe=loaded, nbytes=module_bytes(parts), role=role)
+            with self._lock:
+                self._bases[key] = base
+            self._make_room(0, keep=key)
+            return loaded
+
     def evict(self, model: str | None = None, role: str = "dream") -> int:
         """Drop one model (or every model when ``model`` is None) and free its memory; returns
         how many bases were dropped."""
@@ -295,6 +361,7 @@ class ModelManager:
                     "source": b.source.location,
                     "kind": b.source.kind,
                     "pipelines": sorted(k[0] for k in b.pipelines),
+                    "role": b.role,
                     "bytes": b.nbytes,
                 }
                 for b in self._bases.values()

@@ -27,7 +27,10 @@ _ENV_FOR_ROLE = {
     "pix2pix": "OPENDREAM_PIX2PIX_MODEL",
     "controlnet_canny": "OPENDREAM_CONTROLNET_CANNY_MODEL",
     "controlnet_openpose": "OPENDREAM_CONTROLNET_OPENPOSE_MODEL",
+    "sam": "OPENDREAM_SAM_MODEL",
 }
+#: How to provide a model that is not a diffusers pipeline, by role.
+_FORM_FOR_ROLE = {"sam": "a local folder holding config.json, model.safetensors and processor_config.json"}
 
 
 @dataclass(frozen=True)
@@ -46,8 +49,9 @@ class Source:
 def how_to_provide(model: str, role: str | None = None) -> str:
     """The sentence every "model unavailable" message ends with."""
     env = _ENV_FOR_ROLE.get(role or "", "OPENDREAM_<ROLE>_MODEL")
+    form = _FORM_FOR_ROLE.get(role or "", "a local diffusers folder, a .safetensors checkpoint file")
     return (
-        f"Provide it as a local diffusers folder, a .safetensors checkpoint file, or download it with "
+        f"Provide it as {form}, or download it with "
         f"`huggingface-cli download {model if _HUB_ID.match(model) else '<repo id>'}` "
         f"(then set {env} to the repo id, folder or file), or start with --tiny-models for offline tests."
     )

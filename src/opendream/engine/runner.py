@@ -93,6 +93,7 @@ class Runner:
             on_event(Event("layer.failed", {"layers": ids, "error": exc.message}))
             return LayerRun(head.id, spec.name, "failed", error=exc.message)
 
+        kept = all(x.status == "ready" and x.blob and self.executor.blobs.has(x.blob) for x in group)
         project.mark(ids, "running")
         on_event(Event("layer.started", {"layers": ids, "op": spec.name}))
 
@@ -119,7 +120,10 @@ class Runner:
                 trust=trust,
             )
         except ConsentRequired as exc:
-            project.mark(ids, "pending", error=f"waiting for consent: {exc.message}")
+            if kept:  # a forced re-run that may not happen: the group keeps the result it has
+                project.mark(ids, "ready")
+            else:
+                project.mark(ids, "pending", error=f"waiting for consent: {exc.message}")
             on_event(Event("layer.consent", {"layers": ids, "reason": exc.message}))
             return LayerRun(head.id, spec.name, "needs consent", error=exc.message)
         except Cancelled as exc:

@@ -3,17 +3,17 @@ points and/or a box around an object, get its mask).
 
 A bundled extension using only the public op API. The model is transformers' ``SamModel`` with
 ``SamProcessor``, loaded with ``from_pretrained`` from safetensors (a hub repo id, downloaded
-into the Hugging Face cache on first use, or a local folder; setting ``sam_model``). Nothing
+into the Hugging Face cache on first use, or a local folder; setting ``sam_model``) through the
+engine's model manager (``ctx.models.load``), like every model: it counts against the memory
+budget, and a model a workflow file names obeys the model-folder rule. Nothing
 here needs torchvision: automatic mode prompts the model with a grid of points and removes
 duplicate masks with a numpy non-maximum suppression, instead of transformers'
 torchvision-based ``mask-generation`` pipeline."""
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import tempfile
-import threading
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -22,18 +22,15 @@ from PIL import Image
 
 import opendream
 from opendream import Context, Field, ImageLayer, MaskLayer
-from opendream.core.errors import InvalidParams, ModelUnavailable, OpFailed
+from opendream.core.errors import InvalidParams, OpFailed
 
 MAX_SIDE = 4096
 POINT_BATCH = 64
 MAX_CANDIDATES = 256
-_LOCK = threading.Lock()
-_LOADED: dict[tuple[str, str], tuple[Any, Any]] = {}  # the most recently used model only
 
 
-def _model_name(model: str, ctx: Context | None) -> str:
-    if model.strip():
-        return model.strip()
+def _default_model(ctx: Context | None) -> str:
+    """What an empty ``model`` means: the ``sam_model`` setting, or a tiny SAM with ``tiny_models``."""
     settings = getattr(ctx, "settings", None)
     if getattr(settings, "tiny_models", False):
         folder = Path(settings.tiny_models_dir or Path(settings.data_dir) / "tiny-models")
@@ -82,39 +79,40 @@ def build_tiny_sam(folder: Path) -> Path:
     return folder
 
 
-def _load(name: str, device: str, ctx: Context | None) -> tuple[Any, Any]:
-    with _LOCK:
-        if (name, device) in _LOADED:
-            return _LOADED[(name, device)]
+def _models(ctx: Context | None) -> Any:
+    """The engine's model manager (``ctx.models``): it loads, counts and evicts SAM too."""
+    if ctx is None or ctx.models is None:
+        raise OpFailed("sam needs the model manager (install Opendream's diffusion extra)")
+    return ctx.models
+
+
+def _load(model: str, ctx: Context) -> tuple[Any, Any]:
+    """SAM and its processor, loaded once by the model manager under its memory budget. A
+    model a workflow file names resolves only inside the model folders (``OPENDREAM_MODEL_DIRS``)."""
+    manager = _models(ctx)
+    device = ctx.device or "cpu"
+
+    def load(location: str) -> tuple[Any, Any]:
         from transformers import SamModel, SamProcessor
 
-        if ctx is not None:
-            ctx.status(f"loading Segment Anything model {name}")
-        try:
-            model = SamModel.from_pretrained(name, use_safetensors=True).to(device).eval()
-            processor = SamProcessor.from_pretrained(name)
-        except Exception as exc:
-            reason = str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__
-            raise ModelUnavailable(
-                f"Segment Anything model {name!r} could not be loaded ({reason}). Download it once with "
-                f"`huggingface-cli download {name}` or point OPENDREAM_SAM_MODEL at a local folder holding "
-                "config.json, model.safetensors and processor_config.json."
-            ) from exc
-        _LOADED.clear()
-        _LOADED[(name, device)] = (model, processor)
-        return model, processor
+        sam_model = SamModel.from_pretrained(location, use_safetensors=True).to(device).eval()
+        return sam_model, SamProcessor.from_pretrained(location)
+
+    return manager.load(
+        "sam",
+        model,
+        load,
+        default=_default_model(ctx),
+        progress=ctx.download_progress,
+        status=ctx.status,
+    )
 
 
 def _identity(params: dict, ctx: Any) -> dict:
-    name = _model_name(str(params.get("model") or ""), ctx)
-    path = Path(name)
-    if not path.is_dir():
-        return {"model": name}
-    digest = hashlib.sha256()
-    for file in sorted(path.glob("*.json")) + sorted(path.glob("*.safetensors")):
-        stat = file.stat()
-        digest.update(file.name.encode() + f":{stat.st_size}:{stat.st_mtime_ns}".encode())
-    return {"model": name, "fingerprint": digest.hexdigest()}
+    model = str(params.get("model") or "")
+    if ctx is None or ctx.models is None:
+        return {"model": model.strip() or _default_model(ctx)}
+    return {"model": ctx.models.identity(model, "sam", default=_default_model(ctx))}
 
 
 def parse_points(text: str, width: int, height: int) -> tuple[list[list[float]], list[int]]:
@@ -237,8 +235,8 @@ def sam(
     # 2. Load the model once; embed the image once
     import torch
 
-    device = getattr(ctx, "device", "cpu") or "cpu"
-    sam_model, processor = _load(_model_name(model, ctx), device, ctx)
+    sam_model, processor = _load(model, ctx)
+    device = ctx.device or "cpu"
     inputs = processor(images=source, return_tensors="pt")
     with torch.inference_mode():
         embeddings = sam_model.get_image_embeddings(inputs["pixel_values"].to(device))

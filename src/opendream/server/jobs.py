@@ -46,6 +46,7 @@ class _Prepared:
     layers: tuple[str, ...] = ()
     skip: str | None = None
     failure: str | None = None
+    kept: bool = False  # the group had its results when a forced run began
 
 
 def preview_jpeg(image: Image.Image) -> str:
@@ -278,9 +279,15 @@ class JobQueue:
                 trust=Trust(from_file=from_file, consented=consented),
             )
         except ConsentRequired as exc:
-            # Nothing was sent: the group waits for the user (listed by GET …/consent).
-            self.consent.ask(job["project_id"], job["layer_id"], exc.message)
-            self._finish_layers(job, prepared.recipe, "pending", error=f"waiting for consent: {exc.message}")
+            # Nothing was sent. A group with its results keeps them (a forced re-run that may not
+            # happen); one without waits for the user (listed by GET …/consent).
+            if prepared.kept:
+                self._finish_layers(job, prepared.recipe, "ready", error=None)
+            else:
+                self.consent.ask(job["project_id"], job["layer_id"], exc.message)
+                self._finish_layers(
+                    job, prepared.recipe, "pending", error=f"waiting for consent: {exc.message}"
+                )
             self._end(job, "cancelled", error=f"waiting for consent: {exc.message}")
             self.service.hub.publish({"type": "consent.needed", "project": job["project_id"]})
             return
@@ -337,7 +344,8 @@ class JobQueue:
         except LayerNotFound:
             return _Prepared(skip="the layer was deleted")
         ids = tuple(x.id for x in group)
-        if not job["force"] and all(x.status == "ready" and x.blob for x in group):
+        kept = all(x.status == "ready" and x.blob for x in group)
+        if not job["force"] and kept:
             return _Prepared(layers=ids, skip="already ready")
         try:
             inputs = resolve_inputs(project, group[0].id)
@@ -347,7 +355,7 @@ class JobQueue:
         for layer in group:
             layer.run = RunRecord(job=job["id"], made_by=layer.run.made_by)  # kept: see set_outputs
         project.mark(ids, "running")
-        return _Prepared(recipe=group[0].recipe, inputs=inputs, layers=ids)
+        return _Prepared(recipe=group[0].recipe, inputs=inputs, layers=ids, kept=kept)
 
     def _finish_layers(self, job: dict[str, Any], recipe: Recipe, status: str, error: str | None) -> None:
         def change(project: Project) -> list[str]:

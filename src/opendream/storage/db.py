@@ -119,10 +119,14 @@ class Database:
         return [dict(row._mapping) for row in rows]
 
     def delete_project(self, project_id: str) -> None:
+        """Delete the project with what was kept about it: the consent rows of the layers its
+        workflow file brought and the results that file recorded (its jobs stay as history)."""
         with self._write() as conn:
             deleted = conn.exec_driver_sql("DELETE FROM projects WHERE id = ?", (project_id,)).rowcount
             if deleted == 0:
                 raise ProjectNotFound(project_id)
+            for table in ("file_layers", "expected_results"):
+                conn.exec_driver_sql(f"DELETE FROM {table} WHERE project_id = ?", (project_id,))
 
     # -- result cache -----------------------------------------------------------------------
 

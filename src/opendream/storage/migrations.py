@@ -83,10 +83,17 @@ def _v3_file_layers(conn: Connection) -> None:
     )
 
 
+def _v4_drop_orphans(conn: Connection) -> None:
+    # Deleting a project once left its file_layers and expected_results rows behind.
+    for table in ("file_layers", "expected_results"):
+        conn.exec_driver_sql(f"DELETE FROM {table} WHERE project_id NOT IN (SELECT id FROM projects)")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, _v1_projects_and_cache),
     (2, _v2_jobs),
     (3, _v3_file_layers),
+    (4, _v4_drop_orphans),
 )
 
 
