@@ -45,7 +45,7 @@ def artifacts() -> Path:
     return ARTIFACTS
 
 
-def _serve(
+def serve_app(
     tmp_path_factory: pytest.TempPathFactory, artifacts: Path, name: str, env: dict[str, str]
 ) -> Iterator[str]:
     """Run ``opendream serve --tiny-models`` on a fresh data directory; yield its base URL."""
@@ -73,13 +73,15 @@ def _serve(
         env={**os.environ, "OMP_NUM_THREADS": "2", **env},
     )
     base = f"http://127.0.0.1:{port}"
+    token = env.get("OPENDREAM_TOKEN")
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     deadline = time.monotonic() + START_TIMEOUT
     try:
         while True:
             if process.poll() is not None:
                 pytest.fail(f"the server exited with {process.returncode}; see {log_path}")
             try:
-                if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                if httpx.get(f"{base}/api/health", headers=headers, timeout=1).status_code == 200:
                     break
             except httpx.HTTPError:
                 pass
@@ -101,13 +103,13 @@ def _serve(
 def server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[str]:
     """The base URL of a server with tiny models on a fresh data directory."""
     # URL installs stay off here whatever the environment says: the story checks the refusal.
-    yield from _serve(tmp_path_factory, artifacts, "server", {"OPENDREAM_ALLOW_URL_INSTALL": "0"})
+    yield from serve_app(tmp_path_factory, artifacts, "server", {"OPENDREAM_ALLOW_URL_INSTALL": "0"})
 
 
 @pytest.fixture(scope="module")
 def url_install_server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[str]:
     """Like ``server``, on its own data directory, with installing extensions from a URL allowed."""
-    yield from _serve(tmp_path_factory, artifacts, "url-install-server", {"OPENDREAM_ALLOW_URL_INSTALL": "1"})
+    yield from serve_app(tmp_path_factory, artifacts, "url-install-server", {"OPENDREAM_ALLOW_URL_INSTALL": "1"})
 
 
 # Module scope, not session: Playwright's sync API keeps an event loop running in this

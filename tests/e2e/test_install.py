@@ -5,12 +5,9 @@ then makes a layer from an uploaded image."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
 import io
 import re
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,7 +15,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from tests.e2e.ui import row, wait_ready
+from tests.e2e.ui import row, serve_folder, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -45,26 +42,14 @@ def e2e_posterize(image: ImageLayer, levels: Annotated[int, Field(ge=2, le=8)] =
 '''.encode()
 
 
-class _QuietHandler(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, format: str, *args: object) -> None:
-        pass
-
-
 @pytest.fixture
 def remote(tmp_path: Path) -> Iterator[str]:
     """A local HTTP server on 127.0.0.1 serving ``e2e_posterize.py``; its URL."""
     folder = tmp_path / "remote"
     folder.mkdir()
     (folder / "e2e_posterize.py").write_bytes(EXTENSION)
-    handler = functools.partial(_QuietHandler, directory=str(folder))
-    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler) as httpd:
-        thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{httpd.server_address[1]}/e2e_posterize.py"
-        finally:
-            httpd.shutdown()
-            thread.join(timeout=5)
+    with serve_folder(folder) as base:
+        yield f"{base}/e2e_posterize.py"
 
 
 def gradient_png(path: Path, size: int = 64) -> Path:
