@@ -10,8 +10,9 @@ from typing import Any
 @dataclass(frozen=True)
 class Event:
     """``type`` is one of ``layer.started``, ``layer.status``, ``layer.progress``,
-    ``layer.download``, ``layer.completed``, ``layer.failed``, ``layer.cancelled``; ``data`` is JSON-able except
-    ``preview`` (a PIL image)."""
+    ``layer.download``, ``layer.completed``, and for a run that gave no outputs
+    ``layer.failed``, ``layer.cancelled`` or ``layer.consent`` (with its ``error``); ``data``
+    is JSON-able except ``preview`` (a PIL image)."""
 
     type: str
     data: dict[str, Any] = field(default_factory=dict)

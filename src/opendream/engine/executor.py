@@ -5,9 +5,7 @@ recipe and its input blob hashes and gives back output blob hashes."""
 
 from __future__ import annotations
 
-import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from PIL import Image
@@ -20,14 +18,12 @@ from opendream.core.recipe import LayerKind, Recipe, asset_digest, canonical_jso
 from opendream.core.registry import OpRegistry, OpSpec
 from opendream.engine import diagnose
 from opendream.engine.consent import USER, Trust
+from opendream.engine.hooks import Hooks
 from opendream.engine.runtime import Runtime
 from opendream.storage.blobs import BlobStore
 from opendream.storage.db import Database
 
 InputBlobs = dict[str, tuple[LayerKind, str] | list[tuple[LayerKind, str]]]
-ProgressSink = Callable[[int, int, Image.Image | None], None]
-DownloadSink = Callable[[int, int], None]
-StatusSink = Callable[[str], None]
 
 
 def out_of_memory(exc: BaseException) -> bool:
@@ -55,15 +51,7 @@ class Executor:
         self.db = db
         self.runtime = runtime
 
-    def context(
-        self,
-        spec: OpSpec,
-        on_progress: ProgressSink | None = None,
-        cancel_event: threading.Event | None = None,
-        on_download: DownloadSink | None = None,
-        on_status: StatusSink | None = None,
-        trust: Trust = USER,
-    ) -> Context:
+    def context(self, spec: OpSpec, hooks: Hooks, trust: Trust = USER) -> Context:
         models = self.runtime.models
         if trust.from_file and models is not None:
             # A file's recipe sees only the model folders, and downloads only with consent.
@@ -74,11 +62,11 @@ class Executor:
             dtype=self.runtime.dtype,
             models=models,
             settings=self.runtime.settings,
-            on_progress=on_progress,
-            cancel_event=cancel_event,
+            on_progress=hooks.progress,
+            cancel_event=hooks.cancel,
             load_asset=lambda ref: self.blobs.get_image(asset_digest(ref)),
-            on_download=on_download,
-            on_status=on_status,
+            on_download=hooks.download,
+            on_status=hooks.status,
         )
 
     def cache_key(self, spec: OpSpec, recipe: Recipe, inputs: InputBlobs, ctx: Context) -> str:
@@ -104,19 +92,16 @@ class Executor:
         self,
         recipe: Recipe,
         inputs: InputBlobs,
+        hooks: Hooks,
         *,
         use_cache: bool = True,
-        on_progress: ProgressSink | None = None,
-        cancel_event: threading.Event | None = None,
-        on_download: DownloadSink | None = None,
-        on_status: StatusSink | None = None,
         trust: Trust = USER,
     ) -> Execution:
         """Run ``recipe`` (or take its cached outputs). Raises what the op raises, and
         ``ConsentRequired`` before a file's recipe would reach a remote service unasked."""
         started = time.perf_counter()
         spec = self.registry.get(recipe.op)
-        ctx = self.context(spec, on_progress, cancel_event, on_download, on_status, trust)
+        ctx = self.context(spec, hooks, trust)
         key = self.cache_key(spec, recipe, inputs, ctx)
         cacheable = spec.deterministic
         if use_cache and cacheable:

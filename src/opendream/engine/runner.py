@@ -4,23 +4,20 @@ Works on an in-memory ``Project``; the caller persists it (CLI and server decide
 
 from __future__ import annotations
 
-import logging
 import threading
 from dataclasses import asdict, dataclass
-from typing import Literal
 
-from PIL import Image
-
-from opendream.core.errors import Cancelled, ConsentRequired, OpendreamError
+from opendream.core.errors import OpendreamError
 from opendream.core.project import Project
 from opendream.core.recipe import RunRecord
 from opendream.engine.consent import USER, Trust
 from opendream.engine.events import Event, EventSink, ignore
 from opendream.engine.executor import Executor, InputBlobs
+from opendream.engine.hooks import Hooks
+from opendream.engine.run import RunOutcome, plan, run_group
 
-log = logging.getLogger(__name__)
-
-RunOutcome = Literal["computed", "cached", "reused", "failed", "cancelled", "skipped", "needs consent"]
+# The event that says how a run that gave no outputs ended.
+_ENDED = {"needs consent": "layer.consent", "cancelled": "layer.cancelled", "failed": "layer.failed"}
 
 
 @dataclass
@@ -78,12 +75,7 @@ class Runner:
         head = group[0]
         ids = [x.id for x in group]
         spec = self.executor.registry.get(head.recipe.op)
-        if (
-            not spec.deterministic
-            and not force
-            and all(x.blob and self.executor.blobs.has(x.blob) for x in group)
-        ):
-            # Results of remote/random ops are kept as assets: replay reuses them unless forced.
+        if plan(spec, group, self.executor.blobs.has, force=force, replay=True) == "reuse":
             project.mark(ids, "ready")
             return LayerRun(head.id, spec.name, "reused")
         try:
@@ -93,54 +85,34 @@ class Runner:
             on_event(Event("layer.failed", {"layers": ids, "error": exc.message}))
             return LayerRun(head.id, spec.name, "failed", error=exc.message)
 
-        kept = all(x.status == "ready" and x.blob and self.executor.blobs.has(x.blob) for x in group)
+        had_results = all(x.status == "ready" and x.blob and self.executor.blobs.has(x.blob) for x in group)
         project.mark(ids, "running")
         on_event(Event("layer.started", {"layers": ids, "op": spec.name}))
-
-        def progress(step: int, total: int, preview: Image.Image | None) -> None:
-            on_event(
+        hooks = Hooks(
+            progress=lambda step, total, preview: on_event(
                 Event("layer.progress", {"layers": ids, "step": step, "total": total, "preview": preview})
-            )
+            ),
+            download=lambda done, total: on_event(
+                Event("layer.download", {"layers": ids, "done_bytes": done, "total_bytes": total})
+            ),
+            status=lambda text: on_event(Event("layer.status", {"layers": ids, "text": text})),
+            cancel=cancel_event,
+        )
+        ran = run_group(
+            self.executor,
+            head.recipe,
+            inputs,
+            hooks,
+            use_cache=not force,
+            trust=trust,
+            had_results=had_results,
+        )
+        if ran.execution is None:
+            project.mark(ids, ran.status or "failed", error=ran.layer_error)
+            on_event(Event(_ENDED[ran.outcome], {"layers": ids, "error": ran.error}))
+            return LayerRun(head.id, spec.name, ran.outcome, error=ran.error)
 
-        def download(done: int, total: int) -> None:
-            on_event(Event("layer.download", {"layers": ids, "done_bytes": done, "total_bytes": total}))
-
-        def status(text: str) -> None:
-            on_event(Event("layer.status", {"layers": ids, "text": text}))
-
-        try:
-            execution = self.executor.execute(
-                head.recipe,
-                inputs,
-                use_cache=not force,
-                on_progress=progress,
-                cancel_event=cancel_event,
-                on_download=download,
-                on_status=status,
-                trust=trust,
-            )
-        except ConsentRequired as exc:
-            if kept:  # a forced re-run that may not happen: the group keeps the result it has
-                project.mark(ids, "ready")
-            else:
-                project.mark(ids, "pending", error=f"waiting for consent: {exc.message}")
-            on_event(Event("layer.consent", {"layers": ids, "reason": exc.message}))
-            return LayerRun(head.id, spec.name, "needs consent", error=exc.message)
-        except Cancelled as exc:
-            project.mark(ids, "cancelled", error=exc.message)
-            on_event(Event("layer.cancelled", {"layers": ids}))
-            return LayerRun(head.id, spec.name, "cancelled", error=exc.message)
-        except Exception as exc:
-            if isinstance(exc, OpendreamError):  # said to the user by the run's report
-                message = exc.message
-                log.info("op %s failed on layer %s: %s", spec.name, head.id, message)
-            else:  # a bug: its traceback is what a report needs
-                message = f"{type(exc).__name__}: {exc}"
-                log.exception("op %s failed on layer %s", spec.name, head.id)
-            project.mark(ids, "failed", error=message)
-            on_event(Event("layer.failed", {"layers": ids, "error": message}))
-            return LayerRun(head.id, spec.name, "failed", error=message)
-
+        execution = ran.execution
         run = RunRecord(
             duration=round(execution.seconds, 4),
             cache_hit=execution.cache_hit,
@@ -148,14 +120,17 @@ class Runner:
             made_by=execution.made_by,
         )
         removed = project.set_outputs(head.id, execution.outputs, run)
-        outcome: RunOutcome = "cached" if execution.cache_hit else "computed"
         on_event(
             Event(
                 "layer.completed",
-                {"layers": [x.id for x in project.group(head.id)], "outcome": outcome, "removed": removed},
+                {
+                    "layers": [x.id for x in project.group(head.id)],
+                    "outcome": ran.outcome,
+                    "removed": removed,
+                },
             )
         )
-        return LayerRun(head.id, spec.name, outcome, execution.seconds, removed=tuple(removed))
+        return LayerRun(head.id, spec.name, ran.outcome, execution.seconds, removed=tuple(removed))
 
     def run_pending(
         self,

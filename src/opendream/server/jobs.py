@@ -19,11 +19,13 @@ from typing import Any
 
 from PIL import Image
 
-from opendream.core.errors import Cancelled, ConsentRequired, LayerNotFound, OpendreamError, ProjectNotFound
+from opendream.core.errors import LayerNotFound, ProjectNotFound
 from opendream.core.project import Project
 from opendream.core.recipe import Recipe, RunRecord
 from opendream.engine.consent import Trust, recipe_digest
 from opendream.engine.executor import Executor, InputBlobs
+from opendream.engine.hooks import Hooks
+from opendream.engine.run import GroupRun, plan, run_group
 from opendream.engine.runner import InputNotReady, resolve_inputs
 from opendream.server.service import ProjectService
 from opendream.storage.consent import ConsentStore
@@ -252,66 +254,32 @@ class JobQueue:
                 | fields
             )
 
-        def on_progress(step: int, total: int, preview: Image.Image | None) -> None:
+        def progress(step: int, total: int, preview: Image.Image | None) -> None:
             extra = {"preview": preview_jpeg(preview)} if preview is not None else {}
             publish("job.progress", step=step, total=total, **extra)
 
-        def on_download(done: int, total: int) -> None:
-            publish("job.download", done_bytes=done, total_bytes=total)
-
-        def on_status(text: str) -> None:
-            publish("job.status", text=text)
-
+        hooks = Hooks(
+            progress=progress,
+            download=lambda done, total: publish("job.download", done_bytes=done, total_bytes=total),
+            status=lambda text: publish("job.status", text=text),
+            cancel=cancel,
+        )
         from_file, consented = self.consent.lookup(
             job["project_id"], job["layer_id"], recipe_digest(prepared.recipe)
         )
-        try:
-            if cancel.is_set():
-                raise Cancelled("cancelled before it started")
-            execution = self._executor.execute(
-                prepared.recipe,
-                prepared.inputs,
-                use_cache=not job["force"],
-                on_progress=on_progress,
-                cancel_event=cancel,
-                on_download=on_download,
-                on_status=on_status,
-                trust=Trust(from_file=from_file, consented=consented),
-            )
-        except ConsentRequired as exc:
-            # Nothing was sent. A group with its results keeps them (a forced re-run that may not
-            # happen); one without waits for the user (listed by GET …/consent).
-            if prepared.kept:
-                self._finish_layers(job, prepared.recipe, "ready", error=None)
-            else:
-                self.consent.ask(job["project_id"], job["layer_id"], exc.message)
-                self._finish_layers(
-                    job, prepared.recipe, "pending", error=f"waiting for consent: {exc.message}"
-                )
-            self._end(job, "cancelled", error=f"waiting for consent: {exc.message}")
-            self.service.hub.publish({"type": "consent.needed", "project": job["project_id"]})
+        ran = run_group(
+            self._executor,
+            prepared.recipe,
+            prepared.inputs,
+            hooks,
+            use_cache=not job["force"],
+            trust=Trust(from_file=from_file, consented=consented),
+            had_results=prepared.kept,
+        )
+        if ran.execution is None:
+            self._settle(job, prepared.recipe, ran)
             return
-        except Cancelled as exc:
-            if self._stopping.is_set():
-                self._finish_layers(job, prepared.recipe, "stale", error=None)
-                self._end(job, "failed", error=INTERRUPTED)
-            else:
-                self._finish_layers(job, prepared.recipe, "cancelled", error=exc.message)
-                self._end(job, "cancelled", error=exc.message)
-            return
-        except Exception as exc:
-            message = exc.message if isinstance(exc, OpendreamError) else f"{type(exc).__name__}: {exc}"
-            # an op's own error is the user's to read; anything else is a bug: keep its traceback
-            log.warning(
-                "job %s (%s) failed: %s",
-                job["id"],
-                job["op"],
-                message,
-                exc_info=not isinstance(exc, OpendreamError),
-            )
-            self._finish_layers(job, prepared.recipe, "failed", error=message)
-            self._end(job, "failed", error=message)
-            return
+        execution = ran.execution
         run = RunRecord(
             duration=round(execution.seconds, 4),
             cache_hit=execution.cache_hit,
@@ -344,9 +312,10 @@ class JobQueue:
         except LayerNotFound:
             return _Prepared(skip="the layer was deleted")
         ids = tuple(x.id for x in group)
-        kept = all(x.status == "ready" and x.blob for x in group)
-        if not job["force"] and kept:
+        spec = self._executor.registry.get(group[0].recipe.op)
+        if plan(spec, group, self._executor.blobs.has, force=job["force"], replay=False) == "skip":
             return _Prepared(layers=ids, skip="already ready")
+        kept = all(x.status == "ready" and x.blob for x in group)
         try:
             inputs = resolve_inputs(project, group[0].id)
         except InputNotReady as exc:
@@ -356,6 +325,26 @@ class JobQueue:
             layer.run = RunRecord(job=job["id"], made_by=layer.run.made_by)  # kept: see set_outputs
         project.mark(ids, "running")
         return _Prepared(recipe=group[0].recipe, inputs=inputs, layers=ids, kept=kept)
+
+    def _settle(self, job: dict[str, Any], recipe: Recipe, ran: GroupRun) -> None:
+        """End a job whose run gave no outputs, as ``run_group`` said it ended."""
+        if ran.outcome == "needs consent":
+            if ran.status == "pending":  # listed by GET …/consent until the user says yes
+                self.consent.ask(job["project_id"], job["layer_id"], ran.error or "")
+            self._finish_layers(job, recipe, ran.status or "pending", error=ran.layer_error)
+            self._end(job, "cancelled", error=f"waiting for consent: {ran.error}")
+            self.service.hub.publish({"type": "consent.needed", "project": job["project_id"]})
+        elif ran.outcome == "cancelled" and self._stopping.is_set():
+            # The server stopped, not the user: the group runs again at the next start.
+            self._finish_layers(job, recipe, "stale", error=None)
+            self._end(job, "failed", error=INTERRUPTED)
+        elif ran.outcome == "cancelled":
+            self._finish_layers(job, recipe, "cancelled", error=ran.error)
+            self._end(job, "cancelled", error=ran.error)
+        else:
+            log.warning("job %s (%s) failed: %s", job["id"], job["op"], ran.error)
+            self._finish_layers(job, recipe, "failed", error=ran.error)
+            self._end(job, "failed", error=ran.error)
 
     def _finish_layers(self, job: dict[str, Any], recipe: Recipe, status: str, error: str | None) -> None:
         def change(project: Project) -> list[str]:
