@@ -11,6 +11,7 @@ from PIL import Image
 from opendream.core import provenance, workflow
 from opendream.core.images import check_pixel_budget
 from opendream.core.project import Project
+from opendream.core.recipe import LayerState
 from opendream.core.registry import REGISTRY, OpRegistry
 from opendream.engine import overrides
 from opendream.engine.executor import Executor
@@ -22,7 +23,25 @@ from opendream.ops.compose import composite
 from opendream.settings import Settings
 from opendream.storage.datadir import DataDir, open_data_dir
 
-ReplayResult = Literal["exact", "differs", "new", "failed"]
+ReplayResult = Literal["exact", "differs", "new", "failed", "pending", "waiting for consent"]
+
+
+def replay_result(
+    layer: LayerState, expected: str | None, *, waiting: bool = False, running: bool = False
+) -> ReplayResult:
+    """How a replayed layer compares with the result its file recorded (``expected``):
+    ``waiting`` for the user's consent, still ``running`` (the server's replay may time out
+    first), ``failed`` without pixels, ``new`` when the file recorded none, else ``exact`` or
+    ``differs``."""
+    if waiting and layer.status != "ready":
+        return "waiting for consent"
+    if running and layer.status in ("pending", "running", "stale"):
+        return "pending"
+    if layer.status != "ready" or layer.blob is None:
+        return "failed"
+    if expected is None:
+        return "new"
+    return "exact" if expected == layer.blob else "differs"
 
 
 @dataclass
@@ -139,12 +158,7 @@ class Workspace:
                 layer.id, layer.recipe.op, "cached" if layer.blob else "skipped"
             )
             want = expected.get(layer.id)
-            if layer.status != "ready" or layer.blob is None:
-                result: ReplayResult = "failed"
-            elif want is None:
-                result = "new"
-            else:
-                result = "exact" if want == layer.blob else "differs"
+            result = replay_result(layer, want)
             report.layers.append(
                 LayerReport(
                     layer=layer.id,

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 
 from opendream.core.project import MAX_LAYERS, MAX_NAME, MAX_SIZE, MIN_SIZE
 from opendream.core.registry import MAX_LAYER_LIST
+from opendream.engine.workspace import ReplayResult
 
 MAX_PARAMS = 64
 
@@ -239,7 +240,7 @@ class ReplayLayer(BaseModel):
     status: str
     job: str | None
     outcome: str | None
-    result: Literal["exact", "differs", "new", "failed", "pending", "waiting for consent"]
+    result: ReplayResult
     blob: str | None
     expected: str | None
     error: str | None

@@ -13,6 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from opendream.core import provenance, workflow
 from opendream.core.project import Project, unique_name
 from opendream.engine.consent import file_layers
+from opendream.engine.workspace import replay_result
 from opendream.server.models import ERRORS, ConsentOut, ConsentRequest, LayersQueued, ReplayOut, ReplayRequest
 from opendream.server.state import ServerState, get_state, project_out
 
@@ -154,16 +155,7 @@ def replay(project_id: str, state: State, body: ReplayRequest | None = None) -> 
     for layer in project.layers:
         job = _job_or_none(state, layer.run.job)
         want = expected.get(layer.id)
-        if layer.group in waiting and layer.status != "ready":
-            result = "waiting for consent"
-        elif layer.status in ("pending", "running", "stale") and active:
-            result = "pending"
-        elif layer.status != "ready" or layer.blob is None:
-            result = "failed"
-        elif want is None:
-            result = "new"
-        else:
-            result = "exact" if want == layer.blob else "differs"
+        result = replay_result(layer, want, waiting=layer.group in waiting, running=bool(active))
         layers.append(
             {
                 "layer": layer.id,
