@@ -13,7 +13,7 @@ import io
 import logging
 import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -146,6 +146,22 @@ class JobQueue:
             self.service.hub.publish({"type": "job.queued", "job": job})
         self._wake.set()
         return jobs
+
+    def edit(
+        self,
+        project_id: str,
+        change: Callable[[Project], list[str]],
+        *,
+        shown: Iterable[str] | None = (),
+    ) -> tuple[Project, list[str], list[dict]]:
+        """The sequence every editing request follows: apply ``change`` (which returns the
+        layers it made need a run), queue those, and tell the clients about them and ``shown``
+        (``None``: every layer). Returns the project, the layers to re-run and their jobs."""
+        project, rerun = self.service.update(project_id, change)
+        jobs = self.submit(project, rerun) if rerun else []
+        told = [x.id for x in project.layers] if shown is None else sorted({*rerun, *shown})
+        self.service.publish_layers(project, told)
+        return project, rerun, jobs
 
     def waiting(self, project: Project) -> list[dict[str, Any]]:
         """The project's layer groups that wait for consent (their recipe is still the file's)."""

@@ -24,10 +24,10 @@ SOURCE_MODES: dict[str, str | None] = {"load_image": None, "paint_mask": "L"}
 
 def _add(state: ServerState, project_id: str, op: str, params: dict, inputs: dict, name: str | None) -> dict:
     spec = state.workspace.registry.get(op)
-    project, layer = state.service.update(project_id, lambda p: p.add_layer(spec, params, inputs, name))
-    jobs = state.queue.submit(project, [layer.id])
-    state.service.publish_layers(project, [layer.id])
-    return {"project": project_out(project), "layers": [layer.id], "jobs": jobs}
+    project, added, jobs = state.queue.edit(
+        project_id, lambda p: [p.add_layer(spec, params, inputs, name).id]
+    )
+    return {"project": project_out(project), "layers": added, "jobs": jobs}
 
 
 @router.post("/layers", status_code=201, response_model=LayersQueued)
@@ -97,9 +97,7 @@ def replace_asset(project_id: str, layer_id: str, state: State, file: Annotated[
             return []  # the same pixels: no undo step, nothing to re-run
         return project.edit_recipe(layer_id, spec, {"asset": ref})
 
-    project, rerun = state.service.update(project_id, change)
-    jobs = state.queue.submit(project, rerun) if rerun else []
-    state.service.publish_layers(project, rerun or [layer_id])
+    project, rerun, jobs = state.queue.edit(project_id, change, shown=[layer_id])
     return {"project": project_out(project), "layers": rerun, "jobs": jobs}
 
 
@@ -126,9 +124,7 @@ def patch_layer(project_id: str, layer_id: str, body: LayerPatch, state: State) 
             project.move_layer(layer_id, body.position)
         return rerun
 
-    project, rerun = state.service.update(project_id, change)
-    jobs = state.queue.submit(project, rerun) if rerun else []
-    state.service.publish_layers(project, rerun or [layer_id])
+    project, rerun, jobs = state.queue.edit(project_id, change, shown=[layer_id])
     return {"project": project_out(project), "layers": rerun, "jobs": jobs}
 
 

@@ -23,14 +23,14 @@ def create_project(body: ProjectCreate, state: State) -> dict:
 
 @router.get("", response_model=list[ProjectSummary])
 def list_projects(state: State) -> list[dict]:
-    return state.workspace.data.db.list_projects()
+    return state.service.summaries()
 
 
 @router.get("/{project_id}", response_model=ProjectOut)
 def get_project(project_id: str, state: State) -> JSONResponse:
     # The hottest route (clients poll it): answer from the stored document as is, without a
     # Project round trip or response-model validation; the shape is ProjectOut's by construction.
-    return JSONResponse(doc_out(state.workspace.data.db.load_project(project_id)))
+    return JSONResponse(doc_out(state.service.document(project_id)))
 
 
 @router.patch("/{project_id}", response_model=ProjectOut)
@@ -42,18 +42,20 @@ def rename_project(project_id: str, body: ProjectPatch, state: State) -> dict:
 @router.delete("/{project_id}", status_code=204)
 def delete_project(project_id: str, state: State) -> Response:
     state.queue.cancel_project(project_id)  # first, so no job of it starts meanwhile
-    state.workspace.data.db.delete_project(project_id)
-    state.hub.publish({"type": "project.changed", "project": project_id, "deleted": True})
+    state.service.delete(project_id)
     return Response(status_code=204)
 
 
 def _history(project_id: str, state: ServerState, redo: bool) -> dict:
-    project, _ = state.service.update(project_id, lambda p: p.redo() if redo else p.undo())
-    # Restored layers whose pixels are not current re-run (mostly cache hits).
-    todo = project.needs_run()
-    if todo:
-        state.queue.submit(project, todo)
-    state.service.publish_layers(project, [x.id for x in project.layers])
+
+    def change(project: Project) -> list[str]:
+        if redo:
+            project.redo()
+        else:
+            project.undo()
+        return project.needs_run()  # restored layers whose pixels are not current (mostly cached)
+
+    project, _, _ = state.queue.edit(project_id, change, shown=None)
     return project_out(project)
 
 

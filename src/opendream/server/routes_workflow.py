@@ -72,7 +72,7 @@ def import_workflow(state: State, file: Annotated[UploadFile, File()]) -> dict:
         raise HTTPException(413, f"a workflow file may be at most {workflow.MAX_WORKFLOW_BYTES} bytes")
     imported = workflow.import_any(data, state.workspace.registry)
     # Importing the same file twice gives "name" and "name (2)", which the project list tells apart.
-    taken = {p["name"] for p in state.workspace.data.db.list_projects()}
+    taken = {p["name"] for p in state.service.summaries()}
     imported.project.name = unique_name(imported.project.name, taken)
     project = state.workspace.import_workflow(imported)
     state.store.set_expected(project.id, imported.expected)

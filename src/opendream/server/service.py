@@ -51,6 +51,19 @@ class ProjectService:
     def load(self, project_id: str) -> Project:
         return self.workspace.load(project_id)
 
+    def document(self, project_id: str) -> dict[str, Any]:
+        """The stored project document as it is (``Project.to_dict``), for the hottest read."""
+        return self.workspace.data.db.load_project(project_id)
+
+    def summaries(self) -> list[dict[str, Any]]:
+        """Every project's summary for the project list (name, size, layer count, thumbnail)."""
+        return self.workspace.data.db.list_projects()
+
+    def delete(self, project_id: str) -> None:
+        """Delete the project and what was recorded about it (its jobs are the queue's)."""
+        self.workspace.data.db.delete_project(project_id)
+        self.hub.publish({"type": "project.changed", "project": project_id, "deleted": True})
+
     def create(self, project: Project) -> Project:
         self.workspace.save_new(project)
         self.hub.publish({"type": "project.changed", "project": project.id, "revision": project.revision})
