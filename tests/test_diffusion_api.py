@@ -13,7 +13,7 @@ import pytest
 import opendream.diffusion.ops  # noqa: F401  (registers the ops)
 from opendream.core.errors import InvalidParams, ModelUnavailable
 from opendream.core.registry import REGISTRY
-from opendream.diffusion.sources import default_model, resolve_source, sniff_file
+from opendream.diffusion.model_sources import default_model, resolve_source, sniff_file
 
 
 def test_importing_the_ops_does_not_import_torch() -> None:

@@ -14,7 +14,7 @@ from PIL import Image
 from opendream import ImageLayer, MaskLayer
 from opendream.core.errors import ModelUnavailable
 from opendream.diffusion.manager import ModelManager
-from opendream.diffusion.sources import identity
+from opendream.diffusion.model_sources import identity
 from tests.diffusion_fixtures import *  # noqa: F403
 from tests.diffusion_fixtures import run_op
 

@@ -6,7 +6,7 @@ import json
 import threading
 from pathlib import Path
 
-from opendream.diffusion.sources import TINY_MARKER
+from opendream.diffusion.model_sources import TINY_MARKER
 from opendream.diffusion.tiny import ensure_tiny_model, tiny_models_dir
 from opendream.settings import Settings
 from tests.diffusion_fixtures import *  # noqa: F403
@@ -61,7 +61,7 @@ def test_tiny_models_dir_follows_settings(tmp_path) -> None:
 
 
 def test_tiny_settings_point_every_default_at_tiny_models(tiny_settings, tiny_dir) -> None:
-    from opendream.diffusion.sources import default_model
+    from opendream.diffusion.model_sources import default_model
 
     assert default_model(tiny_settings, "dream") == str(tiny_dir / "txt2img")
     assert default_model(tiny_settings, "inpaint") == str(tiny_dir / "inpaint")

@@ -16,7 +16,7 @@ from opendream.core.project import Project
 from opendream.core.recipe import asset_ref
 from opendream.core.registry import REGISTRY
 from opendream.diffusion.manager import ModelManager
-from opendream.diffusion.sources import identity
+from opendream.diffusion.model_sources import identity
 from opendream.engine.events import Event
 from opendream.engine.runtime import Runtime
 from opendream.engine.workspace import Workspace

@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from opendream.core.errors import ConsentRequired, ModelUnavailable
 from opendream.diffusion.manager import ModelManager
-from opendream.diffusion.sources import model_roots, resolve_confined
+from opendream.diffusion.model_sources import model_roots, resolve_confined
 from opendream.settings import Settings
 from tests.diffusion_fixtures import *  # noqa: F403
 from tests.fake_services import FakeService, HubRepo, hf_hub, serve, use_hub

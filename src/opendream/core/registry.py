@@ -25,8 +25,9 @@ from opendream.core.context import Context
 from opendream.core.errors import InvalidParams, OpDefinitionError, OpNotFound
 from opendream.core.layer import ImageLayer, Layer, MaskLayer
 
-LayerKind = Literal["image", "mask", "any"]
-_LAYER_KINDS: dict[type, LayerKind] = {ImageLayer: "image", MaskLayer: "mask", Layer: "any"}
+#: What a layer parameter accepts: an image layer, a mask layer, or ``any`` layer.
+InputKind = Literal["image", "mask", "any"]
+_LAYER_KINDS: dict[type, InputKind] = {ImageLayer: "image", MaskLayer: "mask", Layer: "any"}
 _SCALARS = (str, int, float, bool)
 MAX_LAYER_LIST = 64
 
@@ -36,7 +37,7 @@ class LayerParam:
     """A layer-typed parameter: an edge of the DAG."""
 
     name: str
-    kind: LayerKind
+    kind: InputKind
     many: bool
     required: bool
 
@@ -358,7 +359,7 @@ def normalise_outputs(op_name: str, result: Any, returns_masks: bool) -> list[Op
 # --- building a spec from a function -------------------------------------------------------
 
 
-def _layer_annotation(annotation: Any) -> tuple[LayerKind, bool, bool] | None:
+def _layer_annotation(annotation: Any) -> tuple[InputKind, bool, bool] | None:
     """(kind, many, optional) when ``annotation`` is a layer type, else ``None``."""
     optional = False
     origin = typing.get_origin(annotation)

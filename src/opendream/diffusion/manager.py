@@ -23,8 +23,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from opendream.core.errors import Cancelled, ConsentRequired, ModelUnavailable
-from opendream.diffusion.quiet import silence_progress_bars
-from opendream.diffusion.sources import (
+from opendream.diffusion.model_sources import (
     Source,
     cached_snapshot,
     default_model,
@@ -34,6 +33,7 @@ from opendream.diffusion.sources import (
     resolve_confined,
     resolve_source,
 )
+from opendream.diffusion.quiet import silence_progress_bars
 
 log = logging.getLogger("opendream.diffusion.manager")
 

@@ -31,8 +31,8 @@ from opendream.server import (
     routes_ws,
 )
 from opendream.server.docs_page import add_docs_page
-from opendream.server.events import Hub
 from opendream.server.frontend import FrontendMount
+from opendream.server.hub import Hub
 from opendream.server.jobs import JobQueue
 from opendream.server.security import SecurityMiddleware, is_loopback, redact_token_logs
 from opendream.server.service import ProjectService

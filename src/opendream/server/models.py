@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 
 from opendream.core.project import MAX_LAYERS, MAX_NAME, MAX_SIZE, MIN_SIZE
+from opendream.core.recipe import LayerStatus
 from opendream.core.registry import MAX_LAYER_LIST
 from opendream.engine.workspace import ReplayResult
 
@@ -155,7 +156,7 @@ class LayerOut(BaseModel):
     id: str
     name: str
     kind: Literal["image", "mask"]
-    status: Literal["pending", "running", "ready", "stale", "failed", "cancelled"]
+    status: LayerStatus
     blob: str | None
     visible: bool
     opacity: float

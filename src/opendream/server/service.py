@@ -16,7 +16,7 @@ from typing import Any, TypeVar
 from opendream.core.errors import RevisionConflict
 from opendream.core.project import Project
 from opendream.engine.workspace import Workspace
-from opendream.server.events import Hub
+from opendream.server.hub import Hub
 
 T = TypeVar("T")
 MAX_ATTEMPTS = 20

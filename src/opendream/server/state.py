@@ -8,7 +8,7 @@ from fastapi import Request, WebSocket
 
 from opendream.core.project import Project
 from opendream.engine.workspace import Workspace
-from opendream.server.events import Hub
+from opendream.server.hub import Hub
 from opendream.server.jobs import JobQueue
 from opendream.server.service import ProjectService
 from opendream.settings import Settings

@@ -6,7 +6,7 @@ import logging
 import threading
 
 from opendream.engine.extensions import Extensions
-from opendream.server.events import Hub
+from opendream.server.hub import Hub
 
 log = logging.getLogger(__name__)
 POLL_SECONDS = 2.0
