@@ -5,7 +5,9 @@ Imported by ``tests/test_server_*.py`` (the lead owns ``conftest.py``)."""
 from __future__ import annotations
 
 import io
+import struct
 import time
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
@@ -131,3 +133,19 @@ def new_project(client: TestClient, **body: Any) -> dict:
 
 def upload(client: TestClient, project_id: str, data: bytes, route: str = "uploads", name: str = "a.png"):
     return client.post(f"/api/projects/{project_id}/{route}", files={"file": (name, data, "image/png")})
+
+
+def blob_count(client: TestClient) -> int:
+    root: Path = client.app.state.opendream.workspace.data.blobs.root  # type: ignore[attr-defined]
+    return sum(1 for p in root.rglob("*.png"))
+
+
+def bomb_png(width: int = 20000, height: int = 20000) -> bytes:
+    """A tiny PNG whose header claims ``width`` x ``height``."""
+
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
+    rows = zlib.compress(b"\0" * 64)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")

@@ -21,21 +21,8 @@ from opendream.engine import overrides
 from opendream.engine.loader import load_extension_dirs, load_extension_file, reload_extensions
 from opendream.engine.workspace import Workspace, load_ops
 from opendream.settings import Settings
-from tests.conftest import gradient, square_mask
-
-ORIGINALS = Path(__file__).parent / "fixtures" / "original_style" / "extensions"
-
-# An original-style override of a cheap built-in op (no models needed to run either version).
-INVERT_OVERRIDE = """
-from opendream import opendream
-from opendream.layer import MaskLayer
-
-
-@opendream.define_op
-def invert_mask(mask: MaskLayer, **kwargs):
-    # Not an inversion: a recognisable, different result.
-    return MaskLayer(image=mask.get_image().point(lambda v: 128))
-"""
+from tests.conftest import gradient
+from tests.original_fixtures import INVERT_OVERRIDE, ORIGINALS, mask_project
 
 
 @pytest.fixture
@@ -48,14 +35,6 @@ def folder(tmp_path: Path) -> Iterator[Path]:
         REGISTRY.unregister_file(str(path.resolve()))
         sys.modules.pop(f"opendream_ext_{path.stem}", None)
     REGISTRY.set_use_builtin(set())
-
-
-def _mask_project(workspace: Workspace) -> Project:
-    project = Project.new("masks", 32, 32)
-    digest = workspace.data.blobs.put_image(square_mask(32, (8, 8, 24, 24)))
-    project.add_layer(REGISTRY.get("paint_mask"), {"asset": f"sha256:{digest}"}, {})
-    project.add_layer(REGISTRY.get("invert_mask"), {}, {"mask": "L1"})
-    return project
 
 
 def test_the_original_extension_files_load_or_name_the_package_to_install(folder: Path) -> None:
@@ -115,7 +94,7 @@ def test_a_user_override_runs_instead_of_the_built_in_and_can_be_switched_back(
     ]
     assert override.describe()["overrides"] == BUILTIN and builtin.describe()["overrides"] is None
 
-    project = _mask_project(workspace)
+    project = mask_project(workspace)
     workspace.runner.run_pending(project)
     made = workspace.data.blobs.get_image(project.layer("L2").blob)
     assert set(np.unique(np.array(made))) == {128}, "the override ran"

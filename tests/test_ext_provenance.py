@@ -17,7 +17,7 @@ from opendream.core import workflow
 from opendream.core.registry import REGISTRY
 from opendream.engine.loader import load_extension_dirs
 from opendream.engine.workspace import Workspace
-from tests.test_ext_original import INVERT_OVERRIDE, _mask_project
+from tests.original_fixtures import INVERT_OVERRIDE, mask_project
 
 NOTE = "made by extension 'my_invert' (overriding the built-in `invert_mask`); here the built-in `invert_mask` runs"
 REVERSE = "made by the built-in `invert_mask`; here extension 'my_invert' (overriding the built-in `invert_mask`) runs"
@@ -42,7 +42,7 @@ def _override_in(folder: Path, loaded: list[Path]) -> Path:
 
 
 def _export(workspace: Workspace, path: Path) -> dict:
-    project = _mask_project(workspace)
+    project = mask_project(workspace)
     workspace.runner.run_pending(project)
     document = workspace.export_workflow(project)
     path.write_text(json.dumps(document))

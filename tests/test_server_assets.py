@@ -9,8 +9,17 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from tests.server_fixtures import app, client, mask_bytes, new_project, png_bytes, upload, wait_idle
-from tests.test_server_inputs import _blob_count, _bomb_png
+from tests.server_fixtures import (
+    app,
+    blob_count,
+    bomb_png,
+    client,
+    mask_bytes,
+    new_project,
+    png_bytes,
+    upload,
+    wait_idle,
+)
 
 __all__ = ["app", "client"]
 
@@ -78,18 +87,18 @@ def test_the_same_pixels_change_nothing(client: TestClient) -> None:
 
 def test_a_computed_layer_is_409_and_nothing_stored(client: TestClient) -> None:
     pid, before = _chain(client)
-    blobs = _blob_count(client)
+    blobs = blob_count(client)
     response = _put(client, pid, "L2", mask_bytes(16))
     assert response.status_code == 409, response.text
     assert "feather_mask" in response.json()["detail"] and "paint_mask" in response.json()["detail"]
-    assert _blob_count(client) == blobs
+    assert blob_count(client) == blobs
     assert client.get(f"/api/projects/{pid}").json()["revision"] == before["revision"]
 
 
 @pytest.mark.parametrize(
     ("data", "needle"),
     [
-        (_bomb_png(), "pixels"),
+        (bomb_png(), "pixels"),
         (png_bytes()[:60], "corrupt or truncated"),
         (b"GIF89a" + b"\0" * 100, "not a PNG, JPEG or WebP"),
         (b"", "empty"),
@@ -98,11 +107,11 @@ def test_a_computed_layer_is_409_and_nothing_stored(client: TestClient) -> None:
 )
 def test_bad_images_are_415_and_nothing_changes(client: TestClient, data: bytes, needle: str) -> None:
     pid, before = _chain(client)
-    blobs = _blob_count(client)
+    blobs = blob_count(client)
     response = _put(client, pid, "L1", data)
     assert response.status_code == 415, response.text
     assert needle in response.json()["detail"]
-    assert _blob_count(client) == blobs
+    assert blob_count(client) == blobs
     assert client.get(f"/api/projects/{pid}").json() == before
 
 

@@ -2,32 +2,12 @@
 
 from __future__ import annotations
 
-import struct
-import zlib
-from pathlib import Path
-
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.server_fixtures import app, client, new_project, png_bytes, upload
+from tests.server_fixtures import app, blob_count, bomb_png, client, new_project, png_bytes, upload
 
 __all__ = ["app", "client"]
-
-
-def _blob_count(client: TestClient) -> int:
-    root: Path = client.app.state.opendream.workspace.data.blobs.root  # type: ignore[attr-defined]
-    return sum(1 for p in root.rglob("*.png"))
-
-
-def _bomb_png(width: int = 20000, height: int = 20000) -> bytes:
-    """A tiny PNG whose header claims ``width`` x ``height``."""
-
-    def chunk(kind: bytes, body: bytes) -> bytes:
-        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    rows = zlib.compress(b"\0" * 64)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", rows) + chunk(b"IEND", b"")
 
 
 @pytest.mark.parametrize(
@@ -126,7 +106,7 @@ def test_invalid_params_list_each_field(client: TestClient) -> None:
 @pytest.mark.parametrize(
     ("data", "needle"),
     [
-        (_bomb_png(), "pixels"),
+        (bomb_png(), "pixels"),
         (png_bytes()[:60], "corrupt or truncated"),
         (b"GIF89a" + b"\0" * 100, "not a PNG, JPEG or WebP"),
         (b"", "empty"),
@@ -135,12 +115,12 @@ def test_invalid_params_list_each_field(client: TestClient) -> None:
 )
 def test_bad_images_are_refused_and_nothing_stored(client: TestClient, data: bytes, needle: str) -> None:
     project = new_project(client)
-    before = _blob_count(client)
+    before = blob_count(client)
     for route in ("uploads", "masks"):
         response = upload(client, project["id"], data, route=route)
         assert response.status_code == 415, response.text
         assert needle in response.json()["detail"]
-    assert _blob_count(client) == before
+    assert blob_count(client) == before
     assert client.get(f"/api/projects/{project['id']}").json()["layers"] == []
 
 
@@ -149,7 +129,7 @@ def test_oversized_upload_is_413_and_nothing_stored(client: TestClient) -> None:
     huge = b"\0" * (80 * 1024 * 1024)
     response = upload(client, project["id"], huge)
     assert response.status_code == 413, response.text
-    assert _blob_count(client) == 0
+    assert blob_count(client) == 0
 
 
 def test_oversized_chunked_json_is_413(client: TestClient) -> None:

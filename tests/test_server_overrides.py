@@ -15,8 +15,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from opendream.core.registry import REGISTRY
+from tests.original_fixtures import INVERT_OVERRIDE, ORIGINALS
 from tests.server_fixtures import BASE, make_app
-from tests.test_ext_original import INVERT_OVERRIDE, ORIGINALS
 
 
 @pytest.fixture

@@ -24,7 +24,7 @@ from opendream.engine.runtime import make_runtime
 from opendream.engine.workspace import Workspace
 from opendream.settings import Settings
 from tests.conftest import gradient, square_mask
-from tests.test_workflow_ops import WF_OPS, jpeg, picture, png, sample_project
+from tests.workflow_fixtures import WF_OPS, jpeg, picture, png, sample_project
 
 ROOT = Path(__file__).resolve().parents[1]
 FIXTURES = Path(__file__).parent / "fixtures" / "workflows"

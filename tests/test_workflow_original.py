@@ -16,7 +16,7 @@ from opendream.core.errors import OpNotFound, WorkflowError
 from opendream.core.recipe import asset_ref, sha256_hex
 from opendream.core.registry import OpRegistry
 from opendream.core.workflow import import_any, parse_original_workflow
-from tests.test_workflow_ops import WF_OPS, jpeg, picture, png
+from tests.workflow_fixtures import WF_OPS, jpeg, picture, png
 
 FIXTURES = Path(__file__).parent / "fixtures" / "workflows"
 

@@ -25,7 +25,7 @@ from opendream.core.workflow import (
     parse_workflow,
     strip_workflow_png,
 )
-from tests.test_workflow_ops import WF_OPS, jpeg, picture, png, sample_project
+from tests.workflow_fixtures import WF_OPS, jpeg, picture, png, sample_project
 
 
 @pytest.fixture
