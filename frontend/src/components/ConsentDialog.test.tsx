@@ -37,7 +37,7 @@ afterEach(cleanup)
 
 describe('ConsentDialog', () => {
   it('lists the waiting layers with what running them does, and runs them on "Run them"', async () => {
-    const grantConsent = vi.fn(async () => ({ project: storyProject(), layers: ['L2', 'L3'], jobs: [], consent: [] }))
+    const grantConsent = vi.fn(async () => ({ project: storyProject(), layers: ['L2', 'L3'], jobs: [], notes: {}, consent: [] }))
     setup({ grantConsent })
     const dialog = screen.getByRole('dialog', { name: 'Run layers that call out?' })
     const rows = within(dialog).getAllByRole('listitem').map((li) => li.textContent)

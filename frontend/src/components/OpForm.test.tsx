@@ -10,7 +10,7 @@ import { OpForm } from './OpForm'
 
 const dream: OpInfo = {
   name: 'dream', title: 'Dream', version: '1', category: 'generate', description: '', deterministic: true,
-  extension: 'builtin', schema: schemas.dream,
+  remote: false, service: null, extension: 'builtin', overrides: null, schema: schemas.dream,
 }
 
 const canny: OpInfo = {
@@ -70,7 +70,7 @@ describe('OpForm', () => {
   })
 
   it('sends the recipe, canvas-sized, and closes', async () => {
-    const result = { project: { ...storyProject(), revision: 2 }, layers: ['L3'], jobs: [] }
+    const result = { project: { ...storyProject(), revision: 2 }, layers: ['L3'], jobs: [], notes: {}, consent: [] }
     const addLayer = vi.fn(async () => result)
     const { onDone } = setup({ addLayer })
     fireEvent.change(screen.getByLabelText('Prompt'), { target: { value: 'a cat' } })

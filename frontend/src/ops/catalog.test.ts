@@ -3,7 +3,7 @@ import type { OpInfo } from '../api/types'
 import { groupByCategory, searchOps } from './catalog'
 
 const op = (name: string, title: string, category: string, description = ''): OpInfo => ({
-  name, title, category, description, version: '1', deterministic: true, extension: null, schema: {},
+  name, title, category, description, version: '1', deterministic: true, remote: false, service: null, extension: null, overrides: null, schema: {},
 })
 
 const ops = [

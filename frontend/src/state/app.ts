@@ -257,7 +257,7 @@ export function needsReload(state: AppState, event: ServerEvent): boolean {
   const project = state.project
   if (project === null) return false
   if (event.type !== 'project.changed' && event.type !== 'layer.changed') return false
-  if (event.project !== project.id || event.revision === undefined) return false
+  if (event.project !== project.id || event.revision == null) return false
   return event.revision > project.revision
 }
 

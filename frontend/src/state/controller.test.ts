@@ -114,7 +114,7 @@ describe('AppController', () => {
   })
 
   it('adds a layer, records its jobs and selects it', async () => {
-    const result = { project: { ...storyProject(), revision: 2 }, layers: ['L3'], jobs: [job('j9', { layer_id: 'L3' })] }
+    const result = { project: { ...storyProject(), revision: 2 }, layers: ['L3'], jobs: [job('j9', { layer_id: 'L3' })], notes: {}, consent: [] }
     const addLayer = vi.fn(async () => result)
     const controller = new AppController(fakeApi({ addLayer }), fakeEvents().factory)
     controller.store.dispatch({ type: 'project', project: storyProject() })
@@ -186,7 +186,7 @@ describe('AppController', () => {
   it('re-reads an imported project whose replay finished before the reply came', async () => {
     const imported = project([], { id: 'p9', name: 'imported' })
     const queued = job('j1', { project_id: 'p9' })
-    const importWorkflow = vi.fn(async () => ({ project: imported, layers: [], jobs: [queued] }))
+    const importWorkflow = vi.fn(async () => ({ project: imported, layers: [], jobs: [queued], notes: {}, consent: [] }))
     const getProject = vi.fn(async () => ({ ...imported, revision: 3 }))
     const jobs = vi.fn(async () => [{ ...queued, state: 'completed' as const }])
     const controller = new AppController(fakeApi({ importWorkflow, getProject, jobs }), fakeEvents().factory)
@@ -213,7 +213,7 @@ describe('AppController', () => {
 
   it('opens an imported workflow as the current project', async () => {
     const imported = project([], { id: 'p9', name: 'imported' })
-    const importWorkflow = vi.fn(async () => ({ project: imported, layers: [], jobs: [] }))
+    const importWorkflow = vi.fn(async () => ({ project: imported, layers: [], jobs: [], notes: {}, consent: [] }))
     const controller = new AppController(fakeApi({ importWorkflow }), fakeEvents().factory)
     expect(await controller.importFile(new Blob(['{}']), 'w.json')).toEqual(imported)
     expect(controller.state.project?.id).toBe('p9')
@@ -222,7 +222,7 @@ describe('AppController', () => {
   it('asks for consent after an import, on opening a project and on a consent.needed event', async () => {
     const waiting = { layer: 'L2', name: 'DALL-E', op: 'dalle', reason: 'calls OpenAI Images API (paid)' }
     const imported = project([], { id: 'p9', name: 'imported' })
-    const importWorkflow = vi.fn(async () => ({ project: imported, layers: [], jobs: [], consent: [waiting] }))
+    const importWorkflow = vi.fn(async () => ({ project: imported, layers: [], jobs: [], notes: {}, consent: [waiting] }))
     const consent = vi.fn(async () => [waiting])
     const { handle, factory } = fakeEvents()
     const controller = new AppController(fakeApi({ importWorkflow, consent }), factory)
@@ -246,7 +246,7 @@ describe('AppController', () => {
     const a = { layer: 'L2', name: 'DALL-E', op: 'dalle', reason: 'calls OpenAI Images API (paid)' }
     const b = { ...a, layer: 'L3' }
     const queued = job('j7', { layer_id: 'L2' })
-    const grantConsent = vi.fn(async () => ({ project: { ...storyProject(), revision: 4 }, layers: ['L2'], jobs: [queued], consent: [b] }))
+    const grantConsent = vi.fn(async () => ({ project: { ...storyProject(), revision: 4 }, layers: ['L2'], jobs: [queued], notes: {}, consent: [b] }))
     const controller = new AppController(fakeApi({ grantConsent, consent: vi.fn(async () => [a, b]) }), fakeEvents().factory)
     await controller.openProject('p1')
     await controller.grantConsent(['L2'])

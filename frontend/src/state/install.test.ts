@@ -24,7 +24,7 @@ const fetched: FetchedExtension = {
   preview_truncated: false,
 }
 const enabled: EnabledExtension = {
-  extension: { name: 'posterize', source: '/x/posterize.py', ops: ['posterize'], error: null, url: fetched.url, sha256: SHA },
+  extension: { name: 'posterize', source: '/x/posterize.py', ops: ['posterize'], error: null, missing: [], overrides: [], url: fetched.url, sha256: SHA },
   ops: [],
 }
 

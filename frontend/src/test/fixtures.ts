@@ -11,7 +11,7 @@ export function layer(id: string, overrides: Partial<Layer> = {}): Layer {
     opacity: 1,
     group: id,
     recipe: { op: 'dream', op_version: '1', params: {}, inputs: {}, output_index: 0 },
-    run: { duration: null, cache_hit: false, error: null, job: null },
+    run: { duration: null, cache_hit: false, environment: null, error: null, job: null },
     ...overrides,
   }
 }

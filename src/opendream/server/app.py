@@ -8,6 +8,7 @@ import sys
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -38,6 +39,7 @@ from opendream.server.security import SecurityMiddleware, is_loopback, redact_to
 from opendream.server.service import ProjectService
 from opendream.server.state import ServerState
 from opendream.server.watcher import ExtensionPoller
+from opendream.server.ws_models import add_to_openapi
 from opendream.settings import Settings
 from opendream.storage.jobs import JobStore
 
@@ -146,6 +148,14 @@ def create_app(
         lifespan=lifespan,
     )
     app.state.opendream = state
+
+    def openapi() -> dict[str, Any]:
+        # The WebSocket's messages are no route's body: declared among the components.
+        if app.openapi_schema is None:
+            add_to_openapi(FastAPI.openapi(app))
+        return FastAPI.openapi(app)
+
+    app.openapi = openapi  # type: ignore[method-assign]
     if settings.api_docs:
         add_docs_page(app)
     redact_token_logs()

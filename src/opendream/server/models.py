@@ -53,6 +53,12 @@ class Request(BaseModel):
     model_config = ConfigDict(extra="forbid", strict=True)
 
 
+class Response(BaseModel):
+    # Answers always carry every field, defaults included: the schema says so, and the web UI's
+    # generated types (frontend/src/api/schema.d.ts) need not treat them as optional.
+    model_config = ConfigDict(json_schema_serialization_defaults_required=True)
+
+
 # -- requests --------------------------------------------------------------------------------
 
 
@@ -136,7 +142,7 @@ class ErrorOut(BaseModel):
     errors: list[FieldError] | None = None
 
 
-class RecipeOut(BaseModel):
+class RecipeOut(Response):
     op: str
     op_version: str
     params: dict[str, Any]
@@ -144,7 +150,7 @@ class RecipeOut(BaseModel):
     output_index: int
 
 
-class RunOut(BaseModel):
+class RunOut(Response):
     duration: float | None = None
     cache_hit: bool = False
     environment: dict[str, Any] | None = None
@@ -152,7 +158,7 @@ class RunOut(BaseModel):
     job: str | None = None
 
 
-class LayerOut(BaseModel):
+class LayerOut(Response):
     id: str
     name: str
     kind: Literal["image", "mask"]
@@ -165,7 +171,7 @@ class LayerOut(BaseModel):
     run: RunOut
 
 
-class ProjectOut(BaseModel):
+class ProjectOut(Response):
     id: str
     name: str
     width: int
@@ -180,7 +186,7 @@ class ProjectOut(BaseModel):
     redo_label: str | None = Field(default=None, description="What redo would do again (null: nothing)")
 
 
-class ProjectSummary(BaseModel):
+class ProjectSummary(Response):
     id: str
     name: str
     revision: int
@@ -194,7 +200,7 @@ class ProjectSummary(BaseModel):
     )
 
 
-class JobOut(BaseModel):
+class JobOut(Response):
     id: str
     project_id: str
     layer_id: str = Field(description="The first layer of the group the job runs")
@@ -208,14 +214,14 @@ class JobOut(BaseModel):
     finished_at: str | None
 
 
-class ConsentOut(BaseModel):
+class ConsentOut(Response):
     layer: str = Field(description="The first layer of the group that waits")
     name: str
     op: str
     reason: str = Field(description="What running it would do, e.g. `calls OpenAI Images API (paid)`")
 
 
-class LayersQueued(BaseModel):
+class LayersQueued(Response):
     project: ProjectOut
     layers: list[str] = Field(description="The new or re-run layers")
     jobs: list[JobOut]
@@ -228,13 +234,13 @@ class LayersQueued(BaseModel):
     )
 
 
-class DeleteOut(BaseModel):
+class DeleteOut(Response):
     dry_run: bool
     deleted: list[str] = Field(description="The layer and its descendants, in stack order")
     project: ProjectOut
 
 
-class ReplayLayer(BaseModel):
+class ReplayLayer(Response):
     layer: str
     name: str
     op: str
@@ -250,13 +256,13 @@ class ReplayLayer(BaseModel):
     )
 
 
-class ReplayOut(BaseModel):
+class ReplayOut(Response):
     ok: bool = Field(description="Every layer ran and matches the recorded result (or is new)")
     complete: bool = Field(description="Every run finished within the timeout")
     layers: list[ReplayLayer]
 
 
-class OpOut(BaseModel):
+class OpOut(Response):
     name: str
     title: str
     version: str
@@ -271,16 +277,18 @@ class OpOut(BaseModel):
     )
     schema_: dict[str, Any] = Field(alias="schema", description="JSON Schema of params and layer inputs")
 
-    model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
+    model_config = ConfigDict(
+        populate_by_name=True, serialize_by_alias=True, json_schema_serialization_defaults_required=True
+    )
 
 
-class OverrideOut(BaseModel):
+class OverrideOut(Response):
     op: str
     replaces: str = Field(description="`builtin`, or the bundled extension whose op of that name it replaces")
     active: bool = Field(description="Whether the override runs (false: switched off, the built-in runs)")
 
 
-class ExtensionOut(BaseModel):
+class ExtensionOut(Response):
     name: str
     source: str
     ops: list[str]
@@ -303,17 +311,17 @@ class InstalledExtensionOut(ExtensionOut):
     sha256: str | None = Field(description="The hash pinned when it was installed from a URL")
 
 
-class UrlInstallOut(BaseModel):
+class UrlInstallOut(Response):
     allowed: bool
     reason: str | None = Field(description="Why installing from a URL is refused on this server")
 
 
-class ExtensionsOut(BaseModel):
+class ExtensionsOut(Response):
     url_install: UrlInstallOut
     extensions: list[InstalledExtensionOut]
 
 
-class FetchedOut(BaseModel):
+class FetchedOut(Response):
     url: str
     name: str = Field(description="The file name it will have in the extensions folder")
     sha256: str = Field(description="Names the quarantined download; confirm it to enable it")
@@ -322,7 +330,7 @@ class FetchedOut(BaseModel):
     preview_truncated: bool
 
 
-class PendingOut(BaseModel):
+class PendingOut(Response):
     url: str
     name: str = Field(description="The file name it will have in the extensions folder")
     sha256: str
@@ -330,17 +338,17 @@ class PendingOut(BaseModel):
     fetched_at: float = Field(description="Unix time of the download")
 
 
-class EnabledOut(BaseModel):
+class EnabledOut(Response):
     extension: InstalledExtensionOut
     ops: list[OpOut] = Field(description="The ops it provides now")
 
 
-class OpsOut(BaseModel):
+class OpsOut(Response):
     ops: list[OpOut]
     extensions: list[ExtensionOut]
 
 
-class HealthOut(BaseModel):
+class HealthOut(Response):
     status: Literal["ok"]
     version: str
     device: str
