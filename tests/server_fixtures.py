@@ -46,7 +46,9 @@ def server_test_slow(
 
 @opendream.op(title="Downloads (test)", category="test")
 def server_test_download(chunks: Annotated[int, Field(ge=1, le=10)] = 3, ctx: Context = None) -> ImageLayer:
-    """Reports a model download in ``chunks`` parts, as a diffusion op fetching weights would."""
+    """Says what it does, then reports a model download in ``chunks`` parts, as a diffusion op
+    fetching weights would."""
+    ctx.status("fetching weights (test)")
     for part in range(1, chunks + 1):
         ctx.download_progress(part * 1000, chunks * 1000)
     return ImageLayer(image=Image.new("RGB", (8, 8), (10, 20, 30)))

@@ -1359,7 +1359,7 @@ export interface components {
              * @description true: the project was deleted
              * @default null
              */
-            deleted?: boolean | null;
+            deleted?: true | null;
         };
         ServerEvent: components["schemas"]["JobChanged"] | components["schemas"]["JobProgress"] | components["schemas"]["JobDownload"] | components["schemas"]["JobStatus"] | components["schemas"]["LayerChanged"] | components["schemas"]["ProjectChanged"] | components["schemas"]["ExtensionsChanged"] | components["schemas"]["ConsentNeeded"] | components["schemas"]["CancelAccepted"] | components["schemas"]["ErrorMessage"];
         /**

@@ -70,7 +70,7 @@ class ProjectChanged(Message):
     type: Literal["project.changed"]
     project: str
     revision: int | None = Field(None, description="The saved revision (absent when deleted)")
-    deleted: bool | None = Field(None, description="true: the project was deleted")
+    deleted: Literal[True] | None = Field(None, description="true: the project was deleted")
 
 
 class ExtensionsChanged(Message):
