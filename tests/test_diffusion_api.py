@@ -63,7 +63,8 @@ def test_schema_marks_layers_and_prompt_widget() -> None:
     assert schema["properties"]["mask_layer"]["x-opendream-layer"] == "mask"
     assert schema["properties"]["image_layer"]["x-opendream-layer"] == "image"
     dream_schema = REGISTRY.get("dream").schema()
-    assert dream_schema["properties"]["prompt"]["widget"] == "textarea"
+    assert dream_schema["properties"]["prompt"]["x-opendream-widget"] == "textarea"
+    assert dream_schema["properties"]["seed"]["x-opendream-widget"] == "seed"
     assert dream_schema["properties"]["scheduler"]["enum"] == [
         "euler_a",
         "euler",

@@ -55,7 +55,9 @@ def test_schema_covers_every_allowed_type(registry: OpRegistry) -> None:
         "title": "Refs",
     }
     assert props["anything"]["x-opendream-layer"] == "any"
-    assert props["prompt"]["widget"] == "textarea" and props["prompt"]["description"] == "What to draw"
+    # The bare `widget` key extensions wrote is namespaced as the schema's other hints are.
+    assert props["prompt"]["x-opendream-widget"] == "textarea" and "widget" not in props["prompt"]
+    assert props["prompt"]["description"] == "What to draw"
     assert props["steps"] == {
         "default": 20,
         "maximum": 150,

@@ -897,6 +897,11 @@ export interface components {
             /** Deterministic */
             deterministic: boolean;
             /**
+             * Source
+             * @description A source op (category `source`): its layer holds the user's picture (`image`) or painted mask (`mask`), replaced by `PUT …/layers/{id}/asset`; null: the op computes its pixels
+             */
+            source: ("image" | "mask") | null;
+            /**
              * Remote
              * @description Calls a paid or remote service: a file's layers of it wait for consent
              */

@@ -56,7 +56,8 @@ export interface JsonSchema {
   properties?: Record<string, JsonSchema>
   required?: string[]
   additionalProperties?: boolean | JsonSchema
-  widget?: string
+  /** The form widget the op asks for (the UI never guesses one from a parameter's name). */
+  'x-opendream-widget'?: 'textarea' | 'seed' | 'points' | 'box'
   $ref?: string
   $defs?: Record<string, JsonSchema>
   'x-opendream-layer'?: 'image' | 'mask' | 'any'

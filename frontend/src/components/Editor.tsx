@@ -6,6 +6,7 @@ import { loadImage } from '../canvas/images'
 import { CanvasPicker, PickerContext } from '../canvas/picker'
 import { MaskToolbar } from '../mask/MaskToolbar'
 import { MaskPainter } from '../mask/painter'
+import { sourceOf } from '../ops/catalog'
 import { useAppState, useController } from '../state/context'
 import { ConsentDialog } from './ConsentDialog'
 import { ExtensionsDialog } from './ExtensionsDialog'
@@ -73,13 +74,13 @@ export function Editor({ project }: { project: Project }) {
   }
 
   const pickOp = (op: OpInfo) => {
-    if (op.name === 'load_image') imageInput.current?.click()
-    else if (op.name === 'paint_mask') void startMask(null)
+    if (op.source === 'image') imageInput.current?.click()
+    else if (op.source === 'mask') void startMask(null)
     else setSide({ mode: 'form', op })
   }
 
   const editLayer = (layer: Layer) => {
-    if (layer.recipe.op === 'paint_mask') {
+    if (sourceOf(catalog, layer.recipe.op) === 'mask') {
       void startMask(layer)
       return
     }

@@ -1,6 +1,7 @@
 import { useEffect, useState } from 'react'
 import { blobUrl } from '../api/client'
 import type { Layer } from '../api/types'
+import { sourceOf } from '../ops/catalog'
 import { layerCancelling, type Progress } from '../state/app'
 import { useAppState, useController } from '../state/context'
 import { dropPosition, stepPosition } from '../state/order'
@@ -18,6 +19,7 @@ interface LayersPanelProps {
 export function LayersPanel({ onEdit }: LayersPanelProps) {
   const controller = useController()
   const layers = useAppState((s) => s.project?.layers ?? [])
+  const catalog = useAppState((s) => s.catalog)
   const [dragged, setDragged] = useState<string | null>(null)
   const [deleting, setDeleting] = useState<{ layer: Layer; doomed: Layer[] } | null>(null)
 
@@ -43,6 +45,7 @@ export function LayersPanel({ onEdit }: LayersPanelProps) {
           <LayerRow
             key={layer.id}
             layer={layer}
+            source={sourceOf(catalog, layer.recipe.op)}
             dragging={dragged === layer.id}
             onDragStart={() => setDragged(layer.id)}
             onDragEnd={() => setDragged(null)}
@@ -94,6 +97,8 @@ function useDeleteKey(askDelete: ((layer: Layer) => Promise<void>) | null) {
 
 interface LayerRowProps {
   layer: Layer
+  /** The layer's op is a source op: its pixels are the user's picture (no form to edit) or mask (repainted). */
+  source: 'image' | 'mask' | null
   dragging: boolean
   onDragStart: () => void
   onDragEnd: () => void
@@ -103,7 +108,7 @@ interface LayerRowProps {
   onDelete: () => void
 }
 
-function LayerRow({ layer, dragging, onDragStart, onDragEnd, onDrop, onMove, onEdit, onDelete }: LayerRowProps) {
+function LayerRow({ layer, source, dragging, onDragStart, onDragEnd, onDrop, onMove, onEdit, onDelete }: LayerRowProps) {
   const controller = useController()
   const selected = useAppState((s) => s.selectedLayer === layer.id)
   const progress = useAppState((s) => s.progress[layer.id])
@@ -196,9 +201,9 @@ function LayerRow({ layer, dragging, onDragStart, onDragEnd, onDrop, onMove, onE
           </label>
         </div>
         <div className="layer-actions" onClick={(e) => e.stopPropagation()}>
-          {layer.recipe.op !== 'load_image' && (
+          {source !== 'image' && (
             <button type="button" onClick={onEdit}>
-              {layer.recipe.op === 'paint_mask' ? 'Repaint' : 'Edit'}
+              {source === 'mask' ? 'Repaint' : 'Edit'}
             </button>
           )}
           <button type="button" onClick={() => setRenaming(true)}>

@@ -8,7 +8,7 @@ import { schemas } from '../test/schemas'
 import { OpForm } from './OpForm'
 
 const inpaint: OpInfo = {
-  name: 'mask_and_inpaint', title: 'Inpaint', version: '1', category: 'edit', deterministic: true, remote: false, service: null, extension: 'builtin', overrides: null,
+  name: 'mask_and_inpaint', title: 'Inpaint', version: '1', category: 'edit', deterministic: true, source: null, remote: false, service: null, extension: 'builtin', overrides: null,
   description: 'Repaints ``image_layer`` where ``mask_layer`` is white. <img src=x onerror=alert(1)>',
   schema: schemas.mask_and_inpaint,
 }

@@ -10,7 +10,7 @@ import { OpForm } from './OpForm'
 
 const dream: OpInfo = {
   name: 'dream', title: 'Dream', version: '1', category: 'generate', description: '', deterministic: true,
-  remote: false, service: null, extension: 'builtin', overrides: null, schema: schemas.dream,
+  source: null, remote: false, service: null, extension: 'builtin', overrides: null, schema: schemas.dream,
 }
 
 const canny: OpInfo = {

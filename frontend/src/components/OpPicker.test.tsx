@@ -8,7 +8,7 @@ import { OpPicker } from './OpPicker'
 
 const dream: OpInfo = {
   name: 'dream', title: 'Dream', version: '1', category: 'generate', description: '', deterministic: true,
-  remote: false, service: null, extension: 'builtin', overrides: null, schema: schemas.dream,
+  source: null, remote: false, service: null, extension: 'builtin', overrides: null, schema: schemas.dream,
 }
 const inpaint: OpInfo = { ...dream, name: 'inpaint', title: 'Inpaint', category: 'edit' }
 

@@ -136,7 +136,7 @@ function Control(props: FieldProps) {
       return (
         <textarea
           id={inputId(field)}
-          rows={field.name === 'prompt' ? 4 : 2}
+          rows={field.required ? 4 : 2}
           maxLength={field.maxLength}
           value={typeof value === 'string' ? value : ''}
           onChange={(e) => onChange(e.target.value)}

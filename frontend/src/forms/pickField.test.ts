@@ -6,8 +6,8 @@ import { formFields, initialValues, toRequest } from './schemaForm'
 const sam: JsonSchema = {
   type: 'object',
   properties: {
-    points: { type: 'string', default: '', maxLength: 4000, widget: 'points', description: 'clicks' },
-    box: { type: 'string', default: '', maxLength: 100, widget: 'box' },
+    points: { type: 'string', default: '', maxLength: 4000, 'x-opendream-widget': 'points', description: 'clicks' },
+    box: { type: 'string', default: '', maxLength: 100, 'x-opendream-widget': 'box' },
     model: { type: 'string', default: '' },
   },
 }

@@ -57,7 +57,7 @@ describe('formFields on real op schemas', () => {
     ])
   })
 
-  it('gives the parameter named seed a seed field', () => {
+  it('gives the seed a seed field, as its schema asks', () => {
     expect(byName(dream, 'seed')).toMatchObject({ kind: 'seed', min: 0, max: 4294967295, default: 42 })
   })
 
@@ -106,9 +106,20 @@ describe('fieldFor on other schema shapes', () => {
     expect(fieldFor('scale', schema.properties!.scale, schema)).toMatchObject({ kind: 'number', min: 0, max: undefined })
   })
 
-  it('uses a textarea for strings marked widget textarea and humanizes names without a title', () => {
-    const schema = root({ story_text: { type: 'string', widget: 'textarea' } })
+  it('uses a textarea for strings marked textarea and humanizes names without a title', () => {
+    const schema = root({ story_text: { type: 'string', 'x-opendream-widget': 'textarea' } })
     expect(fieldFor('story_text', schema.properties!.story_text, schema)).toMatchObject({ kind: 'textarea', label: 'Story text' })
+  })
+
+  it('gives a seed field to any integer marked seed', () => {
+    const schema = root({ noise: { type: 'integer', 'x-opendream-widget': 'seed' } })
+    expect(fieldFor('noise', schema.properties!.noise, schema)).toMatchObject({ kind: 'seed', min: 0, max: 4294967295 })
+  })
+
+  it('chooses widgets from the schema, never from parameter names', () => {
+    const schema = root({ seed: { type: 'integer' }, prompt: { type: 'string' } })
+    expect(fieldFor('seed', schema.properties!.seed, schema)).toMatchObject({ kind: 'number' })
+    expect(fieldFor('prompt', schema.properties!.prompt, schema)).toMatchObject({ kind: 'text' })
   })
 
   it('marks layer parameters of kind any and Optional layers', () => {

@@ -20,7 +20,7 @@ export interface TextField extends FieldBase {
   pattern?: string
 }
 
-/** Text that can also be picked on the canvas: `widget: "points"` or `"box"`. */
+/** Text that can also be picked on the canvas: `x-opendream-widget: "points"` or `"box"`. */
 export interface PickField extends FieldBase {
   kind: 'pick'
   pick: PickKind
@@ -121,8 +121,9 @@ function sliderStep(min: number, max: number): number {
   return 10 ** Math.floor(Math.log10((max - min) / 100))
 }
 
-function numberField(base: FieldBase, schema: JsonSchema, isSeed: boolean): NumberField {
+function numberField(base: FieldBase, schema: JsonSchema): NumberField {
   const integer = schema.type === 'integer'
+  const isSeed = integer && schema['x-opendream-widget'] === 'seed'
   const exclusiveMin = schema.exclusiveMinimum !== undefined
   const exclusiveMax = schema.exclusiveMaximum !== undefined
   let min = schema.minimum ?? schema.exclusiveMinimum
@@ -180,16 +181,16 @@ export function fieldFor(name: string, property: JsonSchema, root: JsonSchema): 
       }
     case 'integer':
     case 'number':
-      return numberField(base, schema, name === 'seed')
+      return numberField(base, schema)
     case 'string': {
       const fallback = typeof schema.default === 'string' ? schema.default : null
-      if (schema.widget === 'points' || schema.widget === 'box') {
-        return { ...base, kind: 'pick', pick: schema.widget, default: fallback, maxLength: schema.maxLength }
+      const widget = schema['x-opendream-widget']
+      if (widget === 'points' || widget === 'box') {
+        return { ...base, kind: 'pick', pick: widget, default: fallback, maxLength: schema.maxLength }
       }
-      const long = schema.widget === 'textarea' || name.toLowerCase().includes('prompt')
       return {
         ...base,
-        kind: long ? 'textarea' : 'text',
+        kind: widget === 'textarea' ? 'textarea' : 'text',
         default: fallback,
         maxLength: schema.maxLength,
         pattern: schema.pattern,

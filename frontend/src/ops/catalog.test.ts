@@ -1,9 +1,9 @@
 import { expect, it } from 'vitest'
 import type { OpInfo } from '../api/types'
-import { groupByCategory, searchOps } from './catalog'
+import { groupByCategory, searchOps, sourceOf } from './catalog'
 
 const op = (name: string, title: string, category: string, description = ''): OpInfo => ({
-  name, title, category, description, version: '1', deterministic: true, remote: false, service: null, extension: null, overrides: null, schema: {},
+  name, title, category, description, version: '1', deterministic: true, source: null, remote: false, service: null, extension: null, overrides: null, schema: {},
 })
 
 const ops = [
@@ -26,4 +26,13 @@ it('groups by category, each sorted by title', () => {
     ['generate', ['dream']],
     ['mask', ['invert_mask']],
   ])
+})
+
+it('knows source ops by what they declare, not by their names', () => {
+  const picture = { ...op('upload', 'Upload', 'source'), source: 'image' as const }
+  const catalog = { ops: [...ops, picture], extensions: [] }
+  expect(sourceOf(catalog, 'upload')).toBe('image')
+  expect(sourceOf(catalog, 'mask_and_inpaint')).toBeNull()
+  expect(sourceOf(catalog, 'load_image')).toBeNull() // not installed here
+  expect(sourceOf(null, 'upload')).toBeNull()
 })

@@ -1,4 +1,10 @@
-import type { OpInfo } from '../api/types'
+import type { OpCatalog, OpInfo } from '../api/types'
+
+/** What a layer made by `op` holds when the op is a source op (the user's picture or painted
+ * mask, as the op declares); null for an op that computes its pixels, or one not installed. */
+export function sourceOf(catalog: OpCatalog | null | undefined, op: string): OpInfo['source'] {
+  return catalog?.ops.find((o) => o.name === op)?.source ?? null
+}
 
 /** Ops whose name, title, category or description contain every word of the query. */
 export function searchOps(ops: OpInfo[], query: string): OpInfo[] {

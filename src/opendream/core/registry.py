@@ -30,6 +30,11 @@ InputKind = Literal["image", "mask", "any"]
 _LAYER_KINDS: dict[type, InputKind] = {ImageLayer: "image", MaskLayer: "mask", Layer: "any"}
 _SCALARS = (str, int, float, bool)
 MAX_LAYER_LIST = 64
+#: The schema key of a form hint (``textarea``, ``seed``, ``points``, ``box``): ops declare it
+#: with ``json_schema_extra``; the bare ``widget`` key extensions wrote before is renamed to it.
+WIDGET = "x-opendream-widget"
+#: The category of source ops: their pixels are an asset the user provides, not computed.
+SOURCE = "source"
 
 
 @dataclass(frozen=True)
@@ -124,6 +129,14 @@ class OpSpec:
         return self.migrate(dict(params), from_version)
 
     @property
+    def source(self) -> Literal["image", "mask"] | None:
+        """What a source op's layer holds (the user's picture or painted mask); None for an op
+        that computes its pixels."""
+        if self.category != SOURCE:
+            return None
+        return "mask" if self.returns_masks else "image"
+
+    @property
     def builtin(self) -> bool:
         return self.extension == BUILTIN
 
@@ -151,6 +164,7 @@ class OpSpec:
             "category": self.category,
             "description": self.description,
             "deterministic": self.deterministic,
+            "source": self.source,
             "remote": self.remote,
             "service": self.service,
             "extension": self.extension,
@@ -162,6 +176,7 @@ class OpSpec:
         """JSON Schema of the form: params from pydantic plus layer pickers marked
         ``x-opendream-layer``. Layer properties hold layer ids."""
         schema = self.params_model.model_json_schema()
+        _namespace_widgets(schema)
         schema["title"] = self.title
         properties: dict[str, Any] = {}
         required = list(schema.get("required", []))
@@ -308,6 +323,20 @@ _MESSAGES = {
     "literal_error": "has to be one of {expected}",
     "enum": "has to be one of {expected}",
 }
+
+
+def _namespace_widgets(schema: dict[str, Any]) -> None:
+    """Rename each ``widget`` hint in ``schema`` and its subschemas to ``x-opendream-widget``."""
+    if isinstance(schema.get("widget"), str):
+        schema.setdefault(WIDGET, schema.pop("widget"))
+    for key in ("properties", "$defs"):
+        for sub in schema.get(key, {}).values():
+            _namespace_widgets(sub)
+    for key in ("anyOf", "oneOf", "allOf"):
+        for sub in schema.get(key, []):
+            _namespace_widgets(sub)
+    if isinstance(schema.get("items"), dict):
+        _namespace_widgets(schema["items"])
 
 
 def _message(err: Any) -> str:

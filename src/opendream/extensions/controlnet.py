@@ -38,7 +38,7 @@ ConditioningScale = Annotated[
 ]
 Steps = Annotated[int, Field(ge=1, le=150, description="Denoising steps")]
 Guidance = Annotated[float, Field(ge=0, le=30, description="How closely to follow the prompt")]
-Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED, json_schema_extra={"x-opendream-widget": "seed"})]
 Model = Annotated[str, Field(description="Base model: repo id, folder or .safetensors; empty = default")]
 ControlModel = Annotated[
     str, Field(description="ControlNet: repo id, folder or .safetensors; empty = default")

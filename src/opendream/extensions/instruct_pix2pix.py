@@ -51,7 +51,7 @@ def instruct_pix2pix(
         float, Field(ge=0, le=30, description="How closely to follow the instruction")
     ] = 7.5,
     steps: Annotated[int, Field(ge=1, le=150, description="Denoising steps")] = 20,
-    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 42,
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1, json_schema_extra={"x-opendream-widget": "seed"})] = 42,
     model: Annotated[str, Field(description="Repo id, folder or .safetensors file; empty = default")] = "",
     ctx: Context = None,
 ) -> ImageLayer:

@@ -282,7 +282,7 @@ def serverless(
     height: Height = 512,
     steps: Annotated[int, Field(ge=1, le=150)] = 20,
     guidance_scale: Annotated[float, Field(ge=0, le=30)] = 7.5,
-    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 42,
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1, json_schema_extra={"x-opendream-widget": "seed"})] = 42,
     extra: Annotated[
         str,
         Field(

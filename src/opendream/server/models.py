@@ -269,6 +269,10 @@ class OpOut(Response):
     category: str
     description: str
     deterministic: bool
+    source: Literal["image", "mask"] | None = Field(
+        description="A source op (category `source`): its layer holds the user's picture (`image`) or "
+        "painted mask (`mask`), replaced by `PUT …/layers/{id}/asset`; null: the op computes its pixels"
+    )
     remote: bool = Field(description="Calls a paid or remote service: a file's layers of it wait for consent")
     service: str | None = Field(description="The service a remote op calls")
     extension: str | None

@@ -18,8 +18,6 @@ from opendream.server.state import ServerState, get_state, project_out
 router = APIRouter(prefix="/api/projects/{project_id}", tags=["layers"], responses=ERRORS)
 State = Annotated[ServerState, Depends(get_state)]
 MAX_UPLOAD_BYTES = MAX_DOWNLOAD_BYTES
-# Source ops hold user pixels (an asset) instead of computing them: op -> the stored image mode.
-SOURCE_MODES: dict[str, str | None] = {"load_image": None, "paint_mask": "L"}
 
 
 def _add(state: ServerState, project_id: str, op: str, params: dict, inputs: dict, name: str | None) -> dict:
@@ -83,14 +81,14 @@ def replace_asset(project_id: str, layer_id: str, state: State, file: Annotated[
     """New pixels for a ``load_image`` or ``paint_mask`` layer (a re-painted mask): its recipe's
     ``asset`` changes (one undo step) and the layer and its descendants re-run."""
     op = state.service.load(project_id).layer(layer_id).recipe.op  # 404s before storing anything
-    if op not in SOURCE_MODES:
+    spec = state.workspace.registry.get(op)
+    if spec.source is None:
         raise HTTPException(
             409,
-            f"layer {layer_id} is made by op {op!r}, which computes its pixels; only load_image and "
-            "paint_mask layers take new pixels (change this layer's recipe instead)",
+            f"layer {layer_id} is made by op {op!r}, which computes its pixels; only layers of source "
+            "ops (such as load_image and paint_mask) take new pixels (change this layer's recipe instead)",
         )
-    ref = _store_asset(state, file, SOURCE_MODES[op])
-    spec = state.workspace.registry.get(op)
+    ref = _store_asset(state, file, "L" if spec.source == "mask" else None)
 
     def change(project: Project) -> list[str]:
         if project.layer(layer_id).recipe.params.get("asset") == ref:

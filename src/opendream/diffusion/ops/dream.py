@@ -43,7 +43,7 @@ def dream(
         float, Field(ge=0, le=30, description="How closely to follow the prompt")
     ] = 7.5,
     scheduler: SchedulerName = "euler_a",
-    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 42,
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1, json_schema_extra={"x-opendream-widget": "seed"})] = 42,
     num_images: Annotated[int, Field(ge=1, le=MAX_IMAGES, description="Each image becomes a layer")] = 1,
     model: Annotated[str, Field(description="Repo id, folder or .safetensors file; empty = default")] = "",
     ctx: Context = None,

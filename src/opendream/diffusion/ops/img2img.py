@@ -31,7 +31,7 @@ def img2img(
     ] = 0.75,
     steps: Annotated[int, Field(ge=1, le=150, description="Denoising steps (scaled by strength)")] = 20,
     guidance_scale: Annotated[float, Field(ge=0, le=30)] = 7.5,
-    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 42,
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1, json_schema_extra={"x-opendream-widget": "seed"})] = 42,
     model: Annotated[str, Field(description="Repo id, folder or .safetensors file; empty = default")] = "",
     ctx: Context = None,
 ) -> ImageLayer:

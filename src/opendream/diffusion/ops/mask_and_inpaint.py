@@ -49,7 +49,7 @@ def mask_and_inpaint(
     strength: Annotated[float, Field(gt=0, le=1, description="How much to change inside the mask")] = 1.0,
     steps: Annotated[int, Field(ge=1, le=150, description="Denoising steps (scaled by strength)")] = 20,
     guidance_scale: Annotated[float, Field(ge=0, le=30)] = 7.5,
-    seed: Annotated[int, Field(ge=0, le=2**32 - 1)] = 42,
+    seed: Annotated[int, Field(ge=0, le=2**32 - 1, json_schema_extra={"x-opendream-widget": "seed"})] = 42,
     mask_feather: Annotated[int, Field(ge=0, le=MAX_FEATHER, description="Soft edge width in pixels")] = 4,
     model: Annotated[str, Field(description="Repo id, folder or .safetensors file; empty = default")] = "",
     ctx: Context = None,
