@@ -11,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from PIL import Image
+from pydantic import SecretStr, ValidationError
 
+import opendream
 from opendream import ImageLayer, MaskLayer
 from opendream.core.errors import InvalidParams, OpFailed
 from opendream.core.registry import REGISTRY
@@ -144,3 +146,23 @@ def test_the_docs_testing_example_runs(tmp_path: Path) -> None:
     finally:
         REGISTRY.unregister_file(str(extension.resolve()))
         sys.modules.pop("opendream_ext_posterize", None)
+
+
+def test_an_extension_reads_its_own_settings_and_keeps_its_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    class AcmeSettings(opendream.ExtensionSettings, extension="acme"):
+        api_key: SecretStr = SecretStr("")
+        steps: int = 3
+
+    monkeypatch.setenv("OPENDREAM_ACME_API_KEY", "sk-acme-123")
+    monkeypatch.setenv("OPENDREAM_ACME_STEPS", "7")
+    monkeypatch.setenv("OPENDREAM_OTHER_STEPS", "9")  # another extension's
+    settings = AcmeSettings()
+    assert (settings.api_key.get_secret_value(), settings.steps) == ("sk-acme-123", 7)
+    assert "sk-acme-123" not in repr(settings) and "sk-acme-123" not in str(settings.model_dump())
+    monkeypatch.setenv("OPENDREAM_ACME_STEPS", "many")
+    with pytest.raises(ValidationError, match="steps"):
+        AcmeSettings()
+    with pytest.raises(ValueError, match="not a Python identifier"):
+
+        class Broken(opendream.ExtensionSettings, extension="my-ext"):
+            pass

@@ -13,12 +13,14 @@ from opendream.core.layer import Layer as Layer
 from opendream.core.layer import MaskLayer as MaskLayer
 from opendream.core.registry import define_op as define_op
 from opendream.core.registry import op as op
+from opendream.settings import ExtensionSettings as ExtensionSettings
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Cancelled",
     "Context",
+    "ExtensionSettings",
     "Field",
     "ImageLayer",
     "Layer",
