@@ -21,8 +21,7 @@ import numpy as np
 from PIL import Image
 
 import opendream
-from opendream import Context, Field, ImageLayer, MaskLayer
-from opendream.core.errors import InvalidParams, OpFailed
+from opendream import Context, Field, ImageLayer, InvalidParams, MaskLayer, OpFailed
 
 MAX_SIDE = 4096
 POINT_BATCH = 64
