@@ -59,6 +59,9 @@ Strength = Annotated[float, Field(gt=0, le=1, description="How much to change (1
 SchedulerName = Literal["euler_a", "euler", "dpmpp_2m", "ddim", "unipc"]
 
 # ControlNet ops (``controlnet_canny``, ``controlnet_openpose``) share these.
+ControlNetBase = Annotated[
+    Model, Field(description="Base model: repo id, folder or .safetensors; empty = default")
+]
 ControlNetScheduler = Literal["unipc", "euler_a", "euler"]
 ConditioningScale = Annotated[
     float, Field(ge=0, le=2, description="How strongly the control image steers the result")

@@ -16,6 +16,7 @@ from PIL import Image
 from opendream.core.errors import InvalidParams
 from opendream.core.images import pipeline_images
 from opendream.fields import MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MIN_SIDE
+from opendream.images import pad_to_multiple
 
 if TYPE_CHECKING:
     from opendream.core.context import Context
@@ -219,3 +220,41 @@ def generators(ctx: Context | None, seed: int, count: int) -> list[Any]:
     import torch
 
     return [torch.Generator(device="cpu").manual_seed(seed + i) for i in range(count)]
+
+
+def run_controlnet(
+    ctx: Context | None,
+    op: str,
+    control: Image.Image,
+    *,
+    role: str,
+    model: str,
+    controlnet_model: str,
+    scheduler: str,
+    seed: int,
+    **kwargs: Any,
+) -> Image.Image:
+    """Draw with a ControlNet txt2img pipeline steered by ``control`` (RGB); the result has
+    ``control``'s size (padded with black, no control signal, to multiples of 8 for the
+    model and cropped back). ``role`` names the settings default of an empty
+    ``controlnet_model`` (e.g. ``controlnet_canny``); ``kwargs`` go to the pipeline (prompt,
+    steps, ``controlnet_conditioning_scale``...). Progress, previews and cancel as ``run_pipeline``."""
+    controlnet = manager_for(ctx).model_for(controlnet_model, role)
+    pipe = pipeline(ctx, "controlnet", model, "dream", scheduler, controlnet=controlnet, controlnet_role=role)
+    padded = pad_to_multiple(control, fill="zero")
+    (image,) = run_pipeline(
+        ctx,
+        pipe,
+        op,
+        image=padded,
+        width=padded.width,
+        height=padded.height,
+        generator=generators(ctx, seed, 1),
+        **kwargs,
+    )
+    return image.crop((0, 0, *control.size))
+
+
+def controlnet_identity(role: str) -> Callable[[dict, Any], dict]:
+    """``identity=`` hook of a ``run_controlnet`` op: its base model and ControlNet weights."""
+    return model_identity("dream", controlnet=("controlnet_model", role))
