@@ -90,7 +90,7 @@ def check_inputs(op: str, **checks: tuple[bool, str]) -> None:
         raise InvalidParams(op, errors)
 
 
-def side_check(size: tuple[int, int], limit: int) -> tuple[bool, str]:
+def side_check(size: tuple[int, int], limit: int = MAX_SIDE) -> tuple[bool, str]:
     """An input image of ``size`` is at most ``limit`` pixels per side."""
     width, height = size
     return max(width, height) <= limit, f"has to be at most {limit} px per side but is {width}x{height}"

@@ -15,7 +15,6 @@ from PIL import Image
 import opendream
 from opendream import Context, Field, ImageLayer
 from opendream.fields import (
-    MAX_SIDE,
     ConditioningScale,
     ControlNetBase,
     ControlNetModel,
@@ -61,7 +60,7 @@ def canny_edges(
             0 <= low_threshold <= high_threshold <= 255,
             f"has to be between 0 and `high_threshold` ({high_threshold}) but is {low_threshold}",
         ),
-        image=side_check(image.get_image().size, MAX_SIDE),
+        image=side_check(image.get_image().size),
     )
     return ImageLayer(image=canny(image.get_image(), low_threshold, high_threshold))
 
@@ -112,7 +111,7 @@ def controlnet_canny(
     source = image.get_image()
     check_inputs(
         "controlnet_canny",
-        image=side_check(source.size, MAX_SIDE),
+        image=side_check(source.size),
         low_threshold=(
             0 <= low_threshold <= high_threshold <= 255,
             f"has to be between 0 and `high_threshold` ({high_threshold}) but is {low_threshold}",

@@ -8,7 +8,7 @@ from typing import Annotated
 
 import opendream
 from opendream import Context, Field, ImageLayer
-from opendream.fields import MAX_SIDE, Guidance, Model, NegativePrompt, Seed, Steps, text
+from opendream.fields import Guidance, Model, NegativePrompt, Seed, Steps, text
 from opendream.images import pad_to_multiple
 from opendream.pipelines import check_inputs, generators, model_identity, pipeline, run_pipeline, side_check
 
@@ -47,7 +47,7 @@ def instruct_pix2pix(
     width, height = source.size
     check_inputs(
         "instruct_pix2pix",
-        image=side_check(source.size, MAX_SIDE),
+        image=side_check(source.size),
         instruction=(bool(instruction.strip()), "is empty; say what to change"),
     )
 

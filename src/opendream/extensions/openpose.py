@@ -18,7 +18,6 @@ from PIL import Image
 import opendream
 from opendream import Context, Field, ImageLayer, OpFailed
 from opendream.fields import (
-    MAX_SIDE,
     ConditioningScale,
     ControlNetBase,
     ControlNetModel,
@@ -115,7 +114,7 @@ def detect_pose(
         min_visibility (`float`, defaults to 0.5): keypoints below it are not drawn.
     """
     source = image.get_image()
-    check_inputs("detect_pose", image=side_check(source.size, MAX_SIDE))
+    check_inputs("detect_pose", image=side_check(source.size))
     return ImageLayer(image=draw_pose(source.size, detect_keypoints(source, min_visibility)))
 
 
@@ -156,7 +155,7 @@ def controlnet_openpose(
         controlnet_model (`str`): empty = the ``controlnet_openpose_model`` setting.
     """
     source = image.get_image()
-    check_inputs("controlnet_openpose", image=side_check(source.size, MAX_SIDE))
+    check_inputs("controlnet_openpose", image=side_check(source.size))
     control = source.convert("RGB") if image_is_pose else draw_pose(source.size, detect_keypoints(source))
     result = run_controlnet(
         ctx,
