@@ -109,9 +109,7 @@ def server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterato
 @pytest.fixture(scope="module")
 def url_install_server(tmp_path_factory: pytest.TempPathFactory, artifacts: Path) -> Iterator[str]:
     """Like ``server``, on its own data directory, with installing extensions from a URL allowed."""
-    yield from serve_app(
-        tmp_path_factory, artifacts, "url-install-server", {"OPENDREAM_ALLOW_URL_INSTALL": "1"}
-    )
+    yield from serve_app(tmp_path_factory, artifacts, "url-install-server", {"OPENDREAM_ALLOW_URL_INSTALL": "1"})
 
 
 # Module scope, not session: Playwright's sync API keeps an event loop running in this
