@@ -53,3 +53,12 @@ def test_private_imports_are_found(tmp_path: Path) -> None:
         "ext.py:4 opendream.extensions.controlnet",
         "ext.py:5 .",
     ]
+
+
+def test_redact_hides_every_secret_and_the_head_and_tail_of_a_long_one() -> None:
+    from opendream import redact
+
+    key = "sk-0123456789abcdefghij"
+    text = f"bad key {key}; you sent sk-01234...cdefghij; token abc"
+    assert redact(text, [key, "abc", None, ""]) == "bad key ***; you sent ***...***; token ***"
+    assert redact("short secret", ["short"]) == "*** secret"
