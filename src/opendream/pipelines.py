@@ -14,9 +14,8 @@ import numpy as np
 from PIL import Image
 
 from opendream.core.errors import InvalidParams
-from opendream.core.images import pipeline_images
 from opendream.fields import MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MIN_SIDE
-from opendream.images import pad_to_multiple
+from opendream.images import pad_to_multiple, pipeline_images
 
 if TYPE_CHECKING:
     from opendream.core.context import Context
