@@ -77,6 +77,7 @@ export const schemas: Record<string, JsonSchema> = {
    },
    "guidance_scale": {
     "default": 7.5,
+    "description": "How closely to follow the prompt",
     "maximum": 30,
     "minimum": 0,
     "title": "Guidance Scale",
