@@ -37,9 +37,9 @@ def main() -> None:
     from opendream.core.project import Project
     from opendream.core.registry import REGISTRY
     from opendream.diffusion.manager import ModelManager
-    from opendream.diffusion.ops._common import make_scheduler
     from opendream.engine.runtime import make_runtime
     from opendream.engine.workspace import Workspace
+    from opendream.pipelines import make_scheduler
 
     repeats = args.repeats or (2 if args.full else 5)
     steps = args.steps or (4 if args.full else 10)

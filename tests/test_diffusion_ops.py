@@ -95,7 +95,7 @@ def test_cancel_before_start(tiny_manager, tiny_settings) -> None:
 def test_inpaint_non_multiple_of_8_keeps_size_and_pixels_outside_mask(
     tiny_manager, tiny_settings, picture
 ) -> None:
-    from opendream.diffusion.ops._common import dilate
+    from opendream.diffusion.ops.mask_and_inpaint import dilate
 
     mask = Image.new("L", picture.size, 0)
     mask.paste(255, (20, 15, 45, 35))

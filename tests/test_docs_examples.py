@@ -6,6 +6,9 @@
   command. A synopsis (``[--flag]``, ``UPPERCASE`` placeholders) must name only options the
   CLI has; any other ``opendream`` command runs as written (``serve`` until it answers
   ``/api/health``) in a folder holding the files the docs name (``cat.json`` ...).
+- A fenced ``python`` block after ``<!-- docs-test: extension NAME.py -->`` is an extension:
+  saved as ``NAME.py`` in an extensions folder, loaded by the loader and its op run on the tiny
+  models; it has to make an image, report progress with previews, and stay short.
 - A block that cannot run offline says so on the line before its fence with
   ``<!-- docs-test: not run (why) -->``; there are few of them.
 """
@@ -30,32 +33,37 @@ from typer.testing import CliRunner
 
 from opendream.cli import app as cli
 from opendream.core.images import encode_png
+from opendream.core.registry import REGISTRY
 from opendream.core.workflow import detect_format, embed_workflow_png
-from tests.diffusion_fixtures import pinned_threads, tiny_dir
+from opendream.engine.loader import load_extension_dirs
+from tests.diffusion_fixtures import make_context, pinned_threads, tiny_dir, tiny_manager, tiny_settings
 
-__all__ = ["pinned_threads", "tiny_dir"]
+__all__ = ["pinned_threads", "tiny_dir", "tiny_manager", "tiny_settings"]
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NOT_RUN = re.compile(r"^<!-- docs-test: not run \((?P<why>[^)]+)\) -->$")
+EXTENSION = re.compile(r"^<!-- docs-test: extension (?P<file>\w+\.py) -->$")
 FENCE = re.compile(r"^(?P<indent> *)```(?P<info>\w*)\s*$")
 INLINE_COMMAND = re.compile(r"`(opendream [^`]+)`")
 SHELL = {"sh", "bash", "shell", "console"}
 MAX_NOT_RUN = 4
+MAX_EXTENSION_LINES = 24  # issue 13: a diffusion extension with previews in under 25 lines
 
 
 @dataclass(frozen=True)
 class Example:
     where: str  # file:line
-    kind: str  # "workflow" | "command"
+    kind: str  # "workflow" | "command" | "extension"
     text: str
     not_run: str | None = None
+    file: str | None = None  # an extension's file name
 
     def __str__(self) -> str:
         return self.where
 
 
-def _blocks(path: Path) -> list[tuple[int, str, str, str | None]]:
-    """(line, info, body, not-run reason) of every fenced block."""
+def _blocks(path: Path) -> list[tuple[int, str, str, str]]:
+    """(line, info, body, the line before the fence) of every fenced block."""
     lines = path.read_text("utf-8").splitlines()
     blocks, index = [], 0
     while index < len(lines):
@@ -64,9 +72,9 @@ def _blocks(path: Path) -> list[tuple[int, str, str, str | None]]:
             index += 1
             continue
         end = next(i for i in range(index + 1, len(lines)) if lines[i].strip() == "```")
-        marker = NOT_RUN.match(lines[index - 1].strip()) if index else None
+        before = lines[index - 1].strip() if index else ""
         body = "\n".join(line[len(match["indent"]) :] for line in lines[index + 1 : end])
-        blocks.append((index + 1, match["info"], body, marker["why"] if marker else None))
+        blocks.append((index + 1, match["info"], body, before))
         index = end + 1
     return blocks
 
@@ -76,9 +84,13 @@ def collect() -> list[Example]:
     for path in DOCS:
         name = path.relative_to(ROOT)
         text = path.read_text("utf-8")
-        for line, info, body, why in _blocks(path):
+        for line, info, body, before in _blocks(path):
             where = f"{name}:{line}"
-            if info == "json":
+            not_run, extension = NOT_RUN.match(before), EXTENSION.match(before)
+            why = not_run["why"] if not_run else None
+            if info == "python" and extension:
+                examples.append(Example(where, "extension", body, file=extension["file"]))
+            elif info == "json":
                 examples.append(Example(where, "workflow", body, why))
             elif info in SHELL:
                 commands = [c for c in body.splitlines() if c.strip() and not c.lstrip().startswith("#")]
@@ -93,10 +105,12 @@ def collect() -> list[Example]:
 EXAMPLES = collect()
 WORKFLOWS = [x for x in EXAMPLES if x.kind == "workflow" and not x.not_run]
 COMMANDS = list({x.text: x for x in EXAMPLES if x.kind == "command" and not x.not_run}.values())
+EXTENSIONS = [x for x in EXAMPLES if x.kind == "extension"]
 
 
 def test_examples_are_found_and_few_are_not_run() -> None:
     assert len(WORKFLOWS) >= 2 and len(COMMANDS) >= 5
+    assert EXTENSIONS, "docs/extensions.md shows a diffusion extension"
     not_run = [x for x in EXAMPLES if x.not_run]
     assert len({x.where for x in not_run}) <= MAX_NOT_RUN, [str(x) for x in not_run]
 
@@ -228,3 +242,30 @@ def _serve(example: Example, args: list[str], env: dict[str, str]) -> None:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@pytest.mark.parametrize("example", EXTENSIONS, ids=str)
+def test_extension_example_loads_and_runs_with_previews(
+    example: Example, tmp_path: Path, tiny_manager, tiny_settings
+) -> None:
+    """Saved into an extensions folder and loaded as users do, the docs' extension makes an
+    image on the tiny models, reporting every step with live previews."""
+    assert len(example.text.splitlines()) <= MAX_EXTENSION_LINES, f"{example}: too long to be the short one"
+    folder = tmp_path / "extensions"
+    folder.mkdir()
+    path = folder / example.file
+    path.write_text(example.text)
+    try:
+        (status,) = load_extension_dirs([folder])
+        assert status.error is None and len(status.ops) == 1, f"{example}: {status}"
+        spec = REGISTRY.get(status.ops[0])
+        ctx = make_context(tiny_manager, tiny_settings, spec.name)
+        params = {"prompt": "a lighthouse", "width": 64, "height": 96, "steps": 3}
+        (out,) = spec.call(spec.validate_params(params), {}, ctx)
+    finally:
+        REGISTRY.unregister_file(str(path.resolve()))
+        sys.modules.pop(f"opendream_ext_{path.stem}", None)
+    assert out.kind == "image" and out.image.size == (64, 96) and out.image.mode == "RGB"
+    events = ctx.recorder.events
+    assert [(step, total) for step, total, _ in events] == [(1, 3), (2, 3), (3, 3)]
+    assert all(p is not None and p.mode == "RGB" for _, _, p in events), "a live preview every step"

@@ -21,6 +21,7 @@ from opendream.engine.loader import load_bundled_extensions
 from opendream.engine.runtime import Runtime
 from opendream.engine.workspace import Workspace
 from tests.diffusion_fixtures import *  # noqa: F403
+from tests.diffusion_fixtures import make_context
 
 STEPS = 3
 
@@ -272,3 +273,28 @@ def test_controlnet_openpose_from_a_photo_or_a_pose_layer(engine: Workspace, liv
     assert pixels(engine, project, from_photo.id).shape == (64, 64, 3)
     assert np.array_equal(pixels(engine, project, from_photo.id), pixels(engine, project, from_pose.id))
     assert REGISTRY.get("controlnet_openpose").extension == "openpose"
+
+
+@pytest.mark.parametrize(
+    ("op", "params"),
+    [
+        ("controlnet_canny", {"prompt": "an astronaut"}),
+        ("instruct_pix2pix", {"instruction": "make it snow"}),
+    ],
+)
+def test_diffusion_extensions_send_a_live_preview_with_their_progress(
+    op: str, params: dict, photo: Image.Image, live_controlnet: str, tiny_manager, tiny_settings
+) -> None:
+    """Through ``opendream.pipelines.run_pipeline`` they show previews as the built-in ops do."""
+    load_bundled_extensions(REGISTRY)
+    if op == "controlnet_canny":
+        params = {**params, "controlnet_model": live_controlnet}
+    spec = REGISTRY.get(op)
+    ctx = make_context(tiny_manager, tiny_settings, op)
+    (out,) = spec.call(
+        spec.validate_params({**params, "steps": STEPS}), {"image": ImageLayer(image=photo)}, ctx
+    )
+    assert out.image.size == photo.size
+    events = ctx.recorder.events  # type: ignore[attr-defined]
+    assert [(step, total) for step, total, _ in events] == [(i, STEPS) for i in range(1, STEPS + 1)]
+    assert all(p is not None and p.mode == "RGB" and max(p.size) <= 128 for _, _, p in events)

@@ -249,7 +249,11 @@ def test_public_api_does_not_import_torch() -> None:
     import subprocess
     import sys
 
-    code = "import opendream, opendream.opendream, opendream.layer, opendream.cli, sys; assert 'torch' not in sys.modules"
+    code = (
+        "import opendream, opendream.opendream, opendream.layer, opendream.cli, sys\n"
+        "import opendream.fields, opendream.images, opendream.pipelines, opendream.secrets\n"
+        "assert 'torch' not in sys.modules and 'diffusers' not in sys.modules"
+    )
     subprocess.run([sys.executable, "-c", code], check=True)
 
 

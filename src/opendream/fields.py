@@ -1,5 +1,7 @@
 """Parameter types shared by ops: annotate a parameter with one of these and its schema carries
-the bounds and the form hints the UI and the server read (``docs/extensions.md``)."""
+the bounds, the description and the form hints the UI and the server read
+(``docs/extensions.md``). To change only the description, wrap one again:
+``Annotated[Steps, Field(description="...")]``."""
 
 from __future__ import annotations
 
@@ -8,6 +10,10 @@ from typing import Annotated, Any, Literal
 from pydantic import Field
 
 MIN_SIDE, MAX_SIDE = 64, 2048  # pixels; Stable Diffusion works on multiples of 8
+MAX_PROMPT = 4000
+MAX_STEPS = 150
+MAX_GUIDANCE = 30
+MAX_SEED = 2**32 - 1
 
 
 def canvas_side(side: Literal["width", "height"]) -> Any:
@@ -24,5 +30,42 @@ def canvas_side(side: Literal["width", "height"]) -> Any:
     ]
 
 
+def text(description: str, **constraints: Any) -> Any:
+    """A free text shown as a textarea (a prompt, an instruction), at most ``MAX_PROMPT`` chars."""
+    return Annotated[
+        str,
+        Field(
+            description=description,
+            max_length=MAX_PROMPT,
+            json_schema_extra={"x-opendream-widget": "textarea"},
+            **constraints,
+        ),
+    ]
+
+
 Width = canvas_side("width")
 Height = canvas_side("height")
+Prompt = text("What to draw")
+NegativePrompt = text("What to avoid")
+Steps = Annotated[int, Field(ge=1, le=MAX_STEPS, description="Denoising steps")]
+#: Steps of an op that denoises an input image: diffusers runs ``int(steps * strength)``.
+ScaledSteps = Annotated[Steps, Field(description="Denoising steps (scaled by strength)")]
+Guidance = Annotated[float, Field(ge=0, le=MAX_GUIDANCE, description="How closely to follow the prompt")]
+#: Image ``i`` of a batch uses ``seed + i`` (see ``opendream.pipelines.generators``).
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED, json_schema_extra={"x-opendream-widget": "seed"})]
+Model = Annotated[str, Field(description="Repo id, folder or .safetensors file; empty = default")]
+Strength = Annotated[float, Field(gt=0, le=1, description="How much to change (1 = ignore the input)")]
+#: The samplers ``opendream.pipelines.make_scheduler`` builds.
+SchedulerName = Literal["euler_a", "euler", "dpmpp_2m", "ddim", "unipc"]
+
+# ControlNet ops (``controlnet_canny``, ``controlnet_openpose``) share these.
+ControlNetBase = Annotated[
+    Model, Field(description="Base model: repo id, folder or .safetensors; empty = default")
+]
+ControlNetScheduler = Literal["unipc", "euler_a", "euler"]
+ConditioningScale = Annotated[
+    float, Field(ge=0, le=2, description="How strongly the control image steers the result")
+]
+ControlNetModel = Annotated[
+    str, Field(description="ControlNet: repo id, folder or .safetensors; empty = default")
+]

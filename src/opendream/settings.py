@@ -81,3 +81,25 @@ class Settings(BaseSettings):
     @property
     def extensions_dir(self) -> Path:
         return self.data_dir / "extensions"
+
+
+class ExtensionSettings(BaseSettings):
+    """The settings of one extension, each field read from ``OPENDREAM_<EXTENSION>_<FIELD>``:
+
+        class AcmeSettings(opendream.ExtensionSettings, extension="acme"):
+            api_key: SecretStr = SecretStr("")  # OPENDREAM_ACME_API_KEY; never shown
+
+        key = AcmeSettings().api_key.get_secret_value()
+
+    Declare secrets as ``SecretStr``: listings, logs and errors show ``**********``."""
+
+    model_config = SettingsConfigDict(extra="ignore")
+
+    def __init_subclass__(cls, extension: str = "", **kwargs: object) -> None:
+        super().__init_subclass__(**kwargs)
+        if extension:
+            if not extension.isidentifier():
+                raise ValueError(f"extension settings: {extension!r} is not a Python identifier")
+            cls.model_config = SettingsConfigDict(
+                env_prefix=f"OPENDREAM_{extension.upper()}_", extra="ignore"
+            )

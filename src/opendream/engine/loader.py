@@ -1,11 +1,13 @@
-"""Loads ops: the built-in modules, the bundled extensions and every ``*.py`` file in the
-user's extension folders; reloads them on request or when their files change.
+"""Loads ops: the built-in modules, the bundled extensions, the extensions installed as
+packages (entry points of the ``opendream`` group) and every ``*.py`` file in the user's
+extension folders; reloads the files on request or when they change.
 
 A broken extension is recorded with its error and never stops the others from loading."""
 
 from __future__ import annotations
 
 import importlib
+import importlib.metadata
 import importlib.util
 import logging
 import sys
@@ -35,6 +37,9 @@ BUNDLED_EXTENSIONS = (
     "opendream.extensions.sam",
     "opendream.extensions.openpose",
 )
+#: The entry-point group an installed package declares its extension modules in, as pytest
+#: and Datasette plugins do: ``[project.entry-points.opendream] my_ext = "my_package.ops"``.
+ENTRY_POINT_GROUP = "opendream"
 
 
 @dataclass
@@ -107,6 +112,31 @@ def load_bundled_extensions(
             status.error = _describe(exc, file)
             log.warning("bundled extension %s failed to load: %s", name, status.error)
         status.ops = sorted(s.name for s in registry.all_specs() if s.func.__module__ == module_name)
+        statuses.append(status)
+    return statuses
+
+
+def load_installed_extensions(registry: OpRegistry = REGISTRY) -> list[ExtensionStatus]:
+    """Import the module each ``opendream`` entry point names (packages installed with pip), in
+    name order. Their ops are the user's, as a file's are: they may override built-in ones."""
+    statuses = []
+    for entry in sorted(importlib.metadata.entry_points(group=ENTRY_POINT_GROUP), key=lambda e: e.name):
+        package = f"{entry.dist.name} {entry.dist.version}" if entry.dist else "an installed package"
+        status = ExtensionStatus(name=entry.name, source=f"{entry.value} ({package})")
+        try:
+            with registry.origin(entry.name, user=True):
+                entry.load()
+        except Exception as exc:  # one broken package never stops the others
+            status.error = f"{entry.value} ({package}): {type(exc).__name__}: {exc}"
+            log.warning("installed extension %s failed to load: %s", entry.name, status.error)
+        else:
+            # Its module's file, like an extension file's: what its ops and overrides name.
+            status.source = str(Path(sys.modules[entry.module].__file__ or entry.module).resolve())
+            status.ops = sorted(
+                s.name
+                for s in registry.all_specs()
+                if s.func.__module__ == entry.module or s.func.__module__.startswith(f"{entry.module}.")
+            )
         statuses.append(status)
     return statuses
 

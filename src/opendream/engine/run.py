@@ -45,6 +45,11 @@ class GroupRun:
         return self.error
 
 
+def holds_results(group: Sequence[LayerState], has_blob: Callable[[str], bool]) -> bool:
+    """Whether every layer of ``group`` is ready with its pixels stored."""
+    return all(x.status == "ready" and x.blob and has_blob(x.blob) for x in group)
+
+
 def plan(
     spec: OpSpec,
     group: Sequence[LayerState],
@@ -63,7 +68,7 @@ def plan(
     if replay:
         kept = not spec.deterministic and all(x.blob and has_blob(x.blob) for x in group)
         return "reuse" if kept else "run"
-    return "skip" if all(x.status == "ready" and x.blob for x in group) else "run"
+    return "skip" if holds_results(group, has_blob) else "run"
 
 
 def failure_message(exc: BaseException) -> str:

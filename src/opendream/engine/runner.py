@@ -14,7 +14,7 @@ from opendream.engine.consent import USER, Trust
 from opendream.engine.events import Event, EventSink, ignore
 from opendream.engine.executor import Executor, InputBlobs
 from opendream.engine.hooks import Hooks
-from opendream.engine.run import RunOutcome, plan, run_group
+from opendream.engine.run import RunOutcome, holds_results, plan, run_group
 
 # The event that says how a run that gave no outputs ended.
 _ENDED = {"needs consent": "layer.consent", "cancelled": "layer.cancelled", "failed": "layer.failed"}
@@ -85,7 +85,7 @@ class Runner:
             on_event(Event("layer.failed", {"layers": ids, "error": exc.message}))
             return LayerRun(head.id, spec.name, "failed", error=exc.message)
 
-        had_results = all(x.status == "ready" and x.blob and self.executor.blobs.has(x.blob) for x in group)
+        had_results = holds_results(group, self.executor.blobs.has)
         project.mark(ids, "running")
         on_event(Event("layer.started", {"layers": ids, "op": spec.name}))
         hooks = Hooks(

@@ -16,7 +16,12 @@ from opendream.core.registry import REGISTRY, OpRegistry
 from opendream.engine import overrides
 from opendream.engine.executor import Executor
 from opendream.engine.extensions import Extensions
-from opendream.engine.loader import ExtensionStatus, load_builtin_ops, load_extension_dirs
+from opendream.engine.loader import (
+    ExtensionStatus,
+    load_builtin_ops,
+    load_extension_dirs,
+    load_installed_extensions,
+)
 from opendream.engine.runner import LayerRun, Runner
 from opendream.engine.runtime import Runtime, make_runtime
 from opendream.ops.compose import composite
@@ -71,11 +76,14 @@ class ReplayReport:
 
 
 def load_ops(settings: Settings, registry: OpRegistry = REGISTRY) -> list[ExtensionStatus]:
-    """Built-in ops, then the user's extension folders (whose ops override built-in ones of the
-    same name, unless switched off in ``<extensions>/overrides.json``)."""
+    """Built-in ops, the extensions installed as packages, then the user's extension folders
+    (the last two override built-in ops of the same name, unless switched off in
+    ``<extensions>/overrides.json``)."""
     overrides.apply(settings, registry)
-    return load_builtin_ops(registry) + load_extension_dirs(
-        [settings.extensions_dir, *settings.extension_dirs], registry
+    return (
+        load_builtin_ops(registry)
+        + load_installed_extensions(registry)
+        + load_extension_dirs([settings.extensions_dir, *settings.extension_dirs], registry)
     )
 
 

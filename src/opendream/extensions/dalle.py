@@ -15,9 +15,9 @@ from typing import Annotated, Any, Literal
 from PIL import Image
 
 import opendream
-from opendream import Context, Field, ImageLayer, MaskLayer
-from opendream.core.errors import InvalidParams, OpFailed
-from opendream.core.images import decode_image, encode_png
+from opendream import Context, Field, ImageLayer, InvalidParams, MaskLayer, OpFailed, redact
+from opendream.fields import Prompt
+from opendream.images import decode_image, encode_png
 
 ImageModel = Literal["dall-e-2", "dall-e-3", "gpt-image-1"]
 Size = Literal["256x256", "512x512", "1024x1024", "1792x1024", "1024x1792", "1536x1024", "1024x1536"]
@@ -27,15 +27,6 @@ SIZES: dict[str, tuple[str, ...]] = {
     "gpt-image-1": ("1024x1024", "1536x1024", "1024x1536"),
 }
 MAX_IMAGES = 4
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret (and any 8+ character tail of one) replaced by ``***``."""
-    for secret in sorted(filter(None, secrets), key=len, reverse=True):
-        text = text.replace(secret, "***")
-        if len(secret) >= 16:  # services often echo a key shortened ("sk-abc...wxyz")
-            text = text.replace(secret[-8:], "***").replace(secret[:8], "***")
-    return text
 
 
 def _api_key(ctx: Context | None) -> str:
@@ -73,15 +64,7 @@ def _png_file(image: Image.Image, name: str) -> tuple[str, bytes, str]:
     version="1", title="DALL-E", category="generate", deterministic=False, remote="OpenAI Images API (paid)"
 )
 def dalle(
-    prompt: Annotated[
-        str,
-        Field(
-            description="What to draw",
-            min_length=1,
-            max_length=4000,
-            json_schema_extra={"widget": "textarea"},
-        ),
-    ],
+    prompt: Annotated[Prompt, Field(min_length=1)],
     image: ImageLayer | None = None,
     mask: MaskLayer | None = None,
     model: ImageModel = "dall-e-3",

@@ -16,22 +16,19 @@ import numpy as np
 from PIL import Image
 
 import opendream
-from opendream import Context, Field, ImageLayer
-from opendream.core.errors import InvalidParams, OpFailed
-from opendream.extensions.controlnet import (
-    MAX_SIDE,
+from opendream import Context, Field, ImageLayer, OpFailed
+from opendream.fields import (
     ConditioningScale,
-    ControlModel,
+    ControlNetBase,
+    ControlNetModel,
+    ControlNetScheduler,
     Guidance,
-    Model,
     NegativePrompt,
     Prompt,
-    Scheduler,
     Seed,
     Steps,
-    control_identity,
-    generate_with_control,
 )
+from opendream.pipelines import check_inputs, controlnet_identity, run_controlnet, side_check
 
 Point = tuple[float, float]
 #: MediaPipe landmark index for each OpenPose keypoint (nose, neck, right arm, left arm,
@@ -102,20 +99,6 @@ def draw_pose(size: tuple[int, int], keypoints: list[Point | None], stick_width:
     return Image.fromarray(canvas, "RGB")
 
 
-def _check_image(op: str, image: Image.Image) -> None:
-    width, height = image.size
-    if max(width, height) > MAX_SIDE:
-        raise InvalidParams(
-            op,
-            [
-                {
-                    "param": "image",
-                    "message": f"has to be at most {MAX_SIDE} px per side but is {width}x{height}",
-                }
-            ],
-        )
-
-
 @opendream.op(version="1", title="Detect pose", category="control")
 def detect_pose(
     image: ImageLayer,
@@ -131,7 +114,7 @@ def detect_pose(
         min_visibility (`float`, defaults to 0.5): keypoints below it are not drawn.
     """
     source = image.get_image()
-    _check_image("detect_pose", source)
+    check_inputs("detect_pose", image=side_check(source.size))
     return ImageLayer(image=draw_pose(source.size, detect_keypoints(source, min_visibility)))
 
 
@@ -139,7 +122,7 @@ def detect_pose(
     version="1",
     title="ControlNet (OpenPose)",
     category="control",
-    identity=control_identity("controlnet_openpose"),
+    identity=controlnet_identity("controlnet_openpose"),
 )
 def controlnet_openpose(
     image: ImageLayer,
@@ -156,10 +139,10 @@ def controlnet_openpose(
     conditioning_scale: ConditioningScale = 1.0,
     steps: Steps = 20,
     guidance_scale: Guidance = 7.5,
-    scheduler: Scheduler = "unipc",
+    scheduler: ControlNetScheduler = "unipc",
     seed: Seed = 42,
-    model: Model = "",
-    controlnet_model: ControlModel = "",
+    model: ControlNetBase = "",
+    controlnet_model: ControlNetModel = "",
     ctx: Context = None,
 ) -> ImageLayer:
     """Draw ``prompt`` with a person in the pose of ``image``.
@@ -172,21 +155,21 @@ def controlnet_openpose(
         controlnet_model (`str`): empty = the ``controlnet_openpose_model`` setting.
     """
     source = image.get_image()
-    _check_image("controlnet_openpose", source)
+    check_inputs("controlnet_openpose", image=side_check(source.size))
     control = source.convert("RGB") if image_is_pose else draw_pose(source.size, detect_keypoints(source))
-    result = generate_with_control(
+    result = run_controlnet(
         ctx,
         "controlnet_openpose",
         control,
         role="controlnet_openpose",
-        prompt=prompt,
-        negative_prompt=negative_prompt,
-        conditioning_scale=conditioning_scale,
-        steps=steps,
-        guidance_scale=guidance_scale,
-        seed=seed,
-        scheduler=scheduler,
         model=model,
         controlnet_model=controlnet_model,
+        scheduler=scheduler,
+        seed=seed,
+        prompt=prompt,
+        negative_prompt=negative_prompt or None,
+        num_inference_steps=steps,
+        guidance_scale=guidance_scale,
+        controlnet_conditioning_scale=conditioning_scale,
     )
     return ImageLayer(image=result)

@@ -21,8 +21,8 @@ import numpy as np
 from PIL import Image
 
 import opendream
-from opendream import Context, Field, ImageLayer, MaskLayer
-from opendream.core.errors import InvalidParams, OpFailed
+from opendream import Context, Field, ImageLayer, InvalidParams, MaskLayer, OpFailed
+from opendream.pipelines import check_inputs, side_check
 
 MAX_SIDE = 4096
 POINT_BATCH = 64
@@ -184,7 +184,7 @@ def sam(
         Field(
             description="Prompt mode: clicks as `x,y` (or `x,y,0` for 'not this') separated by `;`",
             max_length=4000,
-            json_schema_extra={"widget": "points"},
+            json_schema_extra={"x-opendream-widget": "points"},
         ),
     ] = "",
     box: Annotated[
@@ -192,7 +192,7 @@ def sam(
         Field(
             description="Prompt mode: `x0,y0,x1,y1` around the object",
             max_length=100,
-            json_schema_extra={"widget": "box"},
+            json_schema_extra={"x-opendream-widget": "box"},
         ),
     ] = "",
     points_per_side: Annotated[int, Field(ge=2, le=64, description="Automatic mode: grid of prompts")] = 16,
@@ -225,8 +225,7 @@ def sam(
     # 1. Check inputs before loading anything
     source = image.get_image().convert("RGB")
     width, height = source.size
-    if max(width, height) > MAX_SIDE:
-        raise _bad("image", f"has to be at most {MAX_SIDE} px per side but is {width}x{height}")
+    check_inputs("sam", image=side_check(source.size, MAX_SIDE))
     prompt_points, labels = parse_points(points, width, height)
     prompt_box = parse_box(box, width, height)
     if mode == "prompt" and not prompt_points and prompt_box is None:

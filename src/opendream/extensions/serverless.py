@@ -18,10 +18,9 @@ from typing import Annotated, Any
 from urllib.parse import urljoin, urlsplit
 
 import opendream
-from opendream import Context, Field, ImageLayer
-from opendream.core.errors import InvalidParams, OpFailed
-from opendream.core.images import MAX_DOWNLOAD_BYTES, decode_image
-from opendream.fields import Height, Width
+from opendream import Context, Field, ImageLayer, InvalidParams, OpFailed, redact
+from opendream.fields import Guidance, Height, NegativePrompt, Prompt, Seed, Steps, Width
+from opendream.images import MAX_DOWNLOAD_BYTES, decode_image
 
 MAX_EXTRA_CHARS = 4000
 #: What ``extra`` may add to an A1111 ``txt2img`` request: generation fields only, never
@@ -54,15 +53,6 @@ class RemoteError(Exception):
     def __init__(self, message: str, retry: bool = False) -> None:
         super().__init__(message)
         self.retry = retry
-
-
-def redact(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret (and any 8-character head or tail of a long one) as ``***``."""
-    for secret in sorted(filter(None, secrets), key=len, reverse=True):
-        text = text.replace(secret, "***")
-        if len(secret) >= 16:
-            text = text.replace(secret[-8:], "***").replace(secret[:8], "***")
-    return text
 
 
 def _service_message(response: Any) -> str:
@@ -272,23 +262,19 @@ def _generic(service: Service, payload: dict) -> list[Any]:
     remote="the serverless endpoint (OPENDREAM_SERVERLESS_URL)",
 )
 def serverless(
-    prompt: Annotated[
-        str, Field(description="What to draw", max_length=4000, json_schema_extra={"widget": "textarea"})
-    ],
-    negative_prompt: Annotated[
-        str, Field(description="What to avoid", max_length=4000, json_schema_extra={"widget": "textarea"})
-    ] = "",
+    prompt: Prompt,
+    negative_prompt: NegativePrompt = "",
     width: Width = 512,
     height: Height = 512,
-    steps: Annotated[int, Field(ge=1, le=150)] = 20,
-    guidance_scale: Annotated[float, Field(ge=0, le=30)] = 7.5,
-    seed: Annotated[int, Field(ge=0, le=2**32 - 1, json_schema_extra={"x-opendream-widget": "seed"})] = 42,
+    steps: Steps = 20,
+    guidance_scale: Guidance = 7.5,
+    seed: Seed = 42,
     extra: Annotated[
         str,
         Field(
             description="JSON object merged into the request (model-specific inputs)",
             max_length=MAX_EXTRA_CHARS,
-            json_schema_extra={"widget": "textarea"},
+            json_schema_extra={"x-opendream-widget": "textarea"},
         ),
     ] = "",
     ctx: Context = None,

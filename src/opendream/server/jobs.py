@@ -25,7 +25,7 @@ from opendream.core.recipe import Recipe, RunRecord
 from opendream.engine.consent import Trust, recipe_digest
 from opendream.engine.executor import Executor, InputBlobs
 from opendream.engine.hooks import Hooks
-from opendream.engine.run import GroupRun, plan, run_group
+from opendream.engine.run import GroupRun, holds_results, plan, run_group
 from opendream.engine.runner import InputNotReady, resolve_inputs
 from opendream.server.service import ProjectService
 from opendream.storage.consent import ConsentStore
@@ -331,7 +331,7 @@ class JobQueue:
         spec = self._executor.registry.get(group[0].recipe.op)
         if plan(spec, group, self._executor.blobs.has, force=job["force"], replay=False) == "skip":
             return _Prepared(layers=ids, skip="already ready")
-        kept = all(x.status == "ready" and x.blob for x in group)
+        kept = holds_results(group, self._executor.blobs.has)
         try:
             inputs = resolve_inputs(project, group[0].id)
         except InputNotReady as exc:

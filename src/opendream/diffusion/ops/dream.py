@@ -6,18 +6,30 @@ from typing import Annotated
 
 import opendream
 from opendream import Context, Field, ImageLayer
-from opendream.diffusion.ops._common import (
+from opendream.diffusion.ops._original import from_original
+from opendream.fields import (
+    MAX_GUIDANCE,
+    MAX_SEED,
+    MAX_STEPS,
+    Guidance,
+    Height,
+    Model,
+    NegativePrompt,
+    Prompt,
     SchedulerName,
-    cached_pipeline,
+    Seed,
+    Steps,
+    Width,
+)
+from opendream.pipelines import (
     check_inputs,
     generators,
     model_identity,
-    run_instance,
+    pipeline,
+    range_check,
     run_pipeline,
     size_check,
 )
-from opendream.diffusion.ops._original import from_original
-from opendream.fields import Height, Width
 
 MAX_IMAGES = 8
 
@@ -30,22 +42,16 @@ MAX_IMAGES = 8
     migrate=from_original("dream", "runwayml/stable-diffusion-v1-5"),
 )
 def dream(
-    prompt: Annotated[
-        str, Field(description="What to draw", max_length=4000, json_schema_extra={"widget": "textarea"})
-    ],
-    negative_prompt: Annotated[
-        str, Field(description="What to avoid", max_length=4000, json_schema_extra={"widget": "textarea"})
-    ] = "",
+    prompt: Prompt,
+    negative_prompt: NegativePrompt = "",
     width: Width = 512,
     height: Height = 512,
-    steps: Annotated[int, Field(ge=1, le=150, description="Denoising steps")] = 20,
-    guidance_scale: Annotated[
-        float, Field(ge=0, le=30, description="How closely to follow the prompt")
-    ] = 7.5,
+    steps: Steps = 20,
+    guidance_scale: Guidance = 7.5,
     scheduler: SchedulerName = "euler_a",
-    seed: Annotated[int, Field(ge=0, le=2**32 - 1, json_schema_extra={"x-opendream-widget": "seed"})] = 42,
+    seed: Seed = 42,
     num_images: Annotated[int, Field(ge=1, le=MAX_IMAGES, description="Each image becomes a layer")] = 1,
-    model: Annotated[str, Field(description="Repo id, folder or .safetensors file; empty = default")] = "",
+    model: Model = "",
     ctx: Context = None,
 ) -> list[ImageLayer]:
     """Generate images from a text prompt.
@@ -72,17 +78,14 @@ def dream(
         "dream",
         width=size_check(width),
         height=size_check(height),
-        steps=(1 <= steps <= 150, f"has to be between 1 and 150 but is {steps!r}"),
-        guidance_scale=(0 <= guidance_scale <= 30, f"has to be between 0 and 30 but is {guidance_scale!r}"),
-        num_images=(
-            1 <= num_images <= MAX_IMAGES,
-            f"has to be between 1 and {MAX_IMAGES} but is {num_images!r}",
-        ),
-        seed=(0 <= seed <= 2**32 - 1, f"has to be between 0 and 2**32-1 but is {seed!r}"),
+        steps=range_check(steps, 1, MAX_STEPS),
+        guidance_scale=range_check(guidance_scale, 0, MAX_GUIDANCE),
+        num_images=range_check(num_images, 1, MAX_IMAGES),
+        seed=range_check(seed, 0, MAX_SEED, "2**32-1"),
     )
 
     # 2. Get the pipeline (loaded once by the model manager) and a per-run instance
-    pipe = run_instance(cached_pipeline(ctx, "txt2img", model, "dream"), scheduler)
+    pipe = pipeline(ctx, "txt2img", model, "dream", scheduler)
 
     # 3. Denoise, reporting progress and honouring cancel
     images = run_pipeline(

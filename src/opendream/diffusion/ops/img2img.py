@@ -2,37 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import opendream
-from opendream import Context, Field, ImageLayer
-from opendream.diffusion.ops._common import (
-    cached_pipeline,
-    check_image_to_image,
-    generators,
-    model_identity,
-    pad_to_multiple,
-    run_instance,
-    run_pipeline,
-)
+from opendream import Context, ImageLayer
+from opendream.fields import Guidance, Model, NegativePrompt, Prompt, ScaledSteps, Seed, Strength
+from opendream.images import pad_to_multiple
+from opendream.pipelines import check_image_to_image, generators, model_identity, pipeline, run_pipeline
 
 
 @opendream.op(version="1", title="Image to image", category="edit", identity=model_identity("dream"))
 def img2img(
     image_layer: ImageLayer,
-    prompt: Annotated[
-        str, Field(description="What to draw", max_length=4000, json_schema_extra={"widget": "textarea"})
-    ],
-    negative_prompt: Annotated[
-        str, Field(description="What to avoid", max_length=4000, json_schema_extra={"widget": "textarea"})
-    ] = "",
-    strength: Annotated[
-        float, Field(gt=0, le=1, description="How much to change (1 = ignore the input)")
-    ] = 0.75,
-    steps: Annotated[int, Field(ge=1, le=150, description="Denoising steps (scaled by strength)")] = 20,
-    guidance_scale: Annotated[float, Field(ge=0, le=30)] = 7.5,
-    seed: Annotated[int, Field(ge=0, le=2**32 - 1, json_schema_extra={"x-opendream-widget": "seed"})] = 42,
-    model: Annotated[str, Field(description="Repo id, folder or .safetensors file; empty = default")] = "",
+    prompt: Prompt,
+    negative_prompt: NegativePrompt = "",
+    strength: Strength = 0.75,
+    steps: ScaledSteps = 20,
+    guidance_scale: Guidance = 7.5,
+    seed: Seed = 42,
+    model: Model = "",
     ctx: Context = None,
 ) -> ImageLayer:
     """Redraw ``image_layer`` following ``prompt``.
@@ -55,7 +41,7 @@ def img2img(
     image = pad_to_multiple(image_layer.get_image().convert("RGB"))
 
     # 3. Get the pipeline (shares the dream model's weights) and denoise
-    pipe = run_instance(cached_pipeline(ctx, "img2img", model, "dream"))
+    pipe = pipeline(ctx, "img2img", model, "dream")
     (result,) = run_pipeline(
         ctx,
         pipe,

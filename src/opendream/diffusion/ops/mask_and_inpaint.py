@@ -9,19 +9,20 @@ from PIL import Image
 
 import opendream
 from opendream import Context, Field, ImageLayer, MaskLayer
-from opendream.diffusion.ops._common import (
-    cached_pipeline,
+from opendream.diffusion.ops._original import from_original
+from opendream.fields import Guidance, Model, NegativePrompt, ScaledSteps, Seed, Strength, text
+from opendream.images import pad_to_multiple
+from opendream.pipelines import (
     check_image_to_image,
-    feathered_alpha,
     generators,
     model_identity,
-    pad_to_multiple,
-    run_instance,
+    pipeline,
+    range_check,
     run_pipeline,
 )
-from opendream.diffusion.ops._original import from_original
 
 MAX_FEATHER = 64
+MaskPrompt = text("What to paint in the mask")
 
 
 @opendream.op(
@@ -37,21 +38,14 @@ MAX_FEATHER = 64
 def mask_and_inpaint(
     mask_layer: MaskLayer,
     image_layer: ImageLayer,
-    prompt: Annotated[
-        str,
-        Field(
-            description="What to paint in the mask", max_length=4000, json_schema_extra={"widget": "textarea"}
-        ),
-    ],
-    negative_prompt: Annotated[
-        str, Field(description="What to avoid", max_length=4000, json_schema_extra={"widget": "textarea"})
-    ] = "",
-    strength: Annotated[float, Field(gt=0, le=1, description="How much to change inside the mask")] = 1.0,
-    steps: Annotated[int, Field(ge=1, le=150, description="Denoising steps (scaled by strength)")] = 20,
-    guidance_scale: Annotated[float, Field(ge=0, le=30)] = 7.5,
-    seed: Annotated[int, Field(ge=0, le=2**32 - 1, json_schema_extra={"x-opendream-widget": "seed"})] = 42,
+    prompt: MaskPrompt,
+    negative_prompt: NegativePrompt = "",
+    strength: Annotated[Strength, Field(description="How much to change inside the mask")] = 1.0,
+    steps: ScaledSteps = 20,
+    guidance_scale: Guidance = 7.5,
+    seed: Seed = 42,
     mask_feather: Annotated[int, Field(ge=0, le=MAX_FEATHER, description="Soft edge width in pixels")] = 4,
-    model: Annotated[str, Field(description="Repo id, folder or .safetensors file; empty = default")] = "",
+    model: Model = "",
     ctx: Context = None,
 ) -> ImageLayer:
     """Repaint the white part of ``mask_layer`` in ``image_layer`` following ``prompt``.
@@ -84,10 +78,7 @@ def mask_and_inpaint(
         strength,
         steps,
         guidance_scale,
-        mask_feather=(
-            0 <= mask_feather <= MAX_FEATHER,
-            f"has to be between 0 and {MAX_FEATHER} but is {mask_feather!r}",
-        ),
+        mask_feather=range_check(mask_feather, 0, MAX_FEATHER),
     )
 
     # 2. Bring the mask to the image's size
@@ -102,7 +93,7 @@ def mask_and_inpaint(
     model_mask = pad_to_multiple(mask, fill="zero")
 
     # 4. Get the inpainting pipeline and denoise
-    pipe = run_instance(cached_pipeline(ctx, "inpaint", model, "inpaint"))
+    pipe = pipeline(ctx, "inpaint", model, "inpaint")
     (generated,) = run_pipeline(
         ctx,
         pipe,
@@ -127,3 +118,28 @@ def mask_and_inpaint(
         generated.putalpha(base.getchannel("A"))
     result = Image.composite(generated, base, feathered_alpha(mask, mask_feather))
     return ImageLayer(image=result)
+
+
+def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
+    """Square (Chebyshev) dilation of a boolean mask by ``radius`` pixels, separable, numpy only."""
+    if radius <= 0:
+        return mask.copy()
+    from numpy.lib.stride_tricks import sliding_window_view
+
+    size = 2 * radius + 1
+    out = np.pad(mask, ((radius, radius), (0, 0)))
+    out = sliding_window_view(out, size, axis=0).max(axis=-1)
+    out = np.pad(out, ((0, 0), (radius, radius)))
+    return sliding_window_view(out, size, axis=1).max(axis=-1)
+
+
+def feathered_alpha(mask: Image.Image, feather: int) -> Image.Image:
+    """The paste-back alpha: ``mask`` blurred by ``feather`` px, and exactly 0 farther than
+    ``feather`` px from any selected pixel (so the input is kept bit-for-bit there)."""
+    from PIL import ImageFilter
+
+    if feather <= 0:
+        return mask
+    blurred = np.asarray(mask.filter(ImageFilter.GaussianBlur(feather / 3)))
+    band = dilate(np.asarray(mask) > 0, feather)
+    return Image.fromarray(np.where(band, blurred, 0).astype(np.uint8), "L")

@@ -1,24 +1,26 @@
-"""Helpers shared by the built-in diffusion ops: the manager, input checks, running a pipeline
-with progress/cancel/preview, and image padding. torch is imported inside functions only."""
+"""Running a diffusers pipeline inside an op: the model manager's cached pipeline as a per-run
+instance, seeded generators, input checks, and ``run_pipeline``, which reports progress with
+live previews and honours cancel. The built-in diffusion ops and the bundled extensions use
+it; ``docs/extensions.md`` shows an extension built on it. torch is imported inside functions
+only, so importing this module stays cheap."""
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
 from opendream.core.errors import InvalidParams
-from opendream.core.images import pipeline_images
-from opendream.fields import MAX_SIDE, MIN_SIDE
+from opendream.fields import MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MIN_SIDE
+from opendream.images import pad_to_multiple, pipeline_images
 
 if TYPE_CHECKING:
     from opendream.core.context import Context
     from opendream.diffusion.manager import ModelManager, PipelineKind
 
-SchedulerName = Literal["euler_a", "euler", "dpmpp_2m", "ddim", "unipc"]
 MAX_INPUT_SIDE = 4096
 PREVIEW_SIDE = 128
 
@@ -43,22 +45,39 @@ def manager_for(ctx: Context | None) -> ModelManager:
     return default_manager(getattr(ctx, "settings", None))
 
 
-def model_identity(role: str) -> Callable[[dict, Any], dict]:
-    """An ``identity=`` hook for ``@opendream.op``: the resolved identity of the recipe's model."""
+def model_identity(role: str, **more: tuple[str, str]) -> Callable[[dict, Any], dict]:
+    """An ``identity=`` hook for ``@opendream.op``: the exact weights the recipe's ``model``
+    resolves to (an empty one: the default of ``role``), so new weights invalidate cached
+    results. ``more`` names other weights, e.g. ``controlnet=("controlnet_model", role)``:
+    the key, the parameter naming them and their role."""
+    weights = {"model": ("model", role), **more}
 
     def hook(params: dict, ctx: Any) -> dict:
-        return {"model": manager_for(ctx).identity(str(params.get("model") or ""), role)}
+        manager = manager_for(ctx)
+        return {key: manager.identity(str(params.get(p) or ""), r) for key, (p, r) in weights.items()}
 
     return hook
 
 
-def cached_pipeline(ctx: Context | None, kind: PipelineKind, model: str, role: str) -> Any:
-    """The manager's pipeline of ``kind`` for ``model``; a download and a load are reported
-    through ``ctx`` (which stops waiting when the job is cancelled)."""
+def cached_pipeline(ctx: Context | None, kind: PipelineKind, model: str, role: str, **options: Any) -> Any:
+    """The manager's pipeline of ``kind`` for ``model`` (``options`` go to ``ModelManager.get``);
+    a download and a load are reported through ``ctx`` (which stops waiting on cancel)."""
     manager = manager_for(ctx)
     if ctx is None:
-        return manager.get(kind, model, role=role)
-    return manager.get(kind, model, role=role, progress=ctx.download_progress, status=ctx.status)
+        return manager.get(kind, model, role=role, **options)
+    return manager.get(kind, model, role=role, progress=ctx.download_progress, status=ctx.status, **options)
+
+
+def pipeline(
+    ctx: Context | None,
+    kind: PipelineKind,
+    model: str,
+    role: str,
+    scheduler: str | None = None,
+    **options: Any,
+) -> Any:
+    """A per-run instance of the cached pipeline (see ``run_instance``), ready to call."""
+    return run_instance(cached_pipeline(ctx, kind, model, role, **options), scheduler)
 
 
 def check_inputs(op: str, **checks: tuple[bool, str]) -> None:
@@ -68,6 +87,17 @@ def check_inputs(op: str, **checks: tuple[bool, str]) -> None:
     errors = [{"param": name, "message": message} for name, (ok, message) in checks.items() if not ok]
     if errors:
         raise InvalidParams(op, errors)
+
+
+def side_check(size: tuple[int, int], limit: int = MAX_SIDE) -> tuple[bool, str]:
+    """An input image of ``size`` is at most ``limit`` pixels per side."""
+    width, height = size
+    return max(width, height) <= limit, f"has to be at most {limit} px per side but is {width}x{height}"
+
+
+def range_check(value: float, low: float, high: float, shown_high: str | None = None) -> tuple[bool, str]:
+    """``low <= value <= high``; ``shown_high`` names ``high`` in the message (e.g. ``2**32-1``)."""
+    return low <= value <= high, f"has to be between {low} and {shown_high or high} but is {value!r}"
 
 
 def check_image_to_image(
@@ -81,16 +111,12 @@ def check_image_to_image(
     """The checks every op that denoises an input image shares (plus ``more`` of its own):
     the input's size, strength, steps, guidance, and that ``strength`` leaves at least one
     step to run (diffusers runs ``int(steps * strength)`` of them)."""
-    width, height = size
     check_inputs(
         op,
-        image_layer=(
-            max(width, height) <= MAX_INPUT_SIDE,
-            f"has to be at most {MAX_INPUT_SIDE} px per side but is {width}x{height}",
-        ),
+        image_layer=side_check(size, MAX_INPUT_SIDE),
         strength=(0 < strength <= 1, f"has to be in (0, 1] but is {strength!r}"),
-        steps=(1 <= steps <= 150, f"has to be between 1 and 150 but is {steps!r}"),
-        guidance_scale=(0 <= guidance_scale <= 30, f"has to be between 0 and 30 but is {guidance_scale!r}"),
+        steps=range_check(steps, 1, MAX_STEPS),
+        guidance_scale=range_check(guidance_scale, 0, MAX_GUIDANCE),
         **more,
     )
     check_inputs(
@@ -103,16 +129,18 @@ def check_image_to_image(
 
 
 def size_check(value: int) -> tuple[bool, str]:
+    """An output side: a multiple of 8 within ``opendream.fields``' bounds."""
     ok = isinstance(value, int) and MIN_SIDE <= value <= MAX_SIDE and value % 8 == 0
     return ok, f"has to be a multiple of 8 between {MIN_SIDE} and {MAX_SIDE} but is {value!r}"
 
 
 def make_scheduler(name: str | None, config: Any) -> Any:
-    """A fresh scheduler (schedulers hold per-run state, so every run gets its own)."""
+    """A fresh scheduler named as ``opendream.fields.SchedulerName`` (``None``: the type
+    ``config`` names); schedulers hold per-run state, so every run gets its own."""
     import diffusers
 
     if name is None:
-        return type_from_config(config)
+        return getattr(diffusers, config["_class_name"]).from_config(config)
     if name == "euler_a":
         return diffusers.EulerAncestralDiscreteScheduler.from_config(config)
     if name == "euler":
@@ -127,12 +155,6 @@ def make_scheduler(name: str | None, config: Any) -> Any:
     if name == "unipc":
         return diffusers.UniPCMultistepScheduler.from_config(config)
     raise ValueError(f"`scheduler` has to be one of euler_a, euler, dpmpp_2m, ddim, unipc but is {name!r}")
-
-
-def type_from_config(config: Any) -> Any:
-    import diffusers
-
-    return getattr(diffusers, config["_class_name"]).from_config(config)
 
 
 def run_instance(pipe: Any, scheduler: str | None = None) -> Any:
@@ -190,46 +212,6 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
     return pipeline_images(result.images, op)
 
 
-def pad_to_multiple(
-    image: Image.Image, multiple: int = 8, fill: Literal["edge", "zero"] = "edge"
-) -> Image.Image:
-    """Pad ``image`` on the right and bottom so both sides are multiples of ``multiple``
-    (edge pixels repeated, or zeros). No resampling, so cropping back restores it exactly."""
-    width, height = image.size
-    pad_w, pad_h = (-width) % multiple, (-height) % multiple
-    if not pad_w and not pad_h:
-        return image
-    array = np.asarray(image)
-    pads = [(0, pad_h), (0, pad_w)] + [(0, 0)] * (array.ndim - 2)
-    padded = np.pad(array, pads, mode="edge") if fill == "edge" else np.pad(array, pads)
-    return Image.fromarray(padded, image.mode)
-
-
-def dilate(mask: np.ndarray, radius: int) -> np.ndarray:
-    """Square (Chebyshev) dilation of a boolean mask by ``radius`` pixels, separable, numpy only."""
-    if radius <= 0:
-        return mask.copy()
-    from numpy.lib.stride_tricks import sliding_window_view
-
-    size = 2 * radius + 1
-    out = np.pad(mask, ((radius, radius), (0, 0)))
-    out = sliding_window_view(out, size, axis=0).max(axis=-1)
-    out = np.pad(out, ((0, 0), (radius, radius)))
-    return sliding_window_view(out, size, axis=1).max(axis=-1)
-
-
-def feathered_alpha(mask: Image.Image, feather: int) -> Image.Image:
-    """The paste-back alpha: ``mask`` blurred by ``feather`` px, and exactly 0 farther than
-    ``feather`` px from any selected pixel (so the input is kept bit-for-bit there)."""
-    from PIL import ImageFilter
-
-    if feather <= 0:
-        return mask
-    blurred = np.asarray(mask.filter(ImageFilter.GaussianBlur(feather / 3)))
-    band = dilate(np.asarray(mask) > 0, feather)
-    return Image.fromarray(np.where(band, blurred, 0).astype(np.uint8), "L")
-
-
 def generators(ctx: Context | None, seed: int, count: int) -> list[Any]:
     """One CPU generator per image, seeded ``seed + i`` (as the original Opendream did)."""
     if ctx is not None:
@@ -237,3 +219,41 @@ def generators(ctx: Context | None, seed: int, count: int) -> list[Any]:
     import torch
 
     return [torch.Generator(device="cpu").manual_seed(seed + i) for i in range(count)]
+
+
+def run_controlnet(
+    ctx: Context | None,
+    op: str,
+    control: Image.Image,
+    *,
+    role: str,
+    model: str,
+    controlnet_model: str,
+    scheduler: str,
+    seed: int,
+    **kwargs: Any,
+) -> Image.Image:
+    """Draw with a ControlNet txt2img pipeline steered by ``control`` (RGB); the result has
+    ``control``'s size (padded with black, no control signal, to multiples of 8 for the
+    model and cropped back). ``role`` names the settings default of an empty
+    ``controlnet_model`` (e.g. ``controlnet_canny``); ``kwargs`` go to the pipeline (prompt,
+    steps, ``controlnet_conditioning_scale``...). Progress, previews and cancel as ``run_pipeline``."""
+    controlnet = manager_for(ctx).model_for(controlnet_model, role)
+    pipe = pipeline(ctx, "controlnet", model, "dream", scheduler, controlnet=controlnet, controlnet_role=role)
+    padded = pad_to_multiple(control, fill="zero")
+    (image,) = run_pipeline(
+        ctx,
+        pipe,
+        op,
+        image=padded,
+        width=padded.width,
+        height=padded.height,
+        generator=generators(ctx, seed, 1),
+        **kwargs,
+    )
+    return image.crop((0, 0, *control.size))
+
+
+def controlnet_identity(role: str) -> Callable[[dict, Any], dict]:
+    """``identity=`` hook of a ``run_controlnet`` op: its base model and ControlNet weights."""
+    return model_identity("dream", controlnet=("controlnet_model", role))
