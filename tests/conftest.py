@@ -18,6 +18,8 @@ if TYPE_CHECKING:
     from opendream.engine.workspace import Workspace
 
 load_builtin_ops(REGISTRY)
+# The tiny diffusion models and their manager, built once for the whole session.
+pytest_plugins = ["tests.diffusion_fixtures"]
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Fixtures for the diffusion tests: tiny models built once per session, a manager, a context.
 
-Import the fixtures into a test module with ``from tests.diffusion_fixtures import *``."""
+A pytest plugin of ``tests/conftest.py``: every test module can ask for the fixtures by name;
+import the helpers (``make_context``, ``run_op``, ``png_bytes``) explicitly."""
 
 from __future__ import annotations
 
@@ -93,15 +94,3 @@ def run_op(
     spec = REGISTRY.get(name)
     ctx = make_context(manager, settings, name, **ctx_kwargs)
     return spec.call(spec.validate_params(params), layers, ctx)
-
-
-__all__ = [
-    "Recorder",
-    "make_context",
-    "pinned_threads",
-    "png_bytes",
-    "run_op",
-    "tiny_dir",
-    "tiny_manager",
-    "tiny_settings",
-]

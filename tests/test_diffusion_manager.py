@@ -15,7 +15,6 @@ from opendream import ImageLayer, MaskLayer
 from opendream.core.errors import ModelUnavailable
 from opendream.diffusion.manager import ModelManager
 from opendream.diffusion.model_sources import identity
-from tests.diffusion_fixtures import *  # noqa: F403
 from tests.diffusion_fixtures import run_op
 
 

@@ -13,7 +13,6 @@ import pytest
 from PIL import Image
 
 from opendream import Cancelled, ImageLayer, MaskLayer
-from tests.diffusion_fixtures import *  # noqa: F403
 from tests.diffusion_fixtures import make_context, png_bytes, run_op
 
 DREAM = {"prompt": "a cat", "width": 64, "height": 64, "steps": 3}

@@ -9,7 +9,6 @@ from pathlib import Path
 from opendream.diffusion.model_sources import TINY_MARKER
 from opendream.diffusion.tiny import ensure_tiny_model, tiny_models_dir
 from opendream.settings import Settings
-from tests.diffusion_fixtures import *  # noqa: F403
 
 
 def _fingerprint(folder: Path) -> str:

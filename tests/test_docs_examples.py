@@ -36,9 +36,8 @@ from opendream.core.images import encode_png
 from opendream.core.registry import REGISTRY
 from opendream.core.workflow import detect_format, embed_workflow_png
 from opendream.engine.loader import load_extension_dirs
-from tests.diffusion_fixtures import make_context, pinned_threads, tiny_dir, tiny_manager, tiny_settings
+from tests.diffusion_fixtures import make_context
 
-__all__ = ["pinned_threads", "tiny_dir", "tiny_manager", "tiny_settings"]
 ROOT = Path(__file__).resolve().parents[1]
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 NOT_RUN = re.compile(r"^<!-- docs-test: not run \((?P<why>[^)]+)\) -->$")

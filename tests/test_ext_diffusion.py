@@ -20,7 +20,6 @@ from opendream.engine.events import Event
 from opendream.engine.loader import load_bundled_extensions
 from opendream.engine.runtime import Runtime
 from opendream.engine.workspace import Workspace
-from tests.diffusion_fixtures import *  # noqa: F403
 from tests.diffusion_fixtures import make_context
 
 STEPS = 3

@@ -21,9 +21,6 @@ from opendream.engine.hooks import Hooks
 from opendream.engine.loader import load_extension_file, load_installed_extensions
 from opendream.testing import run_op
 from tests.conftest import gradient, square_mask
-from tests.diffusion_fixtures import pinned_threads, tiny_dir
-
-__all__ = ["pinned_threads", "tiny_dir"]
 
 PACKAGE = '''
 """Acme's ops, installed with pip."""

@@ -21,7 +21,6 @@ from opendream.engine.events import Event
 from opendream.engine.runtime import Runtime
 from opendream.engine.workspace import Workspace
 from opendream.settings import Settings
-from tests.diffusion_fixtures import *  # noqa: F403
 from tests.fake_services import FakeService, HubRepo, hf_hub, serve, use_hub
 
 REPO = "opendream-tests/tiny-sd"

@@ -15,7 +15,6 @@ from opendream.core.errors import ConsentRequired, ModelUnavailable
 from opendream.diffusion.manager import ModelManager
 from opendream.diffusion.model_sources import model_roots, resolve_confined
 from opendream.settings import Settings
-from tests.diffusion_fixtures import *  # noqa: F403
 from tests.fake_services import FakeService, HubRepo, hf_hub, serve, use_hub
 
 REPO = "opendream-tests/tiny-sd"

@@ -21,7 +21,6 @@ from opendream.core.workflow import import_any
 from opendream.engine.workspace import Workspace
 from opendream.server.app import create_app
 from opendream.settings import Settings
-from tests.diffusion_fixtures import *  # noqa: F403
 from tests.diffusion_fixtures import png_bytes, run_op
 from tests.server_fixtures import BASE
 

@@ -13,10 +13,8 @@ from PIL import Image
 from opendream.engine.workspace import Workspace
 from opendream.server.app import create_app
 from opendream.settings import Settings
-from tests.diffusion_fixtures import pinned_threads, tiny_dir
 from tests.server_fixtures import BASE, WS, mask_bytes, new_project, upload, wait_for, wait_idle
 
-__all__ = ["pinned_threads", "tiny_dir"]
 DREAM = {"prompt": "a lighthouse", "width": 64, "height": 64, "steps": 3, "seed": 1}
 
 

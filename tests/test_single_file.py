@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from PIL import Image
 
-from tests.diffusion_fixtures import *  # noqa: F403
 from tests.fake_services import FakeService, HubRepo, hf_hub, serve, use_hub
 from tests.ldm_checkpoint import ldm_state_dict, write_ldm_checkpoint
 

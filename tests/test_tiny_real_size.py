@@ -13,9 +13,7 @@ from bench.tiny import model_layers
 from opendream.core.project import Project
 from opendream.engine.workspace import Workspace
 from opendream.settings import Settings
-from tests.diffusion_fixtures import pinned_threads, tiny_dir
 
-__all__ = ["pinned_threads", "tiny_dir"]
 SIDE = 512
 
 
