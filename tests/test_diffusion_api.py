@@ -13,7 +13,8 @@ import pytest
 import opendream.diffusion.ops  # noqa: F401  (registers the ops)
 from opendream.core.errors import InvalidParams, ModelUnavailable
 from opendream.core.registry import REGISTRY
-from opendream.diffusion.model_sources import default_model, resolve_source, sniff_file
+from opendream.diffusion.model_sources import resolve_source, sniff_file
+from opendream.models import ModelRole, configured_model, declare_role, get_role
 
 
 def test_importing_the_ops_does_not_import_torch() -> None:
@@ -110,10 +111,38 @@ def test_default_model_follows_settings(tmp_path: Path) -> None:
     from opendream.settings import Settings
 
     settings = Settings(data_dir=tmp_path, dream_model="me/my-model")
-    assert default_model(settings, "dream") == "me/my-model"
-    assert default_model(settings, "inpaint") == settings.inpaint_model
+    assert configured_model(settings, "dream") == "me/my-model"
+    assert configured_model(settings, "inpaint") == settings.inpaint_model
     with pytest.raises(ValueError, match="`role`"):
-        default_model(settings, "bogus")
+        configured_model(settings, "bogus")
+
+
+def test_an_extension_declares_a_model_role(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from opendream.settings import Settings
+
+    built: list[Path] = []
+
+    def tiny(folder: Path) -> Path:
+        built.append(folder)
+        return folder / "segmenter"
+
+    role = declare_role(
+        ModelRole("acme_segmenter", default="acme/segmenter-base", form="a folder", tiny=tiny)
+    )
+    assert get_role("acme_segmenter") is role and role.env == "OPENDREAM_ACME_SEGMENTER_MODEL"
+    settings = Settings(data_dir=tmp_path)
+    assert configured_model(settings, "acme_segmenter") == "acme/segmenter-base"
+    monkeypatch.setenv("OPENDREAM_ACME_SEGMENTER_MODEL", "me/segmenter")
+    assert configured_model(settings, "acme_segmenter") == "me/segmenter"
+    tiny_settings = Settings(data_dir=tmp_path, tiny_models=True)
+    assert configured_model(tiny_settings, "acme_segmenter") == str(tmp_path / "tiny-models" / "segmenter")
+    assert built == [tmp_path / "tiny-models"]
+    with pytest.raises(ModelUnavailable, match=r"Provide it as a folder.*OPENDREAM_ACME_SEGMENTER_MODEL"):
+        resolve_source("not a repo id!", role="acme_segmenter")
+    with pytest.raises(ValueError, match=r"acme_segmenter.*not a declared one"):
+        configured_model(settings, "not a declared one")
+    with pytest.raises(ValueError, match="Python identifier"):
+        declare_role(ModelRole("acme-segmenter", default="x"))
 
 
 ORIGINAL_DREAM = {  # what the original app recorded for a dream: every option of its form

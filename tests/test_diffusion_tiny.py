@@ -60,9 +60,9 @@ def test_tiny_models_dir_follows_settings(tmp_path) -> None:
 
 
 def test_tiny_settings_point_every_default_at_tiny_models(tiny_settings, tiny_dir) -> None:
-    from opendream.diffusion.model_sources import default_model
+    from opendream.models import configured_model
 
-    assert default_model(tiny_settings, "dream") == str(tiny_dir / "txt2img")
-    assert default_model(tiny_settings, "inpaint") == str(tiny_dir / "inpaint")
-    assert default_model(tiny_settings, "pix2pix") == str(tiny_dir / "pix2pix")
-    assert default_model(tiny_settings, "controlnet_canny") == str(tiny_dir / "controlnet")
+    assert configured_model(tiny_settings, "dream") == str(tiny_dir / "txt2img")
+    assert configured_model(tiny_settings, "inpaint") == str(tiny_dir / "inpaint")
+    assert configured_model(tiny_settings, "pix2pix") == str(tiny_dir / "pix2pix")
+    assert configured_model(tiny_settings, "controlnet_canny") == str(tiny_dir / "controlnet")

@@ -9,7 +9,15 @@ from pathlib import Path
 import opendream
 
 #: Opendream's public modules (``docs/extensions.md``, "The op toolkit").
-PUBLIC = {"opendream", "opendream.fields", "opendream.images", "opendream.pipelines", "opendream.secrets"}
+PUBLIC = {
+    "opendream",
+    "opendream.fields",
+    "opendream.images",
+    "opendream.models",
+    "opendream.pipelines",
+    "opendream.secrets",
+    "opendream.testing",
+}
 PACKAGE = Path(opendream.__file__).parent
 BUNDLED = sorted((PACKAGE / "extensions").glob("*.py"))
 #: ``from opendream import core`` imports a module too.

@@ -249,7 +249,5 @@ def test_a_file_named_hub_sam_is_not_downloaded_before_consent(tmp_path: Path) -
     manager = ModelManager(Settings(data_dir=tmp_path / "data"), device="cpu", dtype="float32")
     asked: list[str] = []
     with pytest.raises(ConsentRequired, match="downloads 'someone/unknown-sam' from the Hugging Face hub"):
-        manager.for_file(allow_download=False).load(
-            "sam", "someone/unknown-sam", asked.append, default="facebook/sam-vit-base"
-        )
+        manager.for_file(allow_download=False).load("sam", "someone/unknown-sam", asked.append)
     assert asked == [] and manager.loaded() == []

@@ -2,3 +2,5 @@
 
 Imports only Opendream's public API; torch and diffusers are imported inside functions, so
 importing this package (or ``opendream.diffusion.ops``) stays fast and works without them."""
+
+from opendream.diffusion import roles as roles  # declares the built-in model roles (stdlib only)

@@ -26,7 +26,6 @@ from opendream.core.errors import Cancelled, ConsentRequired, ModelUnavailable
 from opendream.diffusion.model_sources import (
     Source,
     cached_snapshot,
-    default_model,
     how_to_provide,
     identity,
     model_roots,
@@ -34,6 +33,8 @@ from opendream.diffusion.model_sources import (
     resolve_source,
 )
 from opendream.diffusion.quiet import silence_progress_bars
+from opendream.diffusion.roles import ROLES as ROLES  # the built-in roles, declared
+from opendream.models import configured_model
 
 log = logging.getLogger("opendream.diffusion.manager")
 
@@ -178,27 +179,22 @@ class ModelManager:
         view._roots, view._downloads = model_roots(self.settings), allow_download
         return view
 
-    def _default(self, role: str, default: str | None) -> str:
-        return default if default is not None else default_model(self.settings, role)
+    def _named(self, name: str, role: str) -> bool:
+        """Whether ``name`` came from a file's recipe under this view (not the role's model)."""
+        return self._roots is not None and name != configured_model(self.settings, role)
 
-    def _named(self, name: str, role: str, default: str | None = None) -> bool:
-        """Whether ``name`` came from a file's recipe under this view (not the role's default)."""
-        return self._roots is not None and name != self._default(role, default)
-
-    def resolve(
-        self, model: str, role: str, revision: str | None = None, *, default: str | None = None
-    ) -> Source:
-        """Where ``model`` (or the default of ``role``) comes from, under this view's rules."""
-        name = self.model_for(model, role, default)
-        if self._named(name, role, default):
+    def resolve(self, model: str, role: str, revision: str | None = None) -> Source:
+        """Where ``model`` (or the model of ``role``) comes from, under this view's rules."""
+        name = self.model_for(model, role)
+        if self._named(name, role):
             assert self._roots is not None
             return resolve_confined(name, self._roots, revision=revision, role=role)
         return resolve_source(name, revision=revision, role=role)
 
-    def _local_only(self, source: Source, name: str, role: str, default: str | None = None) -> Path | None:
+    def _local_only(self, source: Source, name: str, role: str) -> Path | None:
         """``None`` when this view may download ``name``; else its folder in the HF cache, or
         ``ConsentRequired`` when it is not there (the hub is not contacted at all)."""
-        if self._downloads or not self._named(name, role, default):
+        if self._downloads or not self._named(name, role):
             return None
         folder = cached_snapshot(source.location, source.revision)
         if folder is None:
@@ -216,15 +212,16 @@ class ModelManager:
 
     # --- public -------------------------------------------------------------------------
 
-    def model_for(self, model: str, role: str, default: str | None = None) -> str:
-        """``model`` itself, or when it is empty ``default`` (else the settings' default for ``role``)."""
-        return model.strip() if model and model.strip() else self._default(role, default)
+    def model_for(self, model: str, role: str) -> str:
+        """``model`` itself, or when it is empty the model the declared ``role`` uses
+        (``opendream.models.configured_model``)."""
+        return model.strip() if model and model.strip() else configured_model(self.settings, role)
 
-    def identity(self, model: str, role: str, default: str | None = None) -> dict[str, Any]:
-        """Identity of the weights ``model`` (or the default for ``role``) names, for cache keys."""
-        name = self.model_for(model, role, default)
+    def identity(self, model: str, role: str) -> dict[str, Any]:
+        """Identity of the weights ``model`` (or the model of ``role``) names, for cache keys."""
+        name = self.model_for(model, role)
         try:
-            return identity(self.resolve(name, role, default=default))
+            return identity(self.resolve(name, role))
         except ModelUnavailable:
             return {"source": name, "revision": "unavailable"}
 
@@ -278,20 +275,19 @@ class ModelManager:
         model: str,
         loader: Callable[[str], T],
         *,
-        default: str,
         progress: DownloadProgress | None = None,
         status: Status | None = None,
     ) -> T:
         """A model that is not a diffusers pipeline (Segment Anything, a detector ...), loaded once
-        by ``loader`` and kept under the same rules as pipelines: ``model`` (``default`` when
-        empty) is a hub repo id or a local model folder, confined to the model folders when a
+        by ``loader`` and kept under the same rules as pipelines: ``model`` (the declared
+        ``role``'s model when empty, ``opendream.models``) is a hub repo id or a local model folder, confined to the model folders when a
         workflow file names it and downloaded only with consent; the torch modules ``loader``
         returns (itself, or inside a tuple) count against the memory budget and are evicted
         least recently used first. ``loader`` gets a local folder, or a hub repo id to download
         into the Hugging Face cache. A single file is refused unread; anything ``loader`` raises
         becomes ``ModelUnavailable`` naming the model. ``progress``/``status``: as for ``get``."""
-        name = self.model_for(model, role, default)
-        source = self.resolve(name, role, default=default)
+        name = self.model_for(model, role)
+        source = self.resolve(name, role)
         if source.kind not in ("hub", "folder"):
             raise ModelUnavailable(
                 f"model {name!r} is a single file; a {role} model is a model folder or a hub repo id. "
@@ -310,7 +306,7 @@ class ModelManager:
             self._make_room(_estimate_bytes(source, self.dtype), keep=None)
             silence_progress_bars()
             try:
-                if source.kind == "hub" and (local := self._local_only(source, name, role, default)):
+                if source.kind == "hub" and (local := self._local_only(source, name, role)):
                     loaded = loader(str(local))
                 elif source.kind == "hub":
                     loaded = _watch_download(source.location, progress, lambda: loader(source.location))

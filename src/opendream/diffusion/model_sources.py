@@ -16,21 +16,12 @@ from pathlib import Path
 from typing import Any, Literal
 
 from opendream.core.errors import ModelUnavailable
+from opendream.models import DIFFUSERS_FORM, get_role
 
 SourceKind = Literal["hub", "folder", "safetensors", "pickle"]
 TINY_MARKER = ".opendream-tiny.json"
 _HUB_ID = re.compile(r"^[A-Za-z0-9][\w.\-]*/[\w.\-]+$")
 _CONFIG_SUFFIXES = (".json", ".txt", ".yaml", ".yml")
-_ENV_FOR_ROLE = {
-    "dream": "OPENDREAM_DREAM_MODEL",
-    "inpaint": "OPENDREAM_INPAINT_MODEL",
-    "pix2pix": "OPENDREAM_PIX2PIX_MODEL",
-    "controlnet_canny": "OPENDREAM_CONTROLNET_CANNY_MODEL",
-    "controlnet_openpose": "OPENDREAM_CONTROLNET_OPENPOSE_MODEL",
-    "sam": "OPENDREAM_SAM_MODEL",
-}
-#: How to provide a model that is not a diffusers pipeline, by role.
-_FORM_FOR_ROLE = {"sam": "a local folder holding config.json, model.safetensors and processor_config.json"}
 
 
 @dataclass(frozen=True)
@@ -48,8 +39,9 @@ class Source:
 
 def how_to_provide(model: str, role: str | None = None) -> str:
     """The sentence every "model unavailable" message ends with."""
-    env = _ENV_FOR_ROLE.get(role or "", "OPENDREAM_<ROLE>_MODEL")
-    form = _FORM_FOR_ROLE.get(role or "", "a local diffusers folder, a .safetensors checkpoint file")
+    declared = get_role(role) if role else None
+    env = declared.env if declared else "OPENDREAM_<ROLE>_MODEL"
+    form = declared.form if declared else DIFFUSERS_FORM
     return (
         f"Provide it as {form}, or download it with "
         f"`huggingface-cli download {model if _HUB_ID.match(model) else '<repo id>'}` "
@@ -223,17 +215,3 @@ def identity(source: Source | str, revision: str | None = None) -> dict[str, Any
     with path.open("rb") as f:
         digest.update(f.read(1 << 20))
     return {"source": str(path), "fingerprint": digest.hexdigest()}
-
-
-def default_model(settings: Any, role: str) -> str:
-    """The model string to use for ``role`` when a recipe leaves ``model`` empty.
-
-    With ``settings.tiny_models`` this is the folder of the matching tiny model (built on
-    first use); otherwise the ``<role>_model`` setting (a repo id, folder or file)."""
-    if role not in _ENV_FOR_ROLE:
-        raise ValueError(f"`role` has to be one of {', '.join(_ENV_FOR_ROLE)} but is {role!r}")
-    if getattr(settings, "tiny_models", False):
-        from opendream.diffusion.tiny import TINY_FOR_ROLE, ensure_tiny_model, tiny_models_dir
-
-        return str(ensure_tiny_model(TINY_FOR_ROLE[role], tiny_models_dir(settings)))
-    return str(getattr(settings, f"{role}_model"))

@@ -21,6 +21,7 @@ from typing import Any, Literal
 
 from opendream.diffusion.model_sources import TINY_MARKER
 from opendream.diffusion.quiet import silence_progress_bars
+from opendream.models import tiny_models_dir
 
 TinyKind = Literal["txt2img", "inpaint", "pix2pix", "controlnet"]
 TINY_KINDS: tuple[TinyKind, ...] = ("txt2img", "inpaint", "pix2pix", "controlnet")
@@ -28,14 +29,6 @@ TINY_KINDS: tuple[TinyKind, ...] = ("txt2img", "inpaint", "pix2pix", "controlnet
 # 6: a ControlNet conditioning embedding half as wide (it cost as much as the UNet at 512)
 TINY_VERSION = 6
 FULL_VERSION = 3  # build_full_size's models, versioned apart so tiny changes keep their 4 GB
-#: Which tiny model stands in for each default model of the settings.
-TINY_FOR_ROLE: dict[str, TinyKind] = {
-    "dream": "txt2img",
-    "inpaint": "inpaint",
-    "pix2pix": "pix2pix",
-    "controlnet_canny": "controlnet",
-    "controlnet_openpose": "controlnet",
-}
 _UNET_IN_CHANNELS = {"txt2img": 4, "inpaint": 9, "pix2pix": 8, "controlnet": 4}
 _PIPELINE_CLASS = {
     "txt2img": "StableDiffusionPipeline",
@@ -43,17 +36,6 @@ _PIPELINE_CLASS = {
     "pix2pix": "StableDiffusionInstructPix2PixPipeline",
 }
 _SEEDS = {"txt2img": 0, "inpaint": 1, "pix2pix": 2, "controlnet": 3}
-
-
-def tiny_models_dir(settings: Any = None) -> Path:
-    """``settings.tiny_models_dir``, else ``<data dir>/tiny-models``."""
-    if settings is not None and getattr(settings, "tiny_models_dir", None):
-        return Path(settings.tiny_models_dir)
-    if settings is not None:
-        return Path(settings.data_dir) / "tiny-models"
-    from opendream.settings import default_data_dir
-
-    return default_data_dir() / "tiny-models"
 
 
 def write_byte_level_tokenizer(folder: Path) -> int:

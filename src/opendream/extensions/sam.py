@@ -3,7 +3,8 @@ points and/or a box around an object, get its mask).
 
 A bundled extension using only the public op API. The model is transformers' ``SamModel`` with
 ``SamProcessor``, loaded with ``from_pretrained`` from safetensors (a hub repo id, downloaded
-into the Hugging Face cache on first use, or a local folder; setting ``sam_model``) through the
+into the Hugging Face cache on first use, or a local folder; setting ``sam_model``, the ``sam``
+model role it declares) through the
 engine's model manager (``ctx.models.load``), like every model: it counts against the memory
 budget, and a model a workflow file names obeys the model-folder rule. Nothing
 here needs torchvision: automatic mode prompts the model with a grid of points and removes
@@ -22,20 +23,12 @@ from PIL import Image
 
 import opendream
 from opendream import Context, Field, ImageLayer, InvalidParams, MaskLayer, OpFailed
+from opendream.models import ModelRole, configured_model, declare_role
 from opendream.pipelines import check_inputs, side_check
 
 MAX_SIDE = 4096
 POINT_BATCH = 64
 MAX_CANDIDATES = 256
-
-
-def _default_model(ctx: Context | None) -> str:
-    """What an empty ``model`` means: the ``sam_model`` setting, or a tiny SAM with ``tiny_models``."""
-    settings = getattr(ctx, "settings", None)
-    if getattr(settings, "tiny_models", False):
-        folder = Path(settings.tiny_models_dir or Path(settings.data_dir) / "tiny-models")
-        return str(build_tiny_sam(folder / "sam"))
-    return str(getattr(settings, "sam_model", None) or "facebook/sam-vit-base")
 
 
 def build_tiny_sam(folder: Path) -> Path:
@@ -79,6 +72,18 @@ def build_tiny_sam(folder: Path) -> Path:
     return folder
 
 
+# The model role SAM plays: an empty ``model`` is the ``sam_model`` setting (OPENDREAM_SAM_MODEL),
+# and with --tiny-models a tiny SAM built in the tiny models' folder.
+SAM_ROLE = declare_role(
+    ModelRole(
+        "sam",
+        default="facebook/sam-vit-base",
+        form="a local folder holding config.json, model.safetensors and processor_config.json",
+        tiny=lambda folder: build_tiny_sam(folder / "sam"),
+    )
+)
+
+
 def _models(ctx: Context | None) -> Any:
     """The engine's model manager (``ctx.models``): it loads, counts and evicts SAM too."""
     if ctx is None or ctx.models is None:
@@ -98,21 +103,14 @@ def _load(model: str, ctx: Context) -> tuple[Any, Any]:
         sam_model = SamModel.from_pretrained(location, use_safetensors=True).to(device).eval()
         return sam_model, SamProcessor.from_pretrained(location)
 
-    return manager.load(
-        "sam",
-        model,
-        load,
-        default=_default_model(ctx),
-        progress=ctx.download_progress,
-        status=ctx.status,
-    )
+    return manager.load(SAM_ROLE.name, model, load, progress=ctx.download_progress, status=ctx.status)
 
 
 def _identity(params: dict, ctx: Any) -> dict:
     model = str(params.get("model") or "")
     if ctx is None or ctx.models is None:
-        return {"model": model.strip() or _default_model(ctx)}
-    return {"model": ctx.models.identity(model, "sam", default=_default_model(ctx))}
+        return {"model": model.strip() or configured_model(getattr(ctx, "settings", None), SAM_ROLE.name)}
+    return {"model": ctx.models.identity(model, SAM_ROLE.name)}
 
 
 def parse_points(text: str, width: int, height: int) -> tuple[list[list[float]], list[int]]:
