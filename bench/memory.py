@@ -23,7 +23,8 @@ def _child(mode: str, folder: str, size: int, steps: int, device: str, dtype: st
     import opendream.diffusion.ops  # noqa: F401
     from opendream import Context, ImageLayer, MaskLayer
     from opendream.core.registry import REGISTRY
-    from opendream.diffusion.manager import ModelManager, module_bytes
+    from opendream.diffusion.manager import ModelManager
+    from opendream.diffusion.model_cache import module_bytes
 
     image = Image.new("RGB", (size, size), (90, 120, 200))
     mask = Image.new("L", (size, size), 0)

@@ -53,7 +53,7 @@ def test_loaded_once_for_several_ops_and_components_shared(manager, tiny_setting
     (entry,) = manager.loaded()
     assert len(entry["pipelines"]) == 3
     # shared modules are counted once
-    from opendream.diffusion.manager import module_bytes
+    from opendream.diffusion.model_cache import module_bytes
 
     assert entry["bytes"] == module_bytes(list(txt2img.components.values()))
     # the inpainting default is another base (a 9-channel UNet)

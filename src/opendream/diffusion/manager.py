@@ -1,28 +1,34 @@
-"""The model manager: load each pipeline once, share components, evict under a memory budget.
+"""The model manager: resolve a model under its role, load it once, share components; what is
+loaded lives in the model cache (``model_cache.py``), which evicts it under a memory budget.
 
 One *base* entry per (source, revision, device, dtype) holds the loaded weights. Pipelines
 of other kinds on the same base (txt2img -> img2img -> inpaint ...) are made with
 ``from_pipe`` and share its modules, so they cost no extra memory; extra components such as
-a ControlNet are loaded once and counted once. Bases are evicted least-recently-used first
-when the budget is exceeded: the manager drops its references, runs the garbage collector and
-empties the CUDA cache. Thread-safe: one lock per base key, so two jobs asking for the same
-model load it once while other models load in parallel."""
+a ControlNet are loaded once and counted once. Other models (``load``: SAM, a detector) are
+entries of their own, under their role. Failures become ``ModelUnavailable`` messages that
+say how to provide the model (``loading.py``)."""
 
 from __future__ import annotations
 
 import copy
-import gc
 import logging
-import os
 import threading
 import time
-from collections import Counter, OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from opendream.core.errors import Cancelled, ConsentRequired, ModelUnavailable
+from opendream.diffusion.loading import (
+    LINKS_DIR,
+    DownloadProgress,
+    hub_failure,
+    link_with_suffix,
+    private_dir,
+    short_reason,
+    watch_download,
+)
+from opendream.diffusion.model_cache import CachedModel, ModelCache, auto_budget, estimate_bytes, module_bytes
 from opendream.diffusion.model_sources import (
     Source,
     cached_snapshot,
@@ -54,75 +60,8 @@ UNET_IN_CHANNELS: dict[str, tuple[int, ...]] = {
     "pix2pix": (8,),
     "controlnet": (4,),
 }
-DownloadProgress = Callable[[int, int], None]  # (bytes done, bytes total or 0 when unknown)
 Status = Callable[[str], None]  # what is being loaded, said before it starts
 T = TypeVar("T")
-#: Symlinks giving single-file checkpoints the suffix diffusers expects, in the data dir.
-LINKS_DIR = "checkpoint-links"
-
-
-@dataclass
-class _Base:
-    """One loaded set of weights and every pipeline made from it."""
-
-    key: tuple
-    source: Source
-    pipe: Any
-    pipelines: dict[tuple, Any] = field(default_factory=dict)
-    extras: dict[tuple, Any] = field(default_factory=dict)
-    nbytes: int = 0
-    role: str | None = None  # set for a model ``load`` made (not a pipeline)
-
-
-def module_bytes(modules: list[Any]) -> int:
-    """Bytes of parameters and buffers of ``modules``, each tensor counted once."""
-    seen: set[int] = set()
-    total = 0
-    for module in modules:
-        if not hasattr(module, "parameters"):
-            continue
-        for tensor in [*module.parameters(), *module.buffers()]:
-            if id(tensor) in seen:
-                continue
-            seen.add(id(tensor))
-            total += tensor.numel() * tensor.element_size()
-    return total
-
-
-def _auto_budget(device: str) -> int:
-    if device == "cuda":
-        import torch
-
-        return int(torch.cuda.get_device_properties(0).total_memory * 0.8)
-    try:
-        import psutil
-
-        total = psutil.virtual_memory().total
-    except ImportError:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return int(total * 0.6)
-
-
-def _estimate_bytes(source: Source, dtype: str) -> int:
-    """Rough size of a source once loaded (weights on disk, scaled to ``dtype``); 0 if unknown."""
-    if source.kind == "hub":
-        return 0
-    path = Path(source.location)
-    if source.kind == "folder":
-        files = [
-            p
-            for p in path.rglob("*")
-            if p.suffix in (".safetensors", ".bin") and "safety_checker" not in p.parts
-        ]
-        size = sum(p.stat().st_size for p in files)
-        fp16_on_disk = any(".fp16." in p.name for p in files)
-    else:
-        size, fp16_on_disk = path.stat().st_size, False
-    if dtype == "float32" and fp16_on_disk:
-        return size * 2
-    if dtype == "float16" and not fp16_on_disk:
-        return size // 2
-    return size
 
 
 class ModelManager:
@@ -156,16 +95,12 @@ class ModelManager:
             device, dtype = device or detected_device, dtype or detected_dtype
         self.device = device
         self.dtype = dtype
+        self.cache = ModelCache(device, budget_bytes if budget_bytes is not None else 0)
         if budget_bytes is None:
             mb = int(getattr(settings, "model_memory_budget_mb", 0) or 0)
-            budget_bytes = mb * 1024 * 1024 if mb > 0 else _auto_budget(device)
-        self.budget_bytes = budget_bytes
-        self._bases: OrderedDict[tuple, _Base] = OrderedDict()
-        self._lock = threading.RLock()
-        self._key_locks: dict[tuple, threading.Lock] = {}
-        #: Counters for tests and benchmarks: ``loads`` (weights read from disk), ``derived``
-        #: (pipelines made with ``from_pipe``), ``evictions``.
-        self.stats: Counter[str] = Counter()
+            self.cache.budget_bytes = mb * 1024 * 1024 if mb > 0 else auto_budget(device)
+        #: ``loads``, ``derived``, ``evictions`` (see ``ModelCache.stats``).
+        self.stats = self.cache.stats
         #: Set on the view ``for_file`` returns: where named models may be, whether to download.
         self._roots: list[Path] | None = None
         self._downloads = True
@@ -251,22 +186,17 @@ class ModelManager:
         name = self.model_for(model, role)
         source = self.resolve(name, role, revision)
         key = (source.kind, source.location, source.revision, self.device, self.dtype)
-        with self._key_lock(key):
-            with self._lock:
-                base = self._bases.get(key)
-                if base is not None:
-                    self._bases.move_to_end(key)
+        with self.cache.key_lock(key):
+            base = self.cache.get(key)
             if base is None:
                 if status is not None:
                     status(f"loading model {name}")
-                self._make_room(_estimate_bytes(source, self.dtype), keep=None)
+                self.cache.make_room(estimate_bytes(source, self.dtype), keep=None)
                 pipe = self._load(kind, source, name, role, progress)
-                base = _Base(key=key, source=source, pipe=pipe)
+                base = CachedModel(key=key, source=source, pipe=pipe)
                 base.pipelines[(type(pipe).__name__,)] = pipe
                 base.nbytes = module_bytes(list(pipe.components.values()))
-                with self._lock:
-                    self._bases[key] = base
-                self._make_room(0, keep=key)
+                self.cache.add(base)
             return self._derive(base, kind, controlnet, role, controlnet_role, progress, status)
 
     def load(
@@ -295,107 +225,62 @@ class ModelManager:
             )
         # The role takes the dtype's place in the key: a pipeline's weights are never shared.
         key = (source.kind, source.location, source.revision, self.device, role)
-        with self._key_lock(key):
-            with self._lock:
-                base = self._bases.get(key)
-                if base is not None:
-                    self._bases.move_to_end(key)
-                    return base.pipe
+        with self.cache.key_lock(key):
+            base = self.cache.get(key)
+            if base is not None:
+                return base.pipe
             if status is not None:
                 status(f"loading model {name}")
-            self._make_room(_estimate_bytes(source, self.dtype), keep=None)
+            self.cache.make_room(estimate_bytes(source, self.dtype), keep=None)
             silence_progress_bars()
             try:
                 if source.kind == "hub" and (local := self._local_only(source, name, role)):
                     loaded = loader(str(local))
                 elif source.kind == "hub":
-                    loaded = _watch_download(source.location, progress, lambda: loader(source.location))
+                    loaded = watch_download(source.location, progress, lambda: loader(source.location))
                 else:
                     loaded = loader(source.location)
             except (ModelUnavailable, Cancelled, ConsentRequired):
                 raise
             except Exception as exc:
-                why = _hub_failure(exc, source) if source.kind == "hub" else _short(exc)
+                why = hub_failure(exc, source) if source.kind == "hub" else short_reason(exc)
                 raise ModelUnavailable(
                     f"model {name!r} could not be loaded ({why}). " + how_to_provide(name, role)
                 ) from exc
             self.stats["loads"] += 1
             parts = list(loaded) if isinstance(loaded, tuple) else [loaded]
-            base = _Base(key=key, source=source, pipe=loaded, nbytes=module_bytes(parts), role=role)
-            with self._lock:
-                self._bases[key] = base
-            self._make_room(0, keep=key)
+            self.cache.add(
+                CachedModel(key=key, source=source, pipe=loaded, nbytes=module_bytes(parts), role=role)
+            )
             return loaded
 
     def evict(self, model: str | None = None, role: str = "dream") -> int:
         """Drop one model (or every model when ``model`` is None) and free its memory; returns
-        how many bases were dropped."""
-        with self._lock:
-            if model is None:
-                keys = list(self._bases)
-            else:
-                source = resolve_source(self.model_for(model, role), role=role)
-                keys = [k for k in self._bases if k[1] == source.location]
-            for key in keys:
-                self._drop(key)
-        self._free()
-        return len(keys)
+        how many were dropped."""
+        if model is None:
+            return self.cache.evict(None)
+        return self.cache.evict(resolve_source(self.model_for(model, role), role=role).location)
 
     def clear(self) -> None:
-        self.evict(None)
+        self.cache.evict(None)
+
+    @property
+    def budget_bytes(self) -> int:
+        return self.cache.budget_bytes
+
+    @budget_bytes.setter
+    def budget_bytes(self, value: int) -> None:
+        self.cache.budget_bytes = value
 
     @property
     def used_bytes(self) -> int:
-        with self._lock:
-            return sum(b.nbytes for b in self._bases.values())
+        return self.cache.used_bytes
 
     def loaded(self) -> list[dict[str, Any]]:
         """What is in memory, most recently used last."""
-        with self._lock:
-            return [
-                {
-                    "source": b.source.location,
-                    "kind": b.source.kind,
-                    "pipelines": sorted(k[0] for k in b.pipelines),
-                    "role": b.role,
-                    "bytes": b.nbytes,
-                }
-                for b in self._bases.values()
-            ]
+        return self.cache.loaded()
 
     # --- internals ------------------------------------------------------------------------
-
-    def _key_lock(self, key: tuple) -> threading.Lock:
-        with self._lock:
-            return self._key_locks.setdefault(key, threading.Lock())
-
-    def _make_room(self, incoming: int, keep: tuple | None) -> None:
-        with self._lock:
-            evicted = False
-            while self._bases and sum(b.nbytes for b in self._bases.values()) + incoming > self.budget_bytes:
-                oldest = next((k for k in self._bases if k != keep), None)
-                if oldest is None:
-                    break
-                self._drop(oldest)
-                evicted = True
-        if evicted:
-            self._free()
-
-    def _drop(self, key: tuple) -> None:
-        base = self._bases.pop(key, None)
-        if base is not None:
-            log.info("evicting %s (%.1f MB)", base.source.location, base.nbytes / 2**20)
-            self.stats["evictions"] += 1
-            base.pipelines.clear()
-            base.extras.clear()
-            base.pipe = None
-
-    def _free(self) -> None:
-        gc.collect()
-        if self.device == "cuda":
-            import torch
-
-            torch.cuda.empty_cache()
 
     def _torch_dtype(self) -> Any:
         import torch
@@ -427,7 +312,7 @@ class ModelManager:
                 pipe = cls.from_pretrained(source.location, **common)
             except (OSError, ValueError, KeyError) as exc:
                 raise ModelUnavailable(
-                    f"model folder {source.location!r} could not be loaded ({_short(exc)}). "
+                    f"model folder {source.location!r} could not be loaded ({short_reason(exc)}). "
                     + how_to_provide(source.location, role)
                 ) from exc
         else:
@@ -449,7 +334,7 @@ class ModelManager:
         common: dict,
     ) -> Any:
         try:
-            folder = self._local_only(source, name, role) or _watch_download(
+            folder = self._local_only(source, name, role) or watch_download(
                 source.location, progress, lambda: cls.download(source.location, revision=source.revision)
             )
             return cls.from_pretrained(folder, **common)
@@ -458,7 +343,7 @@ class ModelManager:
         except Exception as exc:  # hub errors come as OSError, HTTP errors, ValueError ...
             raise ModelUnavailable(
                 f"model {source.location!r} could not be loaded from the Hugging Face hub or its local cache: "
-                f"{_hub_failure(exc, source)}. " + how_to_provide(source.location, role)
+                f"{hub_failure(exc, source)}. " + how_to_provide(source.location, role)
             ) from exc
 
     def _load_single_file(self, cls: Any, source: Source, role: str, common: dict) -> Any:
@@ -468,7 +353,7 @@ class ModelManager:
                 "run arbitrary code. Convert it to .safetensors, or set OPENDREAM_ALLOW_PICKLE_CHECKPOINTS=1 "
                 "if you trust the file."
             )
-        path = _link_with_suffix(
+        path = link_with_suffix(
             Path(source.location),
             ".safetensors" if source.kind == "safetensors" else ".ckpt",
             private_dir(self.settings, LINKS_DIR),
@@ -479,7 +364,7 @@ class ModelManager:
         except Exception as exc:
             raise ModelUnavailable(
                 f"checkpoint {source.location!r} could not be loaded as a Stable Diffusion model: "
-                f"{_hub_failure(exc, source)}. A single-file checkpoint takes its configuration (small files, "
+                f"{hub_failure(exc, source)}. A single-file checkpoint takes its configuration (small files, "
                 "no weights) from its base model's hub repo, such as stable-diffusion-v1-5/stable-diffusion-v1-5: "
                 "fetched once when online, then read from the Hugging Face cache. "
                 + how_to_provide(source.location, role)
@@ -497,7 +382,7 @@ class ModelManager:
 
     def _derive(
         self,
-        base: _Base,
+        base: CachedModel,
         kind: str,
         controlnet: str | None,
         role: str,
@@ -510,7 +395,7 @@ class ModelManager:
         cls = getattr(diffusers, PIPELINE_CLASSES[kind])
         extra_key = ("controlnet", controlnet) if controlnet else None
         pipe_key = (cls.__name__, *(extra_key or ()))
-        with self._lock:
+        with self.cache.lock:
             existing = base.pipelines.get(pipe_key)
         if existing is not None:
             return existing
@@ -525,25 +410,25 @@ class ModelManager:
         pipe = cls.from_pipe(base.pipe, dtype=self._torch_dtype(), **extra)
         pipe.set_progress_bar_config(disable=True)
         self.stats["derived"] += 1
-        with self._lock:
+        with self.cache.lock:
             base.pipelines[pipe_key] = pipe
             base.nbytes = module_bytes(
                 [m for p in base.pipelines.values() for m in p.components.values()]
                 + list(base.extras.values())
             )
-        self._make_room(0, keep=base.key)
+        self.cache.make_room(0, keep=base.key)
         return pipe
 
     def _controlnet(
         self,
-        base: _Base,
+        base: CachedModel,
         extra_key: tuple,
         model: str,
         role: str,
         progress: DownloadProgress | None,
         status: Status | None,
     ) -> Any:
-        with self._lock:
+        with self.cache.lock:
             if extra_key in base.extras:
                 return base.extras[extra_key]
         from diffusers import ControlNetModel
@@ -555,7 +440,7 @@ class ModelManager:
             if source.kind == "hub" and (local := self._local_only(source, model, role)) is not None:
                 module = ControlNetModel.from_pretrained(local, dtype=self._torch_dtype())
             elif source.kind == "hub":
-                module = _watch_download(
+                module = watch_download(
                     source.location,
                     progress,
                     lambda: ControlNetModel.from_pretrained(
@@ -565,7 +450,7 @@ class ModelManager:
             elif source.kind == "folder":
                 module = ControlNetModel.from_pretrained(source.location, dtype=self._torch_dtype())
             elif source.kind == "safetensors":
-                path = _link_with_suffix(
+                path = link_with_suffix(
                     Path(source.location), ".safetensors", private_dir(self.settings, LINKS_DIR)
                 )
                 module = ControlNetModel.from_single_file(str(path), dtype=self._torch_dtype())
@@ -576,120 +461,15 @@ class ModelManager:
         except (ModelUnavailable, Cancelled, ConsentRequired):
             raise
         except Exception as exc:
-            why = _hub_failure(exc, source) if source.kind == "hub" else _short(exc)
+            why = hub_failure(exc, source) if source.kind == "hub" else short_reason(exc)
             raise ModelUnavailable(
                 f"ControlNet {model!r} could not be loaded ({why}). " + how_to_provide(model, role)
             ) from exc
         module = module.to(self.device)
         self.stats["loads"] += 1
-        with self._lock:
+        with self.cache.lock:
             base.extras[extra_key] = module
         return module
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:300]
-
-
-def _hub_failure(exc: BaseException, source: Source) -> str:
-    """Why a hub download failed, in words a user can act on.
-
-    diffusers reports most failures as "not cached locally" and chains the hub's own error
-    underneath, so the chain is searched for the error that says what really happened."""
-    from huggingface_hub import errors
-
-    chain: list[BaseException] = []
-    cause: BaseException | None = exc
-    while cause is not None and cause not in chain:
-        chain.append(cause)
-        cause = cause.__cause__ or cause.__context__
-    for error in chain:
-        if isinstance(error, errors.GatedRepoError):
-            return (
-                "it is gated; accept its conditions on its hub page, then log in with `hf auth login` "
-                "or set HF_TOKEN"
-            )
-        if isinstance(error, errors.RepositoryNotFoundError):
-            return (
-                "the hub has no such repository (misspelt? a private one needs `hf auth login` or HF_TOKEN)"
-            )
-        if isinstance(error, errors.RevisionNotFoundError):
-            return f"the hub has no revision {source.revision or 'main'!r} of it"
-        if isinstance(error, errors.RemoteEntryNotFoundError) and "model_index.json" in str(error):
-            return "it is not a diffusers pipeline (the repository has no model_index.json)"
-        if isinstance(error, (errors.OfflineModeIsEnabled, ConnectionError)) or type(error).__name__ in (
-            "ConnectError",
-            "ConnectTimeout",
-        ):
-            return (
-                "the hub could not be reached (offline, or HF_HUB_OFFLINE=1) and it is not in the local cache"
-            )
-    return _short(exc)
-
-
-def private_dir(settings: Any, name: str) -> Path:
-    """``<data dir>/<name>``, created private (0700) and refused unless this user owns it: files
-    put there are read as model weights, so no other account may place or swap them."""
-    from opendream.settings import default_data_dir
-
-    folder = Path(getattr(settings, "data_dir", None) or default_data_dir()) / name
-    folder.mkdir(mode=0o700, parents=True, exist_ok=True)
-    info = folder.lstat()
-    if hasattr(os, "getuid") and (info.st_uid != os.getuid() or info.st_mode & 0o022 or folder.is_symlink()):
-        raise ModelUnavailable(
-            f"{folder} is not a private folder of this user (owner, permissions or a symlink); "
-            "remove it and try again"
-        )
-    return folder
-
-
-def _link_with_suffix(path: Path, suffix: str, folder: Path) -> Path:
-    """``path`` itself when its suffix is exactly ``suffix``; else a symlink in ``folder`` that has it.
-
-    diffusers picks its checkpoint reader by the (case-sensitive) extension, so a safetensors
-    file named ``.SafeTensors`` would otherwise be handed to ``torch.load``."""
-    if path.name.endswith(suffix):
-        return path
-    import hashlib
-
-    link = folder / (hashlib.sha256(str(path).encode()).hexdigest()[:24] + suffix)
-    if not (link.is_symlink() and os.readlink(link) == str(path)):
-        tmp = link.with_name(link.name + f".{os.getpid()}.tmp")
-        tmp.unlink(missing_ok=True)
-        tmp.symlink_to(path)
-        tmp.replace(link)
-    return link
-
-
-def _watch_download(repo: str, progress: DownloadProgress | None, fetch: Callable[[], T]) -> T:
-    """``fetch()`` (which downloads ``repo`` into the standard HF cache), reporting bytes received
-    by watching the cache folder while it runs. ``progress`` may raise (a cancel) to stop waiting."""
-    if progress is None:
-        return fetch()
-    from huggingface_hub import constants
-
-    repo_dir = Path(constants.HF_HUB_CACHE) / ("models--" + repo.replace("/", "--")) / "blobs"
-    result: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            result["value"] = fetch()
-        except BaseException as exc:
-            result["error"] = exc
-
-    thread = threading.Thread(target=run, name=f"download {repo}", daemon=True)
-    thread.start()
-    while thread.is_alive():
-        thread.join(0.5)
-        try:
-            done = sum(p.stat().st_size for p in repo_dir.iterdir()) if repo_dir.is_dir() else 0
-        except OSError:
-            done = 0
-        progress(done, 0)
-    if "error" in result:
-        raise result["error"]
-    return result["value"]
 
 
 _DEFAULT_MANAGERS: dict[str, ModelManager] = {}
