@@ -60,6 +60,13 @@ def hub_failure(exc: BaseException, source: Source) -> str:
     return short_reason(exc)
 
 
+def load_failure(what: str, source: Source, exc: BaseException, how: str) -> ModelUnavailable:
+    """The error for ``what`` (e.g. ``model 'x'``) that ``exc`` stopped from loading, ending with
+    ``how`` to provide it."""
+    why = hub_failure(exc, source) if source.kind == "hub" else short_reason(exc)
+    return ModelUnavailable(f"{what} could not be loaded ({why}). {how}")
+
+
 def private_dir(settings: Any, name: str) -> Path:
     """``<data dir>/<name>``, created private (0700) and refused unless this user owns it: files
     put there are read as model weights, so no other account may place or swap them."""

@@ -24,6 +24,7 @@ from opendream.diffusion.loading import (
     DownloadProgress,
     hub_failure,
     link_with_suffix,
+    load_failure,
     private_dir,
     short_reason,
     watch_download,
@@ -243,10 +244,7 @@ class ModelManager:
             except (ModelUnavailable, Cancelled, ConsentRequired):
                 raise
             except Exception as exc:
-                why = hub_failure(exc, source) if source.kind == "hub" else short_reason(exc)
-                raise ModelUnavailable(
-                    f"model {name!r} could not be loaded ({why}). " + how_to_provide(name, role)
-                ) from exc
+                raise load_failure(f"model {name!r}", source, exc, how_to_provide(name, role)) from exc
             self.stats["loads"] += 1
             parts = list(loaded) if isinstance(loaded, tuple) else [loaded]
             self.cache.add(
@@ -461,10 +459,7 @@ class ModelManager:
         except (ModelUnavailable, Cancelled, ConsentRequired):
             raise
         except Exception as exc:
-            why = hub_failure(exc, source) if source.kind == "hub" else short_reason(exc)
-            raise ModelUnavailable(
-                f"ControlNet {model!r} could not be loaded ({why}). " + how_to_provide(model, role)
-            ) from exc
+            raise load_failure(f"ControlNet {model!r}", source, exc, how_to_provide(model, role)) from exc
         module = module.to(self.device)
         self.stats["loads"] += 1
         with self.cache.lock:
