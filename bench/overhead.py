@@ -24,7 +24,7 @@ def main() -> None:
         [
             ("--repeats", {"type": int, "default": None, "help": "timed runs per mode"}),
             ("--steps", {"type": int, "default": None}),
-            ("--size", {"type": int, "default": None, "help": "pixels (default 256 full, 64 tiny)"}),
+            ("--size", {"type": int, "default": None, "help": "pixels (default 256 full, 512 tiny)"}),
         ],
     )
     setup_torch()
