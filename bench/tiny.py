@@ -105,7 +105,7 @@ def _cancel_latency(workspace: Any, project: Any, layer_id: str) -> tuple[float,
         cancel.set()
 
     def on_event(event: Any) -> None:
-        if event.type == "layer.progress":
+        if event.type == "job.progress":
             steps.append((event.data["step"], time.perf_counter()))
             if event.data["step"] == CANCEL_AFTER_STEP:
                 step_s = (steps[-1][1] - steps[0][1]) / max(len(steps) - 1, 1)

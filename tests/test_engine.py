@@ -171,7 +171,7 @@ def test_failing_op_marks_its_layer_and_dependents_and_others_still_run(workspac
     }
     assert project.layer("L2").run.error == "RuntimeError: kaput"
     assert "input `layers` (layer L2) is failed" in project.layer("L3").run.error
-    assert [e.type for e in events if e.type == "layer.failed"] == ["layer.failed", "layer.failed"]
+    assert [e.type for e in events if e.type == "job.failed"] == ["job.failed", "job.failed"]
 
 
 def test_non_deterministic_results_are_reused_unless_forced(workspace: Workspace) -> None:
@@ -196,7 +196,7 @@ def test_cancel_stops_the_op_and_marks_the_layer(workspace: Workspace) -> None:
     runs = workspace.runner.run_pending(project, cancel_event=cancel, on_event=events.append)
     assert runs[-1].outcome == "cancelled"
     assert project.layer("L2").status == "cancelled" and project.layer("L2").blob is None
-    steps = [e.data["step"] for e in events if e.type == "layer.progress" and e.data["layers"] == ["L2"]]
+    steps = [e.data["step"] for e in events if e.type == "job.progress" and e.data["layers"] == ["L2"]]
     assert steps == [1, 2, 3], "cancel takes effect at the next step"
 
 
@@ -205,7 +205,7 @@ def test_model_downloads_become_layer_events(workspace: Workspace) -> None:
     project.add_layer(REGISTRY.get("t_download"), {}, {})
     events: list[Event] = []
     workspace.runner.run_pending(project, on_event=events.append)
-    downloads = [e.data for e in events if e.type == "layer.download"]
+    downloads = [e.data for e in events if e.type == "job.download"]
     assert downloads == [
         {"layers": ["L1"], "done_bytes": 5, "total_bytes": 10},
         {"layers": ["L1"], "done_bytes": 10, "total_bytes": 10},

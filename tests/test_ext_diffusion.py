@@ -139,7 +139,7 @@ def test_controlnet_canny_runs_deterministically_and_caches(
     out_a = pixels(engine, project, a.id)
     assert out_a.shape == (52, 60, 3), "padded for the model, cropped back to the input's size"
     assert not np.array_equal(out_a, pixels(engine, project, b.id)), "seed changes the result"
-    steps = [e.data["step"] for e in events if e.type == "layer.progress" and e.data["layers"] == [a.id]]
+    steps = [e.data["step"] for e in events if e.type == "job.progress" and e.data["layers"] == [a.id]]
     assert steps == list(range(1, STEPS + 1))
 
     first = project.layer(a.id).blob
@@ -186,7 +186,7 @@ def test_controlnet_cancel_stops_within_a_step(engine: Workspace, photo: Image.I
     seen: list[int] = []
 
     def on_event(event: Event) -> None:
-        if event.type == "layer.progress":
+        if event.type == "job.progress":
             seen.append(event.data["step"])
             if event.data["step"] == 2:
                 cancel.set()
@@ -232,7 +232,7 @@ def test_instruct_pix2pix_edits_keeping_size_and_is_deterministic(
     out = pixels(engine, project, a.id)
     assert out.shape == (52, 60, 3) and project.layer(a.id).kind == "image"
     assert not np.array_equal(out, pixels(engine, project, b.id)), "image guidance reaches the pipeline"
-    assert [e.data["step"] for e in events if e.type == "layer.progress" and e.data["layers"] == [a.id]] == [
+    assert [e.data["step"] for e in events if e.type == "job.progress" and e.data["layers"] == [a.id]] == [
         1,
         2,
         3,

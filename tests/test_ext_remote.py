@@ -80,7 +80,7 @@ def test_dalle_generates_layers_with_the_key_from_settings_only(
     events: list[Event] = []
     runs = dalle_ws.runner.run_pending(project, on_event=events.append)
     assert [r.outcome for r in runs] == ["computed"]
-    assert [e.data["text"] for e in events if e.type == "layer.status"] == ["waiting for OpenAI (dall-e-2)"]
+    assert [e.data["text"] for e in events if e.type == "job.status"] == ["waiting for OpenAI (dall-e-2)"]
     group = project.group(layer.id)
     assert len(group) == 2 and all(x.status == "ready" for x in group)
     assert image_of(dalle_ws, project, group[0].id).size == (256, 256)
@@ -276,7 +276,7 @@ def test_serverless_replicate_creates_and_polls_a_prediction(
     assert project.layer(layer).status == "ready", project.layer(layer).run.error
     assert image_of(ws, project, layer).getpixel((3, 3)) == (20, 20, 200)
     # the layer says how the prediction is doing while it waits
-    assert [e.data["text"] for e in events if e.type == "layer.status"] == [
+    assert [e.data["text"] for e in events if e.type == "job.status"] == [
         "Replicate: the prediction is starting",
         "Replicate: the prediction is processing",
         "Replicate: the prediction is processing",

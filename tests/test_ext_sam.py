@@ -140,7 +140,7 @@ def test_unavailable_model_fails_the_layer_naming_it(tmp_path: Path, photo: Imag
     ws.runner.run_pending(project, on_event=events.append)
     error = project.layer(layer.id).run.error
     assert "no-such-sam" in error and "OPENDREAM_SAM_MODEL" in error
-    assert [e for e in events if e.type == "layer.status"] == [], "nothing to load, nothing said"
+    assert [e for e in events if e.type == "job.status"] == [], "nothing to load, nothing said"
     ws.close()
 
 

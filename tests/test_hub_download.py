@@ -132,7 +132,7 @@ def test_the_first_run_after_a_download_is_cached_under_the_commit(hub, tiny_set
         events: list[Event] = []
         (run,) = workspace.runner.run_pending(project, on_event=events.append)
         assert run.outcome == "computed"
-        assert any(e.type == "layer.download" and e.data["done_bytes"] > 0 for e in events)
+        assert any(e.type == "job.download" and e.data["done_bytes"] > 0 for e in events)
         blob = project.layer("L1").blob
         again = Project.new("hub again", 64, 64)
         again.add_layer(REGISTRY.get("dream"), params, {})
@@ -185,7 +185,7 @@ def test_bundled_extensions_report_hub_downloads(hub, tiny_settings, manager, op
         events: list[Event] = []
         runs = workspace.runner.run_pending(project, on_event=events.append)
         assert runs[-1].outcome == "computed", runs[-1].error
-        downloads = [e.data["done_bytes"] for e in events if e.type == "layer.download"]
+        downloads = [e.data["done_bytes"] for e in events if e.type == "job.download"]
         assert downloads and downloads == sorted(downloads) and downloads[-1] > 0
     finally:
         workspace.close()

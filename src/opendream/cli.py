@@ -16,6 +16,7 @@ from rich.table import Table
 from opendream.core import workflow
 from opendream.core.errors import OpendreamError
 from opendream.core.registry import REGISTRY
+from opendream.engine import events
 from opendream.engine.consent import Trust
 from opendream.engine.events import Event
 from opendream.engine.workspace import Workspace, load_ops
@@ -110,18 +111,18 @@ def run(
             task = progress.add_task("replaying", total=len({project.layer(i).group for i in todo}))
 
             def on_event(event: Event) -> None:
-                if event.type in ("layer.completed", "layer.failed", "layer.cancelled"):
+                if event.type in (events.COMPLETED, events.FAILED, events.CANCELLED):
                     progress.advance(task)
-                elif event.type == "layer.progress":
+                elif event.type == events.PROGRESS:
                     layers = ",".join(event.data["layers"])
                     progress.update(
                         task, description=f"{layers} step {event.data['step']}/{event.data['total']}"
                     )
-                elif event.type == "layer.status":
+                elif event.type == events.STATUS:
                     progress.update(
                         task, description=f"{','.join(event.data['layers'])} {event.data['text']}"
                     )
-                elif event.type == "layer.download":
+                elif event.type == events.DOWNLOAD:
                     megabytes = event.data["done_bytes"] / 2**20
                     progress.update(task, description=f"downloading model: {megabytes:.0f} MB")
 

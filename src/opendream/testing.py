@@ -22,6 +22,7 @@ from opendream.core.errors import InvalidParams, OpFailed
 from opendream.core.layer import ImageLayer, Layer, MaskLayer
 from opendream.core.project import Project
 from opendream.core.recipe import asset_ref
+from opendream.engine import events
 from opendream.engine.hooks import Hooks
 from opendream.settings import Settings
 
@@ -113,11 +114,11 @@ def _listener(hooks: Hooks | None) -> Callable[[Any], None]:
     def forward(event: Any) -> None:
         if hooks is None:
             return
-        if event.type == "layer.progress":
+        if event.type == events.PROGRESS:
             hooks.progress(event.data["step"], event.data["total"], event.data["preview"])
-        elif event.type == "layer.status":
+        elif event.type == events.STATUS:
             hooks.status(event.data["text"])
-        elif event.type == "layer.download":
+        elif event.type == events.DOWNLOAD:
             hooks.download(event.data["done_bytes"], event.data["total_bytes"])
 
     return forward

@@ -10,6 +10,7 @@ from dataclasses import asdict, dataclass
 from opendream.core.errors import OpendreamError
 from opendream.core.project import Project
 from opendream.core.recipe import RunRecord
+from opendream.engine import events
 from opendream.engine.consent import USER, Trust
 from opendream.engine.events import Event, EventSink, ignore
 from opendream.engine.executor import Executor, InputBlobs
@@ -17,7 +18,7 @@ from opendream.engine.hooks import Hooks
 from opendream.engine.run import RunOutcome, holds_results, plan, run_group
 
 # The event that says how a run that gave no outputs ended.
-_ENDED = {"needs consent": "layer.consent", "cancelled": "layer.cancelled", "failed": "layer.failed"}
+_ENDED = {"needs consent": events.CONSENT, "cancelled": events.CANCELLED, "failed": events.FAILED}
 
 
 @dataclass
@@ -82,20 +83,20 @@ class Runner:
             inputs = resolve_inputs(project, head.id)
         except InputNotReady as exc:
             project.mark(ids, "failed", error=exc.message)
-            on_event(Event("layer.failed", {"layers": ids, "error": exc.message}))
+            on_event(Event(events.FAILED, {"layers": ids, "error": exc.message}))
             return LayerRun(head.id, spec.name, "failed", error=exc.message)
 
         had_results = holds_results(group, self.executor.blobs.has)
         project.mark(ids, "running")
-        on_event(Event("layer.started", {"layers": ids, "op": spec.name}))
+        on_event(Event(events.STARTED, {"layers": ids, "op": spec.name}))
         hooks = Hooks(
             progress=lambda step, total, preview: on_event(
-                Event("layer.progress", {"layers": ids, "step": step, "total": total, "preview": preview})
+                Event(events.PROGRESS, {"layers": ids, "step": step, "total": total, "preview": preview})
             ),
             download=lambda done, total: on_event(
-                Event("layer.download", {"layers": ids, "done_bytes": done, "total_bytes": total})
+                Event(events.DOWNLOAD, {"layers": ids, "done_bytes": done, "total_bytes": total})
             ),
-            status=lambda text: on_event(Event("layer.status", {"layers": ids, "text": text})),
+            status=lambda text: on_event(Event(events.STATUS, {"layers": ids, "text": text})),
             cancel=cancel_event,
         )
         ran = run_group(
@@ -122,7 +123,7 @@ class Runner:
         removed = project.set_outputs(head.id, execution.outputs, run)
         on_event(
             Event(
-                "layer.completed",
+                events.COMPLETED,
                 {
                     "layers": [x.id for x in project.group(head.id)],
                     "outcome": ran.outcome,

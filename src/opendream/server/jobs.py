@@ -22,6 +22,7 @@ from PIL import Image
 from opendream.core.errors import LayerNotFound, ProjectNotFound
 from opendream.core.project import Project
 from opendream.core.recipe import Recipe, RunRecord
+from opendream.engine import events
 from opendream.engine.consent import Trust, recipe_digest
 from opendream.engine.executor import Executor, InputBlobs
 from opendream.engine.hooks import Hooks
@@ -257,7 +258,7 @@ class JobQueue:
             self._end(job, "failed", error=prepared.failure)
             return
         assert prepared.recipe is not None and prepared.inputs is not None
-        self.service.hub.publish({"type": "job.started", "job": self.store.get(job["id"])})
+        self.service.hub.publish({"type": events.STARTED, "job": self.store.get(job["id"])})
 
         def publish(kind: str, **fields: Any) -> None:
             self.service.hub.publish(
@@ -272,12 +273,12 @@ class JobQueue:
 
         def progress(step: int, total: int, preview: Image.Image | None) -> None:
             extra = {"preview": preview_jpeg(preview)} if preview is not None else {}
-            publish("job.progress", step=step, total=total, **extra)
+            publish(events.PROGRESS, step=step, total=total, **extra)
 
         hooks = Hooks(
             progress=progress,
-            download=lambda done, total: publish("job.download", done_bytes=done, total_bytes=total),
-            status=lambda text: publish("job.status", text=text),
+            download=lambda done, total: publish(events.DOWNLOAD, done_bytes=done, total_bytes=total),
+            status=lambda text: publish(events.STATUS, text=text),
             cancel=cancel,
         )
         from_file, consented = self.consent.lookup(
@@ -349,7 +350,7 @@ class JobQueue:
                 self.consent.ask(job["project_id"], job["layer_id"], ran.error or "")
             self._finish_layers(job, recipe, ran.status or "pending", error=ran.layer_error)
             self._end(job, "cancelled", error=f"waiting for consent: {ran.error}")
-            self.service.hub.publish({"type": "consent.needed", "project": job["project_id"]})
+            self.service.hub.publish({"type": events.CONSENT, "project": job["project_id"]})
         elif ran.outcome == "cancelled" and self._stopping.is_set():
             # The server stopped, not the user: the group runs again at the next start.
             self._finish_layers(job, recipe, "stale", error=None)
