@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -14,7 +15,7 @@ import opendream
 from opendream import Context, Field, ImageLayer, Layer, MaskLayer
 from opendream.core.project import Project
 from opendream.core.recipe import asset_ref
-from opendream.core.registry import REGISTRY
+from opendream.core.registry import REGISTRY, OpRegistry
 from opendream.engine.events import Event
 from opendream.engine.runtime import make_runtime
 from opendream.engine.workspace import Workspace
@@ -22,9 +23,11 @@ from opendream.settings import Settings
 from tests.conftest import gradient, square_mask
 
 CALLS: list[str] = []
+# The built-in ops plus this module's test ops, which stay out of the global registry.
+ENGINE_OPS = OpRegistry(ops=dict(REGISTRY.ops))
 
 
-@opendream.op(returns="mask")
+@opendream.op(registry=ENGINE_OPS, returns="mask")
 def t_segments(image: ImageLayer, count: Annotated[int, Field(ge=0, le=6)] = 2) -> list[MaskLayer]:
     CALLS.append("t_segments")
     width, height = image.get_image().size
@@ -36,20 +39,20 @@ def t_segments(image: ImageLayer, count: Annotated[int, Field(ge=0, le=6)] = 2) 
     return masks
 
 
-@opendream.op
+@opendream.op(registry=ENGINE_OPS)
 def t_explode(image: ImageLayer, message: str = "boom") -> Layer:
     CALLS.append("t_explode")
     raise RuntimeError(message)
 
 
-@opendream.op(deterministic=False)
+@opendream.op(registry=ENGINE_OPS, deterministic=False)
 def t_remote(seed: int = 0) -> Layer:
     CALLS.append("t_remote")
     rng = np.random.default_rng()
     return Layer(image=Image.fromarray(rng.integers(0, 255, (8, 8, 3), dtype=np.uint8)))
 
 
-@opendream.op
+@opendream.op(registry=ENGINE_OPS)
 def t_slow(image: ImageLayer, steps: int = 50, ctx: Context = None) -> Layer:
     for step in range(steps):
         ctx.check_cancelled()
@@ -59,14 +62,14 @@ def t_slow(image: ImageLayer, steps: int = 50, ctx: Context = None) -> Layer:
     return Layer(image=image.get_image())
 
 
-@opendream.op
+@opendream.op(registry=ENGINE_OPS)
 def t_download(ctx: Context = None) -> Layer:
     ctx.download_progress(5, 10)
     ctx.download_progress(10, 10)
     return Layer(image=Image.new("RGB", (8, 8)))
 
 
-@opendream.op
+@opendream.op(registry=ENGINE_OPS)
 def t_mutator(image: ImageLayer) -> Layer:
     image.get_image().paste((0, 0, 0), (0, 0, 8, 8))
     return Layer(image=image.get_image())
@@ -74,7 +77,21 @@ def t_mutator(image: ImageLayer) -> Layer:
 
 def upload(ws: Workspace, project: Project, image: Image.Image, op: str = "load_image") -> str:
     digest = ws.data.blobs.put_image(image)
-    return project.add_layer(REGISTRY.get(op), {"asset": asset_ref(digest)}, {}).id
+    return project.add_layer(ENGINE_OPS.get(op), {"asset": asset_ref(digest)}, {}).id
+
+
+def _workspace(settings: Settings, registry: OpRegistry) -> Workspace:
+    return Workspace(
+        settings, registry=registry, runtime=make_runtime(settings, load_models=False), extensions=[]
+    )
+
+
+@pytest.fixture
+def workspace(settings: Settings) -> Iterator[Workspace]:
+    """A model-free workspace running the built-in ops and this module's test ops."""
+    ws = _workspace(settings, ENGINE_OPS)
+    yield ws
+    ws.close()
 
 
 @pytest.fixture
@@ -83,8 +100,8 @@ def chain(workspace: Workspace) -> Project:
     project = Project.new("chain", 64, 64)
     upload(workspace, project, gradient())
     upload(workspace, project, square_mask(), "paint_mask")
-    project.add_layer(REGISTRY.get("feather_mask"), {"radius": 3}, {"mask": "L2"})
-    project.add_layer(REGISTRY.get("invert_mask"), {}, {"mask": "L3"})
+    project.add_layer(ENGINE_OPS.get("feather_mask"), {"radius": 3}, {"mask": "L2"})
+    project.add_layer(ENGINE_OPS.get("invert_mask"), {}, {"mask": "L3"})
     return project
 
 
@@ -101,14 +118,14 @@ def test_run_then_cache_hit_then_edit_reruns_only_descendants(workspace: Workspa
     assert workspace.runner.run_pending(chain) == [], "nothing left to run"
 
     before = {x.id: x.blob for x in chain.layers}
-    chain.edit_recipe("L3", REGISTRY.get("feather_mask"), {"radius": 9})
+    chain.edit_recipe("L3", ENGINE_OPS.get("feather_mask"), {"radius": 9})
     runs = workspace.runner.run_pending(chain)
     assert [(r.layer, r.outcome) for r in runs] == [("L3", "computed"), ("L4", "computed")]
     assert chain.layer("L3").blob != before["L3"] and chain.layer("L1").blob == before["L1"]
 
     chain.undo()
     assert {x.id: x.blob for x in chain.layers} == before, "undo is instant: old pixels are kept"
-    chain.edit_recipe("L3", REGISTRY.get("feather_mask"), {"radius": 3})
+    chain.edit_recipe("L3", ENGINE_OPS.get("feather_mask"), {"radius": 3})
     runs = workspace.runner.run_pending(chain)
     assert [(r.layer, r.outcome) for r in runs] == [("L3", "cached"), ("L4", "cached")]
     assert chain.layer("L4").blob == before["L4"]
@@ -119,7 +136,7 @@ def test_cache_persists_across_processes_of_the_same_data_dir(
 ) -> None:
     workspace.runner.run_pending(chain)
     blobs = [x.blob for x in chain.layers]
-    other = Workspace(settings, runtime=make_runtime(settings, load_models=False), extensions=[])
+    other = _workspace(settings, ENGINE_OPS)
     try:
         copy = Project.from_dict(chain.to_dict())
         for layer in copy.layers:
@@ -142,14 +159,14 @@ def test_force_recomputes_to_identical_bytes(workspace: Workspace, chain: Projec
 def test_multi_output_count_change_adds_and_removes_layers(workspace: Workspace) -> None:
     project = Project.new("seg", 32, 32)
     upload(workspace, project, gradient(32))
-    seg = project.add_layer(REGISTRY.get("t_segments"), {"count": 3}, {"image": "L1"})
+    seg = project.add_layer(ENGINE_OPS.get("t_segments"), {"count": 3}, {"image": "L1"})
     workspace.runner.run_pending(project)
     assert [x.id for x in project.group(seg.id)] == ["L2", "L3", "L4"]
     assert all(x.kind == "mask" and x.status == "ready" for x in project.group(seg.id))
-    inverted = project.add_layer(REGISTRY.get("invert_mask"), {}, {"mask": "L4"})
+    inverted = project.add_layer(ENGINE_OPS.get("invert_mask"), {}, {"mask": "L4"})
     workspace.runner.run_pending(project)
 
-    project.edit_recipe("L3", REGISTRY.get("t_segments"), {"count": 1})
+    project.edit_recipe("L3", ENGINE_OPS.get("t_segments"), {"count": 1})
     runs = workspace.runner.run_pending(project)
     assert runs[0].removed == ("L3", "L4", inverted.id)
     assert [x.id for x in project.layers] == ["L1", "L2"]
@@ -158,9 +175,9 @@ def test_multi_output_count_change_adds_and_removes_layers(workspace: Workspace)
 def test_failing_op_marks_its_layer_and_dependents_and_others_still_run(workspace: Workspace) -> None:
     project = Project.new("fail", 16, 16)
     upload(workspace, project, gradient(16))
-    project.add_layer(REGISTRY.get("t_explode"), {"message": "kaput"}, {"image": "L1"})
-    project.add_layer(REGISTRY.get("flatten"), {}, {"layers": ["L2"]})
-    project.add_layer(REGISTRY.get("flatten"), {}, {"layers": ["L1"]})
+    project.add_layer(ENGINE_OPS.get("t_explode"), {"message": "kaput"}, {"image": "L1"})
+    project.add_layer(ENGINE_OPS.get("flatten"), {}, {"layers": ["L2"]})
+    project.add_layer(ENGINE_OPS.get("flatten"), {}, {"layers": ["L1"]})
     events: list[Event] = []
     runs = workspace.runner.run_pending(project, on_event=events.append)
     assert {r.layer: r.outcome for r in runs} == {
@@ -176,7 +193,7 @@ def test_failing_op_marks_its_layer_and_dependents_and_others_still_run(workspac
 
 def test_non_deterministic_results_are_reused_unless_forced(workspace: Workspace) -> None:
     project = Project.new("remote", 8, 8)
-    project.add_layer(REGISTRY.get("t_remote"), {}, {})
+    project.add_layer(ENGINE_OPS.get("t_remote"), {}, {})
     CALLS.clear()
     workspace.runner.run_pending(project)
     first = project.layer("L1").blob
@@ -190,7 +207,7 @@ def test_non_deterministic_results_are_reused_unless_forced(workspace: Workspace
 def test_cancel_stops_the_op_and_marks_the_layer(workspace: Workspace) -> None:
     project = Project.new("cancel", 8, 8)
     upload(workspace, project, gradient(8))
-    project.add_layer(REGISTRY.get("t_slow"), {}, {"image": "L1"})
+    project.add_layer(ENGINE_OPS.get("t_slow"), {}, {"image": "L1"})
     events: list[Event] = []
     cancel = threading.Event()
     runs = workspace.runner.run_pending(project, cancel_event=cancel, on_event=events.append)
@@ -202,7 +219,7 @@ def test_cancel_stops_the_op_and_marks_the_layer(workspace: Workspace) -> None:
 
 def test_model_downloads_become_layer_events(workspace: Workspace) -> None:
     project = Project.new("download", 8, 8)
-    project.add_layer(REGISTRY.get("t_download"), {}, {})
+    project.add_layer(ENGINE_OPS.get("t_download"), {}, {})
     events: list[Event] = []
     workspace.runner.run_pending(project, on_event=events.append)
     downloads = [e.data for e in events if e.type == "job.download"]
@@ -215,7 +232,7 @@ def test_model_downloads_become_layer_events(workspace: Workspace) -> None:
 def test_ops_cannot_mutate_their_inputs(workspace: Workspace) -> None:
     project = Project.new("mutate", 16, 16)
     upload(workspace, project, Image.new("RGB", (16, 16), "white"))
-    project.add_layer(REGISTRY.get("t_mutator"), {}, {"image": "L1"})
+    project.add_layer(ENGINE_OPS.get("t_mutator"), {}, {"image": "L1"})
     workspace.runner.run_pending(project)
     source = workspace.data.blobs.get_image(project.layer("L1").blob)
     assert source.getpixel((0, 0)) == (255, 255, 255)
@@ -237,8 +254,10 @@ def test_composite_follows_visibility_opacity_and_order(workspace: Workspace) ->
     assert workspace.composite(project).getpixel((0, 0)) == (255, 0, 0, 255)
 
 
-def test_original_style_extension_loads_and_runs_unchanged(workspace: Workspace) -> None:
+def test_original_style_extension_loads_and_runs_unchanged(settings: Settings) -> None:
     from opendream.engine.loader import load_extension_dirs
+
+    workspace = _workspace(settings, REGISTRY)  # extension files load into the global registry
 
     folder = Path(__file__).parent / "fixtures" / "original_style"
     statuses = {s.name: s for s in load_extension_dirs([folder])}
@@ -261,3 +280,4 @@ def test_original_style_extension_loads_and_runs_unchanged(workspace: Workspace)
     assert [r.outcome for r in runs] == ["computed", "computed"]
     result = np.array(workspace.data.blobs.get_image(project.layer("L2").blob))
     assert set(np.unique(result)) <= {0, 128}
+    workspace.close()
