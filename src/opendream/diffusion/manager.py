@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from opendream.core.errors import Cancelled, ConsentRequired, ModelUnavailable
+from opendream.diffusion.families import check_runnable, detect_family
 from opendream.diffusion.loading import (
     LINKS_DIR,
     DownloadProgress,
@@ -190,6 +191,7 @@ class ModelManager:
         with self.cache.key_lock(key):
             base = self.cache.get(key)
             if base is None:
+                check_runnable(detect_family(source), name, kind)
                 if status is not None:
                     status(f"loading model {name}")
                 self.cache.make_room(estimate_bytes(source, self.dtype), keep=None)
