@@ -1,6 +1,6 @@
 #!/bin/sh
 # Regenerates what the web UI takes from the server: its API types (api/schema.d.ts, by
-# openapi-typescript from the app's OpenAPI document; installed by `npm ci` in frontend/, see
+# openapi-typescript from the app's OpenAPI document; installed by scripts/setup.sh with `npm ci` in
 # frontend/tools/openapi-types) and the op schemas its tests use (test/op_schemas.json, as
 # GET /api/ops sends them). tests/test_api_types.py fails when the committed files are stale.
 #   sh scripts/api_types.sh [DIR]    (default: frontend/src)

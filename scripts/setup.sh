@@ -40,13 +40,17 @@ if [ -f frontend/package.json ]; then
         echo "npm is needed to build the web UI; install Node.js 20 or newer." >&2
         exit 1
     fi
-    lock_stamp=frontend/node_modules/.opendream-lock
-    lock_sum=$(sha256sum frontend/package-lock.json | cut -d' ' -f1)
-    if [ ! -f "$lock_stamp" ] || [ "$(cat "$lock_stamp")" != "$lock_sum" ]; then
-        echo "==> installing frontend dependencies"
-        (cd frontend && npm ci --no-audit --no-fund --loglevel=error)
-        echo "$lock_sum" > "$lock_stamp"
-    fi
+    # The UI's packages, and the API-type generator's (it needs TypeScript 5's compiler API,
+    # the UI compiles with TypeScript 7, so it has its own node_modules).
+    for dir in frontend frontend/tools/openapi-types; do
+        lock_stamp=$dir/node_modules/.opendream-lock
+        lock_sum=$(sha256sum "$dir/package-lock.json" | cut -d' ' -f1)
+        if [ ! -f "$lock_stamp" ] || [ "$(cat "$lock_stamp")" != "$lock_sum" ]; then
+            echo "==> installing the packages of $dir"
+            (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error)
+            echo "$lock_sum" > "$lock_stamp"
+        fi
+    done
     echo "==> building the web UI"
     (cd frontend && npm run build --silent)
 fi

@@ -29,7 +29,7 @@ def _generate(out: Path) -> dict[str, str]:
 
 
 # Only a machine without Node.js at all skips: run_tests.sh always has it (it builds the UI),
-# and there a missing generator (no `npm ci` in frontend/) fails like stale files do.
+# and there a missing generator (no `npm ci` in frontend/tools/openapi-types) fails like stale files do.
 @pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 def test_the_committed_api_types_are_generated_from_the_current_server(tmp_path: Path) -> None:
     generated = _generate(tmp_path / "first")
