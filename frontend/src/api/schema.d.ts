@@ -41,6 +41,29 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/models": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Models
+         * @description The models available here without a download, with their family: pipelines in the
+         *     Hugging Face cache, pipeline folders and ``.safetensors`` files in the model folders
+         *     (``OPENDREAM_MODEL_DIRS``, ``<data dir>/models``, the tiny models). Empty without the
+         *     diffusion extra.
+         */
+        get: operations["list_models_api_models_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects": {
         parameters: {
             query?: never;
@@ -882,6 +905,42 @@ export interface components {
              */
             consent: components["schemas"]["ConsentOut"][];
         };
+        /**
+         * LocalModelOut
+         * @description A model available here without a download (``GET /api/models``).
+         */
+        LocalModelOut: {
+            /**
+             * Model
+             * @description What an op's `model` parameter takes: a hub repo id or a path
+             */
+            model: string;
+            /**
+             * Kind
+             * @enum {string}
+             */
+            kind: "hub" | "folder" | "safetensors";
+            /**
+             * Family
+             * @description `sd1`, `sd2`, `sdxl`, `flux1` …; null when not known
+             */
+            family: string | null;
+            /**
+             * Variant
+             * @description `normal`, `inpaint`, `refiner` …; null when not known
+             */
+            variant: string | null;
+            /**
+             * Title
+             * @description The family for people, e.g. `SDXL (inpaint)`
+             */
+            title: string;
+            /**
+             * Bytes
+             * @description Size on disk
+             */
+            bytes: number;
+        };
         /** OpOut */
         OpOut: {
             /** Name */
@@ -1488,6 +1547,89 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["OpsOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Refused by the Host / Origin checks */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such project, layer, op, job or blob */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict: nothing to undo, or the project changed meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not an allowed image (PNG, JPEG, WebP) or too many pixels */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid fields; `errors` names each one */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_models_api_models_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LocalModelOut"][];
                 };
             };
             /** @description Malformed request */

@@ -120,15 +120,20 @@ def detect_family(source: Source) -> Family | None:
     """The family of ``source``; ``None`` when it cannot be told without downloading (a hub
     repo that is not cached), reading a pickle, or when a checkpoint marks no known family."""
     if source.kind == "folder":
-        return _from_index(Path(source.location) / "model_index.json")
+        return folder_family(Path(source.location))
     if source.kind == "hub":
         from opendream.diffusion.model_sources import cached_snapshot
 
         folder = cached_snapshot(source.location, source.revision)
-        return _from_index(folder / "model_index.json") if folder is not None else None
+        return folder_family(folder) if folder is not None else None
     if source.kind == "safetensors":
-        return _from_checkpoint(Path(source.location))
+        return checkpoint_family(Path(source.location))
     return None
+
+
+def folder_family(folder: Path) -> Family | None:
+    """The family of a diffusers pipeline folder, by its ``model_index.json``."""
+    return _from_index(folder / "model_index.json")
 
 
 def _from_index(path: Path) -> Family | None:
@@ -152,7 +157,7 @@ def _cross_attention_width(folder: Path) -> int | None:
         return None
 
 
-def _from_checkpoint(path: Path) -> Family | None:
+def checkpoint_family(path: Path) -> Family | None:
     """The family a checkpoint's tensor names and shapes mark; ``None`` when they mark none
     that is known (the loader then says what it could not load)."""
     from diffusers.loaders.single_file_utils import infer_diffusers_model_type

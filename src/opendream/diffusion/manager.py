@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from opendream.core.errors import Cancelled, ConsentRequired, ModelUnavailable
+from opendream.diffusion.catalog import local_models
 from opendream.diffusion.families import check_runnable, detect_family
 from opendream.diffusion.loading import (
     LINKS_DIR,
@@ -279,6 +280,10 @@ class ModelManager:
     def loaded(self) -> list[dict[str, Any]]:
         """What is in memory, most recently used last."""
         return self.cache.loaded()
+
+    def local_models(self) -> list[dict[str, Any]]:
+        """The models available here without a download, with their family (``catalog.py``)."""
+        return [m.to_dict() for m in local_models(self.settings)]
 
     # --- internals ------------------------------------------------------------------------
 

@@ -375,3 +375,14 @@ ERRORS: dict[int | str, dict[str, Any]] = {
         (422, "Invalid fields; `errors` names each one"),
     )
 }
+
+
+class LocalModelOut(BaseModel):
+    """A model available here without a download (``GET /api/models``)."""
+
+    model: str = Field(description="What an op's `model` parameter takes: a hub repo id or a path")
+    kind: Literal["hub", "folder", "safetensors"]
+    family: str | None = Field(description="`sd1`, `sd2`, `sdxl`, `flux1` …; null when not known")
+    variant: str | None = Field(description="`normal`, `inpaint`, `refiner` …; null when not known")
+    title: str = Field(description="The family for people, e.g. `SDXL (inpaint)`")
+    bytes: int = Field(description="Size on disk")

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 import opendream
-from opendream.server.models import ERRORS, HealthOut, OpsOut
+from opendream.server.models import ERRORS, HealthOut, LocalModelOut, OpsOut
 from opendream.server.state import ServerState, get_state
 
 router = APIRouter(prefix="/api", tags=["meta"], responses=ERRORS)
@@ -38,3 +38,13 @@ def list_ops(state: State) -> dict:
             for x in state.workspace.extensions.statuses
         ],
     }
+
+
+@router.get("/models", response_model=list[LocalModelOut])
+def list_models(state: State) -> list[dict]:
+    """The models available here without a download, with their family: pipelines in the
+    Hugging Face cache, pipeline folders and ``.safetensors`` files in the model folders
+    (``OPENDREAM_MODEL_DIRS``, ``<data dir>/models``, the tiny models). Empty without the
+    diffusion extra."""
+    models = state.workspace.runtime.models
+    return models.local_models() if models is not None else []
