@@ -53,7 +53,14 @@ ScaledSteps = Annotated[Steps, Field(description="Denoising steps (scaled by str
 Guidance = Annotated[float, Field(ge=0, le=MAX_GUIDANCE, description="How closely to follow the prompt")]
 #: Image ``i`` of a batch uses ``seed + i`` (see ``opendream.pipelines.generators``).
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED, json_schema_extra={"x-opendream-widget": "seed"})]
-Model = Annotated[str, Field(description="Repo id, folder or .safetensors file; empty = default")]
+Model = Annotated[
+    str,
+    Field(
+        description="Repo id, folder or .safetensors file; empty = default",
+        # The form offers the models available here (GET /api/models); free text still goes.
+        json_schema_extra={"x-opendream-widget": "model"},
+    ),
+]
 Strength = Annotated[float, Field(gt=0, le=1, description="How much to change (1 = ignore the input)")]
 #: The samplers ``opendream.pipelines.make_scheduler`` builds.
 SchedulerName = Literal["euler_a", "euler", "dpmpp_2m", "ddim", "unipc"]

@@ -9,6 +9,7 @@ import type {
   Job,
   LayerInput,
   LayersQueued,
+  LocalModel,
   OpCatalog,
   Project,
   ProjectSummary,
@@ -119,6 +120,7 @@ export interface NewLayer {
 export const api = {
   health: () => json<Health>('GET', '/api/health'),
   ops: () => json<OpCatalog>('GET', '/api/ops'),
+  models: () => json<LocalModel[]>('GET', '/api/models'),
 
   listProjects: () => json<ProjectSummary[]>('GET', '/api/projects'),
   createProject: (name: string, width: number, height: number) =>

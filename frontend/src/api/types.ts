@@ -27,6 +27,7 @@ export type InstalledExtension = Schemas['InstalledExtensionOut']
 export type ExtensionListing = Schemas['ExtensionsOut']
 export type FetchedExtension = Schemas['FetchedOut']
 export type Health = Schemas['HealthOut']
+export type LocalModel = Schemas['LocalModelOut']
 export type FieldError = Schemas['FieldError']
 export type LayerSummary = Schemas['LayerState']
 export type ServerEvent = Schemas['ServerEvent']
@@ -57,7 +58,7 @@ export interface JsonSchema {
   required?: string[]
   additionalProperties?: boolean | JsonSchema
   /** The form widget the op asks for (the UI never guesses one from a parameter's name). */
-  'x-opendream-widget'?: 'textarea' | 'seed' | 'points' | 'box'
+  'x-opendream-widget'?: 'textarea' | 'seed' | 'points' | 'box' | 'model'
   $ref?: string
   $defs?: Record<string, JsonSchema>
   'x-opendream-layer'?: 'image' | 'mask' | 'any'

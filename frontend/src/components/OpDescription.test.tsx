@@ -15,7 +15,7 @@ const inpaint: OpInfo = {
 
 function renderForm(op: OpInfo, project: Project) {
   const events = () => ({ start: () => undefined, stop: () => undefined, cancel: () => false })
-  const controller = new AppController({} as Api, events)
+  const controller = new AppController({ models: async () => [] } as unknown as Api, events)
   controller.store.dispatch({ type: 'project', project })
   render(
     <ControllerContext.Provider value={controller}>

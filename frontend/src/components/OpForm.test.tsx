@@ -29,7 +29,7 @@ const canny: OpInfo = {
 
 function setup(api: Partial<Api>, editing?: Layer, op: OpInfo = dream) {
   const events = () => ({ start: () => undefined, stop: () => undefined, cancel: () => false })
-  const controller = new AppController(api as Api, events)
+  const controller = new AppController({ models: vi.fn(async () => []), ...api } as Api, events)
   controller.store.dispatch({ type: 'project', project: storyProject() })
   const onDone = vi.fn()
   render(
@@ -43,6 +43,25 @@ function setup(api: Partial<Api>, editing?: Layer, op: OpInfo = dream) {
 afterEach(cleanup)
 
 describe('OpForm', () => {
+  it('offers the models available here in a model field, and takes any typed one', async () => {
+    const models = vi.fn(async () => [
+      { model: 'someone/sdxl', kind: 'hub' as const, family: 'sdxl', variant: 'normal', title: 'SDXL', bytes: 7 * 2 ** 30 },
+      { model: '/models/mine.safetensors', kind: 'safetensors' as const, family: 'sd1', variant: 'normal', title: 'Stable Diffusion 1.x', bytes: 2 * 2 ** 20 },
+    ])
+    await act(async () => {
+      setup({ models })
+    })
+    const field = screen.getByLabelText('Model')
+    const options = Array.from(document.querySelectorAll(`#${field.getAttribute('list')} option`))
+    expect(options.map((o) => [o.getAttribute('value'), o.getAttribute('label')])).toEqual([
+      ['someone/sdxl', 'SDXL · 7.0 GB'],
+      ['/models/mine.safetensors', 'Stable Diffusion 1.x · 2 MB'],
+    ])
+    fireEvent.change(field, { target: { value: 'owner/not-listed' } })
+    expect(field).toHaveProperty('value', 'owner/not-listed')
+    expect(models).toHaveBeenCalledTimes(1)
+  })
+
   it('shows server validation errors next to their fields', async () => {
     const error = new ApiError(422, 'invalid params for dream', [
       { param: 'seed', message: 'has to be at most 4294967295' },

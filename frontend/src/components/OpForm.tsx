@@ -1,6 +1,6 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react'
 import { fieldName } from '../api/client'
-import type { Layer, LayerInput, OpInfo } from '../api/types'
+import type { Layer, LayerInput, LocalModel, OpInfo } from '../api/types'
 import { formFields, initialValues, tickMadeBy, toRequest, type FieldErrors, type FieldValue, type FormValues } from '../forms/schemaForm'
 import { isApiError } from '../state/controller'
 import { useAppState, useController } from '../state/context'
@@ -32,6 +32,17 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
   const [errors, setErrors] = useState<FieldErrors>({})
   const [formError, setFormError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
+  const [models, setModels] = useState<LocalModel[]>([])
+  const wantsModels = fields.some((f) => f.kind === 'text' && f.suggestsModels)
+  useEffect(() => {
+    if (!wantsModels) return
+    let live = true
+    // Suggestions only: a form without them still takes a typed model.
+    controller.api.models().then((found) => live && setModels(found), () => undefined)
+    return () => {
+      live = false
+    }
+  }, [wantsModels, controller])
   // The layer may go while its form is open (deleted in another tab, an undo): applying would fail.
   const gone = editing !== undefined && !layers.some((l) => l.id === editing.id)
   useEffect(() => {
@@ -95,6 +106,7 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
           errors={errors[field.name] ?? []}
           layers={layers}
           editing={editing?.id}
+          models={models}
         />
       ))}
       {formError !== null && (

@@ -1,4 +1,4 @@
-import type { Layer } from '../api/types'
+import type { Layer, LocalModel } from '../api/types'
 import {
   layerChoices,
   randomSeed,
@@ -20,6 +20,13 @@ interface FieldProps {
   layers: Layer[]
   /** The layer being edited: never offered as its own input. */
   editing?: string
+  /** The models available here, offered by `model` fields. */
+  models?: LocalModel[]
+}
+
+function formatBytes(bytes: number): string {
+  const gb = bytes / 2 ** 30
+  return gb >= 1 ? `${gb.toFixed(1)} GB` : `${Math.max(1, Math.round(bytes / 2 ** 20))} MB`
 }
 
 function inputId(field: FormField): string {
@@ -145,14 +152,24 @@ function Control(props: FieldProps) {
       )
     case 'text':
       return (
-        <input
-          id={inputId(field)}
-          type="text"
-          maxLength={field.maxLength}
-          value={typeof value === 'string' ? value : ''}
-          onChange={(e) => onChange(e.target.value)}
-          {...aria}
-        />
+        <>
+          <input
+            id={inputId(field)}
+            type="text"
+            maxLength={field.maxLength}
+            value={typeof value === 'string' ? value : ''}
+            onChange={(e) => onChange(e.target.value)}
+            list={field.suggestsModels ? `${inputId(field)}-models` : undefined}
+            {...aria}
+          />
+          {field.suggestsModels && (
+            <datalist id={`${inputId(field)}-models`}>
+              {(props.models ?? []).map((m) => (
+                <option key={m.model} value={m.model} label={`${m.title} · ${formatBytes(m.bytes)}`} />
+              ))}
+            </datalist>
+          )}
+        </>
       )
     case 'pick':
       return <PickField field={field} id={inputId(field)} value={typeof value === 'string' ? value : ''} onChange={onChange} aria={aria} />

@@ -18,6 +18,8 @@ export interface TextField extends FieldBase {
   default: string | null
   maxLength?: number
   pattern?: string
+  /** `x-opendream-widget: "model"`: offer the models available here; free text still goes. */
+  suggestsModels?: boolean
 }
 
 /** Text that can also be picked on the canvas: `x-opendream-widget: "points"` or `"box"`. */
@@ -194,6 +196,7 @@ export function fieldFor(name: string, property: JsonSchema, root: JsonSchema): 
         default: fallback,
         maxLength: schema.maxLength,
         pattern: schema.pattern,
+        suggestsModels: widget === 'model',
       }
     }
     default:
