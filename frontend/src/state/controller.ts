@@ -27,6 +27,8 @@ export const browserEvents: EventsFactory = (onEvent, onState) =>
 export class AppController {
   readonly store: Store<AppState, AppAction>
   readonly api: Api
+  /** Layers of the open project the user said "Not now" to. */
+  private readonly dismissed = new Set<string>()
   private readonly events: Events
   private nextNotice = 1
   private reloading: Promise<void> | null = null
@@ -98,6 +100,7 @@ export class AppController {
 
   /** Opens a project; one the server does not have shows as missing (its URL may be stale). */
   async openProject(id: string): Promise<void> {
+    if (id !== this.state.project?.id) this.dismissed.clear()
     await this.guard(async () => {
       try {
         await this.fetchProject(id)
@@ -113,9 +116,12 @@ export class AppController {
     })
   }
 
-  /** Fetches the layers of the project that wait for the user's consent (a dialog asks). */
-  private async askConsent(id: string): Promise<void> {
-    this.store.dispatch({ type: 'consent', project: id, layers: await this.api.consent(id) })
+  /** Fetches the layers of the project that wait for the user's consent (a dialog asks), but
+   * those the user said "Not now" to, unless ``again`` (a run stopped for consent since). */
+  private async askConsent(id: string, again = false): Promise<void> {
+    if (again) this.dismissed.clear()
+    const waiting = await this.api.consent(id)
+    this.store.dispatch({ type: 'consent', project: id, layers: waiting.filter((w) => !this.dismissed.has(w.layer)) })
   }
 
   /** The user's yes: the layers run (and may call their service or download their model). */
@@ -127,9 +133,11 @@ export class AppController {
     })
   }
 
-  /** "Not now": the layers keep waiting; the question comes back on the next open or event. */
+  /** "Not now": the layers keep waiting; the question comes back when the project is opened
+   * again or a run stops for consent, not when the connection comes back. */
   dismissConsent(): void {
     const id = this.state.project?.id
+    for (const waiting of this.state.consent) this.dismissed.add(waiting.layer)
     if (id !== undefined) this.store.dispatch({ type: 'consent', project: id, layers: [] })
   }
 
@@ -150,6 +158,7 @@ export class AppController {
   }
 
   closeProject(): void {
+    this.dismissed.clear()
     this.store.dispatch({ type: 'project.closed' })
     void this.refreshProjects()
   }
@@ -326,7 +335,7 @@ export class AppController {
     if (event.type === 'project.changed' && event.project !== this.state.project?.id) void this.refreshProjects()
     if (event.type === 'extensions.changed') void this.refreshCatalog()
     if (event.type === 'consent.needed' && event.project === this.state.project?.id) {
-      void this.guard(() => this.askConsent(event.project))
+      void this.guard(() => this.askConsent(event.project, true))
     }
   }
 
