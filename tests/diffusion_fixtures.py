@@ -55,6 +55,22 @@ def tiny_manager(tiny_settings: Settings, pinned_threads: int) -> Any:
     return ModelManager(tiny_settings, device="cpu", dtype="float32")
 
 
+@pytest.fixture
+def tiny_client(tiny_dir: Path, tmp_path: Path, pinned_threads: int) -> Iterator[Any]:
+    """A test client of the app with the tiny models, on a fresh data directory."""
+    from fastapi.testclient import TestClient
+
+    from opendream.engine.workspace import Workspace
+    from opendream.server.app import create_app
+    from tests.server_fixtures import BASE
+
+    settings = Settings(data_dir=tmp_path, tiny_models=True, tiny_models_dir=tiny_dir, device="cpu")
+    workspace = Workspace(settings)
+    with TestClient(create_app(settings, workspace=workspace), base_url=BASE) as client:
+        yield client
+    workspace.close()
+
+
 class Recorder:
     """Collects progress reports; can cancel the context at a given step."""
 

@@ -6,7 +6,6 @@ for `opendream run`, the import route (which the UI's drops and file picker use)
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -18,11 +17,7 @@ from opendream.cli import app as cli
 from opendream.core.errors import WorkflowError
 from opendream.core.registry import REGISTRY
 from opendream.core.workflow import import_any
-from opendream.engine.workspace import Workspace
-from opendream.server.app import create_app
-from opendream.settings import Settings
 from tests.diffusion_fixtures import png_bytes, run_op
-from tests.server_fixtures import BASE
 
 FIXTURE = Path(__file__).parent / "fixtures" / "workflows" / "original_app.json"
 runner = CliRunner()
@@ -98,15 +93,6 @@ def test_cli_run_replays_every_layer_with_tiny_models(
         ("L2", "computed", "exact", None),
         ("L3", "computed", "new", None),
     ]
-
-
-@pytest.fixture
-def tiny_client(tiny_dir: Path, tmp_path: Path, pinned_threads: int) -> Iterator[TestClient]:
-    settings = Settings(data_dir=tmp_path, tiny_models=True, tiny_models_dir=tiny_dir, device="cpu")
-    workspace = Workspace(settings)
-    with TestClient(create_app(settings, workspace=workspace), base_url=BASE) as client:
-        yield client
-    workspace.close()
 
 
 def test_import_route_replays_every_layer_with_tiny_models(tiny_client: TestClient) -> None:

@@ -3,28 +3,14 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from opendream.engine.workspace import Workspace
-from opendream.server.app import create_app
-from opendream.settings import Settings
-from tests.server_fixtures import BASE, WS, mask_bytes, new_project, upload, wait_for, wait_idle
+from tests.server_fixtures import WS, mask_bytes, new_project, upload, wait_for, wait_idle
 
 DREAM = {"prompt": "a lighthouse", "width": 64, "height": 64, "steps": 3, "seed": 1}
-
-
-@pytest.fixture
-def tiny_client(tiny_dir: Path, tmp_path: Path, pinned_threads: int) -> Iterator[TestClient]:
-    settings = Settings(data_dir=tmp_path, tiny_models=True, tiny_models_dir=tiny_dir, device="cpu")
-    workspace = Workspace(settings)
-    with TestClient(create_app(settings, workspace=workspace), base_url=BASE) as client:
-        yield client
-    workspace.close()
 
 
 def test_health_says_tiny_models_are_active(tiny_client: TestClient) -> None:
