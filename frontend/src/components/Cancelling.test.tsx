@@ -1,7 +1,6 @@
-import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react'
+import { act, cleanup, fireEvent, screen, within } from '@testing-library/react'
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { ControllerContext } from '../state/context'
-import { AppController, type Api } from '../state/controller'
+import { renderWith, testController } from '../test/render'
 import { job, storyProject } from '../test/fixtures'
 import { JobsPanel } from './JobsPanel'
 import { LayersPanel } from './LayersPanel'
@@ -11,18 +10,18 @@ afterEach(cleanup)
 describe('cancelling a job', () => {
   it('says "cancelling…" on the layer and in the jobs panel at once, until the job is cancelled', async () => {
     const cancel = vi.fn(() => true)
-    const events = () => ({ start: () => undefined, stop: () => undefined, cancel })
-    const controller = new AppController({} as Api, events)
+    const controller = testController({}, () => ({ start: () => undefined, stop: () => undefined, cancel }))
     const project = storyProject()
     project.layers[2] = { ...project.layers[2], status: 'running' }
     controller.store.dispatch({ type: 'project', project })
     const running = job('j1', { layer_id: 'L3', state: 'running' })
     controller.store.dispatch({ type: 'event', event: { type: 'job.started', job: running } })
-    render(
-      <ControllerContext.Provider value={controller}>
+    renderWith(
+      controller,
+      <>
         <LayersPanel onEdit={() => undefined} />
         <JobsPanel />
-      </ControllerContext.Provider>,
+      </>,
     )
     const row = document.querySelector('[data-layer="L3"]') as HTMLElement
     const jobRow = document.querySelector('[data-job="j1"]') as HTMLElement

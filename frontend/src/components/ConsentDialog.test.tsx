@@ -1,8 +1,8 @@
-import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react'
+import { act, cleanup, fireEvent, screen, within } from '@testing-library/react'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { ConsentLayer } from '../api/types'
-import { ControllerContext } from '../state/context'
-import { AppController, type Api } from '../state/controller'
+import type { Api } from '../state/controller'
+import { polyfillDialog, renderWith, testController } from '../test/render'
 import { storyProject } from '../test/fixtures'
 import { ConsentDialog } from './ConsentDialog'
 
@@ -12,27 +12,14 @@ const waiting: ConsentLayer[] = [
 ]
 
 function setup(api: Partial<Api>) {
-  const events = () => ({ start: () => undefined, stop: () => undefined, cancel: () => false })
-  const controller = new AppController(api as Api, events)
+  const controller = testController(api)
   controller.store.dispatch({ type: 'project', project: storyProject() })
   controller.store.dispatch({ type: 'consent', project: 'p1', layers: waiting })
-  render(
-    <ControllerContext.Provider value={controller}>
-      <ConsentDialog />
-    </ControllerContext.Provider>,
-  )
+  renderWith(controller, <ConsentDialog />)
   return controller
 }
 
-beforeAll(() => {
-  // jsdom has <dialog> but not its modal methods.
-  HTMLDialogElement.prototype.showModal = function showModal(this: HTMLDialogElement) {
-    this.open = true
-  }
-  HTMLDialogElement.prototype.close = function close(this: HTMLDialogElement) {
-    this.open = false
-  }
-})
+beforeAll(polyfillDialog)
 afterEach(cleanup)
 
 describe('ConsentDialog', () => {

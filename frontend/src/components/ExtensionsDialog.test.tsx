@@ -1,8 +1,8 @@
-import { cleanup, fireEvent, render, screen } from '@testing-library/react'
+import { cleanup, fireEvent, screen } from '@testing-library/react'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
 import type { ExtensionListing } from '../api/types'
-import { ControllerContext } from '../state/context'
-import { AppController, type Api } from '../state/controller'
+import type { Api } from '../state/controller'
+import { polyfillDialog, renderWith, testController } from '../test/render'
 import { ExtensionsDialog } from './ExtensionsDialog'
 
 /** A server with the original dalle.py (overriding `dream`) and sam.py (missing its package). */
@@ -35,25 +35,12 @@ function fakeServer() {
 
 function setup() {
   const server = fakeServer()
-  const events = () => ({ start: () => undefined, stop: () => undefined, cancel: () => false })
-  const controller = new AppController(server.api, events)
-  render(
-    <ControllerContext.Provider value={controller}>
-      <ExtensionsDialog onClose={() => undefined} />
-    </ControllerContext.Provider>,
-  )
+  const controller = testController(server.api)
+  renderWith(controller, <ExtensionsDialog onClose={() => undefined} />)
   return server
 }
 
-beforeAll(() => {
-  // jsdom has <dialog> but not its modal methods.
-  HTMLDialogElement.prototype.showModal = function showModal(this: HTMLDialogElement) {
-    this.open = true
-  }
-  HTMLDialogElement.prototype.close = function close(this: HTMLDialogElement) {
-    this.open = false
-  }
-})
+beforeAll(polyfillDialog)
 afterEach(cleanup)
 
 describe('ExtensionsDialog', () => {

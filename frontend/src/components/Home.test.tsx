@@ -1,8 +1,7 @@
-import { cleanup, render, screen, within } from '@testing-library/react'
+import { cleanup, screen, within } from '@testing-library/react'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { ProjectSummary } from '../api/types'
-import { ControllerContext } from '../state/context'
-import { AppController, type Api } from '../state/controller'
+import { renderWith, testController } from '../test/render'
 import { Home } from './Home'
 
 const BLOB = 'a'.repeat(64)
@@ -18,8 +17,7 @@ afterEach(cleanup)
 
 describe('the project list', () => {
   it('shows a thumbnail, the canvas size and the layer count of each project', () => {
-    const events = () => ({ start: () => undefined, stop: () => undefined, cancel: () => false })
-    const controller = new AppController({} as Api, events)
+    const controller = testController()
     controller.store.dispatch({
       type: 'projects',
       projects: [
@@ -27,11 +25,7 @@ describe('the project list', () => {
         summary('p2', { name: 'cat (2)', layer_count: 1 }),
       ],
     })
-    render(
-      <ControllerContext.Provider value={controller}>
-        <Home />
-      </ControllerContext.Provider>,
-    )
+    renderWith(controller, <Home />)
     const [first, second] = screen.getAllByRole('listitem')
     expect(within(first).getByText('64×48 · 3 layers')).toBeTruthy()
     expect(within(first).getByRole('img', { name: 'Thumbnail of cat' }).getAttribute('src')).toContain(BLOB)

@@ -1,34 +1,21 @@
-import { act, cleanup, fireEvent, render, screen, within } from '@testing-library/react'
+import { act, cleanup, fireEvent, screen, within } from '@testing-library/react'
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest'
-import { ControllerContext } from '../state/context'
-import { AppController, type Api } from '../state/controller'
+import type { Api } from '../state/controller'
+import { polyfillDialog, renderWith, testController } from '../test/render'
 import { storyProject } from '../test/fixtures'
 import { LayersPanel } from './LayersPanel'
 
 function setup(api: Partial<Api> = {}) {
-  const events = () => ({ start: () => undefined, stop: () => undefined, cancel: () => false })
-  const controller = new AppController(api as Api, events)
+  const controller = testController(api)
   const project = storyProject()
   project.layers[2] = { ...project.layers[2], status: 'running' }
   controller.store.dispatch({ type: 'project', project })
-  render(
-    <ControllerContext.Provider value={controller}>
-      <LayersPanel onEdit={() => undefined} />
-    </ControllerContext.Provider>,
-  )
+  renderWith(controller, <LayersPanel onEdit={() => undefined} />)
   const send = (event: Parameters<typeof controller.store.dispatch>[0]) => act(() => controller.store.dispatch(event))
   return { send, project: project.id, controller }
 }
 
-beforeAll(() => {
-  // jsdom has <dialog> but not its modal methods.
-  HTMLDialogElement.prototype.showModal = function showModal(this: HTMLDialogElement) {
-    this.open = true
-  }
-  HTMLDialogElement.prototype.close = function close(this: HTMLDialogElement) {
-    this.open = false
-  }
-})
+beforeAll(polyfillDialog)
 afterEach(cleanup)
 
 describe('LayersPanel', () => {

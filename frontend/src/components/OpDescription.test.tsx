@@ -1,8 +1,7 @@
-import { cleanup, render, screen } from '@testing-library/react'
+import { cleanup, screen } from '@testing-library/react'
 import { afterEach, describe, expect, it } from 'vitest'
 import type { OpInfo, Project } from '../api/types'
-import { ControllerContext } from '../state/context'
-import { AppController, type Api } from '../state/controller'
+import { renderWith, testController } from '../test/render'
 import { storyProject } from '../test/fixtures'
 import { schemas } from '../test/schemas'
 import { OpForm } from './OpForm'
@@ -14,14 +13,9 @@ const inpaint: OpInfo = {
 }
 
 function renderForm(op: OpInfo, project: Project) {
-  const events = () => ({ start: () => undefined, stop: () => undefined, cancel: () => false })
-  const controller = new AppController({ models: async () => [] } as unknown as Api, events)
+  const controller = testController({ models: async () => [] })
   controller.store.dispatch({ type: 'project', project })
-  render(
-    <ControllerContext.Provider value={controller}>
-      <OpForm op={op} onDone={() => undefined} />
-    </ControllerContext.Provider>,
-  )
+  renderWith(controller, <OpForm op={op} onDone={() => undefined} />)
 }
 
 afterEach(cleanup)

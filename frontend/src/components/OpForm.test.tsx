@@ -1,9 +1,9 @@
-import { act, cleanup, fireEvent, render, screen } from '@testing-library/react'
+import { act, cleanup, fireEvent, screen } from '@testing-library/react'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import { ApiError } from '../api/client'
 import type { Layer, OpInfo } from '../api/types'
-import { ControllerContext } from '../state/context'
-import { AppController, type Api } from '../state/controller'
+import type { Api } from '../state/controller'
+import { renderWith, testController } from '../test/render'
 import { storyProject } from '../test/fixtures'
 import { schemas } from '../test/schemas'
 import { OpForm } from './OpForm'
@@ -28,15 +28,10 @@ const canny: OpInfo = {
 }
 
 function setup(api: Partial<Api>, editing?: Layer, op: OpInfo = dream) {
-  const events = () => ({ start: () => undefined, stop: () => undefined, cancel: () => false })
-  const controller = new AppController({ models: vi.fn(async () => []), ...api } as Api, events)
+  const controller = testController({ models: vi.fn(async () => []), ...api })
   controller.store.dispatch({ type: 'project', project: storyProject() })
   const onDone = vi.fn()
-  render(
-    <ControllerContext.Provider value={controller}>
-      <OpForm op={op} onDone={onDone} editing={editing} />
-    </ControllerContext.Provider>,
-  )
+  renderWith(controller, <OpForm op={op} onDone={onDone} editing={editing} />)
   return { onDone, controller }
 }
 

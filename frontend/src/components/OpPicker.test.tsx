@@ -1,8 +1,7 @@
-import { cleanup, fireEvent, render, screen } from '@testing-library/react'
+import { cleanup, fireEvent, screen } from '@testing-library/react'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import type { OpInfo } from '../api/types'
-import { ControllerContext } from '../state/context'
-import { AppController, type Api } from '../state/controller'
+import { renderWith, testController } from '../test/render'
 import { schemas } from '../test/schemas'
 import { OpPicker } from './OpPicker'
 
@@ -13,15 +12,15 @@ const dream: OpInfo = {
 const inpaint: OpInfo = { ...dream, name: 'inpaint', title: 'Inpaint', category: 'edit' }
 
 function setup() {
-  const events = () => ({ start: () => undefined, stop: () => undefined, cancel: () => false })
-  const controller = new AppController({} as Api, events)
+  const controller = testController()
   controller.store.dispatch({ type: 'catalog', catalog: { ops: [dream, inpaint], extensions: [] } })
   const onPick = vi.fn()
-  render(
-    <ControllerContext.Provider value={controller}>
+  renderWith(
+    controller,
+    <>
       <input aria-label="Elsewhere" />
       <OpPicker onPick={onPick} />
-    </ControllerContext.Provider>,
+    </>,
   )
   return { onPick, search: screen.getByRole('searchbox', { name: 'Search operations' }) }
 }
