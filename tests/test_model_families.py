@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from PIL import Image
 from safetensors.torch import save_file
 
 from opendream.core.errors import ModelUnavailable, OpFailed
@@ -87,24 +88,28 @@ def test_a_checkpoint_of_no_known_family_is_left_to_the_loader(tmp_path: Path) -
     assert detect_family(Source("safetensors", str(partial))) is None, "diffusers' probe trips on it"
 
 
-def test_the_manager_refuses_another_family_before_loading_anything(tmp_path: Path) -> None:
+def test_a_task_the_family_lacks_is_refused_before_loading_anything(tmp_path: Path) -> None:
     manager = ModelManager(Settings(data_dir=tmp_path / "data"), device="cpu", dtype="float32")
-    xl_folder = pipeline_folder(tmp_path, "StableDiffusionXLPipeline")
+    chroma = pipeline_folder(tmp_path, "ChromaPipeline")
     with pytest.raises(
         ModelUnavailable,
-        match=r"is SDXL; the txt2img pipeline runs Stable Diffusion 1\.x and Stable Diffusion 2\.x models",
+        match=r"is Chroma, which has no inpainting pipeline; inpainting runs on Stable Diffusion 1\.x, SDXL, "
+        r"Stable Diffusion 3, Flux\.1, Qwen-Image, Z-Image models",
     ):
-        manager.get("txt2img", str(xl_folder), role="dream")
-    xl_file = checkpoint(tmp_path, "illustrious", {XL: (4,), UNET_IN: (8, 4, 1, 1)})
-    with pytest.raises(
-        ModelUnavailable, match=r"illustrious\.safetensors' is SDXL; the inpaint pipeline runs"
-    ):
-        manager.get("inpaint", str(xl_file), role="inpaint")
+        manager.get("inpaint", str(chroma), role="inpaint")
+    lumina = pipeline_folder(tmp_path, "Lumina2Pipeline")
+    with pytest.raises(ModelUnavailable, match=r"is Lumina 2, which has no image to image pipeline"):
+        manager.get("img2img", str(lumina), role="dream")
     assert manager.stats["loads"] == 0 and manager.loaded() == []
 
 
-def test_dream_on_an_sdxl_folder_fails_its_layer_by_name(tmp_path: Path, tiny_dir: Path, monkeypatch) -> None:
+def test_an_op_on_a_family_without_its_task_fails_its_layer_by_name(
+    tmp_path: Path, tiny_dir: Path, monkeypatch
+) -> None:
     monkeypatch.setenv("OPENDREAM_TINY_MODELS_DIR", str(tiny_dir))
-    xl_folder = pipeline_folder(tmp_path, "StableDiffusionXLPipeline")
-    with pytest.raises(OpFailed, match=r"dream: model '.*StableDiffusionXLPipeline' is SDXL"):
-        run_op("dream", {"prompt": "a", "steps": 1, "model": str(xl_folder)}, size=(64, 64))
+    lumina = pipeline_folder(tmp_path, "Lumina2Pipeline")
+    image = Image.new("RGB", (64, 64))
+    with pytest.raises(
+        OpFailed, match=r"img2img: model '.*Lumina2Pipeline' is Lumina 2, which has no image to"
+    ):
+        run_op("img2img", {"prompt": "a", "steps": 2, "model": str(lumina)}, {"image_layer": image})

@@ -62,8 +62,9 @@ Model = Annotated[
     ),
 ]
 Strength = Annotated[float, Field(gt=0, le=1, description="How much to change (1 = ignore the input)")]
-#: The samplers ``opendream.pipelines.make_scheduler`` builds.
-SchedulerName = Literal["euler_a", "euler", "dpmpp_2m", "ddim", "unipc"]
+#: The samplers ``opendream.pipelines.make_scheduler`` builds; ``default``: the model's own
+#: (the only one a flow-matching model such as Flux or SD 3 takes).
+SchedulerName = Literal["euler_a", "euler", "dpmpp_2m", "ddim", "unipc", "default"]
 
 # ControlNet ops (``controlnet_canny``, ``controlnet_openpose``) share these.
 ControlNetBase = Annotated[

@@ -59,13 +59,40 @@ def model_identity(role: str, **more: tuple[str, str]) -> Callable[[dict, Any], 
     return hook
 
 
+def family_defaults(role: str) -> Callable[[dict], dict]:
+    """A ``defaults=`` hook for ``@opendream.op``: the params a recipe omits take the values that
+    suit its model's family (``opendream.diffusion.families.family_params``: size, steps,
+    guidance; the model's own scheduler for a flow-matching family), so a recipe naming a Flux
+    model records Flux's settings. An empty ``model`` is the ``role``'s configured model. A
+    model whose family cannot be told without a download keeps the op's own defaults."""
+
+    def hook(params: dict) -> dict:
+        from opendream.diffusion.families import family_params, model_family
+
+        family = model_family(str(params.get("model") or ""), role)
+        return family_params(family) if family is not None else {}
+
+    return hook
+
+
 def cached_pipeline(ctx: Context | None, kind: PipelineKind, model: str, role: str, **options: Any) -> Any:
     """The manager's pipeline of ``kind`` for ``model`` (``options`` go to ``ModelManager.get``);
-    a download and a load are reported through ``ctx`` (which stops waiting on cancel)."""
+    a download and a load are reported through ``ctx`` (which stops waiting on cancel), and the
+    model's family is recorded in the run's environment (``ctx.environment["models"][role]``)."""
+    from opendream.diffusion.families import family_of_pipeline
+
     manager = manager_for(ctx)
     if ctx is None:
         return manager.get(kind, model, role=role, **options)
-    return manager.get(kind, model, role=role, progress=ctx.download_progress, status=ctx.status, **options)
+    pipe = manager.get(kind, model, role=role, progress=ctx.download_progress, status=ctx.status, **options)
+    family = family_of_pipeline(pipe)
+    ctx.environment.setdefault("models", {})[role] = {
+        "model": manager.model_for(model, role),
+        "family": family.name if family is not None else None,
+        "variant": family.variant if family is not None else None,
+        "pipeline": type(pipe).__name__,
+    }
+    return pipe
 
 
 def pipeline(
@@ -135,12 +162,18 @@ def size_check(value: int) -> tuple[bool, str]:
 
 
 def make_scheduler(name: str | None, config: Any) -> Any:
-    """A fresh scheduler named as ``opendream.fields.SchedulerName`` (``None``: the type
-    ``config`` names); schedulers hold per-run state, so every run gets its own."""
+    """A fresh scheduler named as ``opendream.fields.SchedulerName`` (``None`` or ``default``:
+    the type ``config`` names); schedulers hold per-run state, so every run gets its own.
+    A flow-matching model's scheduler is not replaced by one of SD's samplers."""
     import diffusers
 
-    if name is None:
+    if name is None or name == "default":
         return getattr(diffusers, config["_class_name"]).from_config(config)
+    if str(config["_class_name"]).startswith("FlowMatch"):
+        raise ValueError(
+            f"`scheduler` {name!r} is a Stable Diffusion sampler, but this model denoises with its own "
+            "flow-matching scheduler: set `scheduler` to 'default'"
+        )
     if name == "euler_a":
         return diffusers.EulerAncestralDiscreteScheduler.from_config(config)
     if name == "euler":
@@ -154,7 +187,18 @@ def make_scheduler(name: str | None, config: Any) -> Any:
         return diffusers.DDIMScheduler.from_config(config, clip_sample=config.get("clip_sample", False))
     if name == "unipc":
         return diffusers.UniPCMultistepScheduler.from_config(config)
-    raise ValueError(f"`scheduler` has to be one of euler_a, euler, dpmpp_2m, ddim, unipc but is {name!r}")
+    raise ValueError(
+        f"`scheduler` has to be one of euler_a, euler, dpmpp_2m, ddim, unipc, default but is {name!r}"
+    )
+
+
+def size_multiple(pipe: Any) -> int:
+    """The sides ``pipe`` takes are multiples of this many pixels (8 for SD's UNets, 16 for the
+    transformer families); pad inputs to it (``opendream.images.pad_to_multiple``)."""
+    from opendream.diffusion.families import family_of_pipeline, traits
+
+    family = family_of_pipeline(pipe)
+    return traits(family).multiple if family is not None else 8
 
 
 def run_instance(pipe: Any, scheduler: str | None = None) -> Any:
@@ -170,10 +214,17 @@ def run_instance(pipe: Any, scheduler: str | None = None) -> Any:
     return instance
 
 
-def latents_preview(latents: Any) -> Image.Image:
-    """A small RGB preview of the first latent in a batch (linear approximation, no VAE)."""
-    array = latents[0, :4].detach().float().cpu().numpy()  # (4, h, w)
-    rgb = np.einsum("chw,cr->hwr", array, _LATENT_RGB)
+def latents_preview(latents: Any) -> Image.Image | None:
+    """A small RGB preview of the first latent in a batch, without the VAE: SD's four channels
+    through a linear approximation, other widths (16 channels of Flux's or SD 3's VAE) as their
+    first three channels scaled to the range. ``None`` for latents packed into a sequence."""
+    if latents.ndim != 4:
+        return None
+    array = latents[0].detach().float().cpu().numpy()  # (c, h, w)
+    if array.shape[0] == 4:
+        rgb = np.einsum("chw,cr->hwr", array, _LATENT_RGB)
+    else:
+        rgb = array[:3].transpose(1, 2, 0) / max(float(np.abs(array[:3]).max()), 1e-6)
     image = Image.fromarray(((rgb + 1.0) * 127.5).clip(0, 255).astype(np.uint8), "RGB")
     if max(image.size) < PREVIEW_SIDE:
         scale = PREVIEW_SIDE / max(image.size)
@@ -208,8 +259,50 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
     import torch
 
     with torch.inference_mode():
-        result = pipe(**kwargs, output_type="np", callback_on_step_end=on_step_end)
+        result = pipe(**fit_arguments(pipe, op, kwargs), output_type="np", callback_on_step_end=on_step_end)
     return pipeline_images(result.images, op)
+
+
+def fit_arguments(pipe: Any, op: str, kwargs: dict[str, Any]) -> dict[str, Any]:
+    """``kwargs`` as ``pipe``'s family takes them: ``guidance_scale`` goes to the argument the
+    family guides with, unset arguments (and a size) the pipeline lacks are dropped, a value it cannot
+    take (a negative prompt for distilled guidance) is ``InvalidParams`` naming the family."""
+    from opendream.diffusion.families import family_of_pipeline, traits
+
+    family = family_of_pipeline(pipe)
+    fitted = dict(kwargs)
+    if family is not None:
+        fits = traits(family)
+        if fits.guidance_param != "guidance_scale" and "guidance_scale" in fitted:
+            fitted[fits.guidance_param] = fitted.pop("guidance_scale")
+            # Qwen-Image guides only against a negative prompt; a blank one is its neutral.
+            fitted["negative_prompt"] = fitted.get("negative_prompt") or " "
+        if not fits.negative_prompt and fitted.get("negative_prompt"):
+            raise InvalidParams(
+                op,
+                [
+                    {
+                        "param": "negative_prompt",
+                        "message": f"is not used by {family.title} models (their guidance is distilled); "
+                        "leave it empty",
+                    }
+                ],
+            )
+    accepted = inspect.signature(pipe.__call__).parameters
+    if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
+        return fitted
+    # SD's image-to-image pipelines read the size from the image; the others have to be told.
+    unknown = [
+        name
+        for name, value in fitted.items()
+        if name not in accepted and value is not None and name not in ("width", "height")
+    ]
+    if unknown:
+        title = family.title if family is not None else type(pipe).__name__
+        raise InvalidParams(
+            op, [{"param": name, "message": f"is not taken by {title} models"} for name in unknown]
+        )
+    return {name: value for name, value in fitted.items() if name in accepted}
 
 
 def generators(ctx: Context | None, seed: int, count: int) -> list[Any]:

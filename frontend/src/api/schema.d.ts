@@ -940,6 +940,13 @@ export interface components {
              * @description Size on disk
              */
             bytes: number;
+            /**
+             * Defaults
+             * @description Parameter values that suit the model's family (`width`, `height`, `steps`, `guidance_scale`, `scheduler`): the form applies those its op has when the model is picked; omitted ones in a recipe naming the model take them too
+             */
+            defaults: {
+                [key: string]: unknown;
+            };
         };
         /** OpOut */
         OpOut: {

@@ -26,6 +26,8 @@ class Context:
         models: the model manager (``None`` when the diffusion extra is not installed).
         settings: the application settings.
         log (`logging.Logger`): a logger named after the op.
+        environment (`dict`): what this run used that its layers record beside the runtime's
+            versions, e.g. ``{"models": {"dream": {"family": "sdxl", ...}}}``.
     """
 
     def __init__(
@@ -54,6 +56,7 @@ class Context:
         self._on_download = on_download
         self._on_status = on_status
         self._downloaded_logged = 0
+        self.environment: dict[str, Any] = {}
 
     @property
     def cancelled(self) -> bool:

@@ -96,6 +96,8 @@ class OpSpec:
     extension: str | None = None
     identity: Callable[[dict, Any], dict] | None = None
     migrate: Callable[[dict, str], dict] | None = None
+    #: Defaults that depend on the given params (a model family's steps, guidance ...).
+    defaults: Callable[[dict], dict] | None = None
     #: Defined in one of the user's extension folders (it may override a built-in or bundled op).
     user: bool = False
     #: The built-in or bundled op of the same name this user op replaces (set by the registry).
@@ -212,12 +214,19 @@ class OpSpec:
         self, params: dict[str, Any], canvas: tuple[int, int] | None = None
     ) -> dict[str, Any]:
         """Validated params with defaults filled in (the canonical form stored in recipes).
-        A param declared ``x-opendream-canvas`` that is omitted takes the canvas's width or
-        height when that fits its bounds, so the recipe records the size it was made at."""
+        An omitted param takes, in this order: the canvas's width or height when it is declared
+        ``x-opendream-canvas`` and that fits its bounds (so the recipe records the size it was
+        made at); what the op's ``defaults`` hook says for the given params (the model's
+        family's steps, say); the op's own default."""
         if not isinstance(params, dict):
             raise InvalidParams(self.name, [{"param": "params", "message": "has to be an object"}])
-        if canvas is not None:
-            params = {**self.canvas_defaults(canvas), **params}
+        declared = self.params_model.model_fields
+        suggested = self.defaults(params) if self.defaults is not None else {}
+        params = {
+            **{k: v for k, v in suggested.items() if k in declared},
+            **(self.canvas_defaults(canvas) if canvas is not None else {}),
+            **params,
+        }
         misplaced = [n for n in params if n in self.layer_param_names]
         if misplaced:
             raise InvalidParams(
@@ -654,6 +663,7 @@ def op(
     registry: OpRegistry | None = None,
     identity: Callable[[dict, Any], dict] | None = None,
     migrate: Callable[[dict, str], dict] | None = None,
+    defaults: Callable[[dict], dict] | None = None,
     compat: bool = False,
     remote: bool | str = False,
 ) -> Any:
@@ -662,6 +672,8 @@ def op(
     ``identity(params, ctx)`` may return extra data for the cache key, such as the resolved
     revision of the model a recipe names. ``migrate(params, from_version)`` upgrades params
     recorded by an older version of the op (``"original"`` for the original Opendream).
+    ``defaults(params)`` gives defaults that depend on the given params (for the params the
+    recipe omits; e.g. the steps that suit the family of the model it names).
     ``compat`` accepts the original Opendream's hint-less, default-less parameters as text.
     ``remote`` declares that the op calls a paid or remote service (``True``, or the service's
     name): layers of it from an imported file run only once the user consents."""
@@ -680,6 +692,7 @@ def op(
         )
         spec.identity = identity
         spec.migrate = migrate
+        spec.defaults = defaults
         spec.service = (remote if isinstance(remote, str) else "a remote service") if remote else None
         (registry or REGISTRY).register(spec)
         f.__opendream_op__ = spec  # type: ignore[attr-defined]

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opendream.diffusion.families import Family, checkpoint_family, folder_family
+from opendream.diffusion.families import Family, checkpoint_family, family_params, folder_family
 from opendream.diffusion.model_sources import model_roots
 
 
@@ -29,6 +29,7 @@ class LocalModel:
             "variant": self.family.variant if self.family else None,
             "title": self.family.title if self.family else "unknown family",
             "bytes": self.bytes,
+            "defaults": family_params(self.family) if self.family else {},
         }
 
 

@@ -3,8 +3,10 @@ loading any weights: a pipeline folder by its ``model_index.json``, a single-fil
 the names and shapes in its safetensors header, probed with diffusers' own
 ``infer_diffusers_model_type`` (the maintained table of which keys mark which model).
 
-The generation ops run Stable Diffusion 1.x and 2.x pipelines today; a model of another
-family is refused by name before anything loads, instead of failing inside the UNet."""
+Each family's traits say what its pipelines take and what suits them (size, steps, guidance,
+whether a negative prompt or the SD samplers apply), and which tasks it has comes from
+diffusers' AutoPipeline tables: a task a family lacks is refused by name before anything
+loads, instead of failing inside the model."""
 
 from __future__ import annotations
 
@@ -12,13 +14,11 @@ import json
 import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from opendream.core.errors import ModelUnavailable
 from opendream.diffusion.model_sources import Source
 
-#: What the SD 1.x/2.x pipeline classes the ops use can run.
-RUNNABLE = frozenset({"sd1", "sd2"})
 MAX_HEADER_BYTES = 100_000_000
 
 #: ``model_index.json``'s ``_class_name`` -> (family, variant).
@@ -31,17 +31,29 @@ _PIPELINES: dict[str, tuple[str, str]] = {
     "StableDiffusionXLImg2ImgPipeline": ("sdxl", "normal"),
     "StableDiffusionXLInpaintPipeline": ("sdxl", "inpaint"),
     "StableDiffusionXLInstructPix2PixPipeline": ("sdxl", "pix2pix"),
+    "StableDiffusionControlNetPipeline": ("sd1", "normal"),
     "StableDiffusion3Pipeline": ("sd3", "normal"),
+    "StableDiffusion3Img2ImgPipeline": ("sd3", "normal"),
+    "StableDiffusion3InpaintPipeline": ("sd3", "normal"),
     "FluxPipeline": ("flux1", "normal"),
+    "FluxImg2ImgPipeline": ("flux1", "normal"),
+    "FluxInpaintPipeline": ("flux1", "normal"),
     "FluxFillPipeline": ("flux1", "inpaint"),
     "FluxKontextPipeline": ("flux1", "kontext"),
     "Flux2Pipeline": ("flux2", "normal"),
     "Flux2KleinPipeline": ("flux2", "klein"),
     "ChromaPipeline": ("chroma", "normal"),
+    "ChromaImg2ImgPipeline": ("chroma", "normal"),
     "QwenImagePipeline": ("qwen-image", "normal"),
+    "QwenImageImg2ImgPipeline": ("qwen-image", "normal"),
+    "QwenImageInpaintPipeline": ("qwen-image", "normal"),
     "QwenImageEditPipeline": ("qwen-image", "edit"),
     "QwenImageEditPlusPipeline": ("qwen-image", "edit"),
+    "QwenImageEditInpaintPipeline": ("qwen-image", "edit"),
     "ZImagePipeline": ("z-image", "normal"),
+    "ZImageImg2ImgPipeline": ("z-image", "normal"),
+    "ZImageInpaintPipeline": ("z-image", "normal"),
+    "Lumina2Pipeline": ("lumina2", "normal"),
 }
 #: ``infer_diffusers_model_type``'s answer -> (family, variant).
 _CHECKPOINTS: dict[str, tuple[str, str]] = {
@@ -96,6 +108,9 @@ class Family:
         return family if self.variant == "normal" else f"{family} ({self.variant})"
 
 
+_PIPELINES_FAMILY = {name: Family(*found) for name, found in _PIPELINES.items()}
+
+
 class _Shape:
     """A tensor as a safetensors header describes it: only its shape (nothing is read)."""
 
@@ -129,6 +144,25 @@ def detect_family(source: Source) -> Family | None:
     if source.kind == "safetensors":
         return checkpoint_family(Path(source.location))
     return None
+
+
+def model_family(model: str, role: str) -> Family | None:
+    """The family of the model ``model`` names (an empty one: ``role``'s configured model, unless
+    tiny models stand in), ``None`` when it cannot be told without a download."""
+    from opendream.diffusion.model_sources import resolve_source
+    from opendream.models import configured_model
+    from opendream.settings import Settings
+
+    name = model.strip()
+    if not name:
+        settings = Settings()
+        if settings.tiny_models:
+            return None
+        name = configured_model(settings, role)
+    try:
+        return detect_family(resolve_source(name, role=role))
+    except (ModelUnavailable, OSError, ValueError):
+        return None
 
 
 def folder_family(folder: Path) -> Family | None:
@@ -176,11 +210,130 @@ def checkpoint_family(path: Path) -> Family | None:
     return Family(*found) if found is not None else Family(kind, "normal")
 
 
-def check_runnable(family: Family | None, model: str, kind: str) -> None:
-    """Refuse a model the SD pipeline classes cannot run, naming its family (``None``: unknown
-    until loaded, let the loader say)."""
-    if family is not None and family.name not in RUNNABLE:
-        runnable = " and ".join(FAMILY_NAMES[f] for f in sorted(RUNNABLE))
+Task = Literal["txt2img", "img2img", "inpaint"]
+TASK_NAMES: dict[str, str] = {
+    "txt2img": "text to image",
+    "img2img": "image to image",
+    "inpaint": "inpainting",
+}
+
+
+@dataclass(frozen=True)
+class Traits:
+    """What a family's pipelines take and what suits them.
+
+    Args:
+        key: the family's key in diffusers' AutoPipeline tables.
+        size: the side it was trained at.
+        steps, guidance: good defaults for ``steps`` and ``guidance_scale``.
+        guidance_param: the pipeline argument an op's ``guidance_scale`` goes to (Qwen-Image
+            takes true classifier-free guidance as ``true_cfg_scale``).
+        negative_prompt: whether a negative prompt steers it (distilled guidance ignores one).
+        flow: a flow-matching model: it denoises with its own scheduler, not SD's samplers.
+        multiple: the pixel sides it takes are multiples of this (a transformer's latent
+            patches span 2x2 latent pixels: 16 image pixels).
+    """
+
+    key: str
+    size: int
+    steps: int
+    guidance: float
+    guidance_param: str = "guidance_scale"
+    negative_prompt: bool = True
+    flow: bool = False
+    multiple: int = 8
+
+
+TRAITS: dict[str, Traits] = {
+    "sd1": Traits("stable-diffusion", 512, 20, 7.5),
+    "sd2": Traits("stable-diffusion", 768, 20, 7.5),
+    "sdxl": Traits("stable-diffusion-xl", 1024, 30, 5.0),
+    "sd3": Traits("stable-diffusion-3", 1024, 28, 7.0, flow=True, multiple=16),
+    "flux1": Traits("flux", 1024, 28, 3.5, negative_prompt=False, flow=True, multiple=16),
+    "flux2": Traits("flux2", 1024, 28, 4.0, negative_prompt=False, flow=True, multiple=16),
+    "chroma": Traits("chroma", 1024, 26, 4.0, flow=True, multiple=16),
+    "qwen-image": Traits("qwenimage", 1024, 30, 4.0, guidance_param="true_cfg_scale", flow=True, multiple=16),
+    "z-image": Traits("z-image", 1024, 28, 4.0, flow=True, multiple=16),
+    "lumina2": Traits("lumina2", 1024, 30, 4.0, flow=True, multiple=16),
+}
+#: Variants with traits of their own (few-step distillations; edit models' table entries).
+_VARIANT_TRAITS: dict[tuple[str, str], dict[str, Any]] = {
+    ("flux1", "schnell"): {"steps": 4, "guidance": 0.0},
+    ("flux1", "kontext"): {"key": "flux-kontext", "guidance": 2.5},
+    ("flux2", "klein"): {"key": "flux2-klein", "steps": 4, "guidance": 1.0},
+    ("qwen-image", "edit"): {"key": "qwenimage-edit"},
+    ("z-image", "turbo"): {"steps": 8, "guidance": 0.0},
+}
+
+
+def traits(family: Family) -> Traits:
+    """The traits of ``family``'s variant (those of its family, unless the variant has its own)."""
+    import dataclasses
+
+    base = TRAITS.get(family.name) or Traits(family.name, 1024, 28, 4.0, flow=True, multiple=16)
+    return dataclasses.replace(base, **_VARIANT_TRAITS.get((family.name, family.variant), {}))
+
+
+def family_params(family: Family) -> dict[str, Any]:
+    """The op parameters that suit ``family``: its size, steps and guidance, and its own
+    scheduler for a flow-matching family (SD's families: ``euler_a``, the ops' default)."""
+    fits = traits(family)
+    return {
+        "width": fits.size,
+        "height": fits.size,
+        "steps": fits.steps,
+        "guidance_scale": fits.guidance,
+        "scheduler": "default" if fits.flow else "euler_a",
+    }
+
+
+def task_pipelines(task: Task) -> dict[str, Any]:
+    """diffusers' AutoPipeline table of ``task``: family key -> pipeline class."""
+    from diffusers.pipelines import auto_pipeline
+
+    return {
+        "txt2img": auto_pipeline.AUTO_TEXT2IMAGE_PIPELINES_MAPPING,
+        "img2img": auto_pipeline.AUTO_IMAGE2IMAGE_PIPELINES_MAPPING,
+        "inpaint": auto_pipeline.AUTO_INPAINT_PIPELINES_MAPPING,
+    }[task]
+
+
+def families_with(task: Task) -> list[str]:
+    """The families (titles) that have ``task``."""
+    keys = task_pipelines(task)
+    return [FAMILY_NAMES[name] for name, t in TRAITS.items() if t.key in keys and name != "sd2"]
+
+
+def check_task(family: Family | None, model: str, task: str) -> None:
+    """Refuse ``task`` on a model whose family has no pipeline for it, naming the families that
+    have one (``None``: unknown until loaded; the loader says what it could not load)."""
+    if family is None or task not in TASK_NAMES:
+        return
+    if traits(family).key not in task_pipelines(task):  # type: ignore[arg-type]
         raise ModelUnavailable(
-            f"model {model!r} is {family.title}; the {kind} pipeline runs {runnable} models: pick one of those"
+            f"model {model!r} is {family.title}, which has no {TASK_NAMES[task]} pipeline; "
+            f"{TASK_NAMES[task]} runs on {', '.join(families_with(task))} models"  # type: ignore[arg-type]
         )
+
+
+def family_of_pipeline(pipe: Any) -> Family | None:
+    """The family of a loaded pipeline, by its class."""
+    return _PIPELINES_FAMILY.get(type(pipe).__name__)
+
+
+def task_class(pipe: Any, task: Task) -> Any:
+    """The pipeline class of ``task`` in the family of ``pipe`` (diffusers' AutoPipeline tables;
+    a class of the inpainting table serves that family's other tasks too), ``None`` when the
+    family has no such task."""
+    from diffusers.pipelines import auto_pipeline
+
+    name = type(pipe).__name__
+    for table in (
+        auto_pipeline.AUTO_TEXT2IMAGE_PIPELINES_MAPPING,
+        auto_pipeline.AUTO_IMAGE2IMAGE_PIPELINES_MAPPING,
+        auto_pipeline.AUTO_INPAINT_PIPELINES_MAPPING,
+    ):
+        for key, cls in table.items():
+            if cls.__name__ == name:
+                return task_pipelines(task).get(key)
+    return None

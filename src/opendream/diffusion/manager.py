@@ -20,7 +20,16 @@ from typing import Any, Literal, TypeVar
 
 from opendream.core.errors import Cancelled, ConsentRequired, ModelUnavailable
 from opendream.diffusion.catalog import local_models
-from opendream.diffusion.families import check_runnable, detect_family
+from opendream.diffusion.families import (
+    FAMILY_NAMES,
+    Family,
+    check_task,
+    detect_family,
+    family_of_pipeline,
+    task_class,
+    task_pipelines,
+    traits,
+)
 from opendream.diffusion.loading import (
     LINKS_DIR,
     DownloadProgress,
@@ -48,13 +57,7 @@ from opendream.models import configured_model
 log = logging.getLogger("opendream.diffusion.manager")
 
 PipelineKind = Literal["txt2img", "img2img", "inpaint", "pix2pix", "controlnet"]
-PIPELINE_CLASSES: dict[str, str] = {
-    "txt2img": "StableDiffusionPipeline",
-    "img2img": "StableDiffusionImg2ImgPipeline",
-    "inpaint": "StableDiffusionInpaintPipeline",
-    "pix2pix": "StableDiffusionInstructPix2PixPipeline",
-    "controlnet": "StableDiffusionControlNetPipeline",
-}
+PIPELINE_KINDS: tuple[str, ...] = ("txt2img", "img2img", "inpaint", "pix2pix", "controlnet")
 #: UNet input channels each kind can run with (inpaint also runs plain 4-channel models).
 UNET_IN_CHANNELS: dict[str, tuple[int, ...]] = {
     "txt2img": (4,),
@@ -63,6 +66,9 @@ UNET_IN_CHANNELS: dict[str, tuple[int, ...]] = {
     "pix2pix": (8,),
     "controlnet": (4,),
 }
+#: The families whose ControlNets are ``diffusers.ControlNetModel``s, by the text width they
+#: attend to (a ControlNet fits a base of the same width).
+CONTROLNET_WIDTHS = {768: "sd1", 1024: "sd2", 2048: "sdxl"}
 Status = Callable[[str], None]  # what is being loaded, said before it starts
 T = TypeVar("T")
 
@@ -182,8 +188,8 @@ class ModelManager:
 
         ``progress`` hears the bytes of a hub download; ``status`` hears ``"loading model …"``
         when weights are really loaded (not when they are reused). Either may raise to stop."""
-        if kind not in PIPELINE_CLASSES:
-            raise ValueError(f"`kind` has to be one of {', '.join(PIPELINE_CLASSES)} but is {kind!r}")
+        if kind not in PIPELINE_KINDS:
+            raise ValueError(f"`kind` has to be one of {', '.join(PIPELINE_KINDS)} but is {kind!r}")
         if kind == "controlnet" and not controlnet:
             raise ValueError("`controlnet` is required for kind 'controlnet'")
         name = self.model_for(model, role)
@@ -192,11 +198,12 @@ class ModelManager:
         with self.cache.key_lock(key):
             base = self.cache.get(key)
             if base is None:
-                check_runnable(detect_family(source), name, kind)
+                family = detect_family(source)
+                check_task(family, name, kind)
                 if status is not None:
                     status(f"loading model {name}")
                 self.cache.make_room(estimate_bytes(source, self.dtype), keep=None)
-                pipe = self._load(kind, source, name, role, progress)
+                pipe = self._load(kind, family, source, name, role, progress)
                 base = CachedModel(key=key, source=source, pipe=pipe)
                 base.pipelines[(type(pipe).__name__,)] = pipe
                 base.nbytes = module_bytes(list(pipe.components.values()))
@@ -293,19 +300,20 @@ class ModelManager:
         return getattr(torch, self.dtype)
 
     def _load(
-        self, kind: str, source: Source, name: str, role: str, progress: DownloadProgress | None
+        self,
+        kind: str,
+        family: Family | None,
+        source: Source,
+        name: str,
+        role: str,
+        progress: DownloadProgress | None,
     ) -> Any:
-        import diffusers
-
+        """The base pipeline of ``source``: of the class its ``model_index.json`` names (a
+        folder, a hub repo), or of ``kind``'s class in its family (a single file)."""
         silence_progress_bars()
-
-        cls = getattr(diffusers, PIPELINE_CLASSES[kind])
-        if kind == "controlnet":  # the base of a ControlNet pipeline is a plain txt2img pipeline
-            cls = diffusers.StableDiffusionPipeline
         started = time.perf_counter()
-        common = {"dtype": self._torch_dtype(), "safety_checker": None, "requires_safety_checker": False}
         if source.kind == "hub":
-            pipe = self._load_hub(cls, source, name, role, progress, common)
+            pipe = self._load_hub(source, name, role, progress)
         elif source.kind == "folder":
             if not (Path(source.location) / "model_index.json").is_file():
                 raise ModelUnavailable(
@@ -314,35 +322,72 @@ class ModelManager:
                     + how_to_provide(source.location, role)
                 )
             try:
-                pipe = cls.from_pretrained(source.location, **common)
+                pipe = self._from_folder(Path(source.location))
             except (OSError, ValueError, KeyError) as exc:
                 raise ModelUnavailable(
                     f"model folder {source.location!r} could not be loaded ({short_reason(exc)}). "
                     + how_to_provide(source.location, role)
                 ) from exc
         else:
-            pipe = self._load_single_file(cls, source, role, common)
+            pipe = self._load_single_file(self._single_file_class(kind, family), family, source, role)
         pipe = pipe.to(self.device)
         pipe.set_progress_bar_config(disable=True)
         self._check_kind(pipe, kind, source, role)
         self.stats["loads"] += 1
-        log.info("loaded %s as %s in %.2fs", source.location, cls.__name__, time.perf_counter() - started)
+        log.info(
+            "loaded %s as %s in %.2fs", source.location, type(pipe).__name__, time.perf_counter() - started
+        )
         return pipe
 
-    def _load_hub(
-        self,
-        cls: Any,
-        source: Source,
-        name: str,
-        role: str,
-        progress: DownloadProgress | None,
-        common: dict,
-    ) -> Any:
+    def _from_folder(self, folder: Path) -> Any:
+        """The pipeline of a diffusers folder, of the class its ``model_index.json`` names."""
+        import json
+
+        import diffusers
+
+        class_name = str(json.loads((folder / "model_index.json").read_text()).get("_class_name", ""))
+        cls = getattr(diffusers, class_name, None)
+        if cls is None:
+            raise ValueError(
+                f"its pipeline class {class_name!r} is not one diffusers {diffusers.__version__} has"
+            )
+        return cls.from_pretrained(folder, **self._load_options(cls))
+
+    def _load_options(self, cls: Any) -> dict[str, Any]:
+        """``from_pretrained``'s options for ``cls``: the dtype, and no safety checker where
+        the class has one (ops run on the user's own machine, for the user)."""
+        import inspect
+
+        options: dict[str, Any] = {"dtype": self._torch_dtype()}
+        accepted = inspect.signature(cls.__init__).parameters
+        if "safety_checker" in accepted:
+            options["safety_checker"] = None
+        if "requires_safety_checker" in accepted:
+            options["requires_safety_checker"] = False
+        return options
+
+    @staticmethod
+    def _single_file_class(kind: str, family: Family | None) -> Any:
+        """The pipeline class a single file of ``family`` loads as for ``kind`` (an unknown
+        family: Stable Diffusion's, whose loader then says what it could not read)."""
+        import diffusers
+
+        task = {"controlnet": "txt2img", "pix2pix": "txt2img"}.get(kind, kind)
+        if kind == "pix2pix":
+            return diffusers.StableDiffusionInstructPix2PixPipeline
+        key = traits(family).key if family is not None else "stable-diffusion"
+        return task_pipelines(task)[key]  # type: ignore[arg-type]
+
+    def _load_hub(self, source: Source, name: str, role: str, progress: DownloadProgress | None) -> Any:
+        from diffusers import DiffusionPipeline
+
         try:
             folder = self._local_only(source, name, role) or watch_download(
-                source.location, progress, lambda: cls.download(source.location, revision=source.revision)
+                source.location,
+                progress,
+                lambda: DiffusionPipeline.download(source.location, revision=source.revision),
             )
-            return cls.from_pretrained(folder, **common)
+            return self._from_folder(Path(folder))
         except (Cancelled, ConsentRequired):
             raise
         except Exception as exc:  # hub errors come as OSError, HTTP errors, ValueError ...
@@ -351,7 +396,7 @@ class ModelManager:
                 f"{hub_failure(exc, source)}. " + how_to_provide(source.location, role)
             ) from exc
 
-    def _load_single_file(self, cls: Any, source: Source, role: str, common: dict) -> Any:
+    def _load_single_file(self, cls: Any, family: Family | None, source: Source, role: str) -> Any:
         if source.kind == "pickle" and not getattr(self.settings, "allow_pickle_checkpoints", False):
             raise ModelUnavailable(
                 f"refusing to load {source.location!r}: it is a pickle checkpoint, and loading pickle files can "
@@ -363,14 +408,15 @@ class ModelManager:
             ".safetensors" if source.kind == "safetensors" else ".ckpt",
             private_dir(self.settings, LINKS_DIR),
         )
-        kwargs = {k: v for k, v in common.items() if k != "requires_safety_checker"}
+        kwargs = {k: v for k, v in self._load_options(cls).items() if k != "requires_safety_checker"}
         try:
             return cls.from_single_file(str(path), **kwargs)
         except Exception as exc:
             raise ModelUnavailable(
-                f"checkpoint {source.location!r} could not be loaded as a Stable Diffusion model: "
-                f"{hub_failure(exc, source)}. A single-file checkpoint takes its configuration (small files, "
-                "no weights) from its base model's hub repo, such as stable-diffusion-v1-5/stable-diffusion-v1-5: "
+                f"checkpoint {source.location!r} could not be loaded as a "
+                f"{family.title if family else 'Stable Diffusion'} model: {hub_failure(exc, source)}. A single-file "
+                "checkpoint takes its configuration (small files, no weights) from its base model's hub repo, such "
+                "as stable-diffusion-v1-5/stable-diffusion-v1-5: "
                 "fetched once when online, then read from the Hugging Face cache. "
                 + how_to_provide(source.location, role)
             ) from exc
@@ -385,6 +431,56 @@ class ModelManager:
                 + how_to_provide(source.location, role)
             )
 
+    def _kind_class(self, base: CachedModel, kind: str) -> Any:
+        """The pipeline class of ``kind`` in the family of ``base``'s pipeline, or
+        ``ModelUnavailable`` naming the family when it has none."""
+        import diffusers
+
+        family = family_of_pipeline(base.pipe)
+        title = family.title if family is not None else type(base.pipe).__name__
+        if kind == "pix2pix":
+            cls = (
+                diffusers.StableDiffusionInstructPix2PixPipeline
+                if family and family.name in ("sd1", "sd2")
+                else None
+            )
+        elif kind == "controlnet":
+            key = traits(family).key if family is not None else ""
+            cls = (
+                task_pipelines("txt2img").get(f"{key}-controlnet")
+                if key in ("stable-diffusion", "stable-diffusion-xl")
+                else None
+            )
+        else:
+            cls = task_class(base.pipe, kind)  # type: ignore[arg-type]
+        if cls is None:
+            raise ModelUnavailable(
+                f"model {base.source.location!r} is {title}, which has no {kind} pipeline here"
+                + (
+                    f"; {kind} runs on {FAMILY_NAMES['sd1']}, {FAMILY_NAMES['sd2']} and {FAMILY_NAMES['sdxl']} models"
+                    if kind == "controlnet"
+                    else ""
+                )
+            )
+        return cls
+
+    @staticmethod
+    def _check_controlnet_fits(base: CachedModel, controlnet: Any, name: str) -> None:
+        """A ControlNet attends to the text as wide as its base's UNet does: refuse another
+        family's, naming both."""
+        width = getattr(controlnet.config, "cross_attention_dim", None)
+        base_width = getattr(getattr(base.pipe, "unet", None), "config", None)
+        base_width = getattr(base_width, "cross_attention_dim", None)
+        if width == base_width:
+            return
+        family = family_of_pipeline(base.pipe)
+        theirs = FAMILY_NAMES.get(CONTROLNET_WIDTHS.get(width or 0, ""), f"a model of text width {width}")
+        ours = family.title if family is not None else type(base.pipe).__name__
+        raise ModelUnavailable(
+            f"ControlNet {name!r} was made for {theirs} but the base model {base.source.location!r} is {ours}; "
+            f"pick a ControlNet made for {ours}"
+        )
+
     def _derive(
         self,
         base: CachedModel,
@@ -395,9 +491,7 @@ class ModelManager:
         progress: DownloadProgress | None,
         status: Status | None,
     ) -> Any:
-        import diffusers
-
-        cls = getattr(diffusers, PIPELINE_CLASSES[kind])
+        cls = self._kind_class(base, kind)
         extra_key = ("controlnet", controlnet) if controlnet else None
         pipe_key = (cls.__name__, *(extra_key or ()))
         with self.cache.lock:
@@ -410,6 +504,8 @@ class ModelManager:
             extra["controlnet"] = self._controlnet(
                 base, extra_key, controlnet or "", controlnet_role, progress, status
             )
+        if extra_key is not None:
+            self._check_controlnet_fits(base, extra["controlnet"], controlnet or "")
         # from_pipe casts the shared modules, in place, to its dtype (float32 unless told):
         # without it a float16 base would silently become float32 for every pipeline.
         pipe = cls.from_pipe(base.pipe, dtype=self._torch_dtype(), **extra)

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from PIL import Image
 
@@ -42,6 +43,8 @@ class Execution:
     seconds: float
     key: str
     made_by: dict[str, str]  # the op's provenance (core/provenance.py)
+    #: The runtime's versions and what the op recorded it used (``Context.environment``).
+    environment: dict[str, Any]
 
 
 class Executor:
@@ -108,7 +111,14 @@ class Executor:
             cached = self.db.cache_get(key)
             if cached is not None and all(self.blobs.has(digest) for digest in cached):
                 outputs = [(self._kind_of(digest), digest) for digest in cached]
-                return Execution(outputs, True, time.perf_counter() - started, key, spec.provenance)
+                return Execution(
+                    outputs,
+                    True,
+                    time.perf_counter() - started,
+                    key,
+                    spec.provenance,
+                    self.runtime.environment,
+                )
         if spec.service and trust.from_file and not trust.consented:
             raise ConsentRequired(f"calls {spec.service}")
         layers = self._load(spec.name, inputs)
@@ -133,7 +143,8 @@ class Executor:
             # downloaded at a known commit): store under the key the next lookup will compute.
             key = self.cache_key(spec, recipe, inputs, ctx)
             self.db.cache_put(key, spec.name, [digest for _, digest in outputs])
-        return Execution(outputs, False, time.perf_counter() - started, key, spec.provenance)
+        environment = {**self.runtime.environment, **ctx.environment}
+        return Execution(outputs, False, time.perf_counter() - started, key, spec.provenance, environment)
 
     def _kind_of(self, digest: str) -> LayerKind:
         # Outputs are normalised so that masks, and only masks, are single-channel PNGs.

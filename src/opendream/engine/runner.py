@@ -117,7 +117,7 @@ class Runner:
         run = RunRecord(
             duration=round(execution.seconds, 4),
             cache_hit=execution.cache_hit,
-            environment=self.executor.runtime.environment,
+            environment=execution.environment,
             made_by=execution.made_by,
         )
         removed = project.set_outputs(head.id, execution.outputs, run)

@@ -300,7 +300,7 @@ class JobQueue:
         run = RunRecord(
             duration=round(execution.seconds, 4),
             cache_hit=execution.cache_hit,
-            environment=self._executor.runtime.environment,
+            environment=execution.environment,
             job=job["id"],
             made_by=execution.made_by,
         )

@@ -386,3 +386,8 @@ class LocalModelOut(BaseModel):
     variant: str | None = Field(description="`normal`, `inpaint`, `refiner` …; null when not known")
     title: str = Field(description="The family for people, e.g. `SDXL (inpaint)`")
     bytes: int = Field(description="Size on disk")
+    defaults: dict[str, Any] = Field(
+        description="Parameter values that suit the model's family (`width`, `height`, `steps`, "
+        "`guidance_scale`, `scheduler`): the form applies those its op has when the model is picked; "
+        "omitted ones in a recipe naming the model take them too"
+    )

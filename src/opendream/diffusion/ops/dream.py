@@ -1,4 +1,4 @@
-"""``dream``: text to image with a Stable Diffusion pipeline."""
+"""``dream``: text to image, with a model of any family that has a text-to-image pipeline."""
 
 from __future__ import annotations
 
@@ -23,12 +23,14 @@ from opendream.fields import (
 )
 from opendream.pipelines import (
     check_inputs,
+    family_defaults,
     generators,
     model_identity,
     pipeline,
     range_check,
     run_pipeline,
     size_check,
+    size_multiple,
 )
 
 MAX_IMAGES = 8
@@ -39,6 +41,7 @@ MAX_IMAGES = 8
     title="Dream",
     category="generate",
     identity=model_identity("dream"),
+    defaults=family_defaults("dream"),
     migrate=from_original("dream", "runwayml/stable-diffusion-v1-5"),
 )
 def dream(
@@ -67,8 +70,10 @@ def dream(
         seed (`int`, defaults to 42): image ``i`` uses ``seed + i``, so each image of a batch can
             be reproduced alone.
         num_images (`int`, defaults to 1): how many images (layers) to make.
-        model (`str`, *optional*): a hub repo id, a diffusers folder or a ``.safetensors`` file;
-            empty uses the ``dream_model`` setting.
+        model (`str`, *optional*): a hub repo id, a diffusers folder or a ``.safetensors`` file
+            of any family with text to image (SD 1.x/2.x, SDXL, SD 3, Flux, Qwen-Image, Z-Image,
+            Chroma ...); empty uses the ``dream_model`` setting. Omitted parameters take the
+            family's defaults (``opendream.pipelines.family_defaults``).
 
     Returns:
         `list[ImageLayer]`: ``num_images`` layers of ``width`` x ``height``.
@@ -87,20 +92,22 @@ def dream(
     # 2. Get the pipeline (loaded once by the model manager) and a per-run instance
     pipe = pipeline(ctx, "txt2img", model, "dream", scheduler)
 
-    # 3. Denoise, reporting progress and honouring cancel
+    # 3. Denoise at the sides the model takes (a multiple of 16 for Flux ...), reporting
+    #    progress and honouring cancel
+    multiple = size_multiple(pipe)
     images = run_pipeline(
         ctx,
         pipe,
         "dream",
         prompt=prompt,
         negative_prompt=negative_prompt or None,
-        width=width,
-        height=height,
+        width=-(-width // multiple) * multiple,
+        height=-(-height // multiple) * multiple,
         num_inference_steps=steps,
         guidance_scale=guidance_scale,
         num_images_per_prompt=num_images,
         generator=generators(ctx, seed, num_images),
     )
 
-    # 4. Each image becomes a layer
-    return [ImageLayer(image=image) for image in images]
+    # 4. Each image, cropped to the size asked for, becomes a layer
+    return [ImageLayer(image=image.crop((0, 0, width, height))) for image in images]

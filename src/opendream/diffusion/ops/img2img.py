@@ -6,10 +6,24 @@ import opendream
 from opendream import Context, ImageLayer
 from opendream.fields import Guidance, Model, NegativePrompt, Prompt, ScaledSteps, Seed, Strength
 from opendream.images import pad_to_multiple
-from opendream.pipelines import check_image_to_image, generators, model_identity, pipeline, run_pipeline
+from opendream.pipelines import (
+    check_image_to_image,
+    family_defaults,
+    generators,
+    model_identity,
+    pipeline,
+    run_pipeline,
+    size_multiple,
+)
 
 
-@opendream.op(version="1", title="Image to image", category="edit", identity=model_identity("dream"))
+@opendream.op(
+    version="1",
+    title="Image to image",
+    category="edit",
+    identity=model_identity("dream"),
+    defaults=family_defaults("dream"),
+)
 def img2img(
     image_layer: ImageLayer,
     prompt: Prompt,
@@ -24,8 +38,9 @@ def img2img(
     """Redraw ``image_layer`` following ``prompt``.
 
     Runs ``int(steps * strength)`` denoising steps starting from the noised input. Sizes that
-    are not multiples of 8 are padded (edge pixels repeated) for the model and cropped back,
-    so the output has the input's size. An alpha channel is dropped.
+    are not multiples of 8 (16 for the transformer families) are padded (edge pixels repeated)
+    for the model and cropped back, so the output has the input's size. An alpha channel is
+    dropped.
 
     Args:
         image_layer (`ImageLayer`): the picture to start from.
@@ -37,11 +52,11 @@ def img2img(
     width, height = image_layer.get_image().size
     check_image_to_image("img2img", (width, height), strength, steps, guidance_scale)
 
-    # 2. Prepare the input: RGB, padded to multiples of 8
-    image = pad_to_multiple(image_layer.get_image().convert("RGB"))
-
-    # 3. Get the pipeline (shares the dream model's weights) and denoise
+    # 2. Get the pipeline (shares the dream model's weights)
     pipe = pipeline(ctx, "img2img", model, "dream")
+
+    # 3. Prepare the input (RGB, padded to the sides the model takes) and denoise
+    image = pad_to_multiple(image_layer.get_image().convert("RGB"), size_multiple(pipe))
     (result,) = run_pipeline(
         ctx,
         pipe,
@@ -49,6 +64,8 @@ def img2img(
         prompt=prompt,
         negative_prompt=negative_prompt or None,
         image=image,
+        width=image.width,
+        height=image.height,
         strength=strength,
         num_inference_steps=steps,
         guidance_scale=guidance_scale,

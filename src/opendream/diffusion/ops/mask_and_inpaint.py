@@ -14,11 +14,13 @@ from opendream.fields import Guidance, Model, NegativePrompt, ScaledSteps, Seed,
 from opendream.images import pad_to_multiple
 from opendream.pipelines import (
     check_image_to_image,
+    family_defaults,
     generators,
     model_identity,
     pipeline,
     range_check,
     run_pipeline,
+    size_multiple,
 )
 
 MAX_FEATHER = 64
@@ -30,6 +32,7 @@ MaskPrompt = text("What to paint in the mask")
     title="Mask and inpaint",
     category="edit",
     identity=model_identity("inpaint"),
+    defaults=family_defaults("inpaint"),
     # The original defaulted guidance_scale to 11 for inpainting.
     migrate=from_original(
         "mask_and_inpaint", "stabilityai/stable-diffusion-2-inpainting", {"guidance_scale": 11.0}
@@ -55,8 +58,9 @@ def mask_and_inpaint(
     the output equals the input exactly. Details:
 
     - A mask whose size differs from the image is resized to the image (bilinear).
-    - Sizes that are not multiples of 8 are padded (edge pixels repeated; the padding is not
-      masked) for the model and cropped back; nothing is resampled.
+    - Sizes that are not multiples of 8 (16 for the transformer families) are padded (edge
+      pixels repeated; the padding is not masked) for the model and cropped back; nothing is
+      resampled.
     - An empty mask returns a copy of the image without running the model.
     - An alpha channel is kept from the input.
 
@@ -88,12 +92,12 @@ def mask_and_inpaint(
     if not np.asarray(mask).any():
         return ImageLayer(image=original.copy())
 
-    # 3. Pad both to multiples of 8 for the model
-    image = pad_to_multiple(original.convert("RGB"), fill="edge")
-    model_mask = pad_to_multiple(mask, fill="zero")
-
-    # 4. Get the inpainting pipeline and denoise
+    # 3. Get the inpainting pipeline, and pad both to the sides it takes
     pipe = pipeline(ctx, "inpaint", model, "inpaint")
+    image = pad_to_multiple(original.convert("RGB"), size_multiple(pipe), fill="edge")
+    model_mask = pad_to_multiple(mask, size_multiple(pipe), fill="zero")
+
+    # 4. Denoise
     (generated,) = run_pipeline(
         ctx,
         pipe,
