@@ -58,10 +58,18 @@ def write_byte_level_tokenizer(folder: Path) -> int:
     return len(tokens)
 
 
-def _text_components(
-    folder: Path, *, hidden: int, layers: int, heads: int, intermediate: int
+def clip_text_components(
+    folder: Path,
+    *,
+    hidden: int,
+    layers: int,
+    heads: int,
+    intermediate: int,
+    projection_dim: int | None = None,
 ) -> tuple[Any, Any]:
-    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
+    """A CLIP text encoder (with a text projection of ``projection_dim`` when given, as SDXL's
+    second and SD3's encoders) and the byte-level tokenizer; ``folder`` holds scratch files."""
+    from transformers import CLIPTextConfig, CLIPTextModel, CLIPTextModelWithProjection, CLIPTokenizer
 
     vocab_dir = folder / "_tokenizer_src"
     vocab_size = write_byte_level_tokenizer(vocab_dir)
@@ -79,14 +87,16 @@ def _text_components(
         bos_token_id=vocab_size - 2,
         eos_token_id=vocab_size - 1,
         pad_token_id=vocab_size - 1,
+        projection_dim=projection_dim or 512,
     )
-    return CLIPTextModel(config).eval(), tokenizer
+    model_cls = CLIPTextModel if projection_dim is None else CLIPTextModelWithProjection
+    return model_cls(config).eval(), tokenizer
 
 
-def _scheduler() -> Any:
+def sd_scheduler() -> Any:
     from diffusers import EulerDiscreteScheduler
 
-    # SD 1.x's schedule (as in its scheduler_config.json).
+    # SD 1.x's schedule (as in its scheduler_config.json; SDXL's is the same).
     return EulerDiscreteScheduler(
         beta_start=0.00085,
         beta_end=0.012,
@@ -96,12 +106,14 @@ def _scheduler() -> Any:
     )
 
 
-def _tiny_unet(in_channels: int) -> Any:
+def tiny_unet(in_channels: int = 4, **config: Any) -> Any:
+    """SD's UNet at a fraction of its width; ``config`` adds to or overrides its config (SDXL's
+    wider cross-attention and text-time embedding)."""
     from diffusers import UNet2DConditionModel
 
     # SD's layout at a fraction of its width: the latent is halved twice, and attention runs
     # only at the lowest level (1/32 of the image side), so its cost stays small at 1024 px.
-    return UNet2DConditionModel(
+    defaults = dict(
         sample_size=64,  # 512 px through the 8x VAE, as SD 1.x
         in_channels=in_channels,
         out_channels=4,
@@ -113,25 +125,29 @@ def _tiny_unet(in_channels: int) -> Any:
         attention_head_dim=8,
         norm_num_groups=32,
     )
+    return UNet2DConditionModel(**(defaults | config))
 
 
-def _tiny_vae() -> Any:
+def tiny_vae(latent_channels: int = 4, **config: Any) -> Any:
+    """SD's 8x VAE at a fraction of its width; ``config`` adds to or overrides its config
+    (SD3's and Flux's VAEs: 16 latent channels, a shift factor, no quant convolutions)."""
     from diffusers import AutoencoderKL
 
     # Four levels, so the latent is 1/8 of the image side as in SD; narrow at full resolution,
     # where every convolution is the costliest. SD's mid-block attention stays: single-file
     # (LDM-layout) checkpoints always carry it, and diffusers' converter expects it.
-    return AutoencoderKL(
+    defaults = dict(
         block_out_channels=(8, 16, 32, 32),
         in_channels=3,
         out_channels=3,
         down_block_types=("DownEncoderBlock2D",) * 4,
         up_block_types=("UpDecoderBlock2D",) * 4,
-        latent_channels=4,
+        latent_channels=latent_channels,
         layers_per_block=1,
         norm_num_groups=8,
         sample_size=512,
     )
+    return AutoencoderKL(**(defaults | config))
 
 
 def _save_pipeline(kind: str, components: dict[str, Any], folder: Path) -> None:
@@ -150,7 +166,7 @@ def _build_tiny(kind: TinyKind, folder: Path) -> None:
     if kind == "controlnet":
         from diffusers import ControlNetModel
 
-        unet = _tiny_unet(4)
+        unet = tiny_unet(4)
         # Four levels: the control image is brought down 8x to the latent's size, as in SD; narrow
         # at full resolution, where each channel costs the most.
         controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(4, 8, 16, 32))
@@ -164,15 +180,15 @@ def _build_tiny(kind: TinyKind, folder: Path) -> None:
                     param.normal_(0, 0.5)
         controlnet.save_pretrained(folder, safe_serialization=True)
         return
-    unet = _tiny_unet(_UNET_IN_CHANNELS[kind])
-    vae = _tiny_vae()
-    text_encoder, tokenizer = _text_components(folder, hidden=32, layers=2, heads=4, intermediate=37)
+    unet = tiny_unet(_UNET_IN_CHANNELS[kind])
+    vae = tiny_vae()
+    text_encoder, tokenizer = clip_text_components(folder, hidden=32, layers=2, heads=4, intermediate=37)
     components = {
         "unet": unet,
         "vae": vae,
         "text_encoder": text_encoder,
         "tokenizer": tokenizer,
-        "scheduler": _scheduler(),
+        "scheduler": sd_scheduler(),
     }
     _save_pipeline(kind, components, folder)
 
@@ -222,31 +238,38 @@ def _is_valid(folder: Path, kind: str, version: int = TINY_VERSION) -> bool:
         return False
 
 
-def ensure_tiny_model(kind: TinyKind, cache_dir: Path | str | None = None) -> Path:
-    """Build the tiny ``kind`` model into ``cache_dir`` unless a valid one is there; return its folder.
+def ensure_built(cache: Path, name: str, version: int, build: Callable[[Path], None]) -> Path:
+    """Return ``<cache>/<name>/`` after running ``build`` into it unless a valid build of
+    ``version`` is there, recording its content hash in the marker.
 
     Safe to call from several processes at once (a file lock serialises builds, and a build
     is renamed into place only when complete)."""
-    if kind not in TINY_KINDS:
-        raise ValueError(f"`kind` has to be one of {', '.join(TINY_KINDS)} but is {kind!r}")
-    cache = Path(cache_dir) if cache_dir is not None else tiny_models_dir()
-    folder = cache / kind
-    if _is_valid(folder, kind):
+    folder = cache / name
+    if _is_valid(folder, name, version):
         return folder
     from filelock import FileLock
 
     cache.mkdir(parents=True, exist_ok=True)
-    with FileLock(str(cache / f".{kind}.lock"), timeout=600):
-        if _is_valid(folder, kind):  # another process built it while we waited
+    with FileLock(str(cache / f".{name}.lock"), timeout=600):
+        if _is_valid(folder, name, version):  # another process built it while we waited
             return folder
 
-        def build(tmp: Path) -> dict:
-            _build_tiny(kind, tmp)
+        def build_marked(tmp: Path) -> dict:
+            build(tmp)
             fingerprint, files = _content_hash(tmp)
-            return {"version": TINY_VERSION, "kind": kind, "fingerprint": fingerprint, "files": files}
+            return {"version": version, "kind": name, "fingerprint": fingerprint, "files": files}
 
-        _build_in_place(folder, build)
+        _build_in_place(folder, build_marked)
     return folder
+
+
+def ensure_tiny_model(kind: TinyKind, cache_dir: Path | str | None = None) -> Path:
+    """Build the tiny ``kind`` model into ``cache_dir`` unless a valid one is there; return its
+    folder (see ``ensure_built``)."""
+    if kind not in TINY_KINDS:
+        raise ValueError(f"`kind` has to be one of {', '.join(TINY_KINDS)} but is {kind!r}")
+    cache = Path(cache_dir) if cache_dir is not None else tiny_models_dir()
+    return ensure_built(cache, kind, TINY_VERSION, lambda tmp: _build_tiny(kind, tmp))
 
 
 def ensure_tiny_models(
@@ -286,13 +309,15 @@ def build_full_size(
             latent_channels=4,
             sample_size=512,
         )
-        text_encoder, tokenizer = _text_components(tmp, hidden=768, layers=12, heads=12, intermediate=3072)
+        text_encoder, tokenizer = clip_text_components(
+            tmp, hidden=768, layers=12, heads=12, intermediate=3072
+        )
         components = {
             "unet": unet,
             "vae": vae,
             "text_encoder": text_encoder,
             "tokenizer": tokenizer,
-            "scheduler": _scheduler(),
+            "scheduler": sd_scheduler(),
         }
         _save_pipeline(kind, components, tmp)
         _, files = _content_hash_sizes_only(tmp)
