@@ -41,6 +41,15 @@ def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
+def family_dirs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A tiny pipeline of every other family (SDXL, SD 3, Flux.1 …), built once per session."""
+    from opendream.diffusion.tiny_families import TINY_FAMILIES, ensure_tiny_family
+
+    folder = tmp_path_factory.mktemp("tiny-families")
+    return {name: ensure_tiny_family(name, folder) for name in TINY_FAMILIES}
+
+
+@pytest.fixture(scope="session")
 def tiny_settings(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Settings:
     return Settings(
         tiny_models=True, tiny_models_dir=tiny_dir, data_dir=tmp_path_factory.mktemp("data"), device="cpu"

@@ -263,6 +263,12 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
     return pipeline_images(result.images, op)
 
 
+def takes(pipe: Any, argument: str) -> bool:
+    """Whether calling ``pipe`` takes ``argument`` (a family's own option, such as Kontext's
+    ``max_area``)."""
+    return argument in inspect.signature(pipe.__call__).parameters
+
+
 def fit_arguments(pipe: Any, op: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """``kwargs`` as ``pipe``'s family takes them: ``guidance_scale`` goes to the argument the
     family guides with, unset arguments (and a size) the pipeline lacks are dropped, a value it cannot

@@ -36,6 +36,8 @@ class Settings(BaseSettings):
     dream_model: str = "stable-diffusion-v1-5/stable-diffusion-v1-5"
     inpaint_model: str = "stable-diffusion-v1-5/stable-diffusion-inpainting"
     pix2pix_model: str = "timbrooks/instruct-pix2pix"
+    #: The ``edit`` op's: an instruction-editing model (Flux.2 Klein 4B: Apache 2.0, ~13 GB).
+    edit_model: str = "black-forest-labs/FLUX.2-klein-4B"
     controlnet_canny_model: str = "lllyasviel/sd-controlnet-canny"
     controlnet_openpose_model: str = "lllyasviel/sd-controlnet-openpose"
 

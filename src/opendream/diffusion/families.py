@@ -210,12 +210,16 @@ def checkpoint_family(path: Path) -> Family | None:
     return Family(*found) if found is not None else Family(kind, "normal")
 
 
-Task = Literal["txt2img", "img2img", "inpaint"]
+Task = Literal["txt2img", "img2img", "inpaint", "edit"]
 TASK_NAMES: dict[str, str] = {
     "txt2img": "text to image",
     "img2img": "image to image",
     "inpaint": "inpainting",
+    "edit": "instruction editing",
 }
+#: The families diffusers' image-to-image table maps to an instruction-editing pipeline (the
+#: picture is a reference to follow, not a start to denoise from): ``edit``, not ``img2img``.
+EDIT_KEYS = frozenset({"flux-kontext", "flux2", "flux2-klein", "qwenimage-edit", "qwenimage-edit-plus"})
 
 
 @dataclass(frozen=True)
@@ -288,20 +292,24 @@ def family_params(family: Family) -> dict[str, Any]:
 
 
 def task_pipelines(task: Task) -> dict[str, Any]:
-    """diffusers' AutoPipeline table of ``task``: family key -> pipeline class."""
+    """diffusers' AutoPipeline table of ``task``: family key -> pipeline class (``edit``: the
+    image-to-image table's editing pipelines, which ``img2img`` leaves out)."""
     from diffusers.pipelines import auto_pipeline
 
-    return {
-        "txt2img": auto_pipeline.AUTO_TEXT2IMAGE_PIPELINES_MAPPING,
-        "img2img": auto_pipeline.AUTO_IMAGE2IMAGE_PIPELINES_MAPPING,
-        "inpaint": auto_pipeline.AUTO_INPAINT_PIPELINES_MAPPING,
-    }[task]
+    if task == "inpaint":
+        return dict(auto_pipeline.AUTO_INPAINT_PIPELINES_MAPPING)
+    if task == "txt2img":
+        return dict(auto_pipeline.AUTO_TEXT2IMAGE_PIPELINES_MAPPING)
+    image_to_image = auto_pipeline.AUTO_IMAGE2IMAGE_PIPELINES_MAPPING
+    return {key: cls for key, cls in image_to_image.items() if (key in EDIT_KEYS) == (task == "edit")}
 
 
 def families_with(task: Task) -> list[str]:
-    """The families (titles) that have ``task``."""
+    """The families (and variants with a pipeline of their own) that have ``task``, by title."""
     keys = task_pipelines(task)
-    return [FAMILY_NAMES[name] for name, t in TRAITS.items() if t.key in keys and name != "sd2"]
+    found = [Family(name, "normal") for name in TRAITS if name != "sd2"]
+    found += [Family(*pair) for pair, own in _VARIANT_TRAITS.items() if "key" in own]
+    return list(dict.fromkeys(f.title for f in found if traits(f).key in keys))
 
 
 def check_task(family: Family | None, model: str, task: str) -> None:
@@ -309,9 +317,11 @@ def check_task(family: Family | None, model: str, task: str) -> None:
     have one (``None``: unknown until loaded; the loader says what it could not load)."""
     if family is None or task not in TASK_NAMES:
         return
-    if traits(family).key not in task_pipelines(task):  # type: ignore[arg-type]
+    key = traits(family).key
+    if key not in task_pipelines(task):  # type: ignore[arg-type]
+        hint = "; it edits by instruction: use the edit op" if key in EDIT_KEYS else ""
         raise ModelUnavailable(
-            f"model {model!r} is {family.title}, which has no {TASK_NAMES[task]} pipeline; "
+            f"model {model!r} is {family.title}, which has no {TASK_NAMES[task]} pipeline{hint}; "
             f"{TASK_NAMES[task]} runs on {', '.join(families_with(task))} models"  # type: ignore[arg-type]
         )
 

@@ -56,8 +56,8 @@ from opendream.models import configured_model
 
 log = logging.getLogger("opendream.diffusion.manager")
 
-PipelineKind = Literal["txt2img", "img2img", "inpaint", "pix2pix", "controlnet"]
-PIPELINE_KINDS: tuple[str, ...] = ("txt2img", "img2img", "inpaint", "pix2pix", "controlnet")
+PipelineKind = Literal["txt2img", "img2img", "inpaint", "edit", "pix2pix", "controlnet"]
+PIPELINE_KINDS: tuple[str, ...] = ("txt2img", "img2img", "inpaint", "edit", "pix2pix", "controlnet")
 #: UNet input channels each kind can run with (inpaint also runs plain 4-channel models).
 UNET_IN_CHANNELS: dict[str, tuple[int, ...]] = {
     "txt2img": (4,),
@@ -424,7 +424,7 @@ class ModelManager:
     def _check_kind(self, pipe: Any, kind: str, source: Source, role: str) -> None:
         unet = getattr(pipe, "unet", None)
         channels = getattr(getattr(unet, "config", None), "in_channels", None)
-        if channels is not None and channels not in UNET_IN_CHANNELS[kind]:
+        if channels is not None and kind in UNET_IN_CHANNELS and channels not in UNET_IN_CHANNELS[kind]:
             raise ModelUnavailable(
                 f"model {source.location!r} has a UNet with {channels} input channels, which does not fit a "
                 f"{kind} op (needs {' or '.join(map(str, UNET_IN_CHANNELS[kind]))}). "

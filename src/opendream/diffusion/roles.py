@@ -1,5 +1,6 @@
 """The model roles of the built-in diffusion ops and the bundled ControlNet and InstructPix2Pix
-extensions: their default is the matching setting's default, their stand-in a tiny model."""
+extensions: their default is the matching setting's default, their stand-in a tiny model (the
+``edit`` role's: a tiny Flux.1 Kontext, an instruction-editing family)."""
 
 from __future__ import annotations
 
@@ -28,9 +29,18 @@ def _tiny(kind: str) -> Callable[[Path], Path]:
     return build
 
 
+def _tiny_editor(folder: Path) -> Path:
+    from opendream.diffusion.tiny_families import ensure_tiny_family
+
+    return ensure_tiny_family("flux1-kontext", folder)
+
+
 ROLES = {
     name: declare_role(
         ModelRole(name, default=Settings.model_fields[f"{name}_model"].default, tiny=_tiny(kind))
     )
     for name, kind in _TINY_KINDS.items()
 }
+ROLES["edit"] = declare_role(
+    ModelRole("edit", default=Settings.model_fields["edit_model"].default, tiny=_tiny_editor)
+)

@@ -1,0 +1,219 @@
+"""The generation ops on every model family, through the real loading code: tiny random-weight
+pipelines of each family (SDXL, SD 3, Flux.1, Flux.1 Kontext, Chroma …) built at test time.
+Per family: dream, img2img and mask_and_inpaint where the family has the task, determinism,
+paste-back outside the mask, one load shared by the tasks, the family's defaults, and the
+messages for what a family cannot do."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from opendream import ImageLayer, MaskLayer
+from opendream.core.errors import InvalidParams, ModelUnavailable
+from opendream.core.registry import REGISTRY
+from opendream.diffusion.manager import ModelManager
+from tests.diffusion_fixtures import run_op
+
+#: family -> the tasks diffusers maps for it (txt2img always).
+TASKS = {
+    "sdxl": {"img2img", "inpaint"},
+    "sd3": {"img2img", "inpaint"},
+    "flux1": {"img2img", "inpaint"},
+    "flux1-kontext": {"edit"},
+    "chroma": set(),
+}
+SIZE = 64
+
+
+@pytest.fixture(scope="module")
+def manager(tiny_settings: Any, pinned_threads: int) -> ModelManager:
+    return ModelManager(tiny_settings, device="cpu", dtype="float32")
+
+
+def pixels(layer: Any) -> np.ndarray:
+    return np.asarray(layer.image)
+
+
+def picture(seed: int = 0) -> Image.Image:
+    rng = np.random.default_rng(seed)
+    return Image.fromarray(rng.integers(0, 256, (SIZE, SIZE, 3), dtype=np.uint8), "RGB")
+
+
+def dream(folder: Path, manager: ModelManager, settings: Any, **params: Any) -> list:
+    base = {"prompt": "a lighthouse", "width": SIZE, "height": SIZE, "steps": 2, "model": str(folder)}
+    return run_op("dream", {**base, **params}, {}, manager, settings)
+
+
+@pytest.mark.parametrize("family", sorted(TASKS))
+def test_dream_is_deterministic_and_sized_as_asked(family, family_dirs, manager, tiny_settings) -> None:
+    (first,) = dream(family_dirs[family], manager, tiny_settings, seed=7)
+    (again,) = dream(family_dirs[family], manager, tiny_settings, seed=7)
+    (other,) = dream(family_dirs[family], manager, tiny_settings, seed=8)
+    assert first.image.size == (SIZE, SIZE)
+    assert np.array_equal(pixels(first), pixels(again))
+    assert not np.array_equal(pixels(first), pixels(other))
+    # 72 is on SD's 8-pixel grid but not on the transformers' 16: made at 80, cropped back.
+    (odd,) = dream(family_dirs[family], manager, tiny_settings, width=72, height=SIZE)
+    assert odd.image.size == (72, SIZE)
+
+
+@pytest.mark.parametrize("family", sorted(f for f, tasks in TASKS.items() if "img2img" in tasks))
+def test_img2img_per_family(family, family_dirs, manager, tiny_settings) -> None:
+    layers = {"image_layer": ImageLayer(picture())}
+    params = {"prompt": "a boat", "steps": 2, "strength": 0.5, "model": str(family_dirs[family])}
+    (result,) = run_op("img2img", params, layers, manager, tiny_settings)
+    (again,) = run_op("img2img", params, layers, manager, tiny_settings)
+    assert result.image.size == (SIZE, SIZE)
+    assert np.array_equal(pixels(result), pixels(again))
+    assert not np.array_equal(pixels(result), np.asarray(picture()))
+
+
+@pytest.mark.parametrize("family", sorted(f for f, tasks in TASKS.items() if "inpaint" in tasks))
+def test_inpaint_per_family_keeps_everything_outside_the_mask(
+    family, family_dirs, manager, tiny_settings
+) -> None:
+    mask = Image.new("L", (SIZE, SIZE), 0)
+    mask.paste(255, (16, 16, 40, 40))
+    original = picture(1)
+    layers = {"mask_layer": MaskLayer(mask), "image_layer": ImageLayer(original)}
+    params = {"prompt": "a boat", "steps": 2, "mask_feather": 2, "model": str(family_dirs[family])}
+    (result,) = run_op("mask_and_inpaint", params, layers, manager, tiny_settings)
+    (again,) = run_op("mask_and_inpaint", params, layers, manager, tiny_settings)
+    out, before = pixels(result), np.asarray(original)
+    assert np.array_equal(out, pixels(again))
+    outside = np.ones((SIZE, SIZE), bool)
+    outside[16 - 2 : 40 + 2, 16 - 2 : 40 + 2] = False
+    assert np.array_equal(out[outside], before[outside]), "untouched outside the feathered band"
+    assert not np.array_equal(out[20:36, 20:36], before[20:36, 20:36]), "repainted inside"
+
+
+@pytest.mark.parametrize("family", sorted(f for f, tasks in TASKS.items() if tasks))
+def test_the_tasks_of_one_base_share_its_modules(family, family_dirs, tiny_settings, pinned_threads) -> None:
+    manager = ModelManager(tiny_settings, device="cpu", dtype="float32")
+    folder = str(family_dirs[family])
+    base = manager.get("txt2img", folder)
+    for task in sorted(TASKS[family]):
+        derived = manager.get(task, folder)  # type: ignore[arg-type]
+        shared = [name for name, module in base.components.items() if module is not None]
+        assert all(derived.components.get(name) is base.components[name] for name in shared), task
+    assert manager.stats["loads"] == 1
+    (entry,) = manager.loaded()
+    from opendream.diffusion.model_cache import module_bytes
+
+    assert entry["bytes"] == module_bytes(list(base.components.values())), "shared modules count once"
+
+
+@pytest.mark.parametrize(
+    ("family", "task", "message"),
+    [
+        ("chroma", "img2img", r"is Chroma, which has no image to image pipeline; image to image runs on "),
+        ("chroma", "inpaint", r"is Chroma, which has no inpainting pipeline; inpainting runs on .*Flux\.1"),
+        ("flux1-kontext", "inpaint", r"is Flux\.1 \(kontext\), which has no inpainting pipeline"),
+        (
+            "flux1-kontext",
+            "img2img",
+            r"no image to image pipeline; it edits by instruction: use the edit op; image to image runs on Stable Diffusion 1\.x, SDXL",
+        ),
+        (
+            "sdxl",
+            "edit",
+            r"is SDXL, which has no instruction editing pipeline; instruction editing runs on "
+            r"Flux\.2, Flux\.1 \(kontext\), Flux\.2 \(klein\), Qwen-Image \(edit\) models",
+        ),
+    ],
+)
+def test_a_task_the_family_lacks_names_the_families_that_have_it(
+    family, task, message, family_dirs, tiny_settings
+) -> None:
+    manager = ModelManager(tiny_settings, device="cpu", dtype="float32")
+    with pytest.raises(ModelUnavailable, match=message):
+        manager.get(task, str(family_dirs[family]))
+    assert manager.stats["loads"] == 0
+
+
+@pytest.mark.parametrize(
+    ("family", "expected"),
+    [
+        ("sdxl", {"steps": 30, "guidance_scale": 5.0, "scheduler": "euler_a"}),
+        ("sd3", {"steps": 28, "guidance_scale": 7.0, "scheduler": "default"}),
+        ("flux1", {"steps": 28, "guidance_scale": 3.5, "scheduler": "default"}),
+        ("flux1-kontext", {"steps": 28, "guidance_scale": 2.5, "scheduler": "default"}),
+        ("chroma", {"steps": 26, "guidance_scale": 4.0, "scheduler": "default"}),
+    ],
+)
+def test_omitted_params_take_the_familys_defaults(family, expected, family_dirs) -> None:
+    dream_spec = REGISTRY.get("dream")
+    params = dream_spec.validate_params({"prompt": "a", "model": str(family_dirs[family])}, canvas=(320, 256))
+    assert {k: params[k] for k in expected} == expected
+    assert (params["width"], params["height"]) == (320, 256), "the canvas's size wins over the family's"
+    alone = dream_spec.validate_params({"prompt": "a", "model": str(family_dirs[family])})
+    assert (alone["width"], alone["height"]) == (1024, 1024)
+    given = dream_spec.validate_params({"prompt": "a", "steps": 3, "model": str(family_dirs[family])})
+    assert given["steps"] == 3, "a given value stays"
+    img2img = REGISTRY.get("img2img").validate_params({"prompt": "a", "model": str(family_dirs[family])})
+    assert img2img["steps"] == expected["steps"] and "scheduler" not in img2img
+
+
+@pytest.mark.parametrize("family", sorted(f for f, tasks in TASKS.items() if "edit" in tasks))
+def test_edit_by_instruction_per_family(family, family_dirs, manager, tiny_settings) -> None:
+    source = picture(2).crop((0, 0, 56, 40))  # off the 16-pixel grid: padded, then cropped back
+    layers = {"image_layer": ImageLayer(source)}
+    params = {"instruction": "make it night", "steps": 2, "model": str(family_dirs[family])}
+    (result,) = run_op("edit", params, layers, manager, tiny_settings)
+    (again,) = run_op("edit", params, layers, manager, tiny_settings)
+    assert result.image.size == (56, 40)
+    assert np.array_equal(pixels(result), pixels(again))
+    (other,) = run_op("edit", {**params, "instruction": "add a moon"}, layers, manager, tiny_settings)
+    assert not np.array_equal(pixels(result), pixels(other)), "the instruction steers it"
+
+
+def test_edit_refuses_bad_input_before_loading(tiny_settings) -> None:
+    manager = ModelManager(tiny_settings, device="cpu", dtype="float32")
+    with pytest.raises(InvalidParams, match="instruction"):
+        run_op("edit", {"instruction": ""}, {"image_layer": ImageLayer(picture())}, manager, tiny_settings)
+    assert manager.stats["loads"] == 0
+
+
+def test_sd_keeps_the_ops_own_defaults(tiny_dir) -> None:
+    params = REGISTRY.get("dream").validate_params({"prompt": "a", "model": str(tiny_dir / "txt2img")})
+    assert (params["steps"], params["guidance_scale"], params["scheduler"]) == (20, 7.5, "euler_a")
+
+
+def test_an_sd_sampler_on_a_flow_matching_model_is_explained(family_dirs, manager, tiny_settings) -> None:
+    from opendream.core.errors import OpFailed
+
+    with pytest.raises(
+        (ValueError, OpFailed), match=r"`scheduler` 'euler_a' is a Stable Diffusion sampler.*'default'"
+    ):
+        dream(family_dirs["flux1"], manager, tiny_settings, scheduler="euler_a")
+
+
+def test_a_negative_prompt_on_distilled_guidance_is_refused(family_dirs, manager, tiny_settings) -> None:
+    with pytest.raises(InvalidParams, match=r"negative_prompt.*not used by Flux\.1 models"):
+        dream(family_dirs["flux1"], manager, tiny_settings, negative_prompt="blurry")
+
+
+def test_the_layer_records_its_models_family(tiny_client, family_dirs) -> None:
+    from tests.server_fixtures import new_project, wait_idle
+
+    pid = new_project(tiny_client, width=64, height=64)["id"]
+    made = tiny_client.post(
+        f"/api/projects/{pid}/layers",
+        json={"op": "dream", "params": {"prompt": "a", "steps": 2, "model": str(family_dirs["sdxl"])}},
+    )
+    assert made.status_code == 201, made.text
+    (layer,) = wait_idle(tiny_client, pid, 120)["layers"]
+    assert layer["status"] == "ready", layer
+    used = layer["run"]["environment"]["models"]["dream"]
+    assert used == {
+        "model": str(family_dirs["sdxl"]),
+        "family": "sdxl",
+        "variant": "normal",
+        "pipeline": "StableDiffusionXLPipeline",
+    }
+    assert layer["recipe"]["params"]["steps"] == 2 and layer["recipe"]["params"]["guidance_scale"] == 5.0
