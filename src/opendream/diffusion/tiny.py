@@ -115,7 +115,8 @@ def _tiny_unet(in_channels: int) -> Any:
     )
 
 
-def _tiny_vae() -> Any:
+def _tiny_vae(latent_channels: int = 4, **config: Any) -> Any:
+    """SD's VAE, tiny; other families change ``latent_channels`` and add ``config`` (shift, quant convs)."""
     from diffusers import AutoencoderKL
 
     # Four levels, so the latent is 1/8 of the image side as in SD; narrow at full resolution,
@@ -127,10 +128,11 @@ def _tiny_vae() -> Any:
         out_channels=3,
         down_block_types=("DownEncoderBlock2D",) * 4,
         up_block_types=("UpDecoderBlock2D",) * 4,
-        latent_channels=4,
+        latent_channels=latent_channels,
         layers_per_block=1,
         norm_num_groups=8,
         sample_size=512,
+        **config,
     )
 
 
