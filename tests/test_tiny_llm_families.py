@@ -30,6 +30,18 @@ INPAINT_CLASS = {"qwen-image": "QwenImageInpaintPipeline", "z-image": "ZImageInp
 # for Qwen-Image and FLUX.2, a latent image (batch, channels, height, width) for Z-Image.
 CALLBACK_LATENTS = {"qwen-image": (1, 16, 64), "z-image": (1, 16, 8, 8), "flux2-klein": (1, 16, 128)}
 
+# (family, kwargs without classifier-free guidance, kwargs with it): Qwen-Image's CFG is
+# true_cfg_scale and needs a negative prompt (its guidance_scale is for guidance-distilled
+# transformers only); Z-Image's is on for any guidance_scale > 0; FLUX.2 klein's for
+# guidance_scale > 1, unless the pipeline's config says is_distilled.
+CFG = [
+    ("qwen-image", {}, {"negative_prompt": "blurry", "true_cfg_scale": 4.0}),
+    ("z-image", {"guidance_scale": 0.0}, {"negative_prompt": "blurry", "guidance_scale": 5.0}),
+    ("flux2-klein", {"guidance_scale": 1.0}, {"guidance_scale": 4.0}),
+]
+# The other tests run without guidance: half the work.
+PLAIN = {name: plain for name, plain, _ in CFG}
+
 
 @pytest.fixture(scope="module")
 def folders(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
@@ -51,7 +63,7 @@ def pipes(folders: dict[str, Path], pinned_threads: int) -> dict[str, Any]:
     return loaded
 
 
-def _run(pipe: Any, **kwargs: Any) -> np.ndarray:
+def _run(pipe: Any, name: str, **kwargs: Any) -> np.ndarray:
     images = pipe(
         prompt="a red fox",
         num_inference_steps=2,
@@ -59,7 +71,7 @@ def _run(pipe: Any, **kwargs: Any) -> np.ndarray:
         width=64,
         generator=torch.Generator("cpu").manual_seed(0),
         output_type="np",
-        **kwargs,
+        **{**PLAIN[name], **kwargs},
     ).images
     assert images.shape == (1, 64, 64, 3) and np.isfinite(images).all()
     return images
@@ -95,30 +107,19 @@ def test_txt2img_is_seeded(name: str, pipes: dict[str, Any]) -> None:
         seen.append(tuple(kwargs["latents"].shape))
         return kwargs
 
-    first = _run(pipe, callback_on_step_end=record)
-    assert np.array_equal(first, _run(pipe))
+    first = _run(pipe, name, callback_on_step_end=record)
+    assert np.array_equal(first, _run(pipe, name))
     assert seen == [CALLBACK_LATENTS[name]] * 2
-
-
-# (family, kwargs without classifier-free guidance, kwargs with it): Qwen-Image's CFG is
-# true_cfg_scale and needs a negative prompt (its guidance_scale is for guidance-distilled
-# transformers only); Z-Image's is on for any guidance_scale > 0; FLUX.2 klein's for
-# guidance_scale > 1, unless the pipeline's config says is_distilled.
-CFG = [
-    ("qwen-image", {}, {"negative_prompt": "blurry", "true_cfg_scale": 4.0}),
-    ("z-image", {"guidance_scale": 0.0}, {"negative_prompt": "blurry", "guidance_scale": 5.0}),
-    ("flux2-klein", {"guidance_scale": 1.0}, {"guidance_scale": 4.0}),
-]
 
 
 @pytest.mark.parametrize(("name", "plain", "guided"), CFG)
 def test_classifier_free_guidance(name: str, plain: dict, guided: dict, pipes: dict[str, Any]) -> None:
-    assert not np.array_equal(_run(pipes[name], **plain), _run(pipes[name], **guided))
+    assert not np.array_equal(_run(pipes[name], name, **plain), _run(pipes[name], name, **guided))
 
 
 def test_flux2_klein_takes_no_negative_prompt(pipes: dict[str, Any]) -> None:
     with pytest.raises(TypeError, match="negative_prompt"):
-        _run(pipes["flux2-klein"], negative_prompt="blurry")
+        _run(pipes["flux2-klein"], "flux2-klein", negative_prompt="blurry")
 
 
 def test_qwen_template_is_cut_where_the_real_tokenizer_cuts(pipes: dict[str, Any]) -> None:
@@ -138,7 +139,7 @@ def test_img2img_shares_the_modules(name: str, pipes: dict[str, Any]) -> None:
     assert derived.components["vae"] is pipes[name].vae
     assert derived.components["transformer"] is pipes[name].transformer
     kwargs = {} if name == "flux2-klein" else {"strength": 0.6}
-    _run(derived, image=gradient(), **kwargs)
+    _run(derived, name, image=gradient(), **kwargs)
 
 
 @pytest.mark.parametrize("name", INPAINT_CLASS)
@@ -148,11 +149,22 @@ def test_inpaint_shares_the_modules(name: str, pipes: dict[str, Any]) -> None:
     derived = AutoPipelineForInpainting.from_pipe(pipes[name])
     assert type(derived).__name__ == INPAINT_CLASS[name]
     assert derived.components["vae"] is pipes[name].vae
-    _run(derived, image=gradient(), mask_image=square_mask(), strength=1.0)
+    _run(derived, name, image=gradient(), mask_image=square_mask(), strength=1.0)
 
 
 def test_an_input_image_conditions_flux2_klein(pipes: dict[str, Any]) -> None:
     pipe = pipes["flux2-klein"]
-    plain = _run(pipe)
-    assert not np.array_equal(plain, _run(pipe, image=gradient()))
-    assert not np.array_equal(plain, _run(pipe, image=Image.new("RGB", (64, 64), "white")))
+    plain = _run(pipe, "flux2-klein")
+    assert not np.array_equal(plain, _run(pipe, "flux2-klein", image=gradient()))
+    assert not np.array_equal(plain, _run(pipe, "flux2-klein", image=Image.new("RGB", (64, 64), "white")))
+
+
+def test_flux2_klein_inpaints_outside_the_auto_mapping(pipes: dict[str, Any]) -> None:
+    # diffusers has a FLUX.2 klein inpaint pipeline but does not map it for AutoPipelineForInpainting.
+    from diffusers import AutoPipelineForInpainting, Flux2KleinInpaintPipeline
+
+    with pytest.raises(ValueError):
+        AutoPipelineForInpainting.from_pipe(pipes["flux2-klein"])
+    derived = Flux2KleinInpaintPipeline.from_pipe(pipes["flux2-klein"])
+    assert derived.components["vae"] is pipes["flux2-klein"].vae
+    _run(derived, "flux2-klein", image=gradient(), mask_image=square_mask(), strength=1.0)
