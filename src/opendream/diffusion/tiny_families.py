@@ -1,5 +1,5 @@
 """Tiny random-weight pipelines of the families beyond SD 1.x (SDXL, SD3, Flux.1, Flux.1 Kontext,
-Chroma) for offline tests: each has its family's real pipeline class, component classes and
+Chroma; and Qwen-Image, Z-Image and FLUX.2 klein from ``tiny_llm_families``) for offline tests: each has its family's real pipeline class, component classes and
 latent layout, at hidden sizes of about 32 with one or two layers. Built seeded at test time
 like ``opendream.diffusion.tiny``'s models, with its builders and its marker, lock and
 rename-into-place (``ensure_built``); nothing comes from the hub.
@@ -15,6 +15,7 @@ from typing import Any
 
 from opendream.diffusion.quiet import silence_progress_bars
 from opendream.diffusion.tiny import clip_text_components, ensure_built, sd_scheduler, tiny_unet, tiny_vae
+from opendream.diffusion.tiny_llm_families import BUILDERS as LLM_BUILDERS
 
 TINY_FAMILIES_VERSION = 1
 _CLIP = {"hidden": 32, "layers": 2, "heads": 4, "intermediate": 37}  # as tiny.py's SD 1.x encoder
@@ -207,6 +208,7 @@ _BUILDERS: dict[str, Callable[[Path], None]] = {
     "flux1": lambda folder: _flux("FluxPipeline", 12, folder),
     "flux1-kontext": lambda folder: _flux("FluxKontextPipeline", 13, folder),
     "chroma": _build_chroma,
+    **LLM_BUILDERS,
 }
 TINY_FAMILIES: tuple[str, ...] = tuple(_BUILDERS)
 
