@@ -128,7 +128,7 @@ def browser() -> Iterator[sync_api.Browser]:
 
 
 @contextmanager
-def _open_page(browser: sync_api.Browser, base: str) -> Iterator[sync_api.Page]:
+def open_page(browser: sync_api.Browser, base: str) -> Iterator[sync_api.Page]:
     """A 1280x800 page on the app; fails the test on any page error or console error."""
     context = browser.new_context(viewport={"width": 1280, "height": 800}, accept_downloads=True)
     page = context.new_page()
@@ -149,12 +149,12 @@ def _open_page(browser: sync_api.Browser, base: str) -> Iterator[sync_api.Page]:
 @pytest.fixture
 def page(browser: sync_api.Browser, server: str) -> Iterator[sync_api.Page]:
     """A 1280x800 page on the app; fails the test on any page error or console error."""
-    with _open_page(browser, server) as page:
+    with open_page(browser, server) as page:
         yield page
 
 
 @pytest.fixture
 def url_install_page(browser: sync_api.Browser, url_install_server: str) -> Iterator[sync_api.Page]:
     """``page``, on the server that allows installing extensions from a URL."""
-    with _open_page(browser, url_install_server) as page:
+    with open_page(browser, url_install_server) as page:
         yield page

@@ -40,8 +40,8 @@ afterEach(cleanup)
 describe('OpForm', () => {
   it('offers the models available here in a model field, and takes any typed one', async () => {
     const models = vi.fn(async () => [
-      { model: 'someone/sdxl', kind: 'hub' as const, family: 'sdxl', variant: 'normal', title: 'SDXL', bytes: 7 * 2 ** 30 },
-      { model: '/models/mine.safetensors', kind: 'safetensors' as const, family: 'sd1', variant: 'normal', title: 'Stable Diffusion 1.x', bytes: 2 * 2 ** 20 },
+      { model: 'someone/sdxl', kind: 'hub' as const, family: 'sdxl', variant: 'normal', title: 'SDXL', bytes: 7 * 2 ** 30, defaults: {} },
+      { model: '/models/mine.safetensors', kind: 'safetensors' as const, family: 'sd1', variant: 'normal', title: 'Stable Diffusion 1.x', bytes: 2 * 2 ** 20, defaults: {} },
     ])
     await act(async () => {
       setup({ models })
@@ -55,6 +55,28 @@ describe('OpForm', () => {
     fireEvent.change(field, { target: { value: 'owner/not-listed' } })
     expect(field).toHaveProperty('value', 'owner/not-listed')
     expect(models).toHaveBeenCalledTimes(1)
+  })
+
+  it("sets the picked model's family defaults, not the canvas size, and says so", async () => {
+    const flux = {
+      model: '/models/flux-test', kind: 'folder' as const, family: 'flux1', variant: 'normal', title: 'Flux.1', bytes: 2 ** 20,
+      defaults: { width: 1024, height: 1024, steps: 28, guidance_scale: 3.5, scheduler: 'default' },
+    }
+    await act(async () => {
+      setup({ models: vi.fn(async () => [flux]) })
+    })
+    const model = screen.getByLabelText('Model')
+    fireEvent.change(model, { target: { value: '/models/flux' } }) // typing: no listed model yet
+    expect(screen.getByLabelText('Steps')).toHaveProperty('value', '20')
+    fireEvent.change(model, { target: { value: '/models/flux-test' } })
+    expect(screen.getByLabelText('Steps')).toHaveProperty('value', '28')
+    expect(screen.getByLabelText('Guidance Scale')).toHaveProperty('value', '3.5')
+    expect((screen.getByLabelText('Scheduler') as HTMLSelectElement).selectedOptions[0].textContent).toBe('default')
+    expect(screen.getByLabelText('Width')).toHaveProperty('value', '512')
+    expect(screen.getByRole('status').textContent).toBe('Flux.1 defaults applied: steps 28, guidance scale 3.5, scheduler default')
+    fireEvent.change(model, { target: { value: 'owner/other' } })
+    expect(screen.queryByRole('status')).toBeNull()
+    expect(screen.getByLabelText('Steps')).toHaveProperty('value', '28')
   })
 
   it('shows server validation errors next to their fields', async () => {

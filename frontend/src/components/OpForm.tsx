@@ -1,7 +1,7 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react'
 import { fieldName } from '../api/client'
 import type { Layer, LayerInput, LocalModel, OpInfo } from '../api/types'
-import { formFields, initialValues, tickMadeBy, toRequest, type FieldErrors, type FieldValue, type FormValues } from '../forms/schemaForm'
+import { formFields, initialValues, modelDefaults, tickMadeBy, toRequest, type FieldErrors, type FieldValue, type FormValues } from '../forms/schemaForm'
 import { isApiError } from '../state/controller'
 import { useAppState, useController } from '../state/context'
 import { InlineText } from '../text/InlineText'
@@ -33,6 +33,8 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
   const [formError, setFormError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
   const [models, setModels] = useState<LocalModel[]>([])
+  /** Per model field: which family's defaults its last pick applied. */
+  const [modelHints, setModelHints] = useState<Record<string, string | null>>({})
   const wantsModels = fields.some((f) => f.kind === 'text' && f.suggestsModels)
   useEffect(() => {
     if (!wantsModels) return
@@ -52,8 +54,14 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
   }, [gone, controller, editing, onDone])
 
   const change = (name: string, value: FieldValue) => {
-    setValues((v) => tickMadeBy(fields, { ...v, [name]: value }, layers, name))
-    setErrors((e) => (name in e ? Object.fromEntries(Object.entries(e).filter(([k]) => k !== name)) : e))
+    const field = fields.find((f) => f.name === name)
+    const isModel = field?.kind === 'text' && field.suggestsModels === true
+    // Picking a listed model sets the parameters that suit its family; typing another changes nothing.
+    const picked = isModel ? modelDefaults(fields, models.find((m) => m.model === value)) : null
+    if (isModel) setModelHints((h) => ({ ...h, [name]: picked?.hint ?? null }))
+    const changed = new Set([name, ...Object.keys(picked?.values ?? {})])
+    setValues((v) => tickMadeBy(fields, { ...v, [name]: value, ...picked?.values }, layers, name))
+    setErrors((e) => Object.fromEntries(Object.entries(e).filter(([k]) => !changed.has(k))))
   }
 
   const submit = async (e: FormEvent) => {
@@ -107,6 +115,7 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
           layers={layers}
           editing={editing?.id}
           models={models}
+          note={modelHints[field.name] ?? undefined}
         />
       ))}
       {formError !== null && (

@@ -22,6 +22,8 @@ interface FieldProps {
   editing?: string
   /** The models available here, offered by `model` fields. */
   models?: LocalModel[]
+  /** A line under the control saying what it just did (e.g. which model defaults were applied). */
+  note?: string
 }
 
 function formatBytes(bytes: number): string {
@@ -210,6 +212,11 @@ export function Field(props: FieldProps) {
         </label>
       )}
       <Control {...props} />
+      {props.note !== undefined && (
+        <p className="hint" role="status">
+          {props.note}
+        </p>
+      )}
       {field.description && (
         <p id={`${inputId(field)}-help`} className="hint">
           <InlineText text={field.description} />

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import type { JsonSchema } from '../api/types'
+import type { JsonSchema, LocalModel } from '../api/types'
 import { layer, storyProject } from '../test/fixtures'
 import { schemas } from '../test/schemas'
 import {
@@ -7,6 +7,7 @@ import {
   formFields,
   initialValues,
   layerChoices,
+  modelDefaults,
   randomSeed,
   tickMadeBy,
   toRequest,
@@ -53,7 +54,7 @@ describe('formFields on real op schemas', () => {
     const scheduler = byName(dream, 'scheduler')
     expect(scheduler.kind).toBe('select')
     expect(scheduler.kind === 'select' && scheduler.options.map((o) => o.label)).toEqual([
-      'euler_a', 'euler', 'dpmpp_2m', 'ddim', 'unipc',
+      'euler_a', 'euler', 'dpmpp_2m', 'ddim', 'unipc', 'default',
     ])
   })
 
@@ -318,5 +319,47 @@ describe('a checkbox that follows the op that made an input', () => {
     const values = initialValues(fields, { layers, selected: null }, recipe)
     expect(values.image_is_edge_map).toBe(false)
     expect(tickMadeBy(fields, values, layers, 'image_is_edge_map')).toBe(values)
+  })
+})
+
+describe('modelDefaults: what picking a model sets', () => {
+  const dream = formFields(schemas.dream)
+  const flux: LocalModel = {
+    model: '/models/flux-test', kind: 'folder', family: 'flux1', variant: 'normal', title: 'Flux.1', bytes: 1,
+    defaults: { width: 1024, height: 1024, steps: 28, guidance_scale: 3.5, scheduler: 'default' },
+  }
+
+  it("applies the family's steps, guidance and scheduler, saying which", () => {
+    const scheduler = byName(dream, 'scheduler')
+    const index = scheduler.kind === 'select' ? scheduler.options.findIndex((o) => o.value === 'default') : -1
+    expect(modelDefaults(dream, flux)).toEqual({
+      values: { steps: '28', guidance_scale: '3.5', scheduler: String(index) },
+      hint: 'Flux.1 defaults applied: steps 28, guidance scale 3.5, scheduler default',
+    })
+  })
+
+  it('leaves the canvas-bound size to the canvas', () => {
+    const values = modelDefaults(dream, flux)?.values ?? {}
+    expect(Object.keys(values)).not.toContain('width')
+    expect(Object.keys(values)).not.toContain('height')
+  })
+
+  it('skips values the field does not take, and parameters the op does not have', () => {
+    const fields = formFields({
+      type: 'object',
+      properties: {
+        image: { type: 'string', 'x-opendream-layer': 'image' },
+        steps: { type: 'integer', minimum: 1, maximum: 20, default: 10 },
+        scheduler: { type: 'string', enum: ['unipc', 'ddim'], default: 'unipc' },
+      },
+    })
+    const odd = { ...flux, defaults: { ...flux.defaults, steps: 12, image: 'L1', strength: 0.5 } }
+    expect(modelDefaults(fields, odd)).toEqual({ values: { steps: '12' }, hint: 'Flux.1 defaults applied: steps 12' })
+    expect(modelDefaults(fields, flux)).toBeNull() // 28 steps is over this op's maximum
+  })
+
+  it('changes nothing for a model that is not listed, or of no known family', () => {
+    expect(modelDefaults(dream, undefined)).toBeNull()
+    expect(modelDefaults(dream, { ...flux, family: null, title: 'unknown family', defaults: {} })).toBeNull()
   })
 })

@@ -1,4 +1,4 @@
-import type { JsonSchema, Layer, LayerInput, Recipe } from '../api/types'
+import type { JsonSchema, Layer, LayerInput, LocalModel, Recipe } from '../api/types'
 import type { PickKind } from '../canvas/pickFormat'
 import { descendants } from '../state/dag'
 
@@ -295,6 +295,52 @@ export function tickMadeBy(fields: FormField[], values: FormValues, layers: Laye
     next[field.name] = picked?.recipe.op === field.madeBy!.op
   }
   return next
+}
+
+/** A model's family defaults as form values: only for fields the form has, never a layer, the
+ * canvas-bound size (it follows the canvas) nor a model field, and only values the field takes. */
+function fittingValue(field: FormField, value: unknown): FieldValue | undefined {
+  switch (field.kind) {
+    case 'number':
+    case 'slider':
+    case 'seed':
+      if (field.canvasSide !== undefined || typeof value !== 'number') return undefined
+      return typeof checkNumber(field, String(value)) === 'number' ? String(value) : undefined
+    case 'select': {
+      const index = optionIndex(field, value)
+      return index === '' ? undefined : index
+    }
+    case 'checkbox':
+      return typeof value === 'boolean' ? value : undefined
+    case 'text':
+    case 'textarea':
+      return typeof value === 'string' && !field.suggestsModels ? value : undefined
+    default:
+      return undefined
+  }
+}
+
+export interface ModelDefaults {
+  values: FormValues
+  /** What was applied, for people: "Flux.1 defaults applied: steps 28, …". */
+  hint: string
+}
+
+/** The values to set when `model` is picked: its family's defaults that fit this form; null when
+ * none does (an unlisted model, an unknown family). */
+export function modelDefaults(fields: FormField[], model: LocalModel | undefined): ModelDefaults | null {
+  if (model === undefined) return null
+  const values: FormValues = {}
+  const shown: string[] = []
+  for (const field of fields) {
+    if (!Object.hasOwn(model.defaults, field.name)) continue
+    const value = fittingValue(field, model.defaults[field.name])
+    if (value === undefined) continue
+    values[field.name] = value
+    const text = field.kind === 'select' ? field.options[Number(value)].label : String(value)
+    shown.push(`${field.label.toLowerCase()} ${text}`)
+  }
+  return shown.length === 0 ? null : { values, hint: `${model.title} defaults applied: ${shown.join(', ')}` }
 }
 
 export interface FormRequest {
