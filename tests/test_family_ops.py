@@ -26,6 +26,9 @@ TASKS = {
     "flux1": {"img2img", "inpaint"},
     "flux1-kontext": {"edit"},
     "chroma": set(),
+    "qwen-image": {"img2img", "inpaint"},
+    "z-image": {"img2img", "inpaint"},
+    "flux2-klein": {"edit"},
 }
 SIZE = 64
 
@@ -114,6 +117,7 @@ def test_the_tasks_of_one_base_share_its_modules(family, family_dirs, tiny_setti
         ("chroma", "img2img", r"is Chroma, which has no image to image pipeline; image to image runs on "),
         ("chroma", "inpaint", r"is Chroma, which has no inpainting pipeline; inpainting runs on .*Flux\.1"),
         ("flux1-kontext", "inpaint", r"is Flux\.1 \(kontext\), which has no inpainting pipeline"),
+        ("flux2-klein", "inpaint", r"is Flux\.2 \(klein\), which has no inpainting pipeline"),
         (
             "flux1-kontext",
             "img2img",
@@ -144,6 +148,9 @@ def test_a_task_the_family_lacks_names_the_families_that_have_it(
         ("flux1", {"steps": 28, "guidance_scale": 3.5, "scheduler": "default"}),
         ("flux1-kontext", {"steps": 28, "guidance_scale": 2.5, "scheduler": "default"}),
         ("chroma", {"steps": 26, "guidance_scale": 4.0, "scheduler": "default"}),
+        ("qwen-image", {"steps": 30, "guidance_scale": 4.0, "scheduler": "default"}),
+        ("z-image", {"steps": 28, "guidance_scale": 4.0, "scheduler": "default"}),
+        ("flux2-klein", {"steps": 4, "guidance_scale": 1.0, "scheduler": "default"}),
     ],
 )
 def test_omitted_params_take_the_familys_defaults(family, expected, family_dirs) -> None:
@@ -193,9 +200,23 @@ def test_an_sd_sampler_on_a_flow_matching_model_is_explained(family_dirs, manage
         dream(family_dirs["flux1"], manager, tiny_settings, scheduler="euler_a")
 
 
-def test_a_negative_prompt_on_distilled_guidance_is_refused(family_dirs, manager, tiny_settings) -> None:
-    with pytest.raises(InvalidParams, match=r"negative_prompt.*not used by Flux\.1 models"):
-        dream(family_dirs["flux1"], manager, tiny_settings, negative_prompt="blurry")
+@pytest.mark.parametrize(("family", "title"), [("flux1", r"Flux\.1"), ("flux2-klein", r"Flux\.2 \(klein\)")])
+def test_a_negative_prompt_on_distilled_guidance_is_refused(
+    family, title, family_dirs, manager, tiny_settings
+) -> None:
+    with pytest.raises(InvalidParams, match=rf"negative_prompt.*not used by {title} models"):
+        dream(family_dirs[family], manager, tiny_settings, negative_prompt="blurry")
+
+
+def test_qwen_images_guidance_is_true_cfg_against_a_negative_prompt(
+    family_dirs, manager, tiny_settings
+) -> None:
+    folder = family_dirs["qwen-image"]
+    (guided,) = dream(folder, manager, tiny_settings, guidance_scale=4.0)
+    (unguided,) = dream(folder, manager, tiny_settings, guidance_scale=1.0)
+    (steered,) = dream(folder, manager, tiny_settings, guidance_scale=4.0, negative_prompt="fog")
+    assert not np.array_equal(pixels(guided), pixels(unguided)), "guidance_scale reaches true_cfg_scale"
+    assert not np.array_equal(pixels(guided), pixels(steered)), "the negative prompt is used"
 
 
 def test_the_layer_records_its_models_family(tiny_client, family_dirs) -> None:

@@ -21,12 +21,17 @@ __all__ = [
 
 
 def pad_to_multiple(
-    image: Image.Image, multiple: int = 8, fill: Literal["edge", "zero"] = "edge"
+    image: Image.Image, multiple: int = 8, fill: Literal["edge", "zero"] = "edge", at_least: int = 0
 ) -> Image.Image:
-    """Pad ``image`` on the right and bottom so both sides are multiples of ``multiple``
-    (edge pixels repeated, or zeros). No resampling, so cropping back restores it exactly."""
+    """Pad ``image`` on the right and bottom so both sides are multiples of ``multiple``, and at
+    least ``at_least`` pixels (edge pixels repeated, or zeros). No resampling, so cropping back
+    restores it exactly."""
     width, height = image.size
-    pad_w, pad_h = (-width) % multiple, (-height) % multiple
+
+    def padded(side: int) -> int:
+        return -(-max(side, at_least) // multiple) * multiple
+
+    pad_w, pad_h = padded(width) - width, padded(height) - height
     if not pad_w and not pad_h:
         return image
     array = np.asarray(image)

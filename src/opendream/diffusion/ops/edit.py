@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import opendream
 from opendream import Context, ImageLayer
-from opendream.fields import MAX_GUIDANCE, MAX_STEPS, Guidance, Model, Seed, Steps, text
+from opendream.fields import MAX_GUIDANCE, MAX_STEPS, MIN_SIDE, Guidance, Model, Seed, Steps, text
 from opendream.images import pad_to_multiple
 from opendream.pipelines import (
     MAX_INPUT_SIDE,
@@ -43,8 +43,8 @@ def edit(
     """Change ``image_layer`` as ``instruction`` says, keeping what it does not mention.
 
     The picture is the model's reference, not a start to denoise from, so there is no
-    strength. The output has the input's size (padded for the model to the sides it takes and
-    cropped back); an alpha channel is dropped.
+    strength. The output has the input's size (padded for the model to the sides it takes, at
+    least 64 px, and cropped back); an alpha channel is dropped.
 
     Args:
         image_layer (`ImageLayer`): the picture to edit.
@@ -64,9 +64,10 @@ def edit(
         guidance_scale=range_check(guidance_scale, 0, MAX_GUIDANCE),
     )
 
-    # 2. Get the editing pipeline; pad the picture to the sides it takes
+    # 2. Get the editing pipeline; pad the picture to the sides it takes (Flux.2 takes no
+    #    reference under 64 px a side)
     pipe = pipeline(ctx, "edit", model, "edit")
-    image = pad_to_multiple(source.convert("RGB"), size_multiple(pipe))
+    image = pad_to_multiple(source.convert("RGB"), size_multiple(pipe), at_least=MIN_SIDE)
 
     # 3. Denoise at the picture's own size: Kontext would otherwise rescale to its preferred
     #    area and aspect ratios
