@@ -238,3 +238,44 @@ def test_the_layer_records_its_models_family(tiny_client, family_dirs) -> None:
         "pipeline": "StableDiffusionXLPipeline",
     }
     assert layer["recipe"]["params"]["steps"] == 2 and layer["recipe"]["params"]["guidance_scale"] == 5.0
+
+
+@pytest.fixture(scope="module")
+def sdxl_controlnet(family_dirs, tmp_path_factory) -> Path:
+    """A tiny ControlNet made from the tiny SDXL's UNet (so it attends to SDXL's text width)."""
+    import torch
+    from diffusers import ControlNetModel, UNet2DConditionModel
+
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel.from_pretrained(family_dirs["sdxl"] / "unet")
+    controlnet = ControlNetModel.from_unet(unet, conditioning_embedding_out_channels=(4, 8, 16, 32))
+    folder = tmp_path_factory.mktemp("sdxl-controlnet")
+    controlnet.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def test_controlnet_on_an_sdxl_base_takes_an_sdxl_controlnet(
+    family_dirs, sdxl_controlnet, tiny_dir, manager, tiny_settings
+) -> None:
+    edges = ImageLayer(Image.new("RGB", (SIZE, SIZE)))
+    params = {
+        "prompt": "a",
+        "steps": 2,
+        "image_is_edge_map": True,
+        "model": str(family_dirs["sdxl"]),
+        "controlnet_model": str(sdxl_controlnet),
+    }
+    (result,) = run_op("controlnet_canny", params, {"image": edges}, manager, tiny_settings)
+    assert result.image.size == (SIZE, SIZE)
+    assert type(
+        manager.get("controlnet", str(family_dirs["sdxl"]), controlnet=str(sdxl_controlnet))
+    ).__name__ == ("StableDiffusionXLControlNetPipeline")
+    sd_controlnet = str(tiny_dir / "controlnet")
+    with pytest.raises(
+        ModelUnavailable, match=r"ControlNet '.*controlnet' was made for .* but the base model .* is SDXL"
+    ):
+        manager.get("controlnet", str(family_dirs["sdxl"]), controlnet=sd_controlnet)
+    with pytest.raises(
+        ModelUnavailable, match=r"is Flux\.1, which has no controlnet pipeline here; controlnet runs on"
+    ):
+        manager.get("controlnet", str(family_dirs["flux1"]), controlnet=sd_controlnet)

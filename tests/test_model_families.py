@@ -70,12 +70,22 @@ def test_a_pipeline_folder_by_its_index(
         ({SD1: (1, 1), SD2: (8, 1024)}, Family("sd2", "normal")),
         ({XL: (4,), UNET_IN: (8, 4, 1, 1)}, Family("sdxl", "normal")),
         ({FLUX: (4,), "img_in.weight": (8, 64)}, Family("flux1", "schnell")),
+        ({XL: (4,), UNET_IN: (8, 4, 1, 1), "v_pred": (0,)}, Family("sdxl", "v-prediction")),
     ],
 )
 def test_a_checkpoint_by_the_names_and_shapes_it_holds(
     tmp_path: Path, shapes: dict[str, tuple[int, ...]], family: Family
 ) -> None:
     assert detect_family(Source("safetensors", str(checkpoint(tmp_path, "model", shapes)))) == family
+
+
+def test_a_v_prediction_folder_by_its_schedulers_config(tmp_path: Path) -> None:
+    folder = pipeline_folder(tmp_path, "StableDiffusionPipeline", 1024)
+    (folder / "scheduler").mkdir()
+    config = {"_class_name": "EulerDiscreteScheduler", "prediction_type": "v_prediction"}
+    (folder / "scheduler" / "scheduler_config.json").write_text(json.dumps(config))
+    assert detect_family(Source("folder", str(folder))) == Family("sd2", "v-prediction")
+    assert Family("sd2", "v-prediction").title == "Stable Diffusion 2.x (v-prediction)"
 
 
 def test_a_checkpoint_of_no_known_family_is_left_to_the_loader(tmp_path: Path) -> None:
@@ -94,7 +104,7 @@ def test_a_task_the_family_lacks_is_refused_before_loading_anything(tmp_path: Pa
     with pytest.raises(
         ModelUnavailable,
         match=r"is Chroma, which has no inpainting pipeline; inpainting runs on Stable Diffusion 1\.x, SDXL, "
-        r"Stable Diffusion 3, Flux\.1, Qwen-Image, Z-Image models",
+        r"Stable Diffusion 3, Flux\.1, Qwen-Image, Z-Image, Qwen-Image \(edit\) models",
     ):
         manager.get("inpaint", str(chroma), role="inpaint")
     lumina = pipeline_folder(tmp_path, "Lumina2Pipeline")

@@ -108,6 +108,8 @@ class Family:
         return family if self.variant == "normal" else f"{family} ({self.variant})"
 
 
+#: The variant of a model trained to predict velocity, not noise (its scheduler must know).
+V_PREDICTION = "v-prediction"
 _PIPELINES_FAMILY = {name: Family(*found) for name, found in _PIPELINES.items()}
 
 
@@ -179,16 +181,21 @@ def _from_index(path: Path) -> Family | None:
     if found is None:
         return None
     name, variant = found
-    if name == "sd1" and _cross_attention_width(path.parent) == 1024:
+    if name == "sd1" and _config_value(path.parent / "unet", "cross_attention_dim") == 1024:
         name = "sd2"
+    if variant == "normal" and _config_value(path.parent / "scheduler", "prediction_type") == "v_prediction":
+        variant = V_PREDICTION
     return Family(name, variant)
 
 
-def _cross_attention_width(folder: Path) -> int | None:
-    try:
-        return int(json.loads((folder / "unet" / "config.json").read_text())["cross_attention_dim"])
-    except (OSError, ValueError, KeyError, TypeError):
-        return None
+def _config_value(folder: Path, key: str) -> Any:
+    """``key`` of a component's config (``config.json``, or a scheduler's own file)."""
+    for name in ("config.json", "scheduler_config.json"):
+        try:
+            return json.loads((folder / name).read_text())[key]
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return None
 
 
 def checkpoint_family(path: Path) -> Family | None:
@@ -206,8 +213,11 @@ def checkpoint_family(path: Path) -> Family | None:
         return None
     if kind == "v1" and _SD1_KEY not in shapes:
         return None  # its answer for anything it does not know (and for small SD 1.x UNets)
-    found = _CHECKPOINTS.get(kind)
-    return Family(*found) if found is not None else Family(kind, "normal")
+    name, variant = _CHECKPOINTS.get(kind, (kind, "normal"))
+    # v-prediction checkpoints (SDXL's NoobAI/v-pred merges) carry an empty ``v_pred`` marker.
+    if variant == "normal" and "v_pred" in shapes:
+        variant = V_PREDICTION
+    return Family(name, variant)
 
 
 Task = Literal["txt2img", "img2img", "inpaint", "edit"]
