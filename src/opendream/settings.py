@@ -28,6 +28,11 @@ class Settings(BaseSettings):
         None, description="Where tiny models are built (default: <data dir>/tiny-models)"
     )
     model_memory_budget_mb: int = Field(0, ge=0, description="Model manager budget; 0 = automatic")
+    offload: Literal["auto", "none", "model", "sequential"] = Field(
+        "auto",
+        description="Offload a model's weights to the computer's memory on a GPU: auto = only a model bigger "
+        "than the budget; model = a model at a time; sequential = a layer at a time (slowest, least memory)",
+    )
     model_dirs: list[Path] = Field(
         default_factory=list,
         description="Folders a workflow file may name models in (besides <data dir>/models and the HF cache)",

@@ -50,6 +50,7 @@ from opendream.diffusion.model_sources import (
     resolve_confined,
     resolve_source,
 )
+from opendream.diffusion.offload import Placement, host_memory, largest_share, place, placement
 from opendream.diffusion.quiet import silence_progress_bars
 from opendream.diffusion.roles import ROLES as ROLES  # the built-in roles, declared
 from opendream.models import configured_model
@@ -200,10 +201,11 @@ class ModelManager:
             if base is None:
                 family = detect_family(source)
                 check_task(family, name, kind)
+                where = self._placement(source, name)
                 if status is not None:
-                    status(f"loading model {name}")
+                    status(f"loading model {name}" + (f" ({where.why})" if where.why else ""))
                 self.cache.make_room(estimate_bytes(source, self.dtype), keep=None)
-                pipe = self._load(kind, family, source, name, role, progress)
+                pipe = self._load(kind, family, source, name, role, progress, where)
                 base = CachedModel(key=key, source=source, pipe=pipe)
                 base.pipelines[(type(pipe).__name__,)] = pipe
                 base.nbytes = module_bytes(list(pipe.components.values()))
@@ -307,9 +309,11 @@ class ModelManager:
         name: str,
         role: str,
         progress: DownloadProgress | None,
+        where: Placement,
     ) -> Any:
         """The base pipeline of ``source``: of the class its ``model_index.json`` names (a
-        folder, a hub repo), or of ``kind``'s class in its family (a single file)."""
+        folder, a hub repo), or of ``kind``'s class in its family (a single file), placed on
+        the device or offloaded as ``where`` says."""
         silence_progress_bars()
         started = time.perf_counter()
         if source.kind == "hub":
@@ -330,7 +334,7 @@ class ModelManager:
                 ) from exc
         else:
             pipe = self._load_single_file(self._single_file_class(kind, family), family, source, role)
-        pipe = pipe.to(self.device)
+        pipe = place(pipe, where, self.device)
         pipe.set_progress_bar_config(disable=True)
         self._check_kind(pipe, kind, source, role)
         self.stats["loads"] += 1
@@ -338,6 +342,14 @@ class ModelManager:
             "loaded %s as %s in %.2fs", source.location, type(pipe).__name__, time.perf_counter() - started
         )
         return pipe
+
+    def _placement(self, source: Source, name: str) -> Placement:
+        """Where the weights of ``source`` go (``offload.placement``, ``OPENDREAM_OFFLOAD``)."""
+        needed = estimate_bytes(source, self.dtype)
+        share = largest_share(Path(source.location)) if source.kind == "folder" else 1.0
+        largest = int(needed * share)
+        setting = str(getattr(self.settings, "offload", "auto"))
+        return placement(setting, self.device, needed, largest, self.budget_bytes, host_memory(), name)
 
     def _from_folder(self, folder: Path) -> Any:
         """The pipeline of a diffusers folder, of the class its ``model_index.json`` names."""

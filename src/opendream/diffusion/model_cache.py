@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import os
 import threading
 from collections import Counter, OrderedDict
 from dataclasses import dataclass, field
@@ -56,13 +55,9 @@ def auto_budget(device: str) -> int:
         import torch
 
         return int(torch.cuda.get_device_properties(0).total_memory * 0.8)
-    try:
-        import psutil
+    from opendream.diffusion.offload import host_memory
 
-        total = psutil.virtual_memory().total
-    except ImportError:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
-    return int(total * 0.6)
+    return int(host_memory() * 0.6)
 
 
 def estimate_bytes(source: Source, dtype: str) -> int:
