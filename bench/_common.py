@@ -52,8 +52,21 @@ def setup_torch() -> None:
     torch.set_num_threads(THREADS)
 
 
-def model_folder(full: bool, kind: str = "txt2img") -> Path:
-    """The tiny model (built on first use) or the SD 1.5-shaped random-weight model."""
+FAMILY_OPTION = (
+    "--family",
+    {"default": "sd1", "help": "model family: sd1 (default), or a tiny one: sdxl, sd3, flux1, qwen-image …"},
+)
+
+
+def model_folder(full: bool, kind: str = "txt2img", family: str = "sd1") -> Path:
+    """The tiny model (built on first use) or the SD 1.5-shaped random-weight model; another
+    ``family``'s tiny pipeline (``opendream.diffusion.tiny_families``) when asked for."""
+    if family != "sd1":
+        if full:
+            raise SystemExit("--full has SD 1.5's shapes only; other families are tiny")
+        from opendream.diffusion.tiny_families import ensure_tiny_family
+
+        return ensure_tiny_family(family, CACHE / "tiny-families")
     if full:
         from opendream.diffusion.tiny import build_full_size
 
@@ -104,10 +117,13 @@ def write_result(name: str, args: argparse.Namespace, data: dict[str, Any]) -> P
     import torch
 
     RESULTS.mkdir(parents=True, exist_ok=True)
-    path = RESULTS / f"{name}-{'full' if args.full else 'tiny'}.json"
+    family = getattr(args, "family", "sd1")
+    suffix = "" if family == "sd1" else f"-{family}"
+    path = RESULTS / f"{name}-{'full' if args.full else 'tiny'}{suffix}.json"
     payload = {
         "benchmark": name,
         "models": "full" if args.full else "tiny",
+        "family": family,
         "device": args.device,
         "dtype": args.dtype,
         "machine": {

@@ -1,6 +1,7 @@
 """Memory: ``dream`` + ``img2img`` + ``mask_and_inpaint`` on one base model, with the manager's
 shared components vs three separate loads, against one pipeline alone. Peak RSS of a fresh
-subprocess per mode (``ru_maxrss``), and peak CUDA memory when the models run on a GPU."""
+subprocess per mode (``ru_maxrss``), and peak CUDA memory when the models run on a GPU.
+``--family`` runs it on another family's tiny pipeline, with the tasks that family has."""
 
 from __future__ import annotations
 
@@ -10,9 +11,18 @@ import subprocess
 import sys
 from pathlib import Path
 
-from bench._common import model_folder, parse_args, settings, setup_torch, table, write_result
+from bench._common import FAMILY_OPTION, model_folder, parse_args, settings, setup_torch, table, write_result
 
 MODES = ("one pipeline", "shared (manager)", "separate loads")
+
+
+def family_tasks(folder: str) -> list[str]:
+    """The tasks of txt2img, img2img and inpaint the folder's family has."""
+    from opendream.diffusion.families import detect_family, task_pipelines, traits
+    from opendream.diffusion.model_sources import Source
+
+    key = traits(detect_family(Source("folder", folder))).key  # type: ignore[arg-type]
+    return [t for t in ("txt2img", "img2img", "inpaint") if key in task_pipelines(t)]  # type: ignore[arg-type]
 
 
 def _child(mode: str, folder: str, size: int, steps: int, device: str, dtype: str) -> None:
@@ -31,25 +41,34 @@ def _child(mode: str, folder: str, size: int, steps: int, device: str, dtype: st
     mask.paste(255, (size // 4, size // 4, size // 2, size // 2))
     prompt_args = {"prompt": "a boat", "steps": steps, "model": folder}
     weights = 0
+    tasks = family_tasks(folder)
     if mode == "separate loads":
-        import diffusers
+        import inspect
 
+        from opendream.diffusion.families import detect_family, task_pipelines, traits
+        from opendream.diffusion.model_sources import Source
+
+        key = traits(detect_family(Source("folder", folder))).key  # type: ignore[arg-type]
+        inputs = {
+            "txt2img": {},
+            "img2img": {"image": image, "strength": 0.75},
+            "inpaint": {"image": image, "mask_image": mask},
+        }
         pipes = []
-        for name, extra in (
-            ("StableDiffusionPipeline", {"width": size, "height": size}),
-            ("StableDiffusionImg2ImgPipeline", {"image": image, "strength": 0.75}),
-            (
-                "StableDiffusionInpaintPipeline",
-                {"image": image, "mask_image": mask, "width": size, "height": size},
-            ),
-        ):
-            pipe = (
-                getattr(diffusers, name)
-                .from_pretrained(folder, dtype=getattr(torch, dtype), safety_checker=None)
-                .to(device)
-            )
+        for task in tasks:
+            cls = task_pipelines(task)[key]  # type: ignore[arg-type]
+            pipe = cls.from_pretrained(folder, dtype=getattr(torch, dtype)).to(device)
             pipe.set_progress_bar_config(disable=True)
-            pipe("a boat", num_inference_steps=steps, generator=torch.Generator().manual_seed(0), **extra)
+            accepted = inspect.signature(cls.__call__).parameters
+            extra = {
+                k: v for k, v in {"width": size, "height": size, **inputs[task]}.items() if k in accepted
+            }
+            pipe(
+                prompt="a boat",
+                num_inference_steps=steps,
+                generator=torch.Generator().manual_seed(0),
+                **extra,
+            )
             pipes.append(pipe)  # an app caching one pipeline per op keeps all three
         weights = module_bytes([m for p in pipes for m in p.components.values()])
     else:
@@ -57,14 +76,10 @@ def _child(mode: str, folder: str, size: int, steps: int, device: str, dtype: st
         ctx = Context(models=manager, settings=manager.settings)
         calls = [("dream", {**prompt_args, "width": size, "height": size}, {})]
         if mode == "shared (manager)":
-            calls += [
-                ("img2img", prompt_args, {"image_layer": ImageLayer(image)}),
-                (
-                    "mask_and_inpaint",
-                    prompt_args,
-                    {"mask_layer": MaskLayer(mask), "image_layer": ImageLayer(image)},
-                ),
-            ]
+            image_layers = {"image_layer": ImageLayer(image)}
+            calls += [("img2img", prompt_args, image_layers)] if "img2img" in tasks else []
+            inpaint_layers = {"mask_layer": MaskLayer(mask), **image_layers}
+            calls += [("mask_and_inpaint", prompt_args, inpaint_layers)] if "inpaint" in tasks else []
         for name, params, layers in calls:
             spec = REGISTRY.get(name)
             spec.call(spec.validate_params(params), layers, ctx)
@@ -83,9 +98,10 @@ def main() -> None:
         [
             ("--size", {"type": int, "default": None, "help": "pixels (default 256 full, 512 tiny)"}),
             ("--steps", {"type": int, "default": 2}),
+            FAMILY_OPTION,
         ],
     )
-    folder = model_folder(args.full)
+    folder = model_folder(args.full, family=args.family)
     results = []
     for mode in MODES:
         out = subprocess.run(
@@ -121,7 +137,7 @@ def main() -> None:
         for r in results
     ]
     print(
-        f"memory ({'full' if args.full else 'tiny'}, {args.size}x{args.size}, {args.steps} steps, "
+        f"memory ({'full' if args.full else 'tiny'} {args.family}, {args.size}x{args.size}, {args.steps} steps, "
         f"{args.device} {args.dtype}; peak per subprocess)"
     )
     print(table(["mode", "peak RSS MB", "peak VRAM MB", "weights MB", "x one pipeline"], rows))

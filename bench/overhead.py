@@ -2,11 +2,13 @@
 (cache bypassed: validation, Context, op call, PNG encoding, blob store, project update).
 
 Same pipeline weights (from the model manager), same seed, same scheduler: the outputs must be
-identical pixels. Reports the median of ``--repeats`` alternating runs and the ratio."""
+identical pixels. Reports the median of ``--repeats`` alternating runs and the ratio.
+``--family`` runs it on another family's tiny pipeline (the class diffusers' AutoPipeline maps)."""
 
 from __future__ import annotations
 
 from bench._common import (
+    FAMILY_OPTION,
     median,
     model_folder,
     parse_args,
@@ -25,6 +27,7 @@ def main() -> None:
             ("--repeats", {"type": int, "default": None, "help": "timed runs per mode"}),
             ("--steps", {"type": int, "default": None}),
             ("--size", {"type": int, "default": None, "help": "pixels (default 256 full, 512 tiny)"}),
+            FAMILY_OPTION,
         ],
     )
     setup_torch()
@@ -36,45 +39,56 @@ def main() -> None:
     import opendream.diffusion.ops  # noqa: F401
     from opendream.core.project import Project
     from opendream.core.registry import REGISTRY
+    from opendream.diffusion.families import family_of_pipeline, traits
     from opendream.diffusion.manager import ModelManager
     from opendream.engine.runtime import make_runtime
     from opendream.engine.workspace import Workspace
-    from opendream.pipelines import make_scheduler
+    from opendream.pipelines import make_scheduler, takes
 
     repeats = args.repeats or (2 if args.full else 5)
     steps = args.steps or (4 if args.full else 10)
-    folder = model_folder(args.full)
+    folder = model_folder(args.full, family=args.family)
     config = settings(Path(tempfile.mkdtemp(prefix="opendream-overhead-")), args.device)
     manager = ModelManager(config, device=args.device, dtype=args.dtype)
     runtime = make_runtime(config, load_models=False)
     runtime.models = manager
     workspace = Workspace(config, runtime=runtime, extensions=[])
     pipe = manager.get("txt2img", str(folder))
+    family = traits(family_of_pipeline(pipe))  # type: ignore[arg-type]
+    scheduler = "default" if family.flow else "euler_a"
     params = {
         "prompt": "a lighthouse at dusk",
         "width": args.size,
         "height": args.size,
         "steps": steps,
         "guidance_scale": 7.5,
-        "scheduler": "euler_a",
+        "scheduler": scheduler,
         "seed": 1234,
         "model": str(folder),
     }
+    # The family's own guidance argument, as a diffusers user would write the call.
+    guidance = (
+        {"true_cfg_scale": 7.5, "negative_prompt": " "}
+        if family.guidance_param == "true_cfg_scale"
+        else {"guidance_scale": 7.5}
+    )
+    if takes(pipe, "max_area"):  # Kontext makes its preferred area unless told the size's
+        guidance["max_area"] = args.size * args.size
     project = Project.new("overhead", args.size, args.size)
     layer = project.add_layer(REGISTRY.get("dream"), params, {})
 
     def raw() -> bytes:
         instance = type(pipe)(
-            **{**pipe.components, "scheduler": make_scheduler("euler_a", pipe.scheduler.config)}
+            **{**pipe.components, "scheduler": make_scheduler(scheduler, pipe.scheduler.config)}
         )
         instance.set_progress_bar_config(disable=True)
         image = instance(
-            params["prompt"],
+            prompt=params["prompt"],
             width=args.size,
             height=args.size,
             num_inference_steps=steps,
-            guidance_scale=7.5,
             generator=[torch.Generator("cpu").manual_seed(1234)],
+            **guidance,
         ).images[0]
         return image.tobytes()
 
@@ -101,8 +115,8 @@ def main() -> None:
         ["Opendream engine (dream recipe)", median(op_times), min(op_times), ratio_median, ratio],
     ]
     print(
-        f"overhead ({'full' if args.full else 'tiny'}, {args.size}x{args.size}, {steps} steps, {repeats} runs, "
-        f"{args.device} {args.dtype})"
+        f"overhead ({'full' if args.full else 'tiny'} {args.family}, {args.size}x{args.size}, {steps} steps, "
+        f"{repeats} runs, {args.device} {args.dtype})"
     )
     print(table(["mode", "median s", "min s", "ratio (median)", "ratio (min)"], rows))
     print(

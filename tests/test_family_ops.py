@@ -279,3 +279,13 @@ def test_controlnet_on_an_sdxl_base_takes_an_sdxl_controlnet(
         ModelUnavailable, match=r"is Flux\.1, which has no controlnet pipeline here; controlnet runs on"
     ):
         manager.get("controlnet", str(family_dirs["flux1"]), controlnet=sd_controlnet)
+
+
+def test_kontext_makes_the_size_asked_for_not_its_preferred_area(family_dirs, manager) -> None:
+    from opendream.pipelines import fit_arguments
+
+    pipe = manager.get("txt2img", str(family_dirs["flux1-kontext"]))
+    fitted = fit_arguments(pipe, "dream", {"prompt": "a", "width": 64, "height": 48})
+    assert fitted["max_area"] == 64 * 48, "else it makes 1024x768 and the layer is a crop of it"
+    plain = manager.get("txt2img", str(family_dirs["flux1"]))
+    assert "max_area" not in fit_arguments(plain, "dream", {"prompt": "a", "width": 64, "height": 48})

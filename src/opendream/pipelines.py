@@ -271,7 +271,8 @@ def takes(pipe: Any, argument: str) -> bool:
 
 def fit_arguments(pipe: Any, op: str, kwargs: dict[str, Any]) -> dict[str, Any]:
     """``kwargs`` as ``pipe``'s family takes them: ``guidance_scale`` goes to the argument the
-    family guides with, unset arguments (and a size) the pipeline lacks are dropped, a value it cannot
+    family guides with, the size asked for is the size made (Kontext's ``max_area``), unset
+    arguments (and a size) the pipeline lacks are dropped, a value it cannot
     take (a negative prompt for distilled guidance) is ``InvalidParams`` naming the family."""
     from opendream.diffusion.families import family_of_pipeline, traits
 
@@ -295,6 +296,9 @@ def fit_arguments(pipe: Any, op: str, kwargs: dict[str, Any]) -> dict[str, Any]:
                 ],
             )
     accepted = inspect.signature(pipe.__call__).parameters
+    if "max_area" in accepted and fitted.get("width") and fitted.get("height"):
+        # Kontext rescales the size asked for to its preferred area unless told it is the area.
+        fitted.setdefault("max_area", fitted["width"] * fitted["height"])
     if any(p.kind is inspect.Parameter.VAR_KEYWORD for p in accepted.values()):
         return fitted
     # SD's image-to-image pipelines read the size from the image; the others have to be told.

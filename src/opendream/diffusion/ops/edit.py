@@ -69,9 +69,8 @@ def edit(
     pipe = pipeline(ctx, "edit", model, "edit")
     image = pad_to_multiple(source.convert("RGB"), size_multiple(pipe), at_least=MIN_SIDE)
 
-    # 3. Denoise at the picture's own size: Kontext would otherwise rescale to its preferred
-    #    area and aspect ratios
-    keep_size = {"max_area": image.width * image.height, "_auto_resize": False}
+    # 3. Denoise at the picture's own size: Kontext would otherwise resize the reference to
+    #    one of its preferred sizes
     (result,) = run_pipeline(
         ctx,
         pipe,
@@ -83,7 +82,7 @@ def edit(
         num_inference_steps=steps,
         guidance_scale=guidance_scale,
         generator=generators(ctx, seed, 1),
-        **{name: value for name, value in keep_size.items() if takes(pipe, name)},
+        **({"_auto_resize": False} if takes(pipe, "_auto_resize") else {}),
     )
 
     # 4. Crop the padding away
