@@ -143,7 +143,7 @@ def test_a_task_the_family_lacks_names_the_families_that_have_it(
 @pytest.mark.parametrize(
     ("family", "expected"),
     [
-        ("sdxl", {"steps": 30, "guidance_scale": 5.0, "scheduler": "euler_a"}),
+        ("sdxl", {"steps": 30, "guidance_scale": 5.0, "scheduler": "euler_a"}),  # dream's own sampler
         ("sd3", {"steps": 28, "guidance_scale": 7.0, "scheduler": "default"}),
         ("flux1", {"steps": 28, "guidance_scale": 3.5, "scheduler": "default"}),
         ("flux1-kontext", {"steps": 28, "guidance_scale": 2.5, "scheduler": "default"}),
@@ -276,9 +276,64 @@ def test_controlnet_on_an_sdxl_base_takes_an_sdxl_controlnet(
     ):
         manager.get("controlnet", str(family_dirs["sdxl"]), controlnet=sd_controlnet)
     with pytest.raises(
-        ModelUnavailable, match=r"is Flux\.1, which has no controlnet pipeline here; controlnet runs on"
+        ModelUnavailable,
+        match=r"is Chroma, which has no controlnet pipeline here; controlnet runs on .*Flux\.1",
     ):
-        manager.get("controlnet", str(family_dirs["flux1"]), controlnet=sd_controlnet)
+        manager.get("controlnet", str(family_dirs["chroma"]), controlnet=sd_controlnet)
+
+
+@pytest.fixture(scope="module")
+def flux_controlnet(family_dirs, tmp_path_factory) -> Path:
+    """A tiny Flux ControlNet made from the tiny Flux.1's transformer, its output layers random
+    (a fresh ControlNet's are zero, so the control picture would change nothing)."""
+    import torch
+    from diffusers import FluxControlNetModel, FluxTransformer2DModel
+
+    torch.manual_seed(0)
+    transformer = FluxTransformer2DModel.from_pretrained(family_dirs["flux1"] / "transformer")
+    config = transformer.config
+    controlnet = FluxControlNetModel.from_transformer(
+        transformer,
+        num_layers=1,
+        num_single_layers=1,
+        attention_head_dim=config.attention_head_dim,
+        num_attention_heads=config.num_attention_heads,
+    )
+    with torch.no_grad():
+        for name, param in controlnet.named_parameters():
+            if name.startswith(("controlnet_blocks", "controlnet_single_blocks", "controlnet_x_embedder")):
+                param.normal_(0, 0.5)
+    folder = tmp_path_factory.mktemp("flux-controlnet")
+    controlnet.save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+def test_controlnet_on_a_flux_base_takes_a_flux_controlnet(
+    family_dirs, flux_controlnet, sdxl_controlnet, manager, tiny_settings
+) -> None:
+    rng = np.random.default_rng(3)
+    edges = Image.fromarray(rng.integers(0, 2, (40, 56), dtype=np.uint8) * 255).convert("RGB")
+    params = {
+        "prompt": "a",
+        "steps": 2,
+        "image_is_edge_map": True,
+        "model": str(family_dirs["flux1"]),
+        "controlnet_model": str(flux_controlnet),
+    }
+    (result,) = run_op("controlnet_canny", params, {"image": ImageLayer(edges)}, manager, tiny_settings)
+    (again,) = run_op("controlnet_canny", params, {"image": ImageLayer(edges)}, manager, tiny_settings)
+    assert result.image.size == (56, 40), "padded to 16 for the model, cropped back"
+    assert np.array_equal(pixels(result), pixels(again))
+    blank = ImageLayer(Image.new("RGB", (56, 40)))
+    (unsteered,) = run_op("controlnet_canny", params, {"image": blank}, manager, tiny_settings)
+    assert not np.array_equal(pixels(result), pixels(unsteered)), "the control picture steers it"
+    pipe = manager.get("controlnet", params["model"], controlnet=str(flux_controlnet))
+    assert type(pipe).__name__ == "FluxControlNetPipeline"
+    with pytest.raises(
+        ModelUnavailable,
+        match=r"ControlNet '.*' was made for Stable Diffusion 1\.x/2\.x or SDXL but the base model .* is Flux\.1",
+    ):
+        manager.get("controlnet", params["model"], controlnet=str(sdxl_controlnet))
 
 
 def test_kontext_makes_the_size_asked_for_not_its_preferred_area(family_dirs, manager) -> None:

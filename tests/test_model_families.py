@@ -25,6 +25,7 @@ UNET_IN = "model.diffusion_model.input_blocks.0.0.weight"
 SD2 = "model.diffusion_model.input_blocks.2.1.transformer_blocks.0.attn2.to_k.weight"
 XL = "conditioner.embedders.1.model.transformer.resblocks.9.mlp.c_proj.bias"
 FLUX = "double_blocks.0.img_attn.norm.key_norm.scale"
+FLUX2 = "single_stream_modulation.lin.weight"
 
 
 def pipeline_folder(root: Path, class_name: str, cross_attention: int | None = None) -> Path:
@@ -71,6 +72,13 @@ def test_a_pipeline_folder_by_its_index(
         ({XL: (4,), UNET_IN: (8, 4, 1, 1)}, Family("sdxl", "normal")),
         ({FLUX: (4,), "img_in.weight": (8, 64)}, Family("flux1", "schnell")),
         ({XL: (4,), UNET_IN: (8, 4, 1, 1), "v_pred": (0,)}, Family("sdxl", "v-prediction")),
+        ({FLUX2: (4,), "txt_in.weight": (8, 7680)}, Family("flux2", "klein")),
+        ({FLUX2: (4,), "txt_in.weight": (8, 12288)}, Family("flux2", "klein")),
+        ({FLUX2: (4,), "txt_in.weight": (8, 15360)}, Family("flux2", "dev")),
+        (
+            {"layers.0.adaLN_modulation.0.weight": (4, 4), "cap_embedder.0.weight": (4,)},
+            Family("z-image", "turbo"),
+        ),
     ],
 )
 def test_a_checkpoint_by_the_names_and_shapes_it_holds(

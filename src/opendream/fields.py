@@ -70,7 +70,7 @@ SchedulerName = Literal["euler_a", "euler", "dpmpp_2m", "ddim", "unipc", "defaul
 ControlNetBase = Annotated[
     Model, Field(description="Base model: repo id, folder or .safetensors; empty = default")
 ]
-ControlNetScheduler = Literal["unipc", "euler_a", "euler"]
+ControlNetScheduler = Literal["unipc", "euler_a", "euler", "default"]
 ConditioningScale = Annotated[
     float, Field(ge=0, le=2, description="How strongly the control image steers the result")
 ]

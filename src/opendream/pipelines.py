@@ -336,19 +336,21 @@ def run_controlnet(
     seed: int,
     **kwargs: Any,
 ) -> Image.Image:
-    """Draw with a ControlNet txt2img pipeline steered by ``control`` (RGB); the result has
-    ``control``'s size (padded with black, no control signal, to multiples of 8 for the
-    model and cropped back). ``role`` names the settings default of an empty
+    """Draw with a ControlNet txt2img pipeline of the base's family (SD 1.x/2.x, SDXL, SD 3,
+    Flux.1 …) steered by ``control`` (RGB); the result has ``control``'s size (padded with
+    black, no control signal, to the sides the model takes and cropped back). ``role`` names the settings default of an empty
     ``controlnet_model`` (e.g. ``controlnet_canny``); ``kwargs`` go to the pipeline (prompt,
     steps, ``controlnet_conditioning_scale``...). Progress, previews and cancel as ``run_pipeline``."""
     controlnet = manager_for(ctx).model_for(controlnet_model, role)
     pipe = pipeline(ctx, "controlnet", model, "dream", scheduler, controlnet=controlnet, controlnet_role=role)
-    padded = pad_to_multiple(control, fill="zero")
+    padded = pad_to_multiple(control, size_multiple(pipe), fill="zero")
+    # SD's ControlNet pipelines take the control picture as ``image``; the others, as ``control_image``.
+    control_argument = "control_image" if takes(pipe, "control_image") else "image"
     (image,) = run_pipeline(
         ctx,
         pipe,
         op,
-        image=padded,
+        **{control_argument: padded},
         width=padded.width,
         height=padded.height,
         generator=generators(ctx, seed, 1),

@@ -78,6 +78,9 @@ _CHECKPOINTS: dict[str, tuple[str, str]] = {
     "z-image-turbo": ("z-image", "turbo"),
     "lumina2": ("lumina2", "normal"),
 }
+#: The text-input widths of FLUX.2 klein (three Qwen3 hidden layers: 4B 3x2560, 9B 3x4096);
+#: FLUX.2 dev's Mistral text is 3x5120 wide.
+KLEIN_TEXT_WIDTHS = frozenset({7680, 12288})
 #: A key every SD 1.x UNet checkpoint has: ``infer_diffusers_model_type`` answers ``v1`` for
 #: anything it does not know, so ``v1`` without it is no known family.
 _SD1_KEY = "model.diffusion_model.output_blocks.11.0.skip_connection.weight"
@@ -214,6 +217,8 @@ def checkpoint_family(path: Path) -> Family | None:
     if kind == "v1" and _SD1_KEY not in shapes:
         return None  # its answer for anything it does not know (and for small SD 1.x UNets)
     name, variant = _CHECKPOINTS.get(kind, (kind, "normal"))
+    if name == "flux2" and _text_input_width(shapes) in KLEIN_TEXT_WIDTHS:
+        variant = "klein"
     # v-prediction checkpoints (SDXL's NoobAI/v-pred merges) carry an empty ``v_pred`` marker.
     if variant == "normal" and "v_pred" in shapes:
         variant = V_PREDICTION
@@ -290,15 +295,17 @@ def traits(family: Family) -> Traits:
 
 def family_params(family: Family) -> dict[str, Any]:
     """The op parameters that suit ``family``: its size, steps and guidance, and its own
-    scheduler for a flow-matching family (SD's families: ``euler_a``, the ops' default)."""
+    scheduler for a flow-matching family (SD's families keep each op's sampler)."""
     fits = traits(family)
-    return {
+    suited: dict[str, Any] = {
         "width": fits.size,
         "height": fits.size,
         "steps": fits.steps,
         "guidance_scale": fits.guidance,
-        "scheduler": "default" if fits.flow else "euler_a",
     }
+    if fits.flow:
+        suited["scheduler"] = "default"
+    return suited
 
 
 def task_pipelines(task: Task) -> dict[str, Any]:
@@ -320,6 +327,13 @@ def families_with(task: Task) -> list[str]:
     found = [Family(name, "normal") for name in TRAITS if name != "sd2"]
     found += [Family(*pair) for pair, own in _VARIANT_TRAITS.items() if "key" in own]
     return list(dict.fromkeys(f.title for f in found if traits(f).key in keys))
+
+
+def _text_input_width(shapes: dict[str, _Shape]) -> int | None:
+    for key in ("txt_in.weight", "model.diffusion_model.txt_in.weight"):
+        if key in shapes and len(shapes[key].shape) == 2:
+            return shapes[key].shape[1]
+    return None
 
 
 def check_task(family: Family | None, model: str, task: str) -> None:

@@ -70,6 +70,31 @@ UNET_IN_CHANNELS: dict[str, tuple[int, ...]] = {
 #: The families whose ControlNets are ``diffusers.ControlNetModel``s, by the text width they
 #: attend to (a ControlNet fits a base of the same width).
 CONTROLNET_WIDTHS = {768: "sd1", 1024: "sd2", 2048: "sdxl"}
+#: Each ControlNet class and the AutoPipeline keys of the families it steers.
+_CONTROLNET_KEYS = {
+    "ControlNetModel": ("stable-diffusion", "stable-diffusion-xl"),
+    "SD3ControlNetModel": ("stable-diffusion-3",),
+    "FluxControlNetModel": ("flux",),
+    "QwenImageControlNetModel": ("qwenimage",),
+    "ZImageControlNetModel": ("z-image",),
+}
+#: A ControlNet class -> the families it is made for, for messages.
+CONTROLNET_CLASSES = {
+    "ControlNetModel": "Stable Diffusion 1.x/2.x or SDXL",
+    "SD3ControlNetModel": "Stable Diffusion 3",
+    "FluxControlNetModel": "Flux.1",
+    "QwenImageControlNetModel": "Qwen-Image",
+    "ZImageControlNetModel": "Z-Image",
+}
+CONTROLNET_FAMILIES = (
+    "Stable Diffusion 1.x",
+    "Stable Diffusion 2.x",
+    "SDXL",
+    "Stable Diffusion 3",
+    "Flux.1",
+    "Qwen-Image",
+    "Z-Image",
+)
 Status = Callable[[str], None]  # what is being loaded, said before it starts
 T = TypeVar("T")
 
@@ -201,11 +226,10 @@ class ModelManager:
             if base is None:
                 family = detect_family(source)
                 check_task(family, name, kind)
-                where = self._placement(source, name)
                 if status is not None:
-                    status(f"loading model {name}" + (f" ({where.why})" if where.why else ""))
+                    status(f"loading model {name}")
                 self.cache.make_room(estimate_bytes(source, self.dtype), keep=None)
-                pipe = self._load(kind, family, source, name, role, progress, where)
+                pipe = self._load(kind, family, source, name, role, progress, status)
                 base = CachedModel(key=key, source=source, pipe=pipe)
                 base.pipelines[(type(pipe).__name__,)] = pipe
                 base.nbytes = module_bytes(list(pipe.components.values()))
@@ -309,22 +333,26 @@ class ModelManager:
         name: str,
         role: str,
         progress: DownloadProgress | None,
-        where: Placement,
+        status: Status | None,
     ) -> Any:
         """The base pipeline of ``source``: of the class its ``model_index.json`` names (a
-        folder, a hub repo), or of ``kind``'s class in its family (a single file), placed on
-        the device or offloaded as ``where`` says."""
+        folder, a hub repo), or of ``kind``'s class in its family (a single file), on the device
+        or offloaded (``_placement``: decided once its size on disk is known, after a download)."""
         silence_progress_bars()
         started = time.perf_counter()
-        if source.kind == "hub":
-            pipe = self._load_hub(source, name, role, progress)
+        if source.kind == "folder" and not (Path(source.location) / "model_index.json").is_file():
+            raise ModelUnavailable(
+                f"model {source.location!r} is a single model folder (config.json), not a pipeline; "
+                f"a {kind} op needs a full diffusers pipeline folder. "
+                + how_to_provide(source.location, role)
+            )
+        folder = self._download(source, name, role, progress) if source.kind == "hub" else None
+        where = self._placement(Source("folder", str(folder)) if folder else source, name)
+        if where.why and status is not None:
+            status(f"loading model {name} ({where.why})")
+        if folder is not None:
+            pipe = self._hub_errors(source, role, lambda: self._from_folder(folder))
         elif source.kind == "folder":
-            if not (Path(source.location) / "model_index.json").is_file():
-                raise ModelUnavailable(
-                    f"model {source.location!r} is a single model folder (config.json), not a pipeline; "
-                    f"a {kind} op needs a full diffusers pipeline folder. "
-                    + how_to_provide(source.location, role)
-                )
             try:
                 pipe = self._from_folder(Path(source.location))
             except (OSError, ValueError, KeyError) as exc:
@@ -390,17 +418,32 @@ class ModelManager:
         key = traits(family).key if family is not None else "stable-diffusion"
         return task_pipelines(task)[key]  # type: ignore[arg-type]
 
-    def _load_hub(self, source: Source, name: str, role: str, progress: DownloadProgress | None) -> Any:
+    def _download(self, source: Source, name: str, role: str, progress: DownloadProgress | None) -> Path:
+        """The local folder of a hub pipeline: from the Hugging Face cache, else downloaded (when
+        this view may) with its bytes reported to ``progress``."""
         from diffusers import DiffusionPipeline
 
-        try:
-            folder = self._local_only(source, name, role) or watch_download(
-                source.location,
-                progress,
-                lambda: DiffusionPipeline.download(source.location, revision=source.revision),
+        return Path(
+            self._hub_errors(
+                source,
+                role,
+                lambda: (
+                    self._local_only(source, name, role)
+                    or watch_download(
+                        source.location,
+                        progress,
+                        lambda: DiffusionPipeline.download(source.location, revision=source.revision),
+                    )
+                ),
             )
-            return self._from_folder(Path(folder))
-        except (Cancelled, ConsentRequired):
+        )
+
+    @staticmethod
+    def _hub_errors(source: Source, role: str, step: Callable[[], T]) -> T:
+        """``step()``, its failures said as a hub model's (offline, gated, no such repo …)."""
+        try:
+            return step()
+        except (Cancelled, ConsentRequired, ModelUnavailable):
             raise
         except Exception as exc:  # hub errors come as OSError, HTTP errors, ValueError ...
             raise ModelUnavailable(
@@ -458,18 +501,14 @@ class ModelManager:
             )
         elif kind == "controlnet":
             key = traits(family).key if family is not None else ""
-            cls = (
-                task_pipelines("txt2img").get(f"{key}-controlnet")
-                if key in ("stable-diffusion", "stable-diffusion-xl")
-                else None
-            )
+            cls = task_pipelines("txt2img").get(f"{key}-controlnet")
         else:
             cls = task_class(base.pipe, kind)  # type: ignore[arg-type]
         if cls is None:
             raise ModelUnavailable(
                 f"model {base.source.location!r} is {title}, which has no {kind} pipeline here"
                 + (
-                    f"; {kind} runs on {FAMILY_NAMES['sd1']}, {FAMILY_NAMES['sd2']} and {FAMILY_NAMES['sdxl']} models"
+                    f"; {kind} runs on {', '.join(CONTROLNET_FAMILIES)} models"
                     if kind == "controlnet"
                     else ""
                 )
@@ -478,19 +517,18 @@ class ModelManager:
 
     @staticmethod
     def _check_controlnet_fits(base: CachedModel, controlnet: Any, name: str) -> None:
-        """A ControlNet attends to the text as wide as its base's UNet does: refuse another
-        family's, naming both."""
+        """A ``ControlNetModel`` attends to the text as wide as its base's UNet does: refuse one
+        made for another of the families sharing the class (SD 1.x, 2.x, SDXL), naming both."""
         width = getattr(controlnet.config, "cross_attention_dim", None)
-        base_width = getattr(getattr(base.pipe, "unet", None), "config", None)
-        base_width = getattr(base_width, "cross_attention_dim", None)
-        if width == base_width:
+        base_width = getattr(
+            getattr(getattr(base.pipe, "unet", None), "config", None), "cross_attention_dim", None
+        )
+        if base_width is None or width == base_width:
             return
-        family = family_of_pipeline(base.pipe)
-        theirs = FAMILY_NAMES.get(CONTROLNET_WIDTHS.get(width or 0, ""), f"a model of text width {width}")
-        ours = family.title if family is not None else type(base.pipe).__name__
-        raise ModelUnavailable(
-            f"ControlNet {name!r} was made for {theirs} but the base model {base.source.location!r} is {ours}; "
-            f"pick a ControlNet made for {ours}"
+        _refuse_controlnet(
+            base,
+            name,
+            FAMILY_NAMES.get(CONTROLNET_WIDTHS.get(width or 0, ""), f"a model of text width {width}"),
         )
 
     def _derive(
@@ -544,29 +582,31 @@ class ModelManager:
         with self.cache.lock:
             if extra_key in base.extras:
                 return base.extras[extra_key]
-        from diffusers import ControlNetModel
+        import diffusers
 
+        # The ControlNet class of the base's family (SD 1.x/2.x and SDXL share one).
+        cls = getattr(diffusers, controlnet_class(base.pipe))
         if status is not None:
             status(f"loading ControlNet {model}")
         source = self.resolve(model, role)
+        dtype = self._torch_dtype()
         try:
             if source.kind == "hub" and (local := self._local_only(source, model, role)) is not None:
-                module = ControlNetModel.from_pretrained(local, dtype=self._torch_dtype())
+                module = cls.from_pretrained(local, dtype=dtype)
             elif source.kind == "hub":
                 module = watch_download(
                     source.location,
                     progress,
-                    lambda: ControlNetModel.from_pretrained(
-                        source.location, revision=source.revision, dtype=self._torch_dtype()
-                    ),
+                    lambda: cls.from_pretrained(source.location, revision=source.revision, dtype=dtype),
                 )
             elif source.kind == "folder":
-                module = ControlNetModel.from_pretrained(source.location, dtype=self._torch_dtype())
+                self._check_controlnet_class(base, Path(source.location), cls.__name__, model)
+                module = cls.from_pretrained(source.location, dtype=dtype)
             elif source.kind == "safetensors":
                 path = link_with_suffix(
                     Path(source.location), ".safetensors", private_dir(self.settings, LINKS_DIR)
                 )
-                module = ControlNetModel.from_single_file(str(path), dtype=self._torch_dtype())
+                module = cls.from_single_file(str(path), dtype=dtype)
             else:
                 raise ModelUnavailable(
                     f"refusing to load {source.location!r}: pickle ControlNet checkpoints are not supported"
@@ -580,6 +620,34 @@ class ModelManager:
         with self.cache.lock:
             base.extras[extra_key] = module
         return module
+
+    @staticmethod
+    def _check_controlnet_class(base: CachedModel, folder: Path, expected: str, name: str) -> None:
+        """Refuse a ControlNet folder of another family's ControlNet class, naming both."""
+        import json
+
+        try:
+            found = str(json.loads((folder / "config.json").read_text()).get("_class_name", ""))
+        except (OSError, ValueError):
+            return  # not a model folder: the loader says so
+        if found and found != expected:
+            _refuse_controlnet(base, name, CONTROLNET_CLASSES.get(found, found))
+
+
+def controlnet_class(pipe: Any) -> str:
+    """The name of the diffusers ControlNet class the family of ``pipe`` takes."""
+    family = family_of_pipeline(pipe)
+    key = traits(family).key if family is not None else "stable-diffusion"
+    return next((cls for cls, keys in _CONTROLNET_KEYS.items() if key in keys), "ControlNetModel")
+
+
+def _refuse_controlnet(base: CachedModel, name: str, theirs: str) -> None:
+    family = family_of_pipeline(base.pipe)
+    ours = family.title if family is not None else type(base.pipe).__name__
+    raise ModelUnavailable(
+        f"ControlNet {name!r} was made for {theirs} but the base model {base.source.location!r} is {ours}; "
+        f"pick a ControlNet made for {ours}"
+    )
 
 
 _DEFAULT_MANAGERS: dict[str, ModelManager] = {}

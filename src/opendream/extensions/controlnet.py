@@ -25,7 +25,7 @@ from opendream.fields import (
     Seed,
     Steps,
 )
-from opendream.pipelines import check_inputs, controlnet_identity, run_controlnet, side_check
+from opendream.pipelines import check_inputs, controlnet_identity, family_defaults, run_controlnet, side_check
 
 Threshold = Annotated[int, Field(ge=0, le=255, description="Canny hysteresis threshold (0-255)")]
 
@@ -70,6 +70,7 @@ def canny_edges(
     title="ControlNet (Canny)",
     category="control",
     identity=controlnet_identity("controlnet_canny"),
+    defaults=family_defaults("dream"),
 )
 def controlnet_canny(
     image: ImageLayer,

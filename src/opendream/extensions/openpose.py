@@ -28,7 +28,7 @@ from opendream.fields import (
     Seed,
     Steps,
 )
-from opendream.pipelines import check_inputs, controlnet_identity, run_controlnet, side_check
+from opendream.pipelines import check_inputs, controlnet_identity, family_defaults, run_controlnet, side_check
 
 Point = tuple[float, float]
 #: MediaPipe landmark index for each OpenPose keypoint (nose, neck, right arm, left arm,
@@ -123,6 +123,7 @@ def detect_pose(
     title="ControlNet (OpenPose)",
     category="control",
     identity=controlnet_identity("controlnet_openpose"),
+    defaults=family_defaults("dream"),
 )
 def controlnet_openpose(
     image: ImageLayer,
