@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
-from opendream.core.errors import InvalidParams
+from opendream.core.errors import InvalidParams, OpFailed
 from opendream.fields import MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MIN_SIDE
 from opendream.images import pad_to_multiple, pipeline_images
 
@@ -258,9 +258,17 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
 
     import torch
 
+    arguments = fit_arguments(pipe, op, kwargs)
     with torch.inference_mode():
-        result = pipe(**fit_arguments(pipe, op, kwargs), output_type="np", callback_on_step_end=on_step_end)
-    return pipeline_images(result.images, op)
+        result = pipe(**arguments, output_type="np", callback_on_step_end=on_step_end)
+    images = pipeline_images(result.images, op)
+    asked = (arguments.get("width"), arguments.get("height"))
+    if None not in asked and any(image.size != asked for image in images):
+        # A pipeline that rounds a size it does not take would make the op crop past the edge.
+        raise OpFailed(
+            f"{op}: the pipeline made {images[0].width}x{images[0].height}, not the {asked[0]}x{asked[1]} asked for"
+        )
+    return images
 
 
 def takes(pipe: Any, argument: str) -> bool:

@@ -31,7 +31,13 @@ _PIPELINES: dict[str, tuple[str, str]] = {
     "StableDiffusionXLImg2ImgPipeline": ("sdxl", "normal"),
     "StableDiffusionXLInpaintPipeline": ("sdxl", "inpaint"),
     "StableDiffusionXLInstructPix2PixPipeline": ("sdxl", "pix2pix"),
+    # The ControlNet pipelines of each family (for the family of a derived pipeline).
     "StableDiffusionControlNetPipeline": ("sd1", "normal"),
+    "StableDiffusionXLControlNetPipeline": ("sdxl", "normal"),
+    "StableDiffusion3ControlNetPipeline": ("sd3", "normal"),
+    "FluxControlNetPipeline": ("flux1", "normal"),
+    "QwenImageControlNetPipeline": ("qwen-image", "normal"),
+    "ZImageControlNetPipeline": ("z-image", "normal"),
     "StableDiffusion3Pipeline": ("sd3", "normal"),
     "StableDiffusion3Img2ImgPipeline": ("sd3", "normal"),
     "StableDiffusion3InpaintPipeline": ("sd3", "normal"),
