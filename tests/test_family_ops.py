@@ -349,3 +349,22 @@ def test_a_pipeline_that_rounds_the_size_fails_instead_of_a_cropped_picture(fami
     pipe = run_instance(manager.get("txt2img", str(family_dirs["flux1"])))
     with pytest.raises(OpFailed, match=r"dream: the pipeline made 48x48, not the 56x48 asked for"):
         run_pipeline(None, pipe, "dream", prompt="a", width=56, height=48, num_inference_steps=1)
+
+
+def test_large_pictures_decode_tile_by_tile_without_touching_the_cached_vae(
+    tiny_dir, tiny_settings, manager
+) -> None:
+    """Above ``vae_tiling_pixels`` the run decodes through a tiling view of the VAE (the tiny
+    VAE's tiles are 512 px); the cached pipeline's VAE stays untiled for other runs."""
+    params = {"prompt": "a", "width": 768, "height": 576, "steps": 1, "seed": 3}
+    (whole,) = run_op("dream", params, {}, manager, tiny_settings)
+    tiling = tiny_settings.model_copy(update={"vae_tiling_pixels": 512 * 512})
+    (tiled,) = run_op("dream", params, {}, manager, tiling)
+    (again,) = run_op("dream", params, {}, manager, tiling)
+    assert np.array_equal(pixels(tiled), pixels(again)), "the rule depends on the size alone"
+    assert not np.array_equal(pixels(whole), pixels(tiled)), "decoded in tiles"
+    assert np.abs(pixels(whole).astype(int) - pixels(tiled).astype(int)).mean() < 20, "the same picture"
+    assert not manager.get("txt2img").vae.use_tiling
+    (small,) = run_op("dream", {**params, "width": 512, "height": 512}, {}, manager, tiling)
+    (small_whole,) = run_op("dream", {**params, "width": 512, "height": 512}, {}, manager, tiny_settings)
+    assert np.array_equal(pixels(small), pixels(small_whole)), "at the threshold: not tiled"

@@ -6,6 +6,7 @@ only, so importing this module stays cheap."""
 
 from __future__ import annotations
 
+import copy
 import inspect
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
@@ -259,6 +260,7 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
     import torch
 
     arguments = fit_arguments(pipe, op, kwargs)
+    tile_large_decodes(pipe, arguments, _setting(ctx, "vae_tiling_pixels"))
     with torch.inference_mode():
         result = pipe(**arguments, output_type="np", callback_on_step_end=on_step_end)
     images = pipeline_images(result.images, op)
@@ -269,6 +271,29 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
             f"{op}: the pipeline made {images[0].width}x{images[0].height}, not the {asked[0]}x{asked[1]} asked for"
         )
     return images
+
+
+def _setting(ctx: Context | None, name: str) -> Any:
+    """The application setting ``name`` of the run (its default when run without settings)."""
+    from opendream.settings import Settings
+
+    settings = getattr(ctx, "settings", None)
+    return getattr(settings, name) if settings is not None else Settings.model_fields[name].default
+
+
+def tile_large_decodes(pipe: Any, arguments: dict[str, Any], above: int) -> None:
+    """Give the per-run ``pipe`` a tiling view of its VAE when the picture has more than
+    ``above`` pixels (0: never): a 2048 px decode needs gigabytes at once, tiles a fraction.
+    The view shares the VAE's weights; the cached pipeline's VAE stays untiled, so concurrent
+    runs of other sizes are not affected, and the rule depends on the size alone (replays match)."""
+    vae = getattr(pipe, "vae", None)
+    width, height = arguments.get("width"), arguments.get("height")
+    if not above or vae is None or not hasattr(vae, "enable_tiling") or not width or not height:
+        return
+    if width * height > above:
+        tiled = copy.copy(vae)  # a new module object over the same submodules and weights
+        tiled.enable_tiling()
+        pipe.vae = tiled
 
 
 def takes(pipe: Any, argument: str) -> bool:

@@ -52,6 +52,11 @@ class Settings(BaseSettings):
     api_docs: bool = Field(
         False, description="Serve Swagger UI at /api/docs (it loads its script from a CDN)"
     )
+    vae_tiling_pixels: int = Field(
+        1536 * 1536,
+        ge=0,
+        description="Decode pictures of more pixels than this tile by tile (less memory, seams blended); 0 = never",
+    )
     pixel_budget: int = Field(
         2**30,
         ge=1,
