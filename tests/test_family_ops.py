@@ -283,9 +283,13 @@ def test_controlnet_on_an_sdxl_base_takes_an_sdxl_controlnet(
         manager.get("controlnet", str(family_dirs["chroma"]), controlnet=sd_controlnet)
 
 
-#: family -> the transformer's class and how its ControlNet class is made from it. (SD 3's
-#: ControlNet pipeline runs, but in diffusers 0.42 two runs with one seed differ, even raw.)
+#: family -> the transformer's class and how its ControlNet class is made from it.
 CONTROLNETS = {
+    "sd3": (
+        "SD3Transformer2DModel",
+        "SD3ControlNetModel",
+        {"num_layers": 1, "num_extra_conditioning_channels": 0},
+    ),
     "flux1": ("FluxTransformer2DModel", "FluxControlNetModel", {"num_layers": 1, "num_single_layers": 1}),
     "qwen-image": ("QwenImageTransformer2DModel", "QwenImageControlNetModel", {"num_layers": 1}),
 }
@@ -329,7 +333,9 @@ def test_controlnet_on_a_transformer_base_takes_its_familys_controlnet(
     (result,) = run_op("controlnet_canny", params, {"image": ImageLayer(edges)}, manager, tiny_settings)
     (again,) = run_op("controlnet_canny", params, {"image": ImageLayer(edges)}, manager, tiny_settings)
     assert result.image.size == (56, 40), "padded to 16 for the model, cropped back"
-    assert np.array_equal(pixels(result), pixels(again))
+    # SD 3's ControlNet pipeline gives other pixels for one seed in diffusers 0.42, even called
+    # raw: it runs, but its layers do not replay exactly (README).
+    assert np.array_equal(pixels(result), pixels(again)) or family == "sd3"
     blank = ImageLayer(Image.new("RGB", (56, 40)))
     (unsteered,) = run_op("controlnet_canny", params, {"image": blank}, manager, tiny_settings)
     assert not np.array_equal(pixels(result), pixels(unsteered)), "the control picture steers it"
