@@ -7,13 +7,15 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import BaseModel, ConfigDict, Field
 
 MIN_SIDE, MAX_SIDE = 64, 2048  # pixels; Stable Diffusion works on multiples of 8
 MAX_PROMPT = 4000
 MAX_STEPS = 150
 MAX_GUIDANCE = 30
 MAX_SEED = 2**32 - 1
+MAX_LORAS = 8
+MAX_LORA_WEIGHT = 4.0
 
 
 def canvas_side(side: Literal["width", "height"]) -> Any:
@@ -65,6 +67,31 @@ Strength = Annotated[float, Field(gt=0, le=1, description="How much to change (1
 #: The samplers ``opendream.pipelines.make_scheduler`` builds; ``default``: the model's own
 #: (the only one a flow-matching model such as Flux or SD 3 takes).
 SchedulerName = Literal["euler_a", "euler", "dpmpp_2m", "ddim", "unipc", "default"]
+
+
+class LoraRef(BaseModel):
+    """One LoRA of a run: which, and how strongly (0 = not at all, negative = the opposite)."""
+
+    model_config = ConfigDict(extra="forbid", title="LoRA")
+
+    model: str = Field(
+        min_length=1,
+        max_length=1000,
+        description="A .safetensors LoRA (A1111/Kohya, ComfyUI or diffusers format) or a hub repo id",
+    )
+    weight: float = Field(1.0, ge=-MAX_LORA_WEIGHT, le=MAX_LORA_WEIGHT, description="Strength")
+
+
+#: The LoRAs of a generation op, applied to its model for the run only (an op receives each
+#: as a ``{"model", "weight"}`` dict; ``opendream.pipelines.pipeline`` takes them so).
+Loras = Annotated[
+    list[LoraRef],
+    Field(
+        max_length=MAX_LORAS,
+        description="LoRAs applied to the model for this layer",
+        json_schema_extra={"x-opendream-widget": "loras"},
+    ),
+]
 
 # ControlNet ops (``controlnet_canny``, ``controlnet_openpose``) share these.
 ControlNetBase = Annotated[

@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import copy
 import inspect
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from PIL import Image
 
 from opendream.core.errors import InvalidParams, OpFailed
-from opendream.fields import MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MIN_SIDE
+from opendream.fields import MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MIN_SIDE, LoraRef
 from opendream.images import pad_to_multiple, pipeline_images
 
 if TYPE_CHECKING:
@@ -48,14 +49,18 @@ def manager_for(ctx: Context | None) -> ModelManager:
 
 def model_identity(role: str, **more: tuple[str, str]) -> Callable[[dict, Any], dict]:
     """An ``identity=`` hook for ``@opendream.op``: the exact weights the recipe's ``model``
-    resolves to (an empty one: the default of ``role``), so new weights invalidate cached
-    results. ``more`` names other weights, e.g. ``controlnet=("controlnet_model", role)``:
+    resolves to (an empty one: the default of ``role``) and of its ``loras``, so new weights
+    invalidate cached results. ``more`` names other weights, e.g. ``controlnet=("controlnet_model", role)``:
     the key, the parameter naming them and their role."""
     weights = {"model": ("model", role), **more}
 
     def hook(params: dict, ctx: Any) -> dict:
         manager = manager_for(ctx)
-        return {key: manager.identity(str(params.get(p) or ""), r) for key, (p, r) in weights.items()}
+        found = {key: manager.identity(str(params.get(p) or ""), r) for key, (p, r) in weights.items()}
+        loras = lora_pairs(params.get("loras") or [])
+        if loras:  # a LoRA's file is part of the result, as the model's is
+            found["loras"] = [manager.identity(name, "lora") for name, _ in loras]
+        return found
 
     return hook
 
@@ -102,10 +107,35 @@ def pipeline(
     model: str,
     role: str,
     scheduler: str | None = None,
+    loras: Sequence[LoraRef | dict[str, Any]] = (),
     **options: Any,
 ) -> Any:
-    """A per-run instance of the cached pipeline (see ``run_instance``), ready to call."""
-    return run_instance(cached_pipeline(ctx, kind, model, role, **options), scheduler)
+    """A per-run instance of the cached pipeline (see ``run_instance``), ready to call, with
+    ``loras`` (``opendream.fields.Loras``) loaded into its base and applied by ``run_pipeline``
+    for this run only."""
+    cached = cached_pipeline(ctx, kind, model, role, **options)
+    pairs = lora_pairs(loras)
+    manager = manager_for(ctx)
+    watch = {"progress": ctx.download_progress, "status": ctx.status} if ctx is not None else {}
+    instance = run_instance(cached, scheduler)
+    instance._opendream_adapters = manager.adapters(cached, pairs, **watch)
+    if ctx is not None and pairs:
+        ctx.environment["loras"] = [
+            {"model": name, "weight": weight, **manager.identity(name, "lora")} for name, weight in pairs
+        ]
+    return instance
+
+
+def lora_pairs(loras: Sequence[LoraRef | dict[str, Any]]) -> list[tuple[str, float]]:
+    """``(model, weight)`` of each LoRA (validated ``LoraRef`` s or their dicts); a LoRA listed
+    twice is a ``ValueError``."""
+    pairs = [(ref.model.strip(), ref.weight) for ref in (LoraRef.model_validate(x) for x in loras)]
+    seen: set[str] = set()
+    for name, _ in pairs:
+        if name in seen:
+            raise ValueError(f"`loras` lists {name!r} twice; give it once, with the weight wanted")
+        seen.add(name)
+    return pairs
 
 
 def check_inputs(op: str, **checks: tuple[bool, str]) -> None:
@@ -261,7 +291,8 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
 
     arguments = fit_arguments(pipe, op, kwargs)
     tile_large_decodes(pipe, arguments, _setting(ctx, "vae_tiling_pixels"))
-    with torch.inference_mode():
+    adapters = getattr(pipe, "_opendream_adapters", None)
+    with adapters.applied(pipe) if adapters is not None else nullcontext(), torch.inference_mode():
         result = pipe(**arguments, output_type="np", callback_on_step_end=on_step_end)
     images = pipeline_images(result.images, op)
     asked = (arguments.get("width"), arguments.get("height"))
@@ -367,6 +398,7 @@ def run_controlnet(
     controlnet_model: str,
     scheduler: str,
     seed: int,
+    loras: Sequence[LoraRef | dict[str, Any]] = (),
     **kwargs: Any,
 ) -> Image.Image:
     """Draw with a ControlNet txt2img pipeline of the base's family (SD 1.x/2.x, SDXL, SD 3,
@@ -375,7 +407,9 @@ def run_controlnet(
     ``controlnet_model`` (e.g. ``controlnet_canny``); ``kwargs`` go to the pipeline (prompt,
     steps, ``controlnet_conditioning_scale``...). Progress, previews and cancel as ``run_pipeline``."""
     controlnet = manager_for(ctx).model_for(controlnet_model, role)
-    pipe = pipeline(ctx, "controlnet", model, "dream", scheduler, controlnet=controlnet, controlnet_role=role)
+    pipe = pipeline(
+        ctx, "controlnet", model, "dream", scheduler, loras, controlnet=controlnet, controlnet_role=role
+    )
     padded = pad_to_multiple(control, size_multiple(pipe), fill="zero")
     # SD's ControlNet pipelines take the control picture as ``image``; the others, as ``control_image``.
     control_argument = "control_image" if takes(pipe, "control_image") else "image"

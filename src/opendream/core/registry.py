@@ -429,7 +429,19 @@ def _check_param_type(annotation: Any) -> bool:
     if origin in (Union, types.UnionType):
         args = [a for a in typing.get_args(annotation) if a is not type(None)]
         return len(args) == 1 and _check_param_type(args[0])
+    if origin is list:  # a list of flat records, e.g. LoRAs: [{"model": ..., "weight": ...}]
+        (item,) = typing.get_args(annotation) or (None,)
+        return _is_flat_record(item)
     return False
+
+
+def _is_flat_record(annotation: Any) -> bool:
+    """A pydantic model whose fields are all allowed scalar parameter types."""
+    return (
+        inspect.isclass(annotation)
+        and issubclass(annotation, pydantic.BaseModel)
+        and all(_check_param_type(f.annotation) for f in annotation.model_fields.values())
+    )
 
 
 def _infer_from_default(default: Any, compat: bool) -> Any:
@@ -505,7 +517,8 @@ def build_spec(
         if not _check_param_type(annotation):
             raise fail(
                 f"parameter {pname!r} has unsupported type {annotation!r}; use str, int, float, bool, "
-                "Literal, Enum, Optional, Annotated[..., Field(...)] or a layer type"
+                "Literal, Enum, Optional, Annotated[..., Field(...)], a list of pydantic models of those, "
+                "or a layer type"
             )
         default = param.default
         if pname == "device":

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from opendream.core.errors import Cancelled, ConsentRequired, ModelUnavailable
+from opendream.diffusion.adapters import Adapters
 from opendream.diffusion.catalog import local_models
 from opendream.diffusion.families import (
     FAMILY_NAMES,
@@ -287,6 +288,88 @@ class ModelManager:
                 CachedModel(key=key, source=source, pipe=loaded, nbytes=module_bytes(parts), role=role)
             )
             return loaded
+
+    def adapters(
+        self,
+        pipe: Any,
+        loras: list[tuple[str, float]],
+        *,
+        progress: DownloadProgress | None = None,
+        status: Status | None = None,
+    ) -> Adapters:
+        """The LoRAs ``(model, weight)`` for a run of ``pipe`` (a pipeline ``get`` returned),
+        each loaded into its base once, as a disabled adapter; ``Adapters.applied`` turns them
+        on for the run. A LoRA that cannot be had or does not fit the base is
+        ``ModelUnavailable`` naming both, and leaves no adapter behind."""
+        base = self.cache.entry_of(pipe)
+        if base is None:
+            raise ValueError("`pipe` is not a pipeline of this manager")
+        names = [self._adapter(base, model, progress, status) for model, _ in loras]
+        return Adapters(
+            base.adapter_lock, [(name, weight) for name, (_, weight) in zip(names, loras, strict=True)]
+        )
+
+    def _adapter(
+        self, base: CachedModel, model: str, progress: DownloadProgress | None, status: Status | None
+    ) -> str:
+        import hashlib
+        import json
+
+        source = self.resolve(model, "lora")
+        name = (
+            "lora_" + hashlib.sha256(json.dumps(identity(source), sort_keys=True).encode()).hexdigest()[:16]
+        )
+        key = ("lora", name)
+        with self.cache.lock:
+            if key in base.extras:
+                return name
+        if source.kind not in ("safetensors", "hub"):
+            raise ModelUnavailable(
+                f"LoRA {model!r} is a {source.kind}; a LoRA is a .safetensors file or a hub repo id. "
+                + how_to_provide(model, "lora")
+            )
+        if not hasattr(base.pipe, "load_lora_weights"):
+            raise ModelUnavailable(f"{_title(base)} pipelines take no LoRA (LoRA {model!r})")
+        if status is not None:
+            status(f"loading LoRA {model}")
+        with base.adapter_lock.exclusive():
+            with self.cache.lock:
+                if key in base.extras:  # another run loaded it while this one waited
+                    return name
+            try:
+                if source.kind == "safetensors":
+                    from safetensors.torch import load_file
+
+                    weights: Any = load_file(source.location)
+                elif local := self._local_only(source, model, "lora"):
+                    weights = str(local)
+                else:
+                    weights = watch_download(source.location, progress, lambda: _hub_lora(source))
+            except (Cancelled, ConsentRequired):
+                raise
+            except Exception as exc:
+                raise load_failure(f"LoRA {model!r}", source, exc, how_to_provide(model, "lora")) from exc
+            try:
+                base.pipe.load_lora_weights(weights, adapter_name=name)
+            except Exception as exc:
+                self._drop_adapter(base, name)
+                why = "its layers have other shapes" if "size mismatch" in str(exc) else short_reason(exc)
+                raise ModelUnavailable(
+                    f"LoRA {model!r} does not fit the {_title(base)} model {base.source.location!r} ({why}): "
+                    f"pick a LoRA made for {_title(base)}"
+                ) from exc
+            base.pipe.disable_lora()  # on only for the runs that ask for it
+            self.stats["loads"] += 1
+            with self.cache.lock:
+                base.extras[key] = name
+        return name
+
+    @staticmethod
+    def _drop_adapter(base: CachedModel, name: str) -> None:
+        """Remove what a failed load left of adapter ``name``, so the base stays clean."""
+        loaded = {n for names in base.pipe.get_list_adapters().values() for n in names}
+        if name in loaded:
+            base.pipe.delete_adapters(name)
 
     def evict(self, model: str | None = None, role: str = "dream") -> int:
         """Drop one model (or every model when ``model`` is None) and free its memory; returns
@@ -648,6 +731,18 @@ def _refuse_controlnet(base: CachedModel, name: str, theirs: str) -> None:
         f"ControlNet {name!r} was made for {theirs} but the base model {base.source.location!r} is {ours}; "
         f"pick a ControlNet made for {ours}"
     )
+
+
+def _title(base: CachedModel) -> str:
+    family = family_of_pipeline(base.pipe)
+    return family.title if family is not None else type(base.pipe).__name__
+
+
+def _hub_lora(source: Source) -> str:
+    """The local folder of a LoRA repo, downloaded into the Hugging Face cache."""
+    from huggingface_hub import snapshot_download
+
+    return snapshot_download(source.location, revision=source.revision)
 
 
 _DEFAULT_MANAGERS: dict[str, ModelManager] = {}

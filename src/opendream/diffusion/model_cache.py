@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from opendream.diffusion.adapters import SharedExclusiveLock
 from opendream.diffusion.model_sources import Source
 
 log = logging.getLogger("opendream.diffusion.manager")
@@ -33,6 +34,8 @@ class CachedModel:
     extras: dict[tuple, Any] = field(default_factory=dict)
     nbytes: int = 0
     role: str | None = None  # set for a model ``load`` made (not a pipeline)
+    #: Held by every run on the base: shared without LoRAs, exclusive with (``adapters.py``).
+    adapter_lock: SharedExclusiveLock = field(default_factory=SharedExclusiveLock)
 
 
 def module_bytes(modules: list[Any]) -> int:
@@ -126,6 +129,21 @@ class ModelCache:
                 evicted = True
         if evicted:
             self._free()
+
+    def entry_of(self, pipe: Any) -> CachedModel | None:
+        """The entry one of whose pipelines ``pipe`` is (or shares its modules with)."""
+        with self.lock:
+            for entry in self._entries.values():
+                modules = {
+                    id(m) for p in entry.pipelines.values() for m in p.components.values() if m is not None
+                }
+                if any(
+                    id(m) in modules
+                    for m in getattr(pipe, "components", {}).values()
+                    if hasattr(m, "parameters")
+                ):
+                    return entry
+        return None
 
     def evict(self, location: str | None = None) -> int:
         """Drop the entries of ``location`` (every entry when ``None``) and free their memory;

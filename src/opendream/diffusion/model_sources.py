@@ -42,9 +42,11 @@ def how_to_provide(model: str, role: str | None = None) -> str:
     declared = get_role(role) if role else None
     env = declared.env if declared else "OPENDREAM_<ROLE>_MODEL"
     form = declared.form if declared else DIFFUSERS_FORM
+    download = f"`huggingface-cli download {model if _HUB_ID.match(model) else '<repo id>'}`"
+    if declared is not None and not declared.default:  # a role with no default model (LoRAs)
+        return f"Provide it as {form}, or download it with {download}."
     return (
-        f"Provide it as {form}, or download it with "
-        f"`huggingface-cli download {model if _HUB_ID.match(model) else '<repo id>'}` "
+        f"Provide it as {form}, or download it with {download} "
         f"(then set {env} to the repo id, folder or file), or start with --tiny-models for offline tests."
     )
 

@@ -41,6 +41,13 @@ ROLES = {
     )
     for name, kind in _TINY_KINDS.items()
 }
+ROLES["lora"] = declare_role(
+    ModelRole(
+        "lora",
+        default="",
+        form="a .safetensors LoRA file (A1111/Kohya, ComfyUI or diffusers format) or a hub repo id",
+    )
+)
 ROLES["edit"] = declare_role(
     ModelRole("edit", default=Settings.model_fields["edit_model"].default, tiny=_tiny_editor)
 )

@@ -20,6 +20,7 @@ from opendream.fields import (
     ControlNetModel,
     ControlNetScheduler,
     Guidance,
+    Loras,
     NegativePrompt,
     Prompt,
     Seed,
@@ -93,6 +94,7 @@ def controlnet_canny(
     seed: Seed = 42,
     model: ControlNetBase = "",
     controlnet_model: ControlNetModel = "",
+    loras: Loras = [],  # noqa: B006 (validated params are copies; never mutated)
     ctx: Context = None,
 ) -> ImageLayer:
     """Draw ``prompt`` following the edges of ``image``.
@@ -126,6 +128,7 @@ def controlnet_canny(
         role="controlnet_canny",
         model=model,
         controlnet_model=controlnet_model,
+        loras=loras,
         scheduler=scheduler,
         seed=seed,
         prompt=prompt,

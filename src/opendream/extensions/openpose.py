@@ -23,6 +23,7 @@ from opendream.fields import (
     ControlNetModel,
     ControlNetScheduler,
     Guidance,
+    Loras,
     NegativePrompt,
     Prompt,
     Seed,
@@ -144,6 +145,7 @@ def controlnet_openpose(
     seed: Seed = 42,
     model: ControlNetBase = "",
     controlnet_model: ControlNetModel = "",
+    loras: Loras = [],  # noqa: B006 (validated params are copies; never mutated)
     ctx: Context = None,
 ) -> ImageLayer:
     """Draw ``prompt`` with a person in the pose of ``image``.
@@ -165,6 +167,7 @@ def controlnet_openpose(
         role="controlnet_openpose",
         model=model,
         controlnet_model=controlnet_model,
+        loras=loras,
         scheduler=scheduler,
         seed=seed,
         prompt=prompt,

@@ -13,6 +13,7 @@ from opendream.fields import (
     MAX_STEPS,
     Guidance,
     Height,
+    Loras,
     Model,
     NegativePrompt,
     Prompt,
@@ -55,6 +56,7 @@ def dream(
     seed: Seed = 42,
     num_images: Annotated[int, Field(ge=1, le=MAX_IMAGES, description="Each image becomes a layer")] = 1,
     model: Model = "",
+    loras: Loras = [],  # noqa: B006 (validated params are copies; never mutated)
     ctx: Context = None,
 ) -> list[ImageLayer]:
     """Generate images from a text prompt.
@@ -90,7 +92,7 @@ def dream(
     )
 
     # 2. Get the pipeline (loaded once by the model manager) and a per-run instance
-    pipe = pipeline(ctx, "txt2img", model, "dream", scheduler)
+    pipe = pipeline(ctx, "txt2img", model, "dream", scheduler, loras)
 
     # 3. Denoise at the sides the model takes (a multiple of 16 for Flux ...), reporting
     #    progress and honouring cancel

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import opendream
 from opendream import Context, ImageLayer
-from opendream.fields import MAX_GUIDANCE, MAX_STEPS, MIN_SIDE, Guidance, Model, Seed, Steps, text
+from opendream.fields import MAX_GUIDANCE, MAX_STEPS, MIN_SIDE, Guidance, Loras, Model, Seed, Steps, text
 from opendream.images import pad_to_multiple
 from opendream.pipelines import (
     MAX_INPUT_SIDE,
@@ -38,6 +38,7 @@ def edit(
     guidance_scale: Guidance = 2.5,
     seed: Seed = 42,
     model: Model = "",
+    loras: Loras = [],  # noqa: B006 (validated params are copies; never mutated)
     ctx: Context = None,
 ) -> ImageLayer:
     """Change ``image_layer`` as ``instruction`` says, keeping what it does not mention.
@@ -66,7 +67,7 @@ def edit(
 
     # 2. Get the editing pipeline; pad the picture to the sides it takes (Flux.2 takes no
     #    reference under 64 px a side)
-    pipe = pipeline(ctx, "edit", model, "edit")
+    pipe = pipeline(ctx, "edit", model, "edit", loras=loras)
     image = pad_to_multiple(source.convert("RGB"), size_multiple(pipe), at_least=MIN_SIDE)
 
     # 3. Denoise at the picture's own size: Kontext would otherwise resize the reference to

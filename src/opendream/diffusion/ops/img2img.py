@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import opendream
 from opendream import Context, ImageLayer
-from opendream.fields import Guidance, Model, NegativePrompt, Prompt, ScaledSteps, Seed, Strength
+from opendream.fields import Guidance, Loras, Model, NegativePrompt, Prompt, ScaledSteps, Seed, Strength
 from opendream.images import pad_to_multiple
 from opendream.pipelines import (
     check_image_to_image,
@@ -33,6 +33,7 @@ def img2img(
     guidance_scale: Guidance = 7.5,
     seed: Seed = 42,
     model: Model = "",
+    loras: Loras = [],  # noqa: B006 (validated params are copies; never mutated)
     ctx: Context = None,
 ) -> ImageLayer:
     """Redraw ``image_layer`` following ``prompt``.
@@ -53,7 +54,7 @@ def img2img(
     check_image_to_image("img2img", (width, height), strength, steps, guidance_scale)
 
     # 2. Get the pipeline (shares the dream model's weights)
-    pipe = pipeline(ctx, "img2img", model, "dream")
+    pipe = pipeline(ctx, "img2img", model, "dream", loras=loras)
 
     # 3. Prepare the input (RGB, padded to the sides the model takes) and denoise
     image = pad_to_multiple(image_layer.get_image().convert("RGB"), size_multiple(pipe))

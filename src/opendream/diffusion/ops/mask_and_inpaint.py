@@ -10,7 +10,7 @@ from PIL import Image
 import opendream
 from opendream import Context, Field, ImageLayer, MaskLayer
 from opendream.diffusion.ops._original import from_original
-from opendream.fields import Guidance, Model, NegativePrompt, ScaledSteps, Seed, Strength, text
+from opendream.fields import Guidance, Loras, Model, NegativePrompt, ScaledSteps, Seed, Strength, text
 from opendream.images import pad_to_multiple
 from opendream.pipelines import (
     check_image_to_image,
@@ -49,6 +49,7 @@ def mask_and_inpaint(
     seed: Seed = 42,
     mask_feather: Annotated[int, Field(ge=0, le=MAX_FEATHER, description="Soft edge width in pixels")] = 4,
     model: Model = "",
+    loras: Loras = [],  # noqa: B006 (validated params are copies; never mutated)
     ctx: Context = None,
 ) -> ImageLayer:
     """Repaint the white part of ``mask_layer`` in ``image_layer`` following ``prompt``.
@@ -93,7 +94,7 @@ def mask_and_inpaint(
         return ImageLayer(image=original.copy())
 
     # 3. Get the inpainting pipeline, and pad both to the sides it takes
-    pipe = pipeline(ctx, "inpaint", model, "inpaint")
+    pipe = pipeline(ctx, "inpaint", model, "inpaint", loras=loras)
     image = pad_to_multiple(original.convert("RGB"), size_multiple(pipe), fill="edge")
     model_mask = pad_to_multiple(mask, size_multiple(pipe), fill="zero")
 

@@ -1,0 +1,76 @@
+"""LoRA adapters on a cached base model, applied for one run at a time.
+
+A LoRA is loaded once into the base's shared modules (diffusers' ``load_lora_weights``, peft)
+as a named adapter and left disabled. A run with LoRAs holds its base exclusively, enables its
+adapters with their weights, denoises and disables them again; a run without LoRAs holds the
+base shared with other such runs and so always sees the clean base. Two jobs with different
+LoRAs on one base therefore never see each other's adapters: they take turns."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class SharedExclusiveLock:
+    """Many holders at once in ``shared()``, or one alone in ``exclusive()``; a waiting
+    exclusive holder goes before shared ones that come after it (no starvation)."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._shared = 0
+        self._exclusive = False
+        self._waiting = 0
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        with self._cond:
+            self._cond.wait_for(lambda: not self._exclusive and not self._waiting)
+            self._shared += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._shared -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        with self._cond:
+            self._waiting += 1
+            self._cond.wait_for(lambda: not self._exclusive and not self._shared)
+            self._waiting -= 1
+            self._exclusive = True
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._exclusive = False
+                self._cond.notify_all()
+
+
+@dataclass
+class Adapters:
+    """The adapters one run applies (``(name, weight)``; none: the clean base) and the lock of
+    the base they live in."""
+
+    lock: SharedExclusiveLock
+    active: list[tuple[str, float]] = field(default_factory=list)
+
+    @contextmanager
+    def applied(self, pipe: Any) -> Iterator[None]:
+        """Hold the base for a run of ``pipe`` (a pipeline on it) with these adapters on."""
+        if not self.active:
+            with self.lock.shared():
+                yield
+            return
+        with self.lock.exclusive():
+            pipe.enable_lora()
+            pipe.set_adapters([name for name, _ in self.active], adapter_weights=[w for _, w in self.active])
+            try:
+                yield
+            finally:
+                pipe.disable_lora()
