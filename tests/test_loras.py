@@ -191,3 +191,22 @@ def test_bad_loras_are_refused_before_anything_runs(loras_param, message) -> Non
 def test_a_lora_listed_twice_is_refused(loras, manager, tiny_settings) -> None:
     with pytest.raises((ValueError, OpFailed), match=r"lists .* twice"):
         dream(manager, tiny_settings, (loras["a"], 1.0), (loras["a"], 0.5))
+
+
+def test_a_lora_whose_names_say_another_family_is_refused_before_loading(
+    manager, tiny_settings, tmp_path
+) -> None:
+    import torch
+    from safetensors.torch import save_file
+
+    key = "lora_unet_input_blocks_4_1_transformer_blocks_0_attn2_to_k.lora_down.weight"
+    path = tmp_path / "pony.safetensors"
+    save_file({key: torch.zeros(4, 2048)}, str(path))
+    dream(manager, tiny_settings)
+    loads = manager.stats["loads"]
+    with pytest.raises(
+        (ModelUnavailable, OpFailed),
+        match=r"LoRA '.*pony\.safetensors' was made for SDXL but the model .* is Stable Diffusion 1\.x",
+    ):
+        dream(manager, tiny_settings, (path, 1.0))
+    assert manager.stats["loads"] == loads

@@ -74,3 +74,40 @@ def test_the_local_models_are_listed_with_their_family(catalog_client: TestClien
     sizes = {m["model"]: m["bytes"] for m in answer.json()}
     assert sizes[str(mine / "illustrious.safetensors")] == (mine / "illustrious.safetensors").stat().st_size
     assert all(size > 0 for size in sizes.values())
+
+
+SD1_CROSS = "unet.down_blocks.1.attentions.0.transformer_blocks.0.attn2.to_k.lora_A.weight"
+KOHYA_XL_CROSS = "lora_unet_input_blocks_4_1_transformer_blocks_0_attn2_to_k.lora_down.weight"
+FLUX_LORA = "transformer.single_transformer_blocks.0.attn.to_k.lora_A.weight"
+
+
+def test_the_lora_files_of_the_model_folders_with_family_and_triggers(tmp_path: Path) -> None:
+    mine = tmp_path / "mine"
+    (mine / "Lora").mkdir(parents=True)
+    save_file({SD1_CROSS: torch.zeros(4, 768)}, str(mine / "Lora" / "ink.safetensors"))
+    tags = {"1_ink": {"ink wash": 30, "monochrome": 12}, "2_extra": {"ink wash": 5, "brush": 20}}
+    save_file(
+        {KOHYA_XL_CROSS: torch.zeros(4, 2048), "lora_unet_x.alpha": torch.tensor(4.0)},
+        str(mine / "pony-style.safetensors"),
+        metadata={"ss_tag_frequency": json.dumps(tags)},
+    )
+    save_file({FLUX_LORA: torch.zeros(4, 8)}, str(mine / "Lora" / "flux-detail.safetensors"))
+    save_file({SD1: torch.zeros(1, 1)}, str(mine / "dreamshaper.safetensors"))  # a checkpoint
+    (mine / "Lora" / "broken.safetensors").write_bytes(b"\x00\x01")
+    settings = Settings(data_dir=tmp_path / "data", model_dirs=[mine], device="cpu")
+    workspace = Workspace(settings)
+    with TestClient(create_app(settings, workspace=workspace), base_url=BASE) as client:
+        loras = {Path(x["model"]).name: x for x in client.get("/api/loras").json()}
+        models = {Path(x["model"]).name for x in client.get("/api/models").json()}
+    workspace.close()
+    assert set(loras) == {"ink.safetensors", "pony-style.safetensors", "flux-detail.safetensors"}
+    assert (loras["ink.safetensors"]["family"], loras["ink.safetensors"]["title"]) == (
+        "sd1",
+        "Stable Diffusion 1.x",
+    )
+    assert loras["pony-style.safetensors"]["family"] == "sdxl"
+    assert loras["pony-style.safetensors"]["triggers"] == ["ink wash", "brush", "monochrome"]
+    assert loras["flux-detail.safetensors"]["family"] == "flux1"
+    assert "dreamshaper.safetensors" in models and "pony-style.safetensors" not in models, (
+        "LoRAs are not models"
+    )

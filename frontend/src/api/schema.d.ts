@@ -64,6 +64,27 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/loras": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Loras
+         * @description The LoRA files in the model folders and their subfolders, with the family they were
+         *     trained for and their trigger words. Empty without the diffusion extra.
+         */
+        get: operations["list_loras_api_loras_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects": {
         parameters: {
             query?: never;
@@ -906,6 +927,37 @@ export interface components {
             consent: components["schemas"]["ConsentOut"][];
         };
         /**
+         * LocalLoraOut
+         * @description A LoRA file in the model folders (``GET /api/loras``).
+         */
+        LocalLoraOut: {
+            /**
+             * Model
+             * @description What a `loras` entry's `model` takes: the file's path
+             */
+            model: string;
+            /**
+             * Family
+             * @description `sd1`, `sd2`, `sdxl`, `flux1`; null when its names do not say
+             */
+            family: string | null;
+            /**
+             * Title
+             * @description The family for people, e.g. `SDXL`
+             */
+            title: string;
+            /**
+             * Bytes
+             * @description Size on disk
+             */
+            bytes: number;
+            /**
+             * Triggers
+             * @description Its most frequent training tags (Kohya's metadata), if any
+             */
+            triggers: string[];
+        };
+        /**
          * LocalModelOut
          * @description A model available here without a download (``GET /api/models``).
          */
@@ -1637,6 +1689,89 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LocalModelOut"][];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Refused by the Host / Origin checks */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such project, layer, op, job or blob */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict: nothing to undo, or the project changed meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not an allowed image (PNG, JPEG, WebP) or too many pixels */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid fields; `errors` names each one */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_loras_api_loras_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LocalLoraOut"][];
                 };
             };
             /** @description Malformed request */

@@ -1,6 +1,7 @@
 """The models available here without downloading anything, each with its family: pipelines in
 the Hugging Face cache (read with ``huggingface_hub.scan_cache_dir``, which only reads the
-disk), and pipeline folders and single-file checkpoints directly inside the model folders."""
+disk), and pipeline folders and single-file checkpoints directly inside the model folders; and
+the LoRA files in the model folders and their subfolders (``lora_files.py``)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from opendream.diffusion.families import Family, checkpoint_family, family_params, folder_family
+from opendream.diffusion.lora_files import LoraFile, lora_file
 from opendream.diffusion.model_sources import model_roots
 
 
@@ -71,6 +73,19 @@ def _folder_models(root: Path) -> list[LocalModel]:
         if path.is_dir() and (path / "model_index.json").is_file():
             size = sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
             models.append(LocalModel(str(path), "folder", folder_family(path), size))
-        elif path.is_file() and path.suffix.lower() == ".safetensors":
+        elif path.is_file() and path.suffix.lower() == ".safetensors" and lora_file(path) is None:
             models.append(LocalModel(str(path), "safetensors", checkpoint_family(path), path.stat().st_size))
     return models
+
+
+def local_loras(settings: Any) -> list[LoraFile]:
+    """The LoRA files in the model folders and their subfolders (``models/Lora`` …), by name."""
+    found: dict[str, LoraFile] = {}
+    for root in model_roots(settings):
+        if not root.is_dir():
+            continue
+        for path in [*root.glob("*.safetensors"), *root.glob("*/*.safetensors")]:
+            lora = lora_file(path)
+            if lora is not None:
+                found.setdefault(lora.model, lora)
+    return sorted(found.values(), key=lambda lora: lora.model)

@@ -129,8 +129,8 @@ class _Shape:
         self.shape = tuple(shape)
 
 
-def header_shapes(path: Path) -> dict[str, _Shape]:
-    """The tensor names and shapes of a safetensors file, from its header alone."""
+def read_header(path: Path) -> dict[str, Any]:
+    """The JSON header of a safetensors file (its tensors' entries and ``__metadata__``)."""
     with path.open("rb") as f:
         raw = f.read(8)
         if len(raw) < 8:
@@ -138,8 +138,17 @@ def header_shapes(path: Path) -> dict[str, _Shape]:
         (length,) = struct.unpack("<Q", raw)
         if not 2 <= length <= MAX_HEADER_BYTES:
             raise ValueError(f"a safetensors header of {length} bytes")
-        header: dict[str, Any] = json.loads(f.read(length))
-    return {name: _Shape(entry["shape"]) for name, entry in header.items() if name != "__metadata__"}
+        header = json.loads(f.read(length))
+    if not isinstance(header, dict):
+        raise ValueError("not a safetensors header")
+    return header
+
+
+def header_shapes(path: Path) -> dict[str, _Shape]:
+    """The tensor names and shapes of a safetensors file, from its header alone."""
+    return {
+        name: _Shape(entry["shape"]) for name, entry in read_header(path).items() if name != "__metadata__"
+    }
 
 
 def detect_family(source: Source) -> Family | None:

@@ -20,7 +20,7 @@ from typing import Any, Literal, TypeVar
 
 from opendream.core.errors import Cancelled, ConsentRequired, ModelUnavailable
 from opendream.diffusion.adapters import Adapters
-from opendream.diffusion.catalog import local_models
+from opendream.diffusion.catalog import local_loras, local_models
 from opendream.diffusion.families import (
     FAMILY_NAMES,
     Family,
@@ -41,6 +41,7 @@ from opendream.diffusion.loading import (
     short_reason,
     watch_download,
 )
+from opendream.diffusion.lora_files import lora_file
 from opendream.diffusion.model_cache import CachedModel, ModelCache, auto_budget, estimate_bytes, module_bytes
 from opendream.diffusion.model_sources import (
     Source,
@@ -330,6 +331,13 @@ class ModelManager:
             )
         if not hasattr(base.pipe, "load_lora_weights"):
             raise ModelUnavailable(f"{_title(base)} pipelines take no LoRA (LoRA {model!r})")
+        made_for = lora_file(Path(source.location)) if source.kind == "safetensors" else None
+        family = family_of_pipeline(base.pipe)
+        if made_for and made_for.family and family and made_for.family != family.name:
+            raise ModelUnavailable(
+                f"LoRA {model!r} was made for {FAMILY_NAMES.get(made_for.family, made_for.family)} but the model "
+                f"{base.source.location!r} is {family.title}: pick a LoRA made for {family.title}"
+            )
         if status is not None:
             status(f"loading LoRA {model}")
         with base.adapter_lock.exclusive():
@@ -400,6 +408,10 @@ class ModelManager:
     def local_models(self) -> list[dict[str, Any]]:
         """The models available here without a download, with their family (``catalog.py``)."""
         return [m.to_dict() for m in local_models(self.settings)]
+
+    def local_loras(self) -> list[dict[str, Any]]:
+        """The LoRA files in the model folders, with their family and trigger words."""
+        return [lora.to_dict() for lora in local_loras(self.settings)]
 
     # --- internals ------------------------------------------------------------------------
 

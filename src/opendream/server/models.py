@@ -377,6 +377,16 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
+class LocalLoraOut(BaseModel):
+    """A LoRA file in the model folders (``GET /api/loras``)."""
+
+    model: str = Field(description="What a `loras` entry's `model` takes: the file's path")
+    family: str | None = Field(description="`sd1`, `sd2`, `sdxl`, `flux1`; null when its names do not say")
+    title: str = Field(description="The family for people, e.g. `SDXL`")
+    bytes: int = Field(description="Size on disk")
+    triggers: list[str] = Field(description="Its most frequent training tags (Kohya's metadata), if any")
+
+
 class LocalModelOut(BaseModel):
     """A model available here without a download (``GET /api/models``)."""
 

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 import opendream
-from opendream.server.models import ERRORS, HealthOut, LocalModelOut, OpsOut
+from opendream.server.models import ERRORS, HealthOut, LocalLoraOut, LocalModelOut, OpsOut
 from opendream.server.state import ServerState, get_state
 
 router = APIRouter(prefix="/api", tags=["meta"], responses=ERRORS)
@@ -48,3 +48,11 @@ def list_models(state: State) -> list[dict]:
     diffusion extra."""
     models = state.workspace.runtime.models
     return models.local_models() if models is not None else []
+
+
+@router.get("/loras", response_model=list[LocalLoraOut])
+def list_loras(state: State) -> list[dict]:
+    """The LoRA files in the model folders and their subfolders, with the family they were
+    trained for and their trigger words. Empty without the diffusion extra."""
+    models = state.workspace.runtime.models
+    return models.local_loras() if models is not None else []
