@@ -65,8 +65,31 @@ Model = Annotated[
 ]
 Strength = Annotated[float, Field(gt=0, le=1, description="How much to change (1 = ignore the input)")]
 #: The samplers ``opendream.pipelines.make_scheduler`` builds; ``default``: the model's own
-#: (the only one a flow-matching model such as Flux or SD 3 takes).
-SchedulerName = Literal["euler_a", "euler", "dpmpp_2m", "ddim", "unipc", "default"]
+#: (the only one a flow-matching model such as Flux or SD 3 takes); ``lcm``, ``tcd`` and
+#: ``euler_trailing`` are the few-step ones (LCM/TCD LoRAs, Hyper-SD and Lightning).
+SchedulerName = Literal[
+    "euler_a", "euler", "dpmpp_2m", "ddim", "unipc", "lcm", "tcd", "euler_trailing", "default"
+]
+#: What the form offers for few-step models and LoRAs (``@opendream.op(presets=...)``); a
+#: recipe records the values a preset set.
+FEW_STEP_PRESETS = [
+    {
+        "title": "Fast: 4 steps, LCM (LCM models and LoRAs)",
+        "values": {"steps": 4, "guidance_scale": 1.0, "scheduler": "lcm"},
+    },
+    {
+        "title": "Fast: 4 steps, TCD (TCD LoRAs)",
+        "values": {"steps": 4, "guidance_scale": 1.0, "scheduler": "tcd"},
+    },
+    {
+        "title": "Fast: 4 steps, trailing (Hyper-SD, Lightning)",
+        "values": {"steps": 4, "guidance_scale": 1.0, "scheduler": "euler_trailing"},
+    },
+    {
+        "title": "Turbo / schnell: 4 steps, no guidance",
+        "values": {"steps": 4, "guidance_scale": 0.0, "scheduler": "default"},
+    },
+]
 
 
 class LoraRef(BaseModel):

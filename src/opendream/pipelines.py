@@ -218,8 +218,15 @@ def make_scheduler(name: str | None, config: Any) -> Any:
         return diffusers.DDIMScheduler.from_config(config, clip_sample=config.get("clip_sample", False))
     if name == "unipc":
         return diffusers.UniPCMultistepScheduler.from_config(config)
+    if name == "lcm":
+        return diffusers.LCMScheduler.from_config(config)
+    if name == "tcd":
+        return diffusers.TCDScheduler.from_config(config)
+    if name == "euler_trailing":  # the spacing few-step distillations were trained with
+        return diffusers.EulerDiscreteScheduler.from_config(config, timestep_spacing="trailing")
     raise ValueError(
-        f"`scheduler` has to be one of euler_a, euler, dpmpp_2m, ddim, unipc, default but is {name!r}"
+        "`scheduler` has to be one of euler_a, euler, dpmpp_2m, ddim, unipc, lcm, tcd, euler_trailing, default "
+        f"but is {name!r}"
     )
 
 

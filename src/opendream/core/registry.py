@@ -98,6 +98,8 @@ class OpSpec:
     migrate: Callable[[dict, str], dict] | None = None
     #: Defaults that depend on the given params (a model family's steps, guidance ...).
     defaults: Callable[[dict], dict] | None = None
+    #: Named sets of values the form offers (``{"title", "values"}``); a recipe records the values.
+    presets: list[dict[str, Any]] = field(default_factory=list)
     #: Defined in one of the user's extension folders (it may override a built-in or bundled op).
     user: bool = False
     #: The built-in or bundled op of the same name this user op replaces (set by the registry).
@@ -208,6 +210,8 @@ class OpSpec:
         schema["required"] = [n for n in self.param_order if n in required]
         schema["additionalProperties"] = self.accepts_kwargs
         schema["x-opendream-inputs"] = self.layer_param_names
+        if self.presets:
+            schema["x-opendream-presets"] = self.presets
         return schema
 
     def validate_params(
@@ -677,6 +681,7 @@ def op(
     identity: Callable[[dict, Any], dict] | None = None,
     migrate: Callable[[dict, str], dict] | None = None,
     defaults: Callable[[dict], dict] | None = None,
+    presets: list[dict[str, Any]] | None = None,
     compat: bool = False,
     remote: bool | str = False,
 ) -> Any:
@@ -686,7 +691,9 @@ def op(
     revision of the model a recipe names. ``migrate(params, from_version)`` upgrades params
     recorded by an older version of the op (``"original"`` for the original Opendream).
     ``defaults(params)`` gives defaults that depend on the given params (for the params the
-    recipe omits; e.g. the steps that suit the family of the model it names).
+    recipe omits; e.g. the steps that suit the family of the model it names). ``presets`` are
+    named sets of param values the form offers (``[{"title": ..., "values": {...}}]``), each
+    checked against the params here; a recipe records the values, never the preset.
     ``compat`` accepts the original Opendream's hint-less, default-less parameters as text.
     ``remote`` declares that the op calls a paid or remote service (``True``, or the service's
     name): layers of it from an imported file run only once the user consents."""
@@ -706,6 +713,7 @@ def op(
         spec.identity = identity
         spec.migrate = migrate
         spec.defaults = defaults
+        spec.presets = _checked_presets(spec, presets or [])
         spec.service = (remote if isinstance(remote, str) else "a remote service") if remote else None
         (registry or REGISTRY).register(spec)
         f.__opendream_op__ = spec  # type: ignore[attr-defined]
@@ -713,6 +721,31 @@ def op(
         return f
 
     return decorate(func) if func is not None else decorate
+
+
+def _checked_presets(spec: OpSpec, presets: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """``presets`` whose values are valid params of ``spec`` (else ``OpDefinitionError``)."""
+    for preset in presets:
+        values = preset.get("values") if isinstance(preset, dict) else None
+        if not isinstance(preset.get("title"), str) or not isinstance(values, dict):
+            raise OpDefinitionError(
+                f"op {spec.name!r}: a preset is {{'title': str, 'values': dict}}, not {preset!r}"
+            )
+        unknown = sorted(set(values) - set(spec.params_model.model_fields))
+        if unknown:
+            raise OpDefinitionError(
+                f"op {spec.name!r}: preset {preset['title']!r} sets {unknown}, not params"
+            )
+        for name, value in values.items():
+            try:
+                spec.params_model.__pydantic_validator__.validate_assignment(
+                    spec.params_model.model_construct(), name, value
+                )
+            except pydantic.ValidationError as exc:
+                raise OpDefinitionError(
+                    f"op {spec.name!r}: preset {preset['title']!r} gives {name} {value!r}: {exc.errors()[0]['msg']}"
+                ) from None
+    return [dict(p) for p in presets]
 
 
 def define_op(func: Callable[..., Any] | None = None, **options: Any) -> Any:

@@ -8,6 +8,7 @@ import opendream
 from opendream import Context, Field, ImageLayer
 from opendream.diffusion.ops._original import from_original
 from opendream.fields import (
+    FEW_STEP_PRESETS,
     MAX_GUIDANCE,
     MAX_SEED,
     MAX_STEPS,
@@ -43,6 +44,7 @@ MAX_IMAGES = 8
     category="generate",
     identity=model_identity("dream"),
     defaults=family_defaults("dream"),
+    presets=FEW_STEP_PRESETS,
     migrate=from_original("dream", "runwayml/stable-diffusion-v1-5"),
 )
 def dream(
