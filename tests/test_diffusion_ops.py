@@ -222,7 +222,7 @@ def test_ops_use_the_default_manager_without_ctx_models(tiny_settings, pinned_th
 
     (out,) = run_op("dream", DREAM, {}, None, tiny_settings)
     assert out.image.size == (64, 64)
-    assert default_manager(tiny_settings).stats["loads"] == 1
+    assert default_manager(tiny_settings).stats["loads"] == 2, "the model and its previews' tiny autoencoder"
 
 
 def test_identity_names_the_resolved_model(tiny_manager, tiny_settings) -> None:

@@ -55,7 +55,7 @@ def test_a_lora_changes_the_picture_and_leaves_the_base_clean(loras, manager, ti
     assert np.array_equal(dream(manager, tiny_settings, (loras["a"], 1.0)), with_a), "and back"
     half = dream(manager, tiny_settings, (loras["a"], 0.5))
     assert not np.array_equal(half, with_a) and not np.array_equal(half, base)
-    assert manager.stats["loads"] == 2, "the base and the LoRA, each once"
+    assert manager.stats["loads"] == 3, "the base, the LoRA and the previews' tiny autoencoder, each once"
 
 
 def test_kohya_files_load_like_diffusers_ones(loras, manager, tiny_settings) -> None:
@@ -136,8 +136,17 @@ def test_concurrent_runs_with_different_loras_each_get_their_own(loras, manager,
     for thread in threads:
         thread.join(120)
     assert not errors, errors
+
+    def distance(a: np.ndarray, b: np.ndarray) -> float:
+        return float(np.abs(a.astype(int) - b.astype(int)).mean())
+
     for name, pictures in results.items():
-        assert len(pictures) == 6 and all(np.array_equal(p, alone[name]) for p in pictures), name
+        assert len(pictures) == 6, name
+        for picture in pictures:
+            # Threads sharing the CPU can split a reduction differently (a level here and
+            # there); another job's adapter would change the picture wholesale.
+            assert distance(picture, alone[name]) < 0.5, name
+            assert all(distance(picture, alone[other]) > 5 for other in cases if other != name), name
 
 
 @pytest.mark.parametrize(

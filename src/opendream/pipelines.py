@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 
 MAX_INPUT_SIDE = 4096
 PREVIEW_SIDE = 128
+TINY_PREVIEW_SIDE = 256  # a tiny autoencoder's previews: sharp enough to judge, light on the wire
 
 # Linear approximation of the SD 1.x/2.x VAE decoder: latent channels -> RGB in [-1, 1].
 _LATENT_RGB = np.array(
@@ -274,11 +275,15 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
     """Call ``pipe`` with progress, cancel and preview wired to ``ctx``; return PIL images.
 
     Progress is reported after every denoising step as ``(step, total)``; a preview goes with
-    it every ~10% of the steps. A cancel is noticed at the next step end and raises
-    ``Cancelled`` out of the loop (the VAE decode is skipped). NaN output raises ``OpFailed``
-    with a message saying what to try (the executor does the same for running out of memory)."""
+    it every ~10% of the steps, decoded by the family's tiny autoencoder when there is one
+    (``opendream.diffusion.previews``), else by a linear approximation. A cancel is noticed at
+    the next step end and raises ``Cancelled`` out of the loop (the VAE decode is skipped). NaN
+    output raises ``OpFailed`` with a message saying what to try (the executor does the same
+    for running out of memory)."""
     if ctx is not None:
         ctx.check_cancelled()
+    arguments = fit_arguments(pipe, op, kwargs)
+    preview = _previewer(ctx, pipe, arguments)
 
     def on_step_end(p: Any, i: int, t: Any, callback_kwargs: dict) -> dict:
         if ctx is None:
@@ -287,16 +292,15 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
         total = int(getattr(p, "num_timesteps", 0) or 0)
         step = i + 1
         every = max(1, total // 10)
-        preview = None
+        shown = None
         if "latents" in callback_kwargs and (step % every == 0 or step == total):
-            preview = latents_preview(callback_kwargs["latents"])
-        ctx.progress(step, total, preview)
+            shown = preview(callback_kwargs["latents"])
+        ctx.progress(step, total, shown)
         ctx.check_cancelled()
         return {}
 
     import torch
 
-    arguments = fit_arguments(pipe, op, kwargs)
     tile_large_decodes(pipe, arguments, _setting(ctx, "vae_tiling_pixels"))
     adapters = getattr(pipe, "_opendream_adapters", None)
     with adapters.applied(pipe) if adapters is not None else nullcontext(), torch.inference_mode():
@@ -317,6 +321,28 @@ def _setting(ctx: Context | None, name: str) -> Any:
 
     settings = getattr(ctx, "settings", None)
     return getattr(settings, name) if settings is not None else Settings.model_fields[name].default
+
+
+def _previewer(
+    ctx: Context | None, pipe: Any, arguments: dict[str, Any]
+) -> Callable[[Any], Image.Image | None]:
+    """How a step's latents become a preview in this run: through the family's tiny
+    autoencoder (at most ``TINY_PREVIEW_SIDE`` px), else ``latents_preview``."""
+    from opendream.diffusion.previews import decode_preview, tiny_autoencoder
+
+    autoencoder = tiny_autoencoder(manager_for(ctx), pipe) if ctx is not None else None
+    height, width = arguments.get("height"), arguments.get("width")
+    if autoencoder is None or (height is None and "image" not in arguments):
+        return latents_preview
+    if height is None or width is None:
+        width, height = arguments["image"].size
+
+    def preview(latents: Any) -> Image.Image:
+        image = decode_preview(autoencoder, latents, pipe, height, width)
+        image.thumbnail((TINY_PREVIEW_SIDE, TINY_PREVIEW_SIDE))
+        return image
+
+    return preview
 
 
 def tile_large_decodes(pipe: Any, arguments: dict[str, Any], above: int) -> None:
