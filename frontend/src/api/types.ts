@@ -68,6 +68,8 @@ export interface JsonSchema {
   'x-opendream-canvas'?: 'width' | 'height'
   /** On a boolean: true exactly when the layer in `input` was made by `op`. */
   'x-opendream-made-by'?: { input: string; op: string }
+  /** On an op's schema: named sets of parameter values (e.g. few-step sampling) a form offers. */
+  'x-opendream-presets'?: { title: string; values: Record<string, unknown> }[]
 }
 
 /** An op as `/api/ops` lists it, its form schema typed (the API says only "a JSON object"). */

@@ -1,11 +1,13 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react'
 import { fieldName } from '../api/client'
 import type { Layer, LayerInput, LocalModel, OpInfo } from '../api/types'
+import { formPresets } from '../forms/presets'
 import { formFields, initialValues, modelDefaults, tickMadeBy, toRequest, type FieldErrors, type FieldValue, type FormValues } from '../forms/schemaForm'
 import { isApiError } from '../state/controller'
 import { useAppState, useController } from '../state/context'
 import { InlineText } from '../text/InlineText'
 import { Field } from './fields'
+import { PresetSelect } from './PresetSelect'
 
 interface OpFormProps {
   op: OpInfo
@@ -26,6 +28,7 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
   const width = useAppState((s) => s.project?.width ?? 0)
   const height = useAppState((s) => s.project?.height ?? 0)
   const fields = useMemo(() => formFields(op.schema), [op])
+  const presets = useMemo(() => formPresets(op.schema, fields), [op, fields])
   const [values, setValues] = useState<FormValues>(() =>
     initialValues(fields, { layers, selected, canvas: { width, height } }, editing?.recipe),
   )
@@ -62,6 +65,11 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
     const changed = new Set([name, ...Object.keys(picked?.values ?? {})])
     setValues((v) => tickMadeBy(fields, { ...v, [name]: value, ...picked?.values }, layers, name))
     setErrors((e) => Object.fromEntries(Object.entries(e).filter(([k]) => !changed.has(k))))
+  }
+
+  const applyPreset = (picked: FormValues) => {
+    setValues((v) => ({ ...v, ...picked }))
+    setErrors((e) => Object.fromEntries(Object.entries(e).filter(([k]) => !Object.hasOwn(picked, k))))
   }
 
   const submit = async (e: FormEvent) => {
@@ -105,6 +113,7 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
         </p>
       )}
       {!op.deterministic && <p className="hint">This operation is not deterministic: replays may differ.</p>}
+      <PresetSelect presets={presets} values={values} onApply={applyPreset} />
       {fields.map((field) => (
         <Field
           key={field.name}

@@ -54,7 +54,7 @@ describe('formFields on real op schemas', () => {
     const scheduler = byName(dream, 'scheduler')
     expect(scheduler.kind).toBe('select')
     expect(scheduler.kind === 'select' && scheduler.options.map((o) => o.label)).toEqual([
-      'euler_a', 'euler', 'dpmpp_2m', 'ddim', 'unipc', 'default',
+      'euler_a', 'euler', 'dpmpp_2m', 'ddim', 'unipc', 'lcm', 'tcd', 'euler_trailing', 'default',
     ])
   })
 

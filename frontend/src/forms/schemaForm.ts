@@ -299,7 +299,7 @@ export function tickMadeBy(fields: FormField[], values: FormValues, layers: Laye
 
 /** A model's family defaults as form values: only for fields the form has, never a layer, the
  * canvas-bound size (it follows the canvas) nor a model field, and only values the field takes. */
-function fittingValue(field: FormField, value: unknown): FieldValue | undefined {
+export function fittingValue(field: FormField, value: unknown): FieldValue | undefined {
   switch (field.kind) {
     case 'number':
     case 'slider':
