@@ -33,6 +33,20 @@ export type LayerSummary = Schemas['LayerState']
 export type ServerEvent = Schemas['ServerEvent']
 export type ClientMessage = Schemas['ClientMessage']
 
+/** A LoRA file found here (`GET /api/loras`). Hand-written until the server's OpenAPI
+ * document has it: then the generated type replaces this. */
+export interface LocalLora {
+  /** Its path, as a `loras` parameter's `model` takes it. */
+  model: string
+  /** `sd1`, `sd2`, `sdxl`, `flux1`; null when its names do not say. */
+  family: string | null
+  /** The family for people ("Stable Diffusion 1.x"). */
+  title: string
+  bytes: number
+  /** Words its training used to call it up, to put in the prompt. */
+  triggers: string[]
+}
+
 /** A workflow file: JSON whose schema is docs/workflow.md's, not the API's. */
 export type WorkflowFile = Record<string, unknown>
 
@@ -58,7 +72,7 @@ export interface JsonSchema {
   required?: string[]
   additionalProperties?: boolean | JsonSchema
   /** The form widget the op asks for (the UI never guesses one from a parameter's name). */
-  'x-opendream-widget'?: 'textarea' | 'seed' | 'points' | 'box' | 'model'
+  'x-opendream-widget'?: 'textarea' | 'seed' | 'points' | 'box' | 'model' | 'loras'
   $ref?: string
   $defs?: Record<string, JsonSchema>
   'x-opendream-layer'?: 'image' | 'mask' | 'any'
