@@ -111,6 +111,7 @@ Loras = Annotated[
     list[LoraRef],
     Field(
         max_length=MAX_LORAS,
+        title="LoRAs",
         description="LoRAs applied to the model for this layer",
         json_schema_extra={"x-opendream-widget": "loras"},
     ),

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
-import { ApiError, api, blobUrl, fieldName, parseError } from './client'
+import { ApiError, api, blobUrl, fieldName, paramPath, parseError } from './client'
 
 function respond(status: number, body: unknown, contentType = 'application/json'): Response {
   const text = typeof body === 'string' ? body : JSON.stringify(body)
@@ -39,6 +39,12 @@ it('names fields without the params/inputs prefix', () => {
   expect(fieldName('inputs.mask_layer')).toBe('mask_layer')
   expect(fieldName('seed')).toBe('seed')
   expect(fieldName('name')).toBe('name')
+})
+
+it('names the list a param inside it belongs to, keeping its path', () => {
+  expect(fieldName('loras.0.weight')).toBe('loras')
+  expect(paramPath('params.loras.0.weight')).toEqual(['loras', '0', 'weight'])
+  expect(paramPath('loras')).toEqual(['loras'])
 })
 
 describe('api', () => {

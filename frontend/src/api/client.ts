@@ -9,6 +9,7 @@ import type {
   Job,
   LayerInput,
   LayersQueued,
+  LocalLora,
   LocalModel,
   OpCatalog,
   Project,
@@ -35,11 +36,16 @@ export class ApiError extends Error {
   }
 }
 
-/** `params.seed`, `inputs.mask_layer` and `seed` all name the field `seed`/`mask_layer`. */
-export function fieldName(param: string): string {
+/** A param's path in the recipe: `params.loras.0.weight` and `loras.0.weight` are both
+ * `["loras", "0", "weight"]`, `inputs.mask_layer` is `["mask_layer"]`. */
+export function paramPath(param: string): string[] {
   const parts = param.split('.')
-  if (parts.length > 1 && (parts[0] === 'params' || parts[0] === 'inputs')) return parts[1]
-  return param
+  return parts.length > 1 && (parts[0] === 'params' || parts[0] === 'inputs') ? parts.slice(1) : parts
+}
+
+/** The field a param names: `params.seed`, `seed` → `seed`; `loras.0.weight` → `loras`. */
+export function fieldName(param: string): string {
+  return paramPath(param)[0]
 }
 
 function isFieldError(value: unknown): value is FieldError {
@@ -121,6 +127,7 @@ export const api = {
   health: () => json<Health>('GET', '/api/health'),
   ops: () => json<OpCatalog>('GET', '/api/ops'),
   models: () => json<LocalModel[]>('GET', '/api/models'),
+  loras: () => json<LocalLora[]>('GET', '/api/loras'),
 
   listProjects: () => json<ProjectSummary[]>('GET', '/api/projects'),
   createProject: (name: string, width: number, height: number) =>

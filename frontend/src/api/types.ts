@@ -28,6 +28,7 @@ export type ExtensionListing = Schemas['ExtensionsOut']
 export type FetchedExtension = Schemas['FetchedOut']
 export type Health = Schemas['HealthOut']
 export type LocalModel = Schemas['LocalModelOut']
+export type LocalLora = Schemas['LocalLoraOut']
 export type FieldError = Schemas['FieldError']
 export type LayerSummary = Schemas['LayerState']
 export type ServerEvent = Schemas['ServerEvent']
@@ -58,7 +59,7 @@ export interface JsonSchema {
   required?: string[]
   additionalProperties?: boolean | JsonSchema
   /** The form widget the op asks for (the UI never guesses one from a parameter's name). */
-  'x-opendream-widget'?: 'textarea' | 'seed' | 'points' | 'box' | 'model'
+  'x-opendream-widget'?: 'textarea' | 'seed' | 'points' | 'box' | 'model' | 'loras'
   $ref?: string
   $defs?: Record<string, JsonSchema>
   'x-opendream-layer'?: 'image' | 'mask' | 'any'

@@ -28,7 +28,7 @@ const canny: OpInfo = {
 }
 
 function setup(api: Partial<Api>, editing?: Layer, op: OpInfo = dream) {
-  const controller = testController({ models: vi.fn(async () => []), ...api })
+  const controller = testController({ models: vi.fn(async () => []), loras: vi.fn(async () => []), ...api })
   controller.store.dispatch({ type: 'project', project: storyProject() })
   const onDone = vi.fn()
   renderWith(controller, <OpForm op={op} onDone={onDone} editing={editing} />)
@@ -135,6 +135,86 @@ describe('OpForm', () => {
       ['info', '“beach” was deleted (in another tab, or by an undo): its edit is closed.'],
     ])
     expect(patchLayer).not.toHaveBeenCalled()
+  })
+
+  it('adds LoRAs, weights them, removes one, and sends the list', async () => {
+    const loras = vi.fn(async () => [
+      { model: '/loras/pixel.safetensors', family: 'sd1', title: 'Stable Diffusion 1.x', bytes: 2 ** 20, triggers: ['pixel art'] },
+    ])
+    const result = { project: { ...storyProject(), revision: 2 }, layers: ['L3'], jobs: [], notes: {}, consent: [] }
+    const addLayer = vi.fn(async () => result)
+    await act(async () => {
+      setup({ addLayer, loras })
+    })
+    fireEvent.change(screen.getByLabelText('Prompt'), { target: { value: 'a cat' } })
+    const add = screen.getByRole('button', { name: 'Add LoRA' })
+    fireEvent.click(add)
+    const first = screen.getByLabelText('LoRA 1 model')
+    expect(document.activeElement).toBe(first) // the keyboard goes on to the new row
+    const options = Array.from(document.querySelectorAll(`#${first.getAttribute('list')} option`))
+    expect(options.map((o) => [o.getAttribute('value'), o.getAttribute('label')])).toEqual([
+      ['/loras/pixel.safetensors', 'Stable Diffusion 1.x · triggers: pixel art'],
+    ])
+    fireEvent.change(first, { target: { value: '/loras/pixel.safetensors' } })
+    expect(screen.getByLabelText('LoRA 1 weight')).toHaveProperty('value', '1')
+    fireEvent.click(add)
+    fireEvent.change(screen.getByLabelText('LoRA 2 model'), { target: { value: 'owner/style-lora' } })
+    fireEvent.change(screen.getByLabelText('LoRA 2 weight'), { target: { value: '0.8' } })
+    expect(screen.getByLabelText('LoRA 2 weight slider')).toHaveProperty('value', '0.8')
+    fireEvent.change(screen.getByLabelText('LoRA 1 weight slider'), { target: { value: '-1.5' } })
+    expect(screen.getByLabelText('LoRA 1 weight')).toHaveProperty('value', '-1.5')
+    fireEvent.click(screen.getByRole('button', { name: 'Remove LoRA 1' }))
+    expect(document.activeElement).toBe(add)
+    expect(screen.getByLabelText('LoRA 1 model')).toHaveProperty('value', 'owner/style-lora')
+    expect(screen.queryByLabelText('LoRA 2 model')).toBeNull()
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Add layer' }))
+    })
+    expect(addLayer).toHaveBeenCalledWith('p1', {
+      op: 'dream',
+      inputs: {},
+      params: expect.objectContaining({ prompt: 'a cat', loras: [{ model: 'owner/style-lora', weight: 0.8 }] }),
+    })
+  })
+
+  it('refuses a LoRA row without a file, and stops adding at the limit', async () => {
+    const addLayer = vi.fn()
+    await act(async () => {
+      setup({ addLayer })
+    })
+    fireEvent.change(screen.getByLabelText('Prompt'), { target: { value: 'a cat' } })
+    const add = screen.getByRole('button', { name: 'Add LoRA' })
+    for (let i = 0; i < 8; i++) fireEvent.click(add)
+    expect(add).toHaveProperty('disabled', true)
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Add layer' }))
+    })
+    expect(document.getElementById('field-loras-error')?.textContent).toBe('LoRA 1: choose a file')
+    expect(screen.getByLabelText('LoRA 1 model')).toHaveProperty('ariaInvalid', 'true')
+    expect(addLayer).not.toHaveBeenCalled()
+  })
+
+  it("shows a layer's LoRAs when editing it, and the server's errors about them on the list", async () => {
+    const story = storyProject()
+    const beach = { ...story.layers[0], recipe: { ...story.layers[0].recipe, params: { prompt: 'a beach', loras: [{ model: '/loras/a.safetensors', weight: 0.6 }] } } }
+    const error = new ApiError(422, 'invalid params for dream', [{ param: 'loras.0.weight', message: 'has to be at most 4' }])
+    const patchLayer = vi.fn(async () => Promise.reject(error))
+    await act(async () => {
+      setup({ patchLayer }, beach)
+    })
+    expect(screen.getByLabelText('LoRA 1 model')).toHaveProperty('value', '/loras/a.safetensors')
+    expect(screen.getByLabelText('LoRA 1 weight')).toHaveProperty('value', '0.6')
+    expect(document.activeElement).not.toBe(screen.getByLabelText('LoRA 1 model'))
+    fireEvent.change(screen.getByLabelText('LoRA 1 weight'), { target: { value: '0.9' } })
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Apply' }))
+    })
+    expect(patchLayer).toHaveBeenCalledWith('p1', 'L1', {
+      params: expect.objectContaining({ loras: [{ model: '/loras/a.safetensors', weight: 0.9 }] }),
+      inputs: {},
+    })
+    expect(document.getElementById('field-loras-error')?.textContent).toBe('LoRA 1 weight: has to be at most 4')
+    expect(screen.queryByText('invalid params for dream')).toBeNull() // placed: no form-wide message
   })
 
   it('ticks "image is edge map" when the picked image is a Canny edges layer', () => {

@@ -1,8 +1,17 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react'
-import { fieldName } from '../api/client'
-import type { Layer, LayerInput, LocalModel, OpInfo } from '../api/types'
+import type { Layer, LayerInput, LocalLora, LocalModel, OpInfo } from '../api/types'
 import { formPresets } from '../forms/presets'
-import { formFields, initialValues, modelDefaults, tickMadeBy, toRequest, type FieldErrors, type FieldValue, type FormValues } from '../forms/schemaForm'
+import {
+  formFields,
+  initialValues,
+  modelDefaults,
+  placeError,
+  tickMadeBy,
+  toRequest,
+  type FieldErrors,
+  type FieldValue,
+  type FormValues,
+} from '../forms/schemaForm'
 import { isApiError } from '../state/controller'
 import { useAppState, useController } from '../state/context'
 import { InlineText } from '../text/InlineText'
@@ -48,6 +57,17 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
       live = false
     }
   }, [wantsModels, controller])
+  const [loras, setLoras] = useState<LocalLora[]>([])
+  const wantsLoras = fields.some((f) => f.kind === 'loras')
+  useEffect(() => {
+    if (!wantsLoras) return
+    let live = true
+    // Suggestions only, as for models: without them a typed path still goes.
+    controller.api.loras().then((found) => live && setLoras(found), () => undefined)
+    return () => {
+      live = false
+    }
+  }, [wantsLoras, controller])
   // The layer may go while its form is open (deleted in another tab, an undo): applying would fail.
   const gone = editing !== undefined && !layers.some((l) => l.id === editing.id)
   useEffect(() => {
@@ -88,15 +108,15 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
       onDone()
     } catch (err) {
       if (!isApiError(err)) throw err
-      const known = new Set(fields.map((f) => f.name))
       const byField: FieldErrors = {}
+      let unplaced = false
       for (const fe of err.fieldErrors) {
-        const name = fieldName(fe.param)
-        if (known.has(name)) byField[name] = [...(byField[name] ?? []), fe.message]
+        const placed = placeError(fields, fe.param, fe.message)
+        if (placed === null) unplaced = true
+        else byField[placed.name] = [...(byField[placed.name] ?? []), placed.message]
       }
       setErrors(byField)
-      const unplaced = err.fieldErrors.filter((fe) => !known.has(fieldName(fe.param)))
-      if (unplaced.length > 0 || Object.keys(byField).length === 0) setFormError(err.message)
+      if (unplaced || Object.keys(byField).length === 0) setFormError(err.message)
     } finally {
       setBusy(false)
     }
@@ -124,6 +144,7 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
           layers={layers}
           editing={editing?.id}
           models={models}
+          loras={loras}
           note={modelHints[field.name] ?? undefined}
         />
       ))}

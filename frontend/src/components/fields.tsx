@@ -1,7 +1,9 @@
-import type { Layer, LocalModel } from '../api/types'
+import type { Layer, LocalLora, LocalModel } from '../api/types'
 import {
   layerChoices,
+  layerIds,
   randomSeed,
+  rowsOf,
   type FieldValue,
   type FormField,
   type LayerField,
@@ -10,6 +12,7 @@ import {
 import { InlineText } from '../text/InlineText'
 import { withArticle } from '../text/markup'
 import { DiceIcon } from './icons'
+import { LorasField } from './LorasField'
 import { PickField } from './PickField'
 
 interface FieldProps {
@@ -22,6 +25,8 @@ interface FieldProps {
   editing?: string
   /** The models available here, offered by `model` fields. */
   models?: LocalModel[]
+  /** The LoRA files available here, offered by `loras` fields. */
+  loras?: LocalLora[]
   /** A line under the control saying what it just did (e.g. which model defaults were applied). */
   note?: string
 }
@@ -98,7 +103,7 @@ function LayerPicker({ field, value, onChange, errors, layers, editing }: FieldP
   const choices = layerChoices(field, layers, editing)
   const kindText = field.layerKind === 'any' ? 'layer' : `${field.layerKind} layer`
   if (field.kind === 'layers') {
-    const picked = Array.isArray(value) ? value : []
+    const picked = layerIds(value)
     return (
       <div id={inputId(field)} className="layer-multi" role="group" aria-label={field.label}>
         {choices.length === 0 && <p className="hint">No {kindText} yet.</p>}
@@ -195,6 +200,10 @@ function Control(props: FieldProps) {
     case 'layer':
     case 'layers':
       return <LayerPicker {...props} field={field} />
+    case 'loras':
+      return (
+        <LorasField field={field} id={inputId(field)} rows={rowsOf(value)} onChange={onChange} loras={props.loras ?? []} aria={aria} />
+      )
   }
 }
 
@@ -204,7 +213,7 @@ export function Field(props: FieldProps) {
   const labelClass = field.required ? 'field-label required' : 'field-label'
   return (
     <div className={`field field-${field.kind}`}>
-      {field.kind === 'layers' ? (
+      {field.kind === 'layers' || field.kind === 'loras' ? (
         <span className={labelClass}>{field.label}</span>
       ) : (
         <label className={labelClass} htmlFor={inputId(field)}>

@@ -8,11 +8,13 @@ import {
   initialValues,
   layerChoices,
   modelDefaults,
+  placeError,
   randomSeed,
   tickMadeBy,
   toRequest,
   type FormField,
   type LayerField,
+  type LorasField,
   type NumberField,
 } from './schemaForm'
 
@@ -28,7 +30,7 @@ describe('formFields on real op schemas', () => {
 
   it('keeps the schema order', () => {
     expect(dream.map((f) => f.name)).toEqual([
-      'prompt', 'negative_prompt', 'width', 'height', 'steps', 'guidance_scale', 'scheduler', 'seed', 'num_images', 'model',
+      'prompt', 'negative_prompt', 'width', 'height', 'steps', 'guidance_scale', 'scheduler', 'seed', 'num_images', 'model', 'loras',
     ])
   })
 
@@ -66,6 +68,11 @@ describe('formFields on real op schemas', () => {
     expect(byName(inpaint, 'mask_layer')).toMatchObject({ kind: 'layer', layerKind: 'mask', required: true })
     expect(byName(inpaint, 'image_layer')).toMatchObject({ kind: 'layer', layerKind: 'image' })
     expect(byName(formFields(schemas.flatten), 'layers')).toMatchObject({ kind: 'layers', layerKind: 'image', maxItems: 64 })
+  })
+
+  it("gives the LoRAs list its widget, with the item's weight bounds and the list's limit", () => {
+    const loras = byName(dream, 'loras') as LorasField
+    expect(loras).toMatchObject({ kind: 'loras', label: 'LoRAs', maxItems: 8, weight: { min: -4, max: 4, default: 1, step: 0.05 } })
   })
 
   it('leaves asset parameters of source ops out of the form', () => {
@@ -195,7 +202,9 @@ describe('initialValues', () => {
     const fields = formFields(schemas.dream)
     const recipe = { op: 'dream', op_version: '1', params: { prompt: 'a beach', seed: 7, scheduler: 'ddim' }, inputs: {}, output_index: 0 }
     const values = initialValues(fields, { layers: project.layers, selected: null }, recipe)
-    expect(values).toMatchObject({ prompt: 'a beach', seed: '7', scheduler: '3', steps: '20' })
+    expect(values).toMatchObject({ prompt: 'a beach', seed: '7', scheduler: '3', steps: '20', loras: [] })
+    const withLoras = { ...recipe, params: { ...recipe.params, loras: [{ model: '/l/a.safetensors', weight: 0.8 }] } }
+    expect(initialValues(fields, { layers: project.layers, selected: null }, withLoras).loras).toEqual([{ model: '/l/a.safetensors', weight: '0.8' }])
     const inpaint = initialValues(formFields(schemas.mask_and_inpaint), { layers: project.layers, selected: null }, project.layers[2].recipe)
     expect(inpaint).toMatchObject({ mask_layer: 'L2', image_layer: 'L1' })
   })
@@ -212,7 +221,7 @@ describe('toRequest', () => {
     expect(request.inputs).toEqual({})
     expect(request.params).toEqual({
       prompt: 'a cat', negative_prompt: '', width: 512, height: 512, steps: 20, guidance_scale: 7.5,
-      scheduler: 'euler', seed: 123, num_images: 1, model: '',
+      scheduler: 'euler', seed: 123, num_images: 1, model: '', loras: [],
     })
     const inpaint = formFields(schemas.mask_and_inpaint)
     const result = toRequest(inpaint, { ...initialValues(inpaint, { layers: project.layers, selected: null }), prompt: 'x' })
@@ -265,11 +274,19 @@ describe('toRequest', () => {
     })
   })
 
+  it('refuses a LoRA row without a file, naming the row', () => {
+    const values = { ...initialValues(dream, { layers: [], selected: null }), prompt: 'x', loras: [{ model: 'a', weight: '1' }, { model: '', weight: '1' }] }
+    expect(toRequest(dream, values).errors).toEqual({ loras: ['LoRA 2: choose a file'] })
+  })
+
   it('round-trips a layer recipe through the form', () => {
     const inpaint = formFields(schemas.mask_and_inpaint)
     const recipe = {
       op: 'mask_and_inpaint', op_version: '1', output_index: 0,
-      params: { prompt: 'a cat', negative_prompt: '', strength: 0.8, steps: 12, guidance_scale: 7.5, seed: 9, mask_feather: 4, model: '' },
+      params: {
+        prompt: 'a cat', negative_prompt: '', strength: 0.8, steps: 12, guidance_scale: 7.5, seed: 9, mask_feather: 4, model: '',
+        loras: [{ model: '/loras/style.safetensors', weight: 0.75 }, { model: 'owner/repo', weight: -1 }],
+      },
       inputs: { mask_layer: 'L2', image_layer: 'L1' },
     }
     const { request } = toRequest(inpaint, initialValues(inpaint, { layers: project.layers, selected: null }, recipe))
@@ -361,5 +378,21 @@ describe('modelDefaults: what picking a model sets', () => {
   it('changes nothing for a model that is not listed, or of no known family', () => {
     expect(modelDefaults(dream, undefined)).toBeNull()
     expect(modelDefaults(dream, { ...flux, family: null, title: 'unknown family', defaults: {} })).toBeNull()
+  })
+})
+
+describe('placeError: where a server error shows', () => {
+  const dream = formFields(schemas.dream)
+
+  it('puts an error on the field its param names, prefixed or not', () => {
+    expect(placeError(dream, 'params.seed', 'too big')).toEqual({ name: 'seed', message: 'too big' })
+    expect(placeError(dream, 'steps', 'too many')).toEqual({ name: 'steps', message: 'too many' })
+    expect(placeError(dream, 'strength', 'x')).toBeNull()
+  })
+
+  it("puts an error inside the LoRAs list on the list, naming the row", () => {
+    expect(placeError(dream, 'loras.0.weight', 'has to be at most 4')).toEqual({ name: 'loras', message: 'LoRA 1 weight: has to be at most 4' })
+    expect(placeError(dream, 'params.loras.1.model', 'is not a file')).toEqual({ name: 'loras', message: 'LoRA 2 model: is not a file' })
+    expect(placeError(dream, 'loras', 'has to have at most 8 items')).toEqual({ name: 'loras', message: 'has to have at most 8 items' })
   })
 })

@@ -1,6 +1,8 @@
+import { paramPath } from '../api/client'
 import type { JsonSchema, Layer, LayerInput, LocalModel, Recipe } from '../api/types'
 import type { PickKind } from '../canvas/pickFormat'
 import { descendants } from '../state/dag'
+import { loraErrorMessage, loraRefs, loraRows, loraWeight, type LoraRow, type LoraWeight } from './loras'
 
 export type LayerFilter = 'image' | 'mask' | 'any'
 
@@ -67,11 +69,18 @@ interface LayerFieldBase extends FieldBase {
 /** One layer id; a list of them for `list[ImageLayer]` parameters. */
 export type LayerField = (LayerFieldBase & { kind: 'layer' }) | (LayerFieldBase & { kind: 'layers' })
 
-export type FormField = TextField | PickField | NumberField | SelectField | CheckboxField | LayerField
+/** `x-opendream-widget: "loras"`: a list of `{model, weight}` rows (`opendream.fields.Loras`). */
+export interface LorasField extends FieldBase {
+  kind: 'loras'
+  weight: LoraWeight
+  maxItems?: number
+}
+
+export type FormField = TextField | PickField | NumberField | SelectField | CheckboxField | LayerField | LorasField
 
 /** What the form holds per field: text for text and number inputs (so typing "1." works),
- * a boolean for checkboxes, the option index for selects, layer ids for layer pickers. */
-export type FieldValue = string | boolean | string[]
+ * a boolean for checkboxes, the option index for selects, layer ids for layer pickers, rows for LoRAs. */
+export type FieldValue = string | boolean | string[] | LoraRow[]
 export type FormValues = Record<string, FieldValue>
 
 const SEED_MAX = 4294967295
@@ -184,6 +193,9 @@ export function fieldFor(name: string, property: JsonSchema, root: JsonSchema): 
     case 'integer':
     case 'number':
       return numberField(base, schema)
+    case 'array':
+      if (schema['x-opendream-widget'] !== 'loras' || schema.items === undefined) return null
+      return { ...base, kind: 'loras', weight: loraWeight(resolveRef(schema.items, root)), maxItems: schema.maxItems }
     case 'string': {
       const fallback = typeof schema.default === 'string' ? schema.default : null
       const widget = schema['x-opendream-widget']
@@ -225,6 +237,16 @@ function optionIndex(field: SelectField, value: unknown): string {
   return index < 0 ? '' : String(index)
 }
 
+/** The layer ids of a `layers` value (the strings of a list). */
+export function layerIds(value: unknown): string[] {
+  return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
+}
+
+/** The rows of a `loras` value. */
+export function rowsOf(value: FieldValue | undefined): LoraRow[] {
+  return Array.isArray(value) ? value.filter((v): v is LoraRow => typeof v === 'object') : []
+}
+
 function valueOf(field: FormField, value: unknown): FieldValue {
   switch (field.kind) {
     case 'checkbox':
@@ -234,7 +256,9 @@ function valueOf(field: FormField, value: unknown): FieldValue {
     case 'layer':
       return typeof value === 'string' ? value : ''
     case 'layers':
-      return Array.isArray(value) ? value.filter((v): v is string => typeof v === 'string') : []
+      return layerIds(value)
+    case 'loras':
+      return loraRows(value, field.weight)
     default:
       return value === null || value === undefined ? '' : String(value)
   }
@@ -256,7 +280,7 @@ function canvasDefault(field: NumberField, canvas: FormContext['canvas']): numbe
 }
 
 function defaultOf(field: FormField, { layers, selected, canvas }: FormContext): FieldValue {
-  if (field.kind === 'layers') return []
+  if (field.kind === 'layers' || field.kind === 'loras') return []
   if (field.kind === 'layer') {
     const choices = layerChoices(field, layers)
     const preferred = choices.find((l) => l.id === selected) ?? (field.required ? choices[0] : undefined)
@@ -343,6 +367,16 @@ export function modelDefaults(fields: FormField[], model: LocalModel | undefined
   return shown.length === 0 ? null : { values, hint: `${model.title} defaults applied: ${shown.join(', ')}` }
 }
 
+/** Where a server error shows: the field its param names (`params.seed`, `seed`, or the
+ * `loras` of `loras.0.weight`) and its message, naming the list item it is about; null when no
+ * field of this form has it. */
+export function placeError(fields: FormField[], param: string, message: string): { name: string; message: string } | null {
+  const [name, ...rest] = paramPath(param)
+  const field = fields.find((f) => f.name === name)
+  if (field === undefined) return null
+  return { name, message: field.kind === 'loras' ? loraErrorMessage(rest, message) : message }
+}
+
 export interface FormRequest {
   params: Record<string, unknown>
   inputs: Record<string, LayerInput | null>
@@ -396,7 +430,7 @@ export function toRequest(
         else empty(field)
         break
       case 'layers': {
-        const ids = Array.isArray(value) ? value : []
+        const ids = layerIds(value)
         if (field.maxItems !== undefined && ids.length > field.maxItems) fail(field.name, `has to have at most ${field.maxItems} layers`)
         else if (ids.length === 0 && field.required) fail(field.name, 'is required')
         else inputs[field.name] = ids
@@ -405,6 +439,13 @@ export function toRequest(
       case 'checkbox':
         params[field.name] = value === true
         break
+      case 'loras': {
+        // Never left out, even empty: an edit that removes the last LoRA has to say so.
+        const checked = loraRefs(rowsOf(value), field.weight, field.maxItems)
+        if ('error' in checked) fail(field.name, checked.error)
+        else params[field.name] = checked.refs
+        break
+      }
       case 'select': {
         const option = typeof value === 'string' && value !== '' ? field.options[Number(value)] : undefined
         if (option !== undefined) params[field.name] = option.value

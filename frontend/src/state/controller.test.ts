@@ -11,6 +11,7 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
     health: vi.fn(async () => ({ status: 'ok', version: '0', device: 'cpu', dtype: 'float32', tiny_models: true, workers: 1, queued: 0 }) as const),
     ops: vi.fn(async () => ({ ops: [], extensions: [] })),
     models: vi.fn(async () => []),
+    loras: vi.fn(async () => []),
     listProjects: vi.fn(async () => []),
     createProject: vi.fn(fail),
     getProject: vi.fn(async () => storyProject()),
