@@ -71,3 +71,28 @@ def test_offline_the_approximation_stands_in_and_is_not_retried_every_run(
         "no second try for a while"
     )
     _UNAVAILABLE.pop("taesd", None)
+
+
+def test_a_fast_decoder_draft_comes_from_the_tiny_autoencoder(
+    family_dirs, tiny_settings, pinned_threads
+) -> None:
+    import numpy as np
+
+    from tests.diffusion_fixtures import run_op
+
+    manager = ModelManager(tiny_settings, device="cpu", dtype="float32")
+    (full,) = run_op("dream", DREAM, {}, manager, tiny_settings)
+    (fast,) = run_op("dream", {**DREAM, "decoder": "fast"}, {}, manager, tiny_settings)
+    (again,) = run_op("dream", {**DREAM, "decoder": "fast"}, {}, manager, tiny_settings)
+    assert fast.image.size == (64, 64) and np.array_equal(np.asarray(fast.image), np.asarray(again.image))
+    assert not np.array_equal(np.asarray(full.image), np.asarray(fast.image))
+    (full_again,) = run_op("dream", DREAM, {}, manager, tiny_settings)
+    assert np.array_equal(np.asarray(full.image), np.asarray(full_again.image)), "the cached VAE is untouched"
+    with pytest.raises(Exception, match=r"no tiny autoencoder for Z-Image models here"):
+        run_op(
+            "dream",
+            {**DREAM, "decoder": "fast", "model": str(family_dirs["z-image"])},
+            {},
+            manager,
+            tiny_settings,
+        )

@@ -323,6 +323,23 @@ def _setting(ctx: Context | None, name: str) -> Any:
     return getattr(settings, name) if settings is not None else Settings.model_fields[name].default
 
 
+def use_tiny_autoencoder(ctx: Context | None, pipe: Any) -> None:
+    """Make the per-run ``pipe`` decode with its family's tiny autoencoder (a draft), waiting
+    for it to load; ``ModelUnavailable`` naming the family when it has none here."""
+    from opendream.core.errors import ModelUnavailable
+    from opendream.diffusion.families import family_of_pipeline
+    from opendream.diffusion.previews import tiny_autoencoder
+
+    autoencoder = tiny_autoencoder(manager_for(ctx), pipe, wait=True)
+    if autoencoder is None:
+        family = family_of_pipeline(pipe)
+        raise ModelUnavailable(
+            f"no tiny autoencoder for {family.title if family else type(pipe).__name__} models here (taesd, "
+            "taesdxl, taesd3 or taef1, downloaded on first use): use decoder 'full'"
+        )
+    pipe.vae = autoencoder
+
+
 def _previewer(
     ctx: Context | None, pipe: Any, arguments: dict[str, Any]
 ) -> Callable[[Any], Image.Image | None]:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 import opendream
 from opendream import Context, Field, ImageLayer
@@ -33,6 +33,7 @@ from opendream.pipelines import (
     run_pipeline,
     size_check,
     size_multiple,
+    use_tiny_autoencoder,
 )
 
 MAX_IMAGES = 8
@@ -59,6 +60,9 @@ def dream(
     num_images: Annotated[int, Field(ge=1, le=MAX_IMAGES, description="Each image becomes a layer")] = 1,
     model: Model = "",
     loras: Loras = [],  # noqa: B006 (validated params are copies; never mutated)
+    decoder: Annotated[
+        Literal["full", "fast"], Field(description="fast: the tiny autoencoder's rougher picture, for drafts")
+    ] = "full",
     ctx: Context = None,
 ) -> list[ImageLayer]:
     """Generate images from a text prompt.
@@ -74,6 +78,9 @@ def dream(
         seed (`int`, defaults to 42): image ``i`` uses ``seed + i``, so each image of a batch can
             be reproduced alone.
         num_images (`int`, defaults to 1): how many images (layers) to make.
+        loras (`list`, *optional*): ``{"model", "weight"}`` LoRAs applied for this run.
+        decoder (`str`, defaults to ``full``): ``fast`` decodes with the family's tiny
+            autoencoder (taesd …): a rougher picture in a fraction of the time, for drafts.
         model (`str`, *optional*): a hub repo id, a diffusers folder or a ``.safetensors`` file
             of any family with text to image (SD 1.x/2.x, SDXL, SD 3, Flux, Qwen-Image, Z-Image,
             Chroma ...); empty uses the ``dream_model`` setting. Omitted parameters take the
@@ -95,6 +102,8 @@ def dream(
 
     # 2. Get the pipeline (loaded once by the model manager) and a per-run instance
     pipe = pipeline(ctx, "txt2img", model, "dream", scheduler, loras)
+    if decoder == "fast":
+        use_tiny_autoencoder(ctx, pipe)
 
     # 3. Denoise at the sides the model takes (a multiple of 16 for Flux ...), reporting
     #    progress and honouring cancel
