@@ -197,9 +197,10 @@ def test_bad_loras_are_refused_before_anything_runs(loras_param, message) -> Non
         REGISTRY.get("dream").validate_params({**DREAM, "loras": loras_param})
 
 
-def test_a_lora_listed_twice_is_refused(loras, manager, tiny_settings) -> None:
-    with pytest.raises((ValueError, OpFailed), match=r"lists .* twice"):
-        dream(manager, tiny_settings, (loras["a"], 1.0), (loras["a"], 0.5))
+def test_a_lora_listed_twice_is_refused_before_anything_runs(loras) -> None:
+    twice = [{"model": str(loras["a"]), "weight": 1.0}, {"model": str(loras["a"]), "weight": 0.5}]
+    with pytest.raises(InvalidParams, match=r"`loras`: lists '.*a\.safetensors' twice"):
+        REGISTRY.get("dream").validate_params({**DREAM, "loras": twice})
 
 
 def test_a_lora_whose_names_say_another_family_is_refused_before_loading(

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 MIN_SIDE, MAX_SIDE = 64, 2048  # pixels; Stable Diffusion works on multiples of 8
 MAX_PROMPT = 4000
@@ -105,10 +105,21 @@ class LoraRef(BaseModel):
     weight: float = Field(1.0, ge=-MAX_LORA_WEIGHT, le=MAX_LORA_WEIGHT, description="Strength")
 
 
+def _each_once(loras: list[LoraRef]) -> list[LoraRef]:
+    names = [ref.model.strip() for ref in loras]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ValueError(
+            f"lists {', '.join(map(repr, twice))} twice; give each LoRA once, with the weight wanted"
+        )
+    return loras
+
+
 #: The LoRAs of a generation op, applied to its model for the run only (an op receives each
 #: as a ``{"model", "weight"}`` dict; ``opendream.pipelines.pipeline`` takes them so).
 Loras = Annotated[
     list[LoraRef],
+    AfterValidator(_each_once),
     Field(
         max_length=MAX_LORAS,
         title="LoRAs",

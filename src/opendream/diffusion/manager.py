@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from opendream.core.errors import Cancelled, ConsentRequired, ModelUnavailable
-from opendream.diffusion.adapters import Adapters
+from opendream.diffusion.adapters import Adapters, SharedExclusiveLock
 from opendream.diffusion.catalog import local_loras, local_models
 from opendream.diffusion.families import (
     FAMILY_NAMES,
@@ -303,6 +303,8 @@ class ModelManager:
         on for the run. A LoRA that cannot be had or does not fit the base is
         ``ModelUnavailable`` naming both, and leaves no adapter behind."""
         base = self.cache.entry_of(pipe)
+        if base is None and not loras:
+            return Adapters(SharedExclusiveLock())  # evicted meanwhile: nothing of it to share
         if base is None:
             raise ValueError("`pipe` is not a pipeline of this manager")
         names = [self._adapter(base, model, progress, status) for model, _ in loras]
