@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 from starlette.testclient import WebSocketTestSession
 
@@ -133,6 +134,29 @@ def test_cancel_over_the_websocket(client: TestClient) -> None:
         assert _receive_until(ws, "error")[-1]["detail"] == "messages are JSON objects"
         ws.send_json({"type": "cancel", "job": "nope"})
         assert "no job" in _receive_until(ws, "error")[-1]["detail"]
+
+
+@pytest.mark.parametrize(
+    ("message", "detail"),
+    [
+        ("[1, 2]", "messages are JSON objects"),
+        ('{"type": "pause", "job": "x"}', 'the only message is {"type": "cancel", "job": "<id>"}'),
+        (
+            '{"type": "cancel", "job": "x", "also": 1}',
+            'the only message is {"type": "cancel", "job": "<id>"}',
+        ),
+        ('{"type": "cancel", "job": ""}', "`job` has to be a job id"),
+        ('{"type": "cancel", "job": 7}', "`job` has to be a job id"),
+        ('{"type": "cancel", "job": "' + "x" * 65 + '"}', "`job` has to be a job id"),
+        (" " * 4097, "messages are at most 4096 characters"),
+    ],
+)
+def test_a_websocket_message_the_server_cannot_act_on_is_answered_by_an_error(
+    client: TestClient, message: str, detail: str
+) -> None:
+    with client.websocket_connect(WS) as ws:
+        ws.send_text(message)
+        assert _receive_until(ws, "error")[-1] == {"type": "error", "detail": detail}
 
 
 def test_edit_while_running_supersedes_the_running_job(client: TestClient) -> None:
