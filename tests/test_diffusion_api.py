@@ -72,6 +72,9 @@ def test_schema_marks_layers_and_prompt_widget() -> None:
         "dpmpp_2m",
         "ddim",
         "unipc",
+        "lcm",
+        "tcd",
+        "euler_trailing",
         "default",
     ]
     assert REGISTRY.get("dream").identity is not None

@@ -96,3 +96,38 @@ def test_a_fast_decoder_draft_comes_from_the_tiny_autoencoder(
             manager,
             tiny_settings,
         )
+
+
+def test_tiny_autoencoder_previews_arrive_on_the_websocket(tiny_client) -> None:
+    """The first run may still show approximations (the tiny autoencoder loads in the
+    background); a later one's previews are the tiny autoencoder's, at the picture's size
+    (the approximation of a 64 px picture is shown at 128 px)."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from tests.server_fixtures import WS, new_project
+
+    pid = new_project(tiny_client, width=64, height=64)["id"]
+    sizes: list[set[tuple[int, int]]] = []
+    with tiny_client.websocket_connect(WS) as ws:
+        for seed in range(6):
+            params = {"prompt": "a", "steps": 4, "seed": seed}
+            job = tiny_client.post(
+                f"/api/projects/{pid}/layers", json={"op": "dream", "params": params}
+            ).json()
+            job_id = job["jobs"][0]["id"]
+            seen: set[tuple[int, int]] = set()
+            while True:
+                event = ws.receive_json()
+                if event["type"] == "job.progress" and event["job"] == job_id and event.get("preview"):
+                    seen.add(Image.open(io.BytesIO(base64.b64decode(event["preview"]))).size)
+                if event["type"] in ("job.completed", "job.failed") and event["job"]["id"] == job_id:
+                    assert event["type"] == "job.completed", event
+                    break
+            sizes.append(seen)
+            if seen == {(64, 64)}:
+                break
+    assert sizes[-1] == {(64, 64)}, sizes
+    assert all(s <= {(64, 64), (128, 128)} for s in sizes)

@@ -9,10 +9,12 @@ import logging
 # (logger, text) of notices that are noise here. transformers falls back to its PIL image
 # processors without torchvision, which is what Opendream wants; diffusers warns about casting
 # a model "with modules to keep in float32: []" (none) when a pipeline is derived in the dtype
-# its base already has.
+# its base already has, and about the ``block_out_channels`` the tiny autoencoders' configs
+# (taesd's among them) carry for older diffusers.
 _NOISE = (
     ("transformers.utils.import_utils", "requires torchvision (not installed)"),
     ("diffusers.models.modeling_utils", "that should be kept in float32: []."),
+    ("diffusers.configuration_utils", "were passed to AutoencoderTiny, but are not expected"),
 )
 
 

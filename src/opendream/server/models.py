@@ -24,7 +24,8 @@ def _integral_float(value: Any) -> Any:
 Size = Annotated[int, Field(ge=MIN_SIZE, le=MAX_SIZE), BeforeValidator(_integral_float)]
 Position = Annotated[int, Field(ge=0, lt=MAX_LAYERS), BeforeValidator(_integral_float)]
 LayerId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_-]+$")]
-Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME)]
+# A name has something besides spaces (they are trimmed): the schema says so, as the server does.
+Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=r"\S")]
 LayerInput = LayerId | Annotated[list[LayerId], Field(max_length=MAX_LAYER_LIST)]
 
 
