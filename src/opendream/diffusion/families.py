@@ -351,6 +351,31 @@ def _text_input_width(shapes: dict[str, _Shape]) -> int | None:
     return None
 
 
+#: Where a checkpoint's denoiser lives in the layouts single files come in (LDM's prefix, or
+#: the bare transformer names Flux, SD 3 and the newer families are saved with).
+_DENOISER_MARKS = ("model.diffusion_model.", "double_blocks.", "single_blocks.", "joint_blocks.", "layers.0.")
+
+
+def check_checkpoint(source: Source, family: Family | None, model: str) -> None:
+    """Refuse a single file that holds no denoiser of any known layout, saying what was probed
+    (an unknown family that has a UNet is left to the loader: small SD models lack the key
+    that marks SD 1.x)."""
+    if source.kind != "safetensors" or family is not None:
+        return
+    try:
+        names = list(header_shapes(Path(source.location)))
+    except (OSError, ValueError):
+        return  # the loader says what it could not read
+    if any(name.startswith(_DENOISER_MARKS) for name in names):
+        return
+    probed = ", ".join(FAMILY_NAMES.values())
+    raise ModelUnavailable(
+        f"checkpoint {model!r} holds no model of a family known here: its {len(names)} tensor names match none "
+        f"of the layouts probed ({probed}; diffusers' table of checkpoint keys). Is it a LoRA, an embedding or "
+        "a VAE? A LoRA goes in `loras`."
+    )
+
+
 def check_task(family: Family | None, model: str, task: str) -> None:
     """Refuse ``task`` on a model whose family has no pipeline for it, naming the families that
     have one (``None``: unknown until loaded; the loader says what it could not load)."""

@@ -24,6 +24,7 @@ from opendream.diffusion.catalog import local_loras, local_models
 from opendream.diffusion.families import (
     FAMILY_NAMES,
     Family,
+    check_checkpoint,
     check_task,
     detect_family,
     family_of_pipeline,
@@ -78,7 +79,6 @@ _CONTROLNET_KEYS = {
     "SD3ControlNetModel": ("stable-diffusion-3",),
     "FluxControlNetModel": ("flux",),
     "QwenImageControlNetModel": ("qwenimage",),
-    "ZImageControlNetModel": ("z-image",),
 }
 #: A ControlNet class -> the families it is made for, for messages.
 CONTROLNET_CLASSES = {
@@ -86,7 +86,7 @@ CONTROLNET_CLASSES = {
     "SD3ControlNetModel": "Stable Diffusion 3",
     "FluxControlNetModel": "Flux.1",
     "QwenImageControlNetModel": "Qwen-Image",
-    "ZImageControlNetModel": "Z-Image",
+    "ZImageControlNetModel": "Z-Image",  # not wired: it borrows its transformer's modules
 }
 CONTROLNET_FAMILIES = (
     "Stable Diffusion 1.x",
@@ -95,7 +95,6 @@ CONTROLNET_FAMILIES = (
     "Stable Diffusion 3",
     "Flux.1",
     "Qwen-Image",
-    "Z-Image",
 )
 Status = Callable[[str], None]  # what is being loaded, said before it starts
 T = TypeVar("T")
@@ -227,6 +226,7 @@ class ModelManager:
             base = self.cache.get(key)
             if base is None:
                 family = detect_family(source)
+                check_checkpoint(source, family, name)
                 check_task(family, name, kind)
                 if status is not None:
                     status(f"loading model {name}")
@@ -598,7 +598,8 @@ class ModelManager:
             )
         elif kind == "controlnet":
             key = traits(family).key if family is not None else ""
-            cls = task_pipelines("txt2img").get(f"{key}-controlnet")
+            wired = any(key in keys for keys in _CONTROLNET_KEYS.values())
+            cls = task_pipelines("txt2img").get(f"{key}-controlnet") if wired else None
         else:
             cls = task_class(base.pipe, kind)  # type: ignore[arg-type]
         if cls is None:
