@@ -1,5 +1,5 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react'
-import type { Layer, LayerInput, LocalLora, LocalModel, OpInfo } from '../api/types'
+import type { Layer, LayerInput, OpInfo } from '../api/types'
 import { formPresets } from '../forms/presets'
 import {
   formFields,
@@ -17,6 +17,7 @@ import { useAppState, useController } from '../state/context'
 import { InlineText } from '../text/InlineText'
 import { Field } from './fields'
 import { PresetSelect } from './PresetSelect'
+import { useListing } from './useListing'
 
 interface OpFormProps {
   op: OpInfo
@@ -44,30 +45,10 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
   const [errors, setErrors] = useState<FieldErrors>({})
   const [formError, setFormError] = useState<string | null>(null)
   const [busy, setBusy] = useState(false)
-  const [models, setModels] = useState<LocalModel[]>([])
+  const models = useListing(controller.api, 'models', fields.some((f) => f.kind === 'text' && f.suggestsModels))
   /** Per model field: which family's defaults its last pick applied. */
   const [modelHints, setModelHints] = useState<Record<string, string | null>>({})
-  const wantsModels = fields.some((f) => f.kind === 'text' && f.suggestsModels)
-  useEffect(() => {
-    if (!wantsModels) return
-    let live = true
-    // Suggestions only: a form without them still takes a typed model.
-    controller.api.models().then((found) => live && setModels(found), () => undefined)
-    return () => {
-      live = false
-    }
-  }, [wantsModels, controller])
-  const [loras, setLoras] = useState<LocalLora[]>([])
-  const wantsLoras = fields.some((f) => f.kind === 'loras')
-  useEffect(() => {
-    if (!wantsLoras) return
-    let live = true
-    // Suggestions only, as for models: without them a typed path still goes.
-    controller.api.loras().then((found) => live && setLoras(found), () => undefined)
-    return () => {
-      live = false
-    }
-  }, [wantsLoras, controller])
+  const loras = useListing(controller.api, 'loras', fields.some((f) => f.kind === 'loras'))
   // The layer may go while its form is open (deleted in another tab, an undo): applying would fail.
   const gone = editing !== undefined && !layers.some((l) => l.id === editing.id)
   useEffect(() => {

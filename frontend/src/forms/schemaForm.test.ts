@@ -30,7 +30,7 @@ describe('formFields on real op schemas', () => {
 
   it('keeps the schema order', () => {
     expect(dream.map((f) => f.name)).toEqual([
-      'prompt', 'negative_prompt', 'width', 'height', 'steps', 'guidance_scale', 'scheduler', 'seed', 'num_images', 'model', 'loras',
+      'prompt', 'negative_prompt', 'width', 'height', 'steps', 'guidance_scale', 'scheduler', 'seed', 'num_images', 'model', 'loras', 'decoder',
     ])
   })
 
@@ -221,7 +221,7 @@ describe('toRequest', () => {
     expect(request.inputs).toEqual({})
     expect(request.params).toEqual({
       prompt: 'a cat', negative_prompt: '', width: 512, height: 512, steps: 20, guidance_scale: 7.5,
-      scheduler: 'euler', seed: 123, num_images: 1, model: '', loras: [],
+      scheduler: 'euler', seed: 123, num_images: 1, model: '', loras: [], decoder: 'full',
     })
     const inpaint = formFields(schemas.mask_and_inpaint)
     const result = toRequest(inpaint, { ...initialValues(inpaint, { layers: project.layers, selected: null }), prompt: 'x' })
