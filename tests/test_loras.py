@@ -220,3 +220,24 @@ def test_a_lora_whose_names_say_another_family_is_refused_before_loading(
     ):
         dream(manager, tiny_settings, (path, 1.0))
     assert manager.stats["loads"] == loads
+
+
+def test_a_workflow_files_lora_has_to_be_in_the_model_folders(
+    loras, manager, tiny_settings, tmp_path
+) -> None:
+    """A recipe from a file names paths on someone else's machine: like its model, its LoRA
+    resolves only inside the model folders (the tiny models' among them here)."""
+    pipe = manager.get("txt2img")
+    outside = tmp_path / "elsewhere.safetensors"
+    outside.write_bytes(loras["a"].read_bytes())
+    view = manager.for_file(allow_download=False)
+    with pytest.raises(ModelUnavailable, match=r"elsewhere\.safetensors"):
+        view.adapters(pipe, [(str(outside), 1.0)])
+    inside = Path(tiny_settings.tiny_models_dir) / "mine.safetensors"
+    inside.write_bytes(loras["a"].read_bytes())
+    try:
+        assert view.adapters(pipe, [(str(inside), 1.0)]).active
+    finally:
+        inside.unlink()
+    with pytest.raises(Exception, match=r"consent|downloads"):
+        view.adapters(pipe, [("someone/some-lora", 1.0)])
