@@ -241,3 +241,38 @@ def test_a_workflow_files_lora_has_to_be_in_the_model_folders(
         inside.unlink()
     with pytest.raises(Exception, match=r"consent|downloads"):
         view.adapters(pipe, [("someone/some-lora", 1.0)])
+
+
+def test_a_layer_with_loras_round_trips_through_a_workflow_file(tiny_client, tiny_dir, loras) -> None:
+    """Exported, imported, run again: the same recipe and the same pixels (the LoRA sits in a
+    model folder, where a file's recipe may name it)."""
+    import json
+
+    from tests.server_fixtures import new_project, wait_idle
+
+    style = tiny_dir / "style.safetensors"
+    style.write_bytes(loras["a"].read_bytes())
+    try:
+        pid = new_project(tiny_client, width=64, height=64)["id"]
+        chosen = [{"model": str(style), "weight": 0.8}]
+        params = {"prompt": "a", "steps": 2, "loras": chosen}
+        assert (
+            tiny_client.post(
+                f"/api/projects/{pid}/layers", json={"op": "dream", "params": params}
+            ).status_code
+            == 201
+        )
+        (made,) = wait_idle(tiny_client, pid, 120)["layers"]
+        assert made["status"] == "ready", made
+        assert made["run"]["environment"]["loras"][0]["model"] == str(style)
+        document = tiny_client.get(f"/api/projects/{pid}/workflow").json()
+        assert document["layers"][0]["params"]["loras"] == chosen
+        document["layers"][0]["result"] = None  # make the import run it again
+        files = {"file": ("loras.json", json.dumps(document).encode(), "application/json")}
+        imported = tiny_client.post("/api/projects/import", files=files)
+        assert imported.status_code == 201, imported.text
+        (again,) = wait_idle(tiny_client, imported.json()["project"]["id"], 120)["layers"]
+    finally:
+        style.unlink()
+    assert again["status"] == "ready", again
+    assert again["recipe"]["params"]["loras"] == chosen and again["blob"] == made["blob"]
