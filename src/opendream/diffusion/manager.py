@@ -307,6 +307,8 @@ class ModelManager:
             return Adapters(SharedExclusiveLock())  # evicted meanwhile: nothing of it to share
         if base is None:
             raise ValueError("`pipe` is not a pipeline of this manager")
+        if loras and not hasattr(pipe, "set_adapters"):
+            raise ModelUnavailable(f"{type(pipe).__name__} takes no LoRA (a {_title(base)} model)")
         names = [self._adapter(base, model, progress, status) for model, _ in loras]
         return Adapters(
             base.adapter_lock, [(name, weight) for name, (_, weight) in zip(names, loras, strict=True)]
