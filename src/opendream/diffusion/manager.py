@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from opendream.core.errors import Cancelled, ConsentRequired, ModelUnavailable
+from opendream.diffusion import controlnets
 from opendream.diffusion.adapters import Adapters, SharedExclusiveLock
 from opendream.diffusion.catalog import local_loras, local_models
 from opendream.diffusion.families import (
@@ -70,32 +71,6 @@ UNET_IN_CHANNELS: dict[str, tuple[int, ...]] = {
     "pix2pix": (8,),
     "controlnet": (4,),
 }
-#: The families whose ControlNets are ``diffusers.ControlNetModel``s, by the text width they
-#: attend to (a ControlNet fits a base of the same width).
-CONTROLNET_WIDTHS = {768: "sd1", 1024: "sd2", 2048: "sdxl"}
-#: Each ControlNet class and the AutoPipeline keys of the families it steers.
-_CONTROLNET_KEYS = {
-    "ControlNetModel": ("stable-diffusion", "stable-diffusion-xl"),
-    "SD3ControlNetModel": ("stable-diffusion-3",),
-    "FluxControlNetModel": ("flux",),
-    "QwenImageControlNetModel": ("qwenimage",),
-}
-#: A ControlNet class -> the families it is made for, for messages.
-CONTROLNET_CLASSES = {
-    "ControlNetModel": "Stable Diffusion 1.x/2.x or SDXL",
-    "SD3ControlNetModel": "Stable Diffusion 3",
-    "FluxControlNetModel": "Flux.1",
-    "QwenImageControlNetModel": "Qwen-Image",
-    "ZImageControlNetModel": "Z-Image",  # not wired: it borrows its transformer's modules
-}
-CONTROLNET_FAMILIES = (
-    "Stable Diffusion 1.x",
-    "Stable Diffusion 2.x",
-    "SDXL",
-    "Stable Diffusion 3",
-    "Flux.1",
-    "Qwen-Image",
-)
 Status = Callable[[str], None]  # what is being loaded, said before it starts
 T = TypeVar("T")
 
@@ -599,37 +574,19 @@ class ModelManager:
                 else None
             )
         elif kind == "controlnet":
-            key = traits(family).key if family is not None else ""
-            wired = any(key in keys for keys in _CONTROLNET_KEYS.values())
-            cls = task_pipelines("txt2img").get(f"{key}-controlnet") if wired else None
+            cls = controlnets.controlnet_pipeline(base.pipe)
         else:
             cls = task_class(base.pipe, kind)  # type: ignore[arg-type]
         if cls is None:
             raise ModelUnavailable(
                 f"model {base.source.location!r} is {title}, which has no {kind} pipeline here"
                 + (
-                    f"; {kind} runs on {', '.join(CONTROLNET_FAMILIES)} models"
+                    f"; {kind} runs on {', '.join(controlnets.CONTROLNET_FAMILIES)} models"
                     if kind == "controlnet"
                     else ""
                 )
             )
         return cls
-
-    @staticmethod
-    def _check_controlnet_fits(base: CachedModel, controlnet: Any, name: str) -> None:
-        """A ``ControlNetModel`` attends to the text as wide as its base's UNet does: refuse one
-        made for another of the families sharing the class (SD 1.x, 2.x, SDXL), naming both."""
-        width = getattr(controlnet.config, "cross_attention_dim", None)
-        base_width = getattr(
-            getattr(getattr(base.pipe, "unet", None), "config", None), "cross_attention_dim", None
-        )
-        if base_width is None or width == base_width:
-            return
-        _refuse_controlnet(
-            base,
-            name,
-            FAMILY_NAMES.get(CONTROLNET_WIDTHS.get(width or 0, ""), f"a model of text width {width}"),
-        )
 
     def _derive(
         self,
@@ -655,7 +612,7 @@ class ModelManager:
                 base, extra_key, controlnet or "", controlnet_role, progress, status
             )
         if extra_key is not None:
-            self._check_controlnet_fits(base, extra["controlnet"], controlnet or "")
+            controlnets.check_fits(base.pipe, base.source.location, extra["controlnet"], controlnet or "")
         # from_pipe casts the shared modules, in place, to its dtype (float32 unless told):
         # without it a float16 base would silently become float32 for every pipeline.
         pipe = cls.from_pipe(base.pipe, dtype=self._torch_dtype(), **extra)
@@ -685,7 +642,7 @@ class ModelManager:
         import diffusers
 
         # The ControlNet class of the base's family (SD 1.x/2.x and SDXL share one).
-        cls = getattr(diffusers, controlnet_class(base.pipe))
+        cls = getattr(diffusers, controlnets.controlnet_class(base.pipe))
         if status is not None:
             status(f"loading ControlNet {model}")
         source = self.resolve(model, role)
@@ -700,7 +657,9 @@ class ModelManager:
                     lambda: cls.from_pretrained(source.location, revision=source.revision, dtype=dtype),
                 )
             elif source.kind == "folder":
-                self._check_controlnet_class(base, Path(source.location), cls.__name__, model)
+                controlnets.check_class(
+                    base.pipe, base.source.location, Path(source.location), cls.__name__, model
+                )
                 module = cls.from_pretrained(source.location, dtype=dtype)
             elif source.kind == "safetensors":
                 path = link_with_suffix(
@@ -720,34 +679,6 @@ class ModelManager:
         with self.cache.lock:
             base.extras[extra_key] = module
         return module
-
-    @staticmethod
-    def _check_controlnet_class(base: CachedModel, folder: Path, expected: str, name: str) -> None:
-        """Refuse a ControlNet folder of another family's ControlNet class, naming both."""
-        import json
-
-        try:
-            found = str(json.loads((folder / "config.json").read_text()).get("_class_name", ""))
-        except (OSError, ValueError):
-            return  # not a model folder: the loader says so
-        if found and found != expected:
-            _refuse_controlnet(base, name, CONTROLNET_CLASSES.get(found, found))
-
-
-def controlnet_class(pipe: Any) -> str:
-    """The name of the diffusers ControlNet class the family of ``pipe`` takes."""
-    family = family_of_pipeline(pipe)
-    key = traits(family).key if family is not None else "stable-diffusion"
-    return next((cls for cls, keys in _CONTROLNET_KEYS.items() if key in keys), "ControlNetModel")
-
-
-def _refuse_controlnet(base: CachedModel, name: str, theirs: str) -> None:
-    family = family_of_pipeline(base.pipe)
-    ours = family.title if family is not None else type(base.pipe).__name__
-    raise ModelUnavailable(
-        f"ControlNet {name!r} was made for {theirs} but the base model {base.source.location!r} is {ours}; "
-        f"pick a ControlNet made for {ours}"
-    )
 
 
 def _title(base: CachedModel) -> str:
