@@ -62,9 +62,9 @@ describe('OpForm presets', () => {
   it('has no preset select for an op without presets', async () => {
     const controller = testController({ models: vi.fn(async () => []), loras: vi.fn(async () => []) })
     controller.store.dispatch({ type: 'project', project: storyProject() })
-    const inpaint = { ...dream, name: 'mask_and_inpaint', schema: schemas.mask_and_inpaint }
+    const plain = { ...dream, name: 'feather_mask', schema: schemas.feather_mask }
     await act(async () => {
-      renderWith(controller, <OpForm op={inpaint} onDone={() => undefined} />)
+      renderWith(controller, <OpForm op={plain} onDone={() => undefined} />)
     })
     expect(screen.queryByLabelText('Preset')).toBeNull()
   })

@@ -34,7 +34,7 @@ describe('formPresets', () => {
   })
 
   it('is empty for an op without presets', () => {
-    expect(formPresets(schemas.mask_and_inpaint, formFields(schemas.mask_and_inpaint))).toEqual([])
+    expect(formPresets(schemas.feather_mask, formFields(schemas.feather_mask))).toEqual([])
   })
 })
 

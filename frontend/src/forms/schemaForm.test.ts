@@ -284,7 +284,8 @@ describe('toRequest', () => {
     const recipe = {
       op: 'mask_and_inpaint', op_version: '1', output_index: 0,
       params: {
-        prompt: 'a cat', negative_prompt: '', strength: 0.8, steps: 12, guidance_scale: 7.5, seed: 9, mask_feather: 4, model: '',
+        prompt: 'a cat', negative_prompt: '', strength: 0.8, steps: 12, guidance_scale: 7.5, seed: 9, mask_feather: 4,
+        scheduler: 'lcm', model: '',
         loras: [{ model: '/loras/style.safetensors', weight: 0.75 }, { model: 'owner/repo', weight: -1 }],
       },
       inputs: { mask_layer: 'L2', image_layer: 'L1' },

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import opendream
 from opendream import Context, ImageLayer
-from opendream.fields import Guidance, Loras, Model, NegativePrompt, Prompt, ScaledSteps, Seed, Strength
+from opendream.fields import (
+    FEW_STEP_PRESETS,
+    Guidance,
+    Loras,
+    Model,
+    NegativePrompt,
+    Prompt,
+    ScaledSteps,
+    SchedulerName,
+    Seed,
+    Strength,
+)
 from opendream.images import pad_to_multiple
 from opendream.pipelines import (
     check_image_to_image,
@@ -23,6 +34,7 @@ from opendream.pipelines import (
     category="edit",
     identity=model_identity("dream"),
     defaults=family_defaults("dream"),
+    presets=FEW_STEP_PRESETS,
 )
 def img2img(
     image_layer: ImageLayer,
@@ -32,6 +44,7 @@ def img2img(
     steps: ScaledSteps = 20,
     guidance_scale: Guidance = 7.5,
     seed: Seed = 42,
+    scheduler: SchedulerName = "default",
     model: Model = "",
     loras: Loras = [],  # noqa: B006 (validated params are copies; never mutated)
     ctx: Context = None,
@@ -47,6 +60,8 @@ def img2img(
         image_layer (`ImageLayer`): the picture to start from.
         prompt (`str`): what the result should show.
         strength (`float`, defaults to 0.75): 0 < strength <= 1; higher changes more.
+        scheduler (`str`, defaults to ``default``, the model's own): a sampler as in ``dream``;
+            the few-step presets set ``lcm``, ``tcd`` or ``euler_trailing``.
         steps (`int`, defaults to 20), guidance_scale (`float`), seed (`int`), model (`str`): as in ``dream``.
     """
     # 1. Check inputs
@@ -54,7 +69,7 @@ def img2img(
     check_image_to_image("img2img", (width, height), strength, steps, guidance_scale)
 
     # 2. Get the pipeline (shares the dream model's weights)
-    pipe = pipeline(ctx, "img2img", model, "dream", loras=loras)
+    pipe = pipeline(ctx, "img2img", model, "dream", scheduler, loras)
 
     # 3. Prepare the input (RGB, padded to the sides the model takes) and denoise
     image = pad_to_multiple(image_layer.get_image().convert("RGB"), size_multiple(pipe))

@@ -10,7 +10,18 @@ from PIL import Image
 import opendream
 from opendream import Context, Field, ImageLayer, MaskLayer
 from opendream.diffusion.ops._original import from_original
-from opendream.fields import Guidance, Loras, Model, NegativePrompt, ScaledSteps, Seed, Strength, text
+from opendream.fields import (
+    FEW_STEP_PRESETS,
+    Guidance,
+    Loras,
+    Model,
+    NegativePrompt,
+    ScaledSteps,
+    SchedulerName,
+    Seed,
+    Strength,
+    text,
+)
 from opendream.images import pad_to_multiple
 from opendream.pipelines import (
     check_image_to_image,
@@ -33,6 +44,7 @@ MaskPrompt = text("What to paint in the mask")
     category="edit",
     identity=model_identity("inpaint"),
     defaults=family_defaults("inpaint"),
+    presets=FEW_STEP_PRESETS,
     # The original defaulted guidance_scale to 11 for inpainting.
     migrate=from_original(
         "mask_and_inpaint", "stabilityai/stable-diffusion-2-inpainting", {"guidance_scale": 11.0}
@@ -48,6 +60,7 @@ def mask_and_inpaint(
     guidance_scale: Guidance = 7.5,
     seed: Seed = 42,
     mask_feather: Annotated[int, Field(ge=0, le=MAX_FEATHER, description="Soft edge width in pixels")] = 4,
+    scheduler: SchedulerName = "default",
     model: Model = "",
     loras: Loras = [],  # noqa: B006 (validated params are copies; never mutated)
     ctx: Context = None,
@@ -71,6 +84,8 @@ def mask_and_inpaint(
         strength (`float`, defaults to 1.0): 1 repaints from pure noise; lower keeps more of
             what was under the mask.
         mask_feather (`int`, defaults to 4): width of the soft blend at the mask edge, 0-64 px.
+        scheduler (`str`, defaults to ``default``, the model's own): a sampler as in ``dream``;
+            the few-step presets set ``lcm``, ``tcd`` or ``euler_trailing``.
         steps, guidance_scale, seed, model: as in ``dream`` (``model`` defaults to the
             ``inpaint_model`` setting).
     """
@@ -94,7 +109,7 @@ def mask_and_inpaint(
         return ImageLayer(image=original.copy())
 
     # 3. Get the inpainting pipeline, and pad both to the sides it takes
-    pipe = pipeline(ctx, "inpaint", model, "inpaint", loras=loras)
+    pipe = pipeline(ctx, "inpaint", model, "inpaint", scheduler, loras)
     image = pad_to_multiple(original.convert("RGB"), size_multiple(pipe), fill="edge")
     model_mask = pad_to_multiple(mask, size_multiple(pipe), fill="zero")
 
