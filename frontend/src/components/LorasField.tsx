@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react'
 import type { LocalLora } from '../api/types'
-import { loraLabel, newLoraRow, type LoraRow } from '../forms/loras'
+import { listedLora, loraLabel, loraMismatch, newLoraRow, type LoraRow, type ModelFamily } from '../forms/loras'
 import type { LorasField as LorasFieldSpec } from '../forms/schemaForm'
 
 interface LorasFieldProps {
@@ -10,12 +10,17 @@ interface LorasFieldProps {
   onChange: (rows: LoraRow[]) => void
   /** The LoRA files found here, offered by every row's model input. */
   loras: LocalLora[]
+  /** The family of the op's model, when known: a listed LoRA made for another is flagged. */
+  model: ModelFamily | null
+  /** Appends trigger words to the op's prompt; absent when the op has none. */
+  onTriggers?: (triggers: string[]) => void
   aria: Record<string, unknown>
 }
 
 /** A list of LoRAs: per row a file (typed, or picked from the files found here), a weight
- * (typed or slid) and a remove button; "Add LoRA" up to the op's limit. */
-export function LorasField({ field, id, rows, onChange, loras, aria }: LorasFieldProps) {
+ * (typed or slid) and a remove button; "Add LoRA" up to the op's limit. A listed file shows its
+ * family (flagged when the model's differs) and offers its trigger words to the prompt. */
+export function LorasField({ field, id, rows, onChange, loras, model, onTriggers, aria }: LorasFieldProps) {
   // The row just added takes the focus, so the keyboard goes on to its file; after a removal
   // (its button is gone) "Add LoRA" takes it.
   const [added, setAdded] = useState<number | null>(null)
@@ -41,6 +46,9 @@ export function LorasField({ field, id, rows, onChange, loras, aria }: LorasFiel
       {rows.map((row, i) => {
         const name = `LoRA ${i + 1}`
         const number = Number(row.weight)
+        const lora = listedLora(loras, row.model)
+        const mismatch = loraMismatch(lora, model)
+        const triggers = onTriggers !== undefined && lora !== undefined && lora.triggers.length > 0 ? lora.triggers : []
         return (
           <div key={i} className="lora-row">
             <div className="lora-file">
@@ -58,6 +66,26 @@ export function LorasField({ field, id, rows, onChange, loras, aria }: LorasFiel
                 Remove
               </button>
             </div>
+            {(lora?.family != null || triggers.length > 0) && (
+              <div className="lora-about">
+                {lora?.family != null && <span className="hint">{lora.title}</span>}
+                {mismatch !== null && (
+                  <span className="lora-warning" role="status">
+                    {mismatch}
+                  </span>
+                )}
+                {triggers.length > 0 && (
+                  <button
+                    type="button"
+                    aria-label={`Add ${name} trigger words`}
+                    title={`Append to the prompt: ${triggers.join(', ')}`}
+                    onClick={() => onTriggers?.(triggers)}
+                  >
+                    Add trigger words
+                  </button>
+                )}
+              </div>
+            )}
             <div className="number-row">
               <input
                 type="range"

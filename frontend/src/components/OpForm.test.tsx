@@ -194,6 +194,50 @@ describe('OpForm', () => {
     expect(addLayer).not.toHaveBeenCalled()
   })
 
+  it("flags a LoRA made for another family than the picked model and refuses it before sending", async () => {
+    const models = vi.fn(async () => [
+      { model: 'someone/sdxl', kind: 'hub' as const, family: 'sdxl', variant: 'normal', title: 'SDXL', bytes: 2 ** 30, defaults: {} },
+    ])
+    const loras = vi.fn(async () => [
+      { model: '/loras/pixel.safetensors', family: 'sd1', title: 'Stable Diffusion 1.x', bytes: 2 ** 20, triggers: [] },
+    ])
+    const addLayer = vi.fn()
+    await act(async () => {
+      setup({ addLayer, models, loras })
+    })
+    fireEvent.change(screen.getByLabelText('Prompt'), { target: { value: 'a cat' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Add LoRA' }))
+    fireEvent.change(screen.getByLabelText('LoRA 1 model'), { target: { value: '/loras/pixel.safetensors' } })
+    expect(screen.getByText('Stable Diffusion 1.x')).toBeTruthy() // its family, next to the row
+    expect(screen.queryByText(/made for/)).toBeNull() // the default model: its family is unknown here
+    fireEvent.change(screen.getByLabelText('Model'), { target: { value: 'someone/sdxl' } })
+    expect(screen.getByText('made for Stable Diffusion 1.x; the model is SDXL')).toBeTruthy()
+    await act(async () => {
+      fireEvent.click(screen.getByRole('button', { name: 'Add layer' }))
+    })
+    expect(document.getElementById('field-loras-error')?.textContent).toBe('LoRA 1: made for Stable Diffusion 1.x; the model is SDXL')
+    expect(addLayer).not.toHaveBeenCalled()
+    fireEvent.change(screen.getByLabelText('Model'), { target: { value: 'owner/unlisted' } })
+    expect(screen.queryByText(/made for/)).toBeNull()
+  })
+
+  it("appends a listed LoRA's trigger words the prompt lacks", async () => {
+    const loras = vi.fn(async () => [
+      { model: '/loras/pixel.safetensors', family: null, title: 'unknown family', bytes: 2 ** 20, triggers: ['pixel art', 'cat'] },
+    ])
+    await act(async () => {
+      setup({ loras })
+    })
+    const prompt = screen.getByLabelText('Prompt')
+    fireEvent.change(prompt, { target: { value: 'a cat' } })
+    fireEvent.click(screen.getByRole('button', { name: 'Add LoRA' }))
+    expect(screen.queryByRole('button', { name: 'Add LoRA 1 trigger words' })).toBeNull() // no file yet
+    fireEvent.change(screen.getByLabelText('LoRA 1 model'), { target: { value: '/loras/pixel.safetensors' } })
+    expect(screen.queryByText('unknown family')).toBeNull()
+    fireEvent.click(screen.getByRole('button', { name: 'Add LoRA 1 trigger words' }))
+    expect(prompt).toHaveProperty('value', 'a cat, pixel art')
+  })
+
   it("shows a layer's LoRAs when editing it, and the server's errors about them on the list", async () => {
     const story = storyProject()
     const beach = { ...story.layers[0], recipe: { ...story.layers[0].recipe, params: { prompt: 'a beach', loras: [{ model: '/loras/a.safetensors', weight: 0.6 }] } } }

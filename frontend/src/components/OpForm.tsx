@@ -1,11 +1,13 @@
 import { useEffect, useMemo, useState, type FormEvent } from 'react'
 import type { Layer, LayerInput, OpInfo } from '../api/types'
+import { lorasMismatch, modelFamily, withTriggers } from '../forms/loras'
 import { formPresets } from '../forms/presets'
 import {
   formFields,
   initialValues,
   modelDefaults,
   placeError,
+  rowsOf,
   tickMadeBy,
   toRequest,
   type FieldErrors,
@@ -49,6 +51,11 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
   /** Per model field: which family's defaults its last pick applied. */
   const [modelHints, setModelHints] = useState<Record<string, string | null>>({})
   const loras = useListing(controller.api, 'loras', fields.some((f) => f.kind === 'loras'))
+  const modelField = fields.find((f) => f.kind === 'text' && f.suggestsModels)
+  const family = modelFamily(models, modelField && values[modelField.name])
+  // A listed LoRA's trigger words go to the op's prompt, when it has one.
+  const hasPrompt = fields.some((f) => f.name === 'prompt' && (f.kind === 'text' || f.kind === 'textarea'))
+  const prompt = typeof values.prompt === 'string' ? values.prompt : ''
   // The layer may go while its form is open (deleted in another tab, an undo): applying would fail.
   const gone = editing !== undefined && !layers.some((l) => l.id === editing.id)
   useEffect(() => {
@@ -63,7 +70,9 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
     // Picking a listed model sets the parameters that suit its family; typing another changes nothing.
     const picked = isModel ? modelDefaults(fields, models.find((m) => m.model === value)) : null
     if (isModel) setModelHints((h) => ({ ...h, [name]: picked?.hint ?? null }))
-    const changed = new Set([name, ...Object.keys(picked?.values ?? {})])
+    // Another model may fit the LoRAs: their errors (a family mismatch) go with it.
+    const lorasFields = isModel ? fields.filter((f) => f.kind === 'loras').map((f) => f.name) : []
+    const changed = new Set([name, ...Object.keys(picked?.values ?? {}), ...lorasFields])
     setValues((v) => tickMadeBy(fields, { ...v, [name]: value, ...picked?.values }, layers, name))
     setErrors((e) => Object.fromEntries(Object.entries(e).filter(([k]) => !changed.has(k))))
   }
@@ -76,6 +85,11 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
   const submit = async (e: FormEvent) => {
     e.preventDefault()
     const { request, errors: local } = toRequest(fields, values, editing !== undefined)
+    // A LoRA made for another family than the model is refused at run time: say so before sending.
+    for (const field of fields) {
+      const mismatch = field.kind === 'loras' && !local[field.name] ? lorasMismatch(rowsOf(values[field.name]), loras, family) : null
+      if (mismatch !== null) local[field.name] = [mismatch]
+    }
     setErrors(local)
     setFormError(null)
     if (Object.keys(local).length > 0) return
@@ -126,6 +140,8 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
           editing={editing?.id}
           models={models}
           loras={loras}
+          modelFamily={family}
+          onTriggers={hasPrompt ? (triggers) => change('prompt', withTriggers(prompt, triggers)) : undefined}
           note={modelHints[field.name] ?? undefined}
         />
       ))}

@@ -1,4 +1,5 @@
 import type { Layer, LocalLora, LocalModel } from '../api/types'
+import type { ModelFamily } from '../forms/loras'
 import {
   layerChoices,
   layerIds,
@@ -27,6 +28,10 @@ interface FieldProps {
   models?: LocalModel[]
   /** The LoRA files available here, offered by `loras` fields. */
   loras?: LocalLora[]
+  /** The family of the op's model when known, for `loras` fields to flag LoRAs made for another. */
+  modelFamily?: ModelFamily | null
+  /** Appends a LoRA's trigger words to the op's prompt; absent when the op has none. */
+  onTriggers?: (triggers: string[]) => void
   /** A line under the control saying what it just did (e.g. which model defaults were applied). */
   note?: string
 }
@@ -202,7 +207,16 @@ function Control(props: FieldProps) {
       return <LayerPicker {...props} field={field} />
     case 'loras':
       return (
-        <LorasField field={field} id={inputId(field)} rows={rowsOf(value)} onChange={onChange} loras={props.loras ?? []} aria={aria} />
+        <LorasField
+          field={field}
+          id={inputId(field)}
+          rows={rowsOf(value)}
+          onChange={onChange}
+          loras={props.loras ?? []}
+          model={props.modelFamily ?? null}
+          onTriggers={props.onTriggers}
+          aria={aria}
+        />
       )
   }
 }

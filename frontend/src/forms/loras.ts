@@ -1,4 +1,4 @@
-import type { JsonSchema, LocalLora } from '../api/types'
+import type { JsonSchema, LocalLora, LocalModel } from '../api/types'
 
 /** One row of a LoRAs field as the form holds it: the weight as typed, so "0." can be typed. */
 export interface LoraRow {
@@ -77,4 +77,56 @@ export function loraLabel(lora: LocalLora): string {
   const parts = [lora.title]
   if (lora.triggers.length > 0) parts.push(`triggers: ${lora.triggers.join(', ')}`)
   return parts.join(' · ')
+}
+
+/** A listed model's family, titled for people. */
+export interface ModelFamily {
+  family: string
+  title: string
+}
+
+/** The family of `model` when it is listed here and its family known; null otherwise (an empty
+ * field is the server's default model, unknown here). Its title drops the variant: an
+ * "SDXL (inpaint)" model is SDXL. */
+export function modelFamily(models: LocalModel[], model: unknown): ModelFamily | null {
+  const found = typeof model === 'string' ? models.find((m) => m.model === model.trim()) : undefined
+  if (found === undefined || found.family === null) return null
+  const variant = found.variant !== null && found.variant !== 'normal'
+  return { family: found.family, title: variant ? found.title.replace(/ \([^)]*\)$/, '') : found.title }
+}
+
+/** The listed LoRA file a row names, if any. */
+export function listedLora(loras: LocalLora[], model: string): LocalLora | undefined {
+  return loras.find((l) => l.model === model.trim())
+}
+
+/** Why a LoRA does not fit the model ("made for SDXL; the model is Stable Diffusion 1.x"), as the
+ * server would refuse it at run time; null when it fits or either family is unknown here. */
+export function loraMismatch(lora: LocalLora | undefined, model: ModelFamily | null): string | null {
+  if (lora === undefined || lora.family === null || model === null || lora.family === model.family) return null
+  return `made for ${lora.title}; the model is ${model.title}`
+}
+
+/** The first row whose LoRA does not fit the model, naming it ("LoRA 2: made for SDXL; …"). */
+export function lorasMismatch(rows: LoraRow[], loras: LocalLora[], model: ModelFamily | null): string | null {
+  for (const [i, row] of rows.entries()) {
+    const why = loraMismatch(listedLora(loras, row.model), model)
+    if (why !== null) return `LoRA ${i + 1}: ${why}`
+  }
+  return null
+}
+
+/** Whether `prompt` has `words` whole, in any case ("pixel art" is in "Pixel Art, a cat", not in "pixel artist"). */
+function hasWords(prompt: string, words: string): boolean {
+  const escaped = words.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
+  return new RegExp(`(^|[^\\p{L}\\p{N}_])${escaped}($|[^\\p{L}\\p{N}_])`, 'iu').test(prompt)
+}
+
+/** The prompt with the trigger words it lacks appended, comma-separated: "a cat" and
+ * ["pixel art", "cat"] make "a cat, pixel art". */
+export function withTriggers(prompt: string, triggers: string[]): string {
+  const missing = triggers.map((t) => t.trim()).filter((t) => t !== '' && !hasWords(prompt, t))
+  if (missing.length === 0) return prompt
+  const base = prompt.trimEnd().replace(/,$/, '')
+  return base === '' ? missing.join(', ') : `${base}, ${missing.join(', ')}`
 }
