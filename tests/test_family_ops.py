@@ -164,7 +164,7 @@ def test_omitted_params_take_the_familys_defaults(family, expected, family_dirs)
     given = dream_spec.validate_params({"prompt": "a", "steps": 3, "model": str(family_dirs[family])})
     assert given["steps"] == 3, "a given value stays"
     img2img = REGISTRY.get("img2img").validate_params({"prompt": "a", "model": str(family_dirs[family])})
-    assert img2img["steps"] == expected["steps"] and "scheduler" not in img2img
+    assert img2img["steps"] == expected["steps"] and img2img["scheduler"] == "default", "the model's own"
 
 
 @pytest.mark.parametrize("family", sorted(f for f, tasks in TASKS.items() if "edit" in tasks))
