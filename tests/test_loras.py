@@ -276,3 +276,10 @@ def test_a_layer_with_loras_round_trips_through_a_workflow_file(tiny_client, tin
         style.unlink()
     assert again["status"] == "ready", again
     assert again["recipe"]["params"]["loras"] == chosen and again["blob"] == made["blob"]
+
+
+def test_a_lora_at_the_size_the_ui_proposes(loras, manager, tiny_settings) -> None:
+    size = {"width": 512, "height": 512}
+    base = dream(manager, tiny_settings, **size)
+    assert not np.array_equal(dream(manager, tiny_settings, (loras["a"], 1.0), **size), base)
+    assert np.array_equal(dream(manager, tiny_settings, (loras["a"], 0.0), **size), base)
