@@ -283,3 +283,40 @@ def test_a_lora_at_the_size_the_ui_proposes(loras, manager, tiny_settings) -> No
     base = dream(manager, tiny_settings, **size)
     assert not np.array_equal(dream(manager, tiny_settings, (loras["a"], 1.0), **size), base)
     assert np.array_equal(dream(manager, tiny_settings, (loras["a"], 0.0), **size), base)
+
+
+@pytest.mark.parametrize("with_lora", [False, True])
+def test_a_job_waiting_for_another_runs_lora_can_be_cancelled(
+    with_lora, loras, manager, tiny_settings
+) -> None:
+    """While another job's run holds the model (here: held by the test), a job waiting for it
+    notices its cancel within a moment, and leaves the model free for the next."""
+    import time
+
+    from opendream.core.errors import Cancelled
+
+    dream(manager, tiny_settings)  # loaded
+    base = manager.cache.entry_of(manager.get("txt2img"))
+    spec = REGISTRY.get("dream")
+    chosen = [{"model": str(loras["a"]), "weight": 1.0}] if with_lora else []
+    params = spec.validate_params({**DREAM, "loras": chosen})
+    ctx = make_context(manager, tiny_settings, "dream")
+    outcome: list[BaseException] = []
+
+    def job() -> None:
+        try:
+            spec.call(params, {}, ctx)
+        except BaseException as exc:  # the test reads it
+            outcome.append(exc)
+
+    with base.adapter_lock.exclusive():  # another job's LoRA run
+        thread = threading.Thread(target=job)
+        thread.start()
+        time.sleep(0.3)
+        assert thread.is_alive(), "it waits for the model"
+        cancelled_at = time.perf_counter()
+        ctx.cancel()
+        thread.join(5)
+        assert not thread.is_alive() and time.perf_counter() - cancelled_at < 1.0
+    assert len(outcome) == 1 and isinstance(outcome[0], Cancelled)
+    assert dream(manager, tiny_settings).shape == (64, 64, 3), "the model is free again"

@@ -117,7 +117,11 @@ def pipeline(
     cached = cached_pipeline(ctx, kind, model, role, **options)
     pairs = lora_pairs(loras)
     manager = manager_for(ctx)
-    watch = {"progress": ctx.download_progress, "status": ctx.status} if ctx is not None else {}
+    watch = (
+        {"progress": ctx.download_progress, "status": ctx.status, "check": ctx.check_cancelled}
+        if ctx is not None
+        else {}
+    )
     instance = run_instance(cached, scheduler)
     instance._opendream_adapters = manager.adapters(cached, pairs, **watch)
     if ctx is not None and pairs:
@@ -303,7 +307,9 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
 
     tile_large_decodes(pipe, arguments, _setting(ctx, "vae_tiling_pixels"))
     adapters = getattr(pipe, "_opendream_adapters", None)
-    with adapters.applied(pipe) if adapters is not None else nullcontext(), torch.inference_mode():
+    # Waiting for another job's LoRA run to let go of the model stays cancellable.
+    check = ctx.check_cancelled if ctx is not None else (lambda: None)
+    with adapters.applied(pipe, check) if adapters is not None else nullcontext(), torch.inference_mode():
         result = pipe(**arguments, output_type="np", callback_on_step_end=on_step_end)
     images = pipeline_images(result.images, op)
     asked = (arguments.get("width"), arguments.get("height"))

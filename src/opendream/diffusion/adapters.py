@@ -9,15 +9,21 @@ LoRAs on one base therefore never see each other's adapters: they take turns."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
 
+def _never() -> None:
+    """A wait nobody cancels."""
+
+
 class SharedExclusiveLock:
     """Many holders at once in ``shared()``, or one alone in ``exclusive()``; a waiting
     exclusive holder goes before shared ones that come after it (no starvation)."""
+
+    CHECK_EVERY_S = 0.1
 
     def __init__(self) -> None:
         self._cond = threading.Condition()
@@ -25,10 +31,16 @@ class SharedExclusiveLock:
         self._exclusive = False
         self._waiting = 0
 
+    def _wait(self, ready: Callable[[], bool], check: Callable[[], None]) -> None:
+        """Wait (holding the condition) until ``ready()``, calling ``check`` every so often."""
+        while not self._cond.wait_for(ready, timeout=self.CHECK_EVERY_S):
+            check()
+
     @contextmanager
-    def shared(self) -> Iterator[None]:
+    def shared(self, check: Callable[[], None] = _never) -> Iterator[None]:
+        """Hold it with others; ``check`` is called while waiting and may raise (a cancel)."""
         with self._cond:
-            self._cond.wait_for(lambda: not self._exclusive and not self._waiting)
+            self._wait(lambda: not self._exclusive and not self._waiting, check)
             self._shared += 1
         try:
             yield
@@ -38,11 +50,15 @@ class SharedExclusiveLock:
                 self._cond.notify_all()
 
     @contextmanager
-    def exclusive(self) -> Iterator[None]:
+    def exclusive(self, check: Callable[[], None] = _never) -> Iterator[None]:
+        """Hold it alone; ``check`` is called while waiting and may raise (a cancel)."""
         with self._cond:
             self._waiting += 1
-            self._cond.wait_for(lambda: not self._exclusive and not self._shared)
-            self._waiting -= 1
+            try:
+                self._wait(lambda: not self._exclusive and not self._shared, check)
+            finally:
+                self._waiting -= 1
+                self._cond.notify_all()
             self._exclusive = True
         try:
             yield
@@ -61,13 +77,14 @@ class Adapters:
     active: list[tuple[str, float]] = field(default_factory=list)
 
     @contextmanager
-    def applied(self, pipe: Any) -> Iterator[None]:
-        """Hold the base for a run of ``pipe`` (a pipeline on it) with these adapters on."""
+    def applied(self, pipe: Any, check: Callable[[], None] = _never) -> Iterator[None]:
+        """Hold the base for a run of ``pipe`` (a pipeline on it) with these adapters on;
+        ``check`` may raise while waiting for another run to let go (a cancel)."""
         if not self.active:
-            with self.lock.shared():
+            with self.lock.shared(check):
                 yield
             return
-        with self.lock.exclusive():
+        with self.lock.exclusive(check):
             pipe.enable_lora()
             pipe.set_adapters([name for name, _ in self.active], adapter_weights=[w for _, w in self.active])
             try:

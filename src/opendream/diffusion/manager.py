@@ -272,11 +272,13 @@ class ModelManager:
         *,
         progress: DownloadProgress | None = None,
         status: Status | None = None,
+        check: Callable[[], None] = lambda: None,
     ) -> Adapters:
         """The LoRAs ``(model, weight)`` for a run of ``pipe`` (a pipeline ``get`` returned),
         each loaded into its base once, as a disabled adapter; ``Adapters.applied`` turns them
         on for the run. A LoRA that cannot be had or does not fit the base is
-        ``ModelUnavailable`` naming both, and leaves no adapter behind."""
+        ``ModelUnavailable`` naming both, and leaves no adapter behind. ``check`` is called while
+        waiting for another run to let go of the base (a cancel raises there)."""
         base = self.cache.entry_of(pipe)
         if base is None and not loras:
             return Adapters(SharedExclusiveLock())  # evicted meanwhile: nothing of it to share
@@ -284,13 +286,18 @@ class ModelManager:
             raise ValueError("`pipe` is not a pipeline of this manager")
         if loras and not hasattr(pipe, "set_adapters"):
             raise ModelUnavailable(f"{type(pipe).__name__} takes no LoRA (a {_title(base)} model)")
-        names = [self._adapter(base, model, progress, status) for model, _ in loras]
+        names = [self._adapter(base, model, progress, status, check) for model, _ in loras]
         return Adapters(
             base.adapter_lock, [(name, weight) for name, (_, weight) in zip(names, loras, strict=True)]
         )
 
     def _adapter(
-        self, base: CachedModel, model: str, progress: DownloadProgress | None, status: Status | None
+        self,
+        base: CachedModel,
+        model: str,
+        progress: DownloadProgress | None,
+        status: Status | None,
+        check: Callable[[], None],
     ) -> str:
         import hashlib
         import json
@@ -319,7 +326,7 @@ class ModelManager:
             )
         if status is not None:
             status(f"loading LoRA {model}")
-        with base.adapter_lock.exclusive():
+        with base.adapter_lock.exclusive(check):
             with self.cache.lock:
                 if key in base.extras:  # another run loaded it while this one waited
                     return name
