@@ -131,3 +131,15 @@ def test_tiny_autoencoder_previews_arrive_on_the_websocket(tiny_client) -> None:
                 break
     assert sizes[-1] == {(64, 64)}, sizes
     assert all(s <= {(64, 64), (128, 128)} for s in sizes)
+
+
+@pytest.mark.parametrize(("family", "side"), [(None, 512), ("flux1", 512), (None, 1024)])
+def test_previews_of_big_pictures_are_decoded_small(
+    family, side, family_dirs, tiny_settings, pinned_threads
+) -> None:
+    """At the sizes the UI proposes a preview is decoded at most 256 px (from averaged
+    latents), not at the picture's size: a quarter of the decoding at 512."""
+    manager = ModelManager(tiny_settings, device="cpu", dtype="float32")
+    model = {"model": str(family_dirs[family])} if family else {}
+    shown = previews(manager, tiny_settings, width=side, height=side, steps=2, **model)
+    assert shown and all(p.size == (256, 256) for p in shown)

@@ -25,7 +25,6 @@ if TYPE_CHECKING:
 
 MAX_INPUT_SIDE = 4096
 PREVIEW_SIDE = 128
-TINY_PREVIEW_SIDE = 256  # a tiny autoencoder's previews: sharp enough to judge, light on the wire
 
 # Linear approximation of the SD 1.x/2.x VAE decoder: latent channels -> RGB in [-1, 1].
 _LATENT_RGB = np.array(
@@ -350,7 +349,7 @@ def _previewer(
     ctx: Context | None, pipe: Any, arguments: dict[str, Any]
 ) -> Callable[[Any], Image.Image | None]:
     """How a step's latents become a preview in this run: through the family's tiny
-    autoencoder (at most ``TINY_PREVIEW_SIDE`` px), else ``latents_preview``."""
+    autoencoder (``previews.decode_preview``), else ``latents_preview``."""
     from opendream.diffusion.previews import decode_preview, tiny_autoencoder
 
     autoencoder = tiny_autoencoder(manager_for(ctx), pipe) if ctx is not None else None
@@ -360,12 +359,7 @@ def _previewer(
     if height is None or width is None:
         width, height = arguments["image"].size
 
-    def preview(latents: Any) -> Image.Image:
-        image = decode_preview(autoencoder, latents, pipe, height, width)
-        image.thumbnail((TINY_PREVIEW_SIDE, TINY_PREVIEW_SIDE))
-        return image
-
-    return preview
+    return lambda latents: decode_preview(autoencoder, latents, pipe, height, width)
 
 
 def tile_large_decodes(pipe: Any, arguments: dict[str, Any], above: int) -> None:
