@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, model_validator
 
 from opendream.core.placement import MAX_OFFSET_CANVASES, MAX_SCALE, MIN_SCALE, Anchor, BlendMode
 from opendream.core.project import MAX_LAYERS, MAX_NAME, MAX_SIZE, MIN_SIZE
@@ -98,6 +98,12 @@ class PlacementPatch(Request):
     scale: Scale | None = Field(default=None, description="Uniform scale of the layer's own pixels")
     flip_x: bool | None = Field(default=None, description="Mirrored left to right")
     flip_y: bool | None = Field(default=None, description="Mirrored top to bottom")
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> PlacementPatch:
+        if not self.model_fields_set:
+            raise ValueError("name at least one of x, y, scale, flip_x, flip_y")
+        return self
 
 
 class LayerPatch(Request):
