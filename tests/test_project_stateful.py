@@ -1,6 +1,7 @@
 """Hypothesis state machine over the project DAG. Invariants: no layer without its inputs;
-topological order respects every edge; undo then redo is the identity; save then load gives
-the same project."""
+every layer mask is a mask layer present; topological order respects every edge; undo then
+redo is the identity (placements and the canvas size included); save then load gives the same
+project."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
 from opendream.core.errors import NothingToUndo
+from opendream.core.placement import ANCHORS, BLEND_MODES
 from opendream.core.project import Project
 from tests.dag_ops import DAG_OPS
 
@@ -23,6 +25,7 @@ def document(p: Project) -> dict:
     data = p.to_dict(history=False)
     return {
         "name": data["name"],
+        "size": (data["width"], data["height"]),
         "layers": [{k: v for k, v in x.items() if k not in ("status", "run")} for x in data["layers"]],
     }
 
@@ -96,6 +99,27 @@ class ProjectMachine(RuleBasedStateMachine):
     def rename(self, data: st.DataObject, name: str) -> None:
         self.project.rename_layer(data.draw(st.sampled_from(self.project.layers)).id, name)
 
+    @precondition(lambda self: self.project.layers)
+    @rule(data=st.data(), scale=st.floats(0.01, 16), flip=st.booleans(), blend=st.sampled_from(BLEND_MODES))
+    def place(self, data: st.DataObject, scale: float, flip: bool, blend: str) -> None:
+        layer = data.draw(st.sampled_from(self.project.layers))
+        x = data.draw(st.integers(-4 * self.project.width, 4 * self.project.width))
+        y = data.draw(st.integers(-4 * self.project.height, 4 * self.project.height))
+        self.project.place_layer(layer.id, {"x": x, "y": y, "scale": scale, "flip_x": flip})
+        self.project.set_blend(layer.id, blend)
+
+    @precondition(lambda self: self.project.layers)
+    @rule(data=st.data())
+    def layer_mask(self, data: st.DataObject) -> None:
+        images, masks = self.of_kind("image"), self.of_kind("mask")
+        if images:
+            mask = data.draw(st.sampled_from([None, *masks]))
+            self.project.set_layer_mask(data.draw(st.sampled_from(images)), mask)
+
+    @rule(width=st.integers(8, 200), height=st.integers(8, 200), anchor=st.sampled_from(ANCHORS))
+    def resize_canvas(self, width: int, height: int, anchor: str) -> None:
+        self.project.resize_canvas(width, height, anchor)
+
     @rule()
     def undo_then_redo_is_identity(self) -> None:
         before = document(self.project)
@@ -121,6 +145,12 @@ class ProjectMachine(RuleBasedStateMachine):
         present = {x.id for x in self.project.layers}
         for layer in self.project.layers:
             assert set(layer.recipe.input_ids()) <= present, layer
+
+    @invariant()
+    def every_layer_mask_is_a_mask_layer_present(self) -> None:
+        kinds = {x.id: x.kind for x in self.project.layers}
+        for layer in self.project.layers:
+            assert layer.mask is None or (layer.kind == "image" and kinds.get(layer.mask) == "mask"), layer
 
     @invariant()
     def order_is_topological(self) -> None:
