@@ -1,4 +1,5 @@
 import type {
+  BlendMode,
   ConsentLayer,
   DeleteResult,
   EnabledExtension,
@@ -12,6 +13,7 @@ import type {
   LocalLora,
   LocalModel,
   OpCatalog,
+  Placement,
   Project,
   ProjectSummary,
   ReplayReport,
@@ -114,7 +116,21 @@ export interface LayerPatch {
   position?: number
   params?: Record<string, unknown>
   inputs?: Record<string, LayerInput | null>
+  /** Merged over the layer's placement. */
+  placement?: Partial<Placement>
+  blend?: BlendMode
+  /** A mask layer's id to attach as the layer mask, null to detach it. */
+  mask?: string | null
 }
+
+export type Anchor = 'top-left' | 'top' | 'top-right' | 'left' | 'center' | 'right' | 'bottom-left' | 'bottom' | 'bottom-right'
+
+/** A new canvas: a size (the anchored part of the old one stays put), a rectangle of the old
+ * one, or the box a layer is drawn in. */
+export type CanvasChange =
+  | { width: number; height: number; anchor: Anchor }
+  | { crop: { x: number; y: number; width: number; height: number } }
+  | { fit: string }
 
 export interface NewLayer {
   op: string
@@ -137,6 +153,7 @@ export const api = {
   deleteProject: async (id: string) => {
     await request('DELETE', projectPath(id))
   },
+  changeCanvas: (id: string, change: CanvasChange) => json<Project>('POST', `${projectPath(id)}/canvas`, { json: change }),
   undo: (id: string) => json<Project>('POST', `${projectPath(id)}/undo`),
   redo: (id: string) => json<Project>('POST', `${projectPath(id)}/redo`),
 

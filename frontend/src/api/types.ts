@@ -79,3 +79,7 @@ export type OpInfo = Omit<Schemas['OpOut'], 'schema'> & { schema: JsonSchema }
 export type EnabledExtension = Omit<Schemas['EnabledOut'], 'ops'> & { ops: OpInfo[] }
 
 export type OpCatalog = Omit<Schemas['OpsOut'], 'ops'> & { ops: OpInfo[] }
+
+/** Where a layer's pixels go on the canvas: its scaled image's top-left corner, scale and flips. */
+export type Placement = Layer['placement']
+export type BlendMode = Layer['blend']

@@ -2,13 +2,14 @@ import { useEffect, useState } from 'react'
 import { blobUrl } from '../api/client'
 import type { Layer } from '../api/types'
 import { sourceOf } from '../ops/catalog'
-import { layerCancelling, type Progress } from '../state/app'
+import { layerById, layerCancelling, type Progress } from '../state/app'
 import { useAppState, useController } from '../state/context'
 import { dropPosition, stepPosition } from '../state/order'
 import { DeleteDialog } from './DeleteDialog'
 import { RenameInput } from './Home'
 import { typesText } from '../mask/keys'
 import { EyeIcon } from './icons'
+import { LayerProperties } from './LayerProperties'
 import { ProgressLine } from './ProgressLine'
 
 interface LayersPanelProps {
@@ -20,6 +21,7 @@ export function LayersPanel({ onEdit }: LayersPanelProps) {
   const controller = useController()
   const layers = useAppState((s) => s.project?.layers ?? [])
   const catalog = useAppState((s) => s.catalog)
+  const selected = useAppState((s) => layerById(s.project, s.selectedLayer))
   const [dragged, setDragged] = useState<string | null>(null)
   const [deleting, setDeleting] = useState<{ layer: Layer; doomed: Layer[] } | null>(null)
 
@@ -39,6 +41,7 @@ export function LayersPanel({ onEdit }: LayersPanelProps) {
       <h2 id="layers-title" className="panel-title">
         Layers
       </h2>
+      {selected !== undefined && <LayerProperties layer={selected} layers={layers} />}
       {layers.length === 0 && <p className="hint">No layers yet: add one from the left, or drop an image here.</p>}
       <ol className="layer-list">
         {[...layers].reverse().map((layer) => (

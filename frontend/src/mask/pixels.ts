@@ -39,3 +39,17 @@ export function invertOverlay(overlay: Uint8ClampedArray, tint: Rgb = MASK_TINT)
     overlay[i + 3] = 255 - overlay[i + 3]
   }
 }
+
+/** A pixel's luminance as PIL's RGB→L conversion rounds it (the export reads masks so). */
+export function luminance(r: number, g: number, b: number): number {
+  return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16
+}
+
+/** A layer mask, in place: each pixel's alpha times its mask pixel's luminance (white keeps,
+ * black hides). Both RGBA arrays of the same size. */
+export function applyLayerMask(pixels: Uint8ClampedArray, mask: Uint8ClampedArray): void {
+  if (pixels.length !== mask.length) throw new Error(`a layer mask of ${mask.length / 4} pixels for a layer of ${pixels.length / 4}`)
+  for (let i = 0; i < pixels.length; i += 4) {
+    pixels[i + 3] = Math.round((pixels[i + 3] * luminance(mask[i], mask[i + 1], mask[i + 2])) / 255)
+  }
+}
