@@ -349,3 +349,24 @@ def test_rows_orphaned_by_deletes_before_the_fix_are_cleared_by_migration(tmp_pa
     for table in ("file_layers", "expected_results"):
         assert _scalar(migrated, f"SELECT group_concat(project_id) FROM {table}") == "kept", table
     migrated.close()
+
+
+def test_layers_stored_before_placement_get_the_defaults_by_migration(tmp_path: Path) -> None:
+    """Layers gained placement, blend and layer mask (issue 16); a project stored before is
+    served with each layer where it was drawn: top-left, unscaled, normal, no mask."""
+    path = tmp_path / "opendream.db"
+    old = Database.open(path, migrations=MIGRATIONS[:4])
+    old.create_project(_doc(layers=[{"id": "L1", "name": "a"}]))
+    old.close()
+
+    migrated = Database.open(path)
+    assert migrated.load_project("p1")["layers"] == [
+        {
+            "id": "L1",
+            "name": "a",
+            "placement": {"x": 0, "y": 0, "scale": 1.0, "flip_x": False, "flip_y": False},
+            "blend": "normal",
+            "mask": None,
+        }
+    ]
+    migrated.close()

@@ -1,4 +1,4 @@
-"""Workflow files, version 1: export, import, the assets rule, and every kind of bad input."""
+"""Workflow files (version 2; version 1 files migrate): export, import, the assets rule, and every kind of bad input."""
 
 from __future__ import annotations
 
@@ -51,7 +51,7 @@ def doc(sample: tuple[Project, dict]) -> dict:
 
 def test_export_follows_the_format(sample: tuple[Project, dict], doc: dict) -> None:
     project, _ = sample
-    assert doc["format"] == "opendream.workflow" and doc["version"] == 1
+    assert doc["format"] == "opendream.workflow" and doc["version"] == 2
     assert doc["name"] == "cat on a beach" and doc["canvas"] == {"width": 64, "height": 48}
     assert [x["id"] for x in doc["layers"]] == [x.id for x in project.layers]  # stack order, bottom first
     cat = next(x for x in doc["layers"] if x["name"] == "cat")
@@ -65,6 +65,9 @@ def test_export_follows_the_format(sample: tuple[Project, dict], doc: dict) -> N
         "inputs": {"mask_layer": "L2", "image_layer": "L3"},
         "visible": True,
         "opacity": 1.0,
+        "placement": {"x": 0, "y": 0, "scale": 1.0, "flip_x": False, "flip_y": False},
+        "blend": "normal",
+        "mask": None,
         "result": asset_ref(project.layer("L5").blob),
     }
     assert doc["layers"][0]["id"] == "L5"  # moved below its inputs
@@ -275,7 +278,7 @@ def _rename_ops(doc: dict) -> None:
 
 BAD_DOCUMENTS: list[tuple[str, Callable[[dict], None], str]] = [
     ("format", lambda d: d.__setitem__("format", "comfyui"), 'not an Opendream workflow: expected "format"'),
-    ("newer", lambda d: d.__setitem__("version", 2), "version 2 was written by a newer Opendream"),
+    ("newer", lambda d: d.__setitem__("version", 3), "version 3 was written by a newer Opendream"),
     ("older", lambda d: d.__setitem__("version", 0), "version 0 is not supported"),
     ("version type", lambda d: d.__setitem__("version", "1"), "version has to be an integer"),
     ("opacity", _set("L3", "opacity", 1.5), r"at `layers/3/opacity`: 1.5 is greater than the maximum of 1"),

@@ -122,6 +122,27 @@ export interface paths {
         patch: operations["rename_project_api_projects__project_id__patch"];
         trace?: never;
     };
+    "/api/projects/{project_id}/canvas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change Canvas
+         * @description Resize the canvas keeping ``anchor`` in place, crop it to a rectangle, or fit it to a
+         *     layer as placed. Layers keep their pixels and move with the picture; one undo step.
+         */
+        post: operations["change_canvas_api_projects__project_id__canvas_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects/{project_id}/undo": {
         parameters: {
             query?: never;
@@ -363,8 +384,9 @@ export interface paths {
         head?: never;
         /**
          * Patch Layer
-         * @description Change presentation (name, visible, opacity, position) and/or the recipe; a recipe
-         *     change re-runs the layer and its descendants. Every change is one undo step each.
+         * @description Change presentation (name, visible, opacity, position, placement, blend mode, layer mask)
+         *     and/or the recipe; a recipe change re-runs the layer and its descendants. Every change is one
+         *     undo step each.
          */
         patch: operations["patch_layer_api_projects__project_id__layers__layer_id__patch"];
         trace?: never;
@@ -615,6 +637,37 @@ export interface components {
             /** File */
             file: string;
         };
+        /**
+         * CanvasCrop
+         * @description That rectangle of the canvas (it may reach past the edges) becomes the canvas.
+         */
+        CanvasCrop: {
+            crop: components["schemas"]["CropBox"];
+        };
+        /**
+         * CanvasFit
+         * @description The canvas becomes the box of layer ``fit`` as placed.
+         */
+        CanvasFit: {
+            /** Fit */
+            fit: string;
+        };
+        /**
+         * CanvasResize
+         * @description A new canvas size; the part of the picture at ``anchor`` stays put.
+         */
+        CanvasResize: {
+            /** Width */
+            width: number;
+            /** Height */
+            height: number;
+            /**
+             * Anchor
+             * @default center
+             * @enum {string}
+             */
+            anchor?: "top-left" | "top" | "top-right" | "left" | "center" | "right" | "bottom-left" | "bottom" | "bottom-right";
+        };
         /** ConsentOut */
         ConsentOut: {
             /**
@@ -639,6 +692,17 @@ export interface components {
              * @description The layers agreed to; all that wait when omitted
              */
             layers?: string[] | null;
+        };
+        /** CropBox */
+        CropBox: {
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
+            /** Width */
+            width: number;
+            /** Height */
+            height: number;
         };
         /** DeleteOut */
         DeleteOut: {
@@ -875,6 +939,18 @@ export interface components {
             visible: boolean;
             /** Opacity */
             opacity: number;
+            /** @description Where the canvas draws the layer's own pixels */
+            placement: components["schemas"]["PlacementOut"];
+            /**
+             * Blend
+             * @enum {string}
+             */
+            blend: "normal" | "multiply" | "screen" | "overlay" | "soft-light";
+            /**
+             * Mask
+             * @description The mask layer attached as this layer's layer mask
+             */
+            mask: string | null;
             /** Group */
             group: string;
             recipe: components["schemas"]["RecipeOut"];
@@ -884,8 +960,18 @@ export interface components {
          * LayerPatch
          * @description Presentation fields and/or a new recipe. ``params``/``inputs`` are merged over the
          *     current recipe (an input set to null is removed) and re-run the layer and its descendants.
+         *     ``placement``, ``blend`` and ``mask`` (null detaches it) change how the canvas draws the
+         *     layer and re-run nothing.
          */
         LayerPatch: {
+            placement?: components["schemas"]["PlacementPatch"] | null;
+            /** Blend */
+            blend?: ("normal" | "multiply" | "screen" | "overlay" | "soft-light") | null;
+            /**
+             * Mask
+             * @description A mask layer's id as the layer mask; null detaches
+             */
+            mask?: string | null;
             /** Name */
             name?: string | null;
             /** Visible */
@@ -1084,6 +1170,50 @@ export interface components {
              * @description Unix time of the download
              */
             fetched_at: number;
+        };
+        /** PlacementOut */
+        PlacementOut: {
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
+            /** Scale */
+            scale: number;
+            /** Flip X */
+            flip_x: boolean;
+            /** Flip Y */
+            flip_y: boolean;
+        };
+        /**
+         * PlacementPatch
+         * @description Any of a layer's placement fields; the others keep their values.
+         */
+        PlacementPatch: {
+            /**
+             * X
+             * @description Canvas x of the scaled image's left edge
+             */
+            x?: number | null;
+            /**
+             * Y
+             * @description Canvas y of the scaled image's top edge
+             */
+            y?: number | null;
+            /**
+             * Scale
+             * @description Uniform scale of the layer's own pixels
+             */
+            scale?: number | null;
+            /**
+             * Flip X
+             * @description Mirrored left to right
+             */
+            flip_x?: boolean | null;
+            /**
+             * Flip Y
+             * @description Mirrored top to bottom
+             */
+            flip_y?: boolean | null;
         };
         /** ProjectCreate */
         ProjectCreate: {
@@ -2189,6 +2319,95 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": components["schemas"]["ProjectPatch"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Refused by the Host / Origin checks */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such project, layer, op, job or blob */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict: nothing to undo, or the project changed meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not an allowed image (PNG, JPEG, WebP) or too many pixels */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid fields; `errors` names each one */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    change_canvas_api_projects__project_id__canvas_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CanvasResize"] | components["schemas"]["CanvasCrop"] | components["schemas"]["CanvasFit"];
             };
         };
         responses: {

@@ -10,11 +10,17 @@ from __future__ import annotations
 import copy
 import uuid
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from opendream.core import provenance
 from opendream.core.errors import CycleError, InvalidParams, LayerNotFound, NothingToUndo
+from opendream.core.placement import (
+    MAX_OFFSET_CANVASES,
+    anchor_offset,
+    checked_blend,
+    checked_placement,
+)
 from opendream.core.recipe import LayerKind, LayerState, Recipe, RunRecord
 from opendream.core.registry import OpSpec
 
@@ -72,11 +78,14 @@ def unique_name(name: str, taken: set[str]) -> str:
 @dataclass
 class Snapshot:
     """The undoable part of a project, and ``label``: what the change made after it did
-    ("Delete layer “sky”"), which is what undoing back to it takes back."""
+    ("Delete layer “sky”"), which is what undoing back to it takes back. The canvas size is
+    ``None`` in snapshots stored before it was undoable (restoring one keeps the size)."""
 
     name: str
     layers: list[dict]
     label: str = ""
+    width: int | None = None
+    height: int | None = None
 
 
 @dataclass
@@ -214,6 +223,9 @@ class Project:
             others = f" and {len(ids) - 1} made from it" if len(ids) > 1 else ""
             self._checkpoint(f"Delete layer “{self.layer(layer_id).name}”{others}")
             self.layers = [x for x in self.layers if x.id not in doomed]
+            for layer in self.layers:
+                if layer.mask in doomed:
+                    layer.mask = None
             self._touch()
         return ids
 
@@ -260,6 +272,88 @@ class Project:
             self._checkpoint(f"Opacity of “{layer.name}”")
             layer.opacity = float(opacity)
             self._touch()
+
+    def place_layer(self, layer_id: str, changes: dict[str, Any]) -> None:
+        """Move, scale or flip a layer on the canvas (``changes``: any of x, y, scale, flip_x,
+        flip_y). Its pixels stay what they are: nothing re-runs."""
+        layer = self.layer(layer_id)
+        placement = checked_placement(layer.placement, changes, (self.width, self.height))
+        if placement == layer.placement:
+            return
+        old = layer.placement
+        verb = (
+            "Move"
+            if (placement.x, placement.y) != (old.x, old.y)
+            else "Scale"
+            if placement.scale != old.scale
+            else "Flip"
+        )
+        self._checkpoint(f"{verb} “{layer.name}” on the canvas")
+        layer.placement = placement
+        self._touch()
+
+    def set_blend(self, layer_id: str, mode: str) -> None:
+        layer = self.layer(layer_id)
+        mode = checked_blend(mode)
+        if layer.blend != mode:
+            self._checkpoint(f"Blend “{layer.name}” with {mode}")
+            layer.blend = mode
+            self._touch()
+
+    def set_layer_mask(self, layer_id: str, mask_id: str | None) -> None:
+        """Attach the mask layer ``mask_id`` as ``layer_id``'s layer mask (``None``: detach)."""
+        layer = self.layer(layer_id)
+        if mask_id is not None:
+            problem = (
+                "an image layer takes a layer mask, not a mask layer"
+                if layer.kind != "image"
+                else f"no layer {mask_id!r} in this project"
+                if not self.has_layer(mask_id)
+                else f"{mask_id!r} is an image layer; a layer mask has to be a mask layer"
+                if self.layer(mask_id).kind != "mask"
+                else None
+            )
+            if problem:
+                raise InvalidParams("layer", [{"param": "mask", "message": problem}])
+        if layer.mask == mask_id:
+            return
+        label = (
+            f"Layer mask “{self.layer(mask_id).name}” on “{layer.name}”"
+            if mask_id
+            else f"Remove the layer mask of “{layer.name}”"
+        )
+        self._checkpoint(label)
+        layer.mask = mask_id
+        self._touch()
+
+    def resize_canvas(self, width: int, height: int, anchor: str = "center") -> None:
+        """A canvas of ``width`` x ``height``; the part of the picture at ``anchor`` stays put."""
+        check_canvas_size(width, height)
+        dx, dy = anchor_offset(anchor, (self.width, self.height), (width, height))
+        self._set_canvas(width, height, dx, dy, f"Canvas size {width}×{height}")
+
+    def crop_canvas(self, x: int, y: int, width: int, height: int) -> None:
+        """The rectangle at ``(x, y)`` of ``width`` x ``height`` becomes the canvas (it may reach
+        past the old canvas's edges, as Photoshop's crop may)."""
+        check_canvas_size(width, height)
+        for name, value, limit in (("x", x, self.width), ("y", y, self.height)):
+            bound = MAX_OFFSET_CANVASES * limit
+            if not isinstance(value, int) or isinstance(value, bool) or not -bound <= value <= bound:
+                raise InvalidParams(
+                    "canvas",
+                    [
+                        {
+                            "param": f"crop.{name}",
+                            "message": f"has to be a whole number in [{-bound}, {bound}] but is {value!r}",
+                        }
+                    ],
+                )
+        self._set_canvas(width, height, -x, -y, f"Crop canvas to {width}×{height}")
+
+    def fit_canvas(self, layer_id: str, size: tuple[int, int]) -> None:
+        """The canvas becomes the box of ``layer_id`` (its own pixels are ``size``) as placed."""
+        left, top, right, bottom = self.layer(layer_id).placement.box(size)
+        self.crop_canvas(left, top, right - left, bottom - top)
 
     def rename_layer(self, layer_id: str, name: str) -> None:
         layer = self.layer(layer_id)
@@ -361,8 +455,8 @@ class Project:
             "layers": [x.to_dict() for x in self.layers],
         }
         if history:
-            data["undo"] = [{"name": s.name, "layers": s.layers, "label": s.label} for s in self.undo_stack]
-            data["redo"] = [{"name": s.name, "layers": s.layers, "label": s.label} for s in self.redo_stack]
+            data["undo"] = [asdict(s) for s in self.undo_stack]
+            data["redo"] = [asdict(s) for s in self.redo_stack]
         return data
 
     @classmethod
@@ -410,7 +504,23 @@ class Project:
         self.revision += 1
 
     def _snapshot(self, label: str = "") -> Snapshot:
-        return Snapshot(name=self.name, layers=[x.to_dict() for x in self.layers], label=label)
+        return Snapshot(
+            name=self.name,
+            layers=[x.to_dict() for x in self.layers],
+            label=label,
+            width=self.width,
+            height=self.height,
+        )
+
+    def _set_canvas(self, width: int, height: int, dx: int, dy: int, label: str) -> None:
+        """The canvas becomes ``width`` x ``height`` with every layer moved by ``(dx, dy)``."""
+        if (width, height, dx, dy) == (self.width, self.height, 0, 0):
+            return
+        self._checkpoint(label)
+        self.width, self.height = width, height
+        for layer in self.layers:
+            layer.placement = layer.placement.moved(dx, dy)
+        self._touch()
 
     def _checkpoint(self, label: str) -> None:
         self.undo_stack.append(self._snapshot(label))
@@ -419,6 +529,8 @@ class Project:
 
     def _restore(self, snapshot: Snapshot) -> None:
         self.name = snapshot.name
+        if snapshot.width is not None and snapshot.height is not None:
+            self.width, self.height = snapshot.width, snapshot.height
         self.layers = [LayerState.from_dict(x) for x in snapshot.layers]
         for layer in self.layers:
             # A snapshot taken mid-run holds transient states; the engine re-runs (cache hits).

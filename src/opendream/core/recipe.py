@@ -7,6 +7,8 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
+from opendream.core.placement import BlendMode, Placement
+
 LayerStatus = Literal["pending", "running", "ready", "stale", "failed", "cancelled"]
 LayerKind = Literal["image", "mask"]
 Inputs = dict[str, str | list[str]]
@@ -106,6 +108,10 @@ class LayerState:
     visible: bool = True
     opacity: float = 1.0
     run: RunRecord = field(default_factory=RunRecord)
+    placement: Placement = field(default_factory=Placement)
+    blend: BlendMode = "normal"
+    #: A mask layer attached as this layer's layer mask (its luminance scales the alpha).
+    mask: str | None = None
 
     def to_dict(self) -> dict:
         data = asdict(self)
@@ -126,4 +132,7 @@ class LayerState:
             visible=bool(data.get("visible", True)),
             opacity=float(data.get("opacity", 1.0)),
             run=RunRecord.from_dict(data.get("run")),
+            placement=Placement.from_dict(data.get("placement")),
+            blend=data.get("blend", "normal"),
+            mask=data.get("mask"),
         )

@@ -16,6 +16,7 @@ from typing import Any, Literal
 
 from opendream.core import provenance
 from opendream.core.errors import OpNotFound, WorkflowError
+from opendream.core.placement import Placement
 from opendream.core.project import MAX_LAYERS, Project
 from opendream.core.recipe import LayerState, RunRecord, asset_digest, asset_ref, sha256_hex
 from opendream.core.registry import OpRegistry
@@ -44,10 +45,17 @@ from opendream.core.workflow_png import (
 )
 
 FORMAT = "opendream.workflow"
-VERSION = 1
-# version -> function upgrading a document of that version to the next one. Empty while
-# version 1 is the only one; a v2 adds {1: _v1_to_v2} here and bumps VERSION.
-MIGRATIONS: dict[int, Callable[[dict], dict]] = {}
+VERSION = 2
+
+
+def _v1_to_v2(document: dict) -> dict:
+    # Version 2 added each layer's placement, blend mode and layer mask; their defaults draw a
+    # layer as version 1 did (top-left, unscaled, normal, no mask).
+    return {**document, "version": 2}
+
+
+# version -> function upgrading a document of that version to the next one.
+MIGRATIONS: dict[int, Callable[[dict], dict]] = {1: _v1_to_v2}
 
 
 @cache
@@ -69,7 +77,7 @@ def export_workflow(
     environment: dict | None = None,
     sources: Mapping[str, Mapping[str, str]] | None = None,
 ) -> dict:
-    """The project as a version 1 workflow document. ``read_blob(hex)`` returns a blob's bytes.
+    """The project as a workflow document of the current version. ``read_blob(hex)`` returns a blob's bytes.
     Each layer names the extension that made it (built-ins name none; an override of a built-in
     op also names what it ``overrides``) and, when ``sources`` (extension name ->
     ``{"url", "sha256"}``) has it, where that extension was installed from.
@@ -107,7 +115,12 @@ def export_workflow(
         if layer.group != layer.id:
             entry["group"] = layer.group
         entry.update(
-            visible=layer.visible, opacity=layer.opacity, result=asset_ref(result) if result else None
+            visible=layer.visible,
+            opacity=layer.opacity,
+            placement=layer.placement.to_dict(),
+            blend=layer.blend,
+            mask=layer.mask,
+            result=asset_ref(result) if result else None,
         )
         layers.append(entry)
         wanted |= asset_refs(recipe.params)
@@ -222,6 +235,9 @@ def parse_workflow(
                 visible=entry.get("visible", True),
                 opacity=float(entry.get("opacity", 1.0)),
                 run=RunRecord(made_by=made_by),
+                placement=Placement.from_dict(entry.get("placement")),
+                blend=entry.get("blend", "normal"),
+                mask=entry.get("mask"),
             )
         )
     project = build_project(
@@ -288,6 +304,12 @@ def _check_links(entry: dict, by_id: dict[str, dict]) -> None:
             raise WorkflowError(
                 f"layer {entry['id']!r}: group {group!r} is not an earlier output of the same {entry['op']!r} run"
             )
+    mask = entry.get("mask")
+    if mask is not None and (entry["kind"] != "image" or by_id.get(mask, {}).get("kind") != "mask"):
+        raise WorkflowError(
+            f"layer {entry['id']!r}: layer mask {mask!r} has to be a mask layer of the workflow, "
+            "attached to an image layer"
+        )
 
 
 def _check_acyclic(entries: list[dict]) -> None:

@@ -9,6 +9,7 @@ from typing import Literal
 from PIL import Image
 
 from opendream.core import provenance, workflow
+from opendream.core.composite import CanvasLayer, composite
 from opendream.core.images import check_pixel_budget
 from opendream.core.project import Project
 from opendream.core.recipe import LayerState
@@ -24,7 +25,6 @@ from opendream.engine.loader import (
 )
 from opendream.engine.runner import LayerRun, Runner
 from opendream.engine.runtime import Runtime, make_runtime
-from opendream.ops.compose import composite
 from opendream.settings import Settings
 from opendream.storage.datadir import DataDir, open_data_dir
 
@@ -139,20 +139,30 @@ class Workspace:
         )
 
     def composite(self, project: Project) -> Image.Image:
-        """The canvas: visible image layers with their opacity, bottom first. Each layer is
-        decoded only when its turn comes; ``PixelBudgetExceeded`` before any is decoded when
-        together they cost more than ``settings.pixel_budget``."""
+        """The canvas: visible image layers placed, masked, faded and blended, bottom first. Each
+        layer is decoded only when its turn comes; ``PixelBudgetExceeded`` before any is decoded
+        when together they cost more than ``settings.pixel_budget``."""
         blobs = self.data.blobs
         shown = [
-            (x.blob, x.opacity)
-            for x in project.layers
-            if x.visible and x.kind == "image" and x.status == "ready" and x.blob
+            x for x in project.layers if x.visible and x.kind == "image" and x.status == "ready" and x.blob
         ]
+        masks = {x.id: x.blob for x in project.layers if x.kind == "mask" and x.status == "ready" and x.blob}
+        needed = [x.blob for x in shown] + [masks[x.mask] for x in shown if x.mask in masks]
         check_pixel_budget(
-            (blobs.image_size(blob) for blob, _ in shown), self.settings.pixel_budget, "exporting the canvas"
+            (blobs.image_size(blob) for blob in needed), self.settings.pixel_budget, "exporting the canvas"
         )
         return composite(
-            ((blobs.get_image(blob), opacity) for blob, opacity in shown), (project.width, project.height)
+            (
+                CanvasLayer(
+                    blobs.get_image(x.blob),
+                    x.placement,
+                    x.opacity,
+                    x.blend,
+                    blobs.get_image(masks[x.mask]) if x.mask in masks else None,
+                )
+                for x in shown
+            ),
+            (project.width, project.height),
         )
 
     # --- running ------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
 
+from opendream.core.placement import MAX_OFFSET_CANVASES, MAX_SCALE, MIN_SCALE, Anchor, BlendMode
 from opendream.core.project import MAX_LAYERS, MAX_NAME, MAX_SIZE, MIN_SIZE
 from opendream.core.recipe import LayerStatus
 from opendream.core.registry import MAX_LAYER_LIST
@@ -27,6 +28,13 @@ LayerId = Annotated[str, Field(min_length=1, max_length=32, pattern=r"^[A-Za-z0-
 # A name has something besides spaces (they are trimmed): the schema says so, as the server does.
 Name = Annotated[str, Field(min_length=1, max_length=MAX_NAME, pattern=r"\S")]
 LayerInput = LayerId | Annotated[list[LayerId], Field(max_length=MAX_LAYER_LIST)]
+# Offsets are bounded here by the largest canvas; the project bounds them by its own (±4 canvases).
+Offset = Annotated[
+    int,
+    Field(ge=-MAX_OFFSET_CANVASES * MAX_SIZE, le=MAX_OFFSET_CANVASES * MAX_SIZE),
+    BeforeValidator(_integral_float),
+]
+Scale = Annotated[float, Field(ge=MIN_SCALE, le=MAX_SCALE, allow_inf_nan=False)]
 
 
 def _finite(value: Any) -> Any:
@@ -80,12 +88,31 @@ class LayerCreate(Request):
     name: Name | None = None
 
 
-class LayerPatch(Request):
-    """Presentation fields and/or a new recipe. ``params``/``inputs`` are merged over the
-    current recipe (an input set to null is removed) and re-run the layer and its descendants."""
+class PlacementPatch(Request):
+    """Any of a layer's placement fields; the others keep their values."""
 
     model_config = ConfigDict(json_schema_extra={"minProperties": 1})
 
+    x: Offset | None = Field(default=None, description="Canvas x of the scaled image's left edge")
+    y: Offset | None = Field(default=None, description="Canvas y of the scaled image's top edge")
+    scale: Scale | None = Field(default=None, description="Uniform scale of the layer's own pixels")
+    flip_x: bool | None = Field(default=None, description="Mirrored left to right")
+    flip_y: bool | None = Field(default=None, description="Mirrored top to bottom")
+
+
+class LayerPatch(Request):
+    """Presentation fields and/or a new recipe. ``params``/``inputs`` are merged over the
+    current recipe (an input set to null is removed) and re-run the layer and its descendants.
+    ``placement``, ``blend`` and ``mask`` (null detaches it) change how the canvas draws the
+    layer and re-run nothing."""
+
+    model_config = ConfigDict(json_schema_extra={"minProperties": 1})
+
+    placement: PlacementPatch | None = None
+    blend: BlendMode | None = None
+    mask: LayerId | None = Field(
+        default=None, description="A mask layer's id as the layer mask; null detaches"
+    )
     name: Name | None = None
     visible: bool | None = None
     opacity: Annotated[float, Field(ge=0.0, le=1.0)] | None = None
@@ -159,6 +186,44 @@ class RunOut(Response):
     job: str | None = None
 
 
+class CanvasResize(Request):
+    """A new canvas size; the part of the picture at ``anchor`` stays put."""
+
+    width: Size
+    height: Size
+    anchor: Anchor = "center"
+
+
+class CropBox(Request):
+    x: Offset
+    y: Offset
+    width: Size
+    height: Size
+
+
+class CanvasCrop(Request):
+    """That rectangle of the canvas (it may reach past the edges) becomes the canvas."""
+
+    crop: CropBox
+
+
+class CanvasFit(Request):
+    """The canvas becomes the box of layer ``fit`` as placed."""
+
+    fit: LayerId
+
+
+CanvasChange = CanvasResize | CanvasCrop | CanvasFit
+
+
+class PlacementOut(Response):
+    x: int
+    y: int
+    scale: float
+    flip_x: bool
+    flip_y: bool
+
+
 class LayerOut(Response):
     id: str
     name: str
@@ -167,6 +232,9 @@ class LayerOut(Response):
     blob: str | None
     visible: bool
     opacity: float
+    placement: PlacementOut = Field(description="Where the canvas draws the layer's own pixels")
+    blend: BlendMode
+    mask: str | None = Field(description="The mask layer attached as this layer's layer mask")
     group: str
     recipe: RecipeOut
     run: RunOut

@@ -101,8 +101,9 @@ def replace_asset(project_id: str, layer_id: str, state: State, file: Annotated[
 
 @router.patch("/layers/{layer_id}", response_model=LayersQueued)
 def patch_layer(project_id: str, layer_id: str, body: LayerPatch, state: State) -> dict:
-    """Change presentation (name, visible, opacity, position) and/or the recipe; a recipe
-    change re-runs the layer and its descendants. Every change is one undo step each."""
+    """Change presentation (name, visible, opacity, position, placement, blend mode, layer mask)
+    and/or the recipe; a recipe change re-runs the layer and its descendants. Every change is one
+    undo step each."""
     if body.model_fields_set == set():
         raise InvalidParams("layer", [{"param": "body", "message": "has to change at least one field"}])
     registry = state.workspace.registry
@@ -120,6 +121,12 @@ def patch_layer(project_id: str, layer_id: str, body: LayerPatch, state: State) 
             project.set_opacity(layer_id, body.opacity)
         if body.position is not None:
             project.move_layer(layer_id, body.position)
+        if body.placement is not None:
+            project.place_layer(layer_id, body.placement.model_dump(exclude_none=True))
+        if body.blend is not None:
+            project.set_blend(layer_id, body.blend)
+        if "mask" in body.model_fields_set:
+            project.set_layer_mask(layer_id, body.mask)
         return rerun
 
     project, rerun, jobs = state.queue.edit(project_id, change, shown=[layer_id])

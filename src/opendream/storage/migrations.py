@@ -6,6 +6,7 @@ migrated, a copy is taken with the SQLite backup API (``opendream.db.bak-v{old}`
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Sequence
 from contextlib import closing
@@ -89,11 +90,28 @@ def _v4_drop_orphans(conn: Connection) -> None:
         conn.exec_driver_sql(f"DELETE FROM {table} WHERE project_id NOT IN (SELECT id FROM projects)")
 
 
+def _v5_layer_placement(conn: Connection) -> None:
+    # Layers gained a placement, a blend mode and a layer mask; stored documents get the defaults
+    # (where every layer was drawn before) so that they are served as they are.
+    defaults = {
+        "placement": {"x": 0, "y": 0, "scale": 1.0, "flip_x": False, "flip_y": False},
+        "blend": "normal",
+        "mask": None,
+    }
+    for project_id, doc in conn.exec_driver_sql("SELECT id, doc FROM projects").all():
+        data = json.loads(doc)
+        for layer in data["layers"]:
+            for key, value in defaults.items():
+                layer.setdefault(key, value)
+        conn.exec_driver_sql("UPDATE projects SET doc = ? WHERE id = ?", (json.dumps(data), project_id))
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, _v1_projects_and_cache),
     (2, _v2_jobs),
     (3, _v3_file_layers),
     (4, _v4_drop_orphans),
+    (5, _v5_layer_placement),
 )
 
 
