@@ -1,5 +1,6 @@
 import type {
   BlendMode,
+  CanvasChange,
   ConsentLayer,
   DeleteResult,
   EnabledExtension,
@@ -123,14 +124,6 @@ export interface LayerPatch {
   mask?: string | null
 }
 
-export type Anchor = 'top-left' | 'top' | 'top-right' | 'left' | 'center' | 'right' | 'bottom-left' | 'bottom' | 'bottom-right'
-
-/** A new canvas: a size (the anchored part of the old one stays put), a rectangle of the old
- * one, or the box a layer is drawn in. */
-export type CanvasChange =
-  | { width: number; height: number; anchor: Anchor }
-  | { crop: { x: number; y: number; width: number; height: number } }
-  | { fit: string }
 
 export interface NewLayer {
   op: string

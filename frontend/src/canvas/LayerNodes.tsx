@@ -63,7 +63,7 @@ export function ImageLayerNode({ layer, layers, placement, canvas }: ImageLayerN
       image={pixels.source}
       box={placedBox(pixels.size, placement)}
       placement={placement}
-      opacity={layer.opacity}
+      opacity={1}
       blend={layer.blend}
     />
   )

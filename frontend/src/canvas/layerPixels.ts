@@ -1,5 +1,5 @@
-/* A layer's pixels as the export composites them: its layer mask applied to its alpha in the
- * layer's own frame, then resampled (bilinear) to its drawn size. */
+/* A layer's pixels as the export composites them: its layer mask and opacity applied to its alpha
+ * in the layer's own frame, then resampled (bilinear) to its drawn size. */
 import { useMemo } from 'react'
 import { blobUrl } from '../api/client'
 import type { Layer } from '../api/types'
@@ -29,15 +29,16 @@ export function resampled(source: CanvasImageSource, size: Size): HTMLCanvasElem
   return canvas
 }
 
-/** The layer's pixels with the mask's luminance multiplied into their alpha; a mask of another
- * size is first resized to the layer's. */
-export function maskedLayer(image: HTMLImageElement, mask: HTMLImageElement): HTMLCanvasElement {
+/** The layer's pixels with their alpha times the mask's luminance (a mask of another size is
+ * first resized to the layer's) and times the opacity, each rounded to 8 bits as the export
+ * does: drawing the opacity on the fly instead rounds differently, off by a level or two. */
+export function fadedLayer(image: HTMLImageElement, mask: HTMLImageElement | null, opacity: number): HTMLCanvasElement {
   const size = { width: image.naturalWidth, height: image.naturalHeight }
   const [canvas, context] = blankCanvas(size)
   context.drawImage(image, 0, 0)
   const pixels = context.getImageData(0, 0, size.width, size.height)
-  const maskPixels = resampled(mask, size).getContext('2d')!.getImageData(0, 0, size.width, size.height)
-  applyLayerMask(pixels.data, maskPixels.data)
+  const maskPixels = mask === null ? null : resampled(mask, size).getContext('2d')!.getImageData(0, 0, size.width, size.height).data
+  applyLayerMask(pixels.data, maskPixels, opacity)
   context.putImageData(pixels, 0, 0)
   return canvas
 }
@@ -48,15 +49,17 @@ export interface LayerPixels {
   size: Size
 }
 
-/** An image layer's pixels, masked and resampled for `scale`; null until they (and the mask)
- * have loaded. Drawn at another scale (while the handles scale it) they are stretched. */
+/** An image layer's pixels, masked, faded by its opacity and resampled for `scale`; null until
+ * they (and the mask) have loaded. Drawn at another scale (while the handles scale it) they are
+ * stretched. */
 export function useLayerPixels(layer: Layer, maskBlob: string | null, scale: number): LayerPixels | null {
   const image = useImage(layer.blob === null ? null : blobUrl(layer.blob))
   const mask = useImage(maskBlob === null ? null : blobUrl(maskBlob))
+  const { opacity } = layer
   const masked = useMemo(() => {
     if (image === null || (maskBlob !== null && mask === null)) return null
-    return mask === null ? image : maskedLayer(image, mask)
-  }, [image, mask, maskBlob])
+    return mask === null && opacity === 1 ? image : fadedLayer(image, mask, opacity)
+  }, [image, mask, maskBlob, opacity])
   const size = image === null ? null : { width: image.naturalWidth, height: image.naturalHeight }
   const drawn = size === null ? null : drawnSize(size, scale)
   const resample = drawn !== null && scale !== 1 && drawn.width * drawn.height <= MAX_RESAMPLED_PIXELS

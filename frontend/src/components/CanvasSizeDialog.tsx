@@ -1,9 +1,13 @@
 import { useState } from 'react'
-import { ApiError, type Anchor, type CanvasChange } from '../api/client'
-import type { Project } from '../api/types'
+import { ApiError } from '../api/client'
+import type { Anchor, CanvasChange, Project } from '../api/types'
 import { layerById } from '../state/app'
 import { useAppState, useController } from '../state/context'
 import { Modal } from './Modal'
+
+/** The server's bounds of a canvas side, checked here first as the new-project form does. */
+const MIN_SIDE = 8
+const MAX_SIDE = 8192
 
 /** The 3 × 3 anchors, row by row, with the words a screen reader says. */
 const ANCHORS: [Anchor, string][] = [
@@ -20,7 +24,7 @@ const ANCHORS: [Anchor, string][] = [
 
 function errorText(error: unknown): string {
   if (!(error instanceof ApiError)) return error instanceof Error ? error.message : String(error)
-  const fields = error.fieldErrors.map((e) => e.message).filter((m) => m !== error.message)
+  const fields = error.fieldErrors.map((e) => e.message).filter((m) => !error.message.includes(m))
   return [error.message, ...fields].join(' ')
 }
 
@@ -64,11 +68,11 @@ export function CanvasSizeDialog({ project, onClose }: { project: Project; onClo
         <div className="canvas-size-fields">
           <label>
             Width
-            <input type="number" required step={1} value={width} onChange={(e) => setWidth(e.target.value)} />
+            <input type="number" required min={MIN_SIDE} max={MAX_SIDE} step={1} value={width} onChange={(e) => setWidth(e.target.value)} />
           </label>
           <label>
             Height
-            <input type="number" required step={1} value={height} onChange={(e) => setHeight(e.target.value)} />
+            <input type="number" required min={MIN_SIDE} max={MAX_SIDE} step={1} value={height} onChange={(e) => setHeight(e.target.value)} />
           </label>
           <fieldset className="anchor-picker">
             <legend>Anchor</legend>

@@ -78,10 +78,10 @@ export function LayerProperties({ layer, layers }: { layer: Layer; layers: Layer
       </div>
       <div className="prop-row">
         <button type="button" aria-pressed={placement.flip_x} onClick={() => place({ flip_x: !placement.flip_x })}>
-          ⇋ Flip horizontal
+          <span aria-hidden="true">⇋</span> Flip horizontal
         </button>
         <button type="button" aria-pressed={placement.flip_y} onClick={() => place({ flip_y: !placement.flip_y })}>
-          ⇵ Flip vertical
+          <span aria-hidden="true">⇵</span> Flip vertical
         </button>
       </div>
     </section>

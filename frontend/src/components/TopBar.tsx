@@ -61,7 +61,7 @@ export function TopBar({ project, painting, moving, onMoveTool, onCanvasSize, on
         disabled={painting}
         title="Move tool (V): drag the selected layer, scale it by its corners, nudge it with the arrow keys; Space + drag pans. H: back to panning"
       >
-        ✥ Move
+        <span aria-hidden="true">✥</span> Move
       </button>
       <button type="button" onClick={onCanvasSize} disabled={painting}>
         Canvas size…

@@ -1,5 +1,5 @@
-import { ApiError, api as httpApi, type CanvasChange, type LayerPatch, type NewLayer } from '../api/client'
-import type { LayersQueued, Project, ServerEvent } from '../api/types'
+import { ApiError, api as httpApi, type LayerPatch, type NewLayer } from '../api/client'
+import type { CanvasChange, LayersQueued, Project, ServerEvent } from '../api/types'
 import { EventSocket, eventsUrl, type ConnectionState } from '../api/socket'
 import { fileHead, isPicture, notAPicture } from '../files/classify'
 import { appReducer, initialState, isActive, needsReload, type AppAction, type AppState } from './app'

@@ -15,9 +15,6 @@ export function layer(id: string, overrides: Partial<Layer> = {}): Layer {
     group: id,
     recipe: { op: 'dream', op_version: '1', params: {}, inputs: {}, output_index: 0 },
     run: { duration: null, cache_hit: false, environment: null, error: null, job: null },
-    placement: { x: 0, y: 0, scale: 1, flip_x: false, flip_y: false },
-    blend: 'normal',
-    mask: null,
     ...overrides,
   }
 }
