@@ -78,6 +78,11 @@ def at_100_percent(page: Page) -> dict[str, float]:
     """Zoom to 100%; the page point of canvas pixel (0, 0)."""
     page.get_by_role("toolbar", name="Zoom").get_by_role("button", name="100%").click()
     expect(page.get_by_role("toolbar", name="Zoom")).to_contain_text("100%")
+    return canvas_origin(page)
+
+
+def canvas_origin(page: Page) -> dict[str, float]:
+    """The page point of canvas pixel (0, 0) and the zoom."""
     return page.evaluate(
         """() => {
             const stage = window.Konva.stages[0]
@@ -138,12 +143,28 @@ def test_move_a_layer_with_the_mouse(page: Page, server: str) -> None:
     drag(page, point(400, 400), point(380, 360))
     eventually(lambda: position(page, server, project, layer), (204, 184))
 
+    # Space + drag pans the view (as in Photoshop) and leaves the layer where it is.
+    page.mouse.move(*point(300, 300))
+    page.keyboard.down("Space")
+    drag(page, point(300, 300), point(340, 320))
+    page.keyboard.up("Space")
+    panned = canvas_origin(page)
+    assert (panned["x"] - origin["x"], panned["y"] - origin["y"]) == (40, 20)
+    page.wait_for_timeout(300)
+    assert position(page, server, project, layer) == (204, 184)
+
+    # The bottom-right handle scales it, the aspect kept, the top-left corner in place.
+    corner = (panned["x"] + 204 + 64, panned["y"] + 184 + 64)
+    drag(page, corner, (corner[0] + 32, corner[1] + 32))
+    eventually(lambda: layer_json(page, server, project, layer)["placement"]["scale"], 1.5)
+    assert position(page, server, project, layer) == (204, 184)
+
     # Each drag is one undo step; moving never re-ran the layer.
-    for want in ((224, 224), (100, 60), (0, 0)):
+    for want in ((204, 184), (224, 224), (100, 60), (0, 0)):
         page.keyboard.press("Control+z")
         eventually(lambda: position(page, server, project, layer), want)
     moved = layer_json(page, server, project, layer)
-    assert (moved["status"], moved["blob"]) == ("ready", blob)
+    assert (moved["status"], moved["blob"], moved["placement"]["scale"]) == ("ready", blob, 1)
 
 
 def test_arrow_keys_nudge_a_layer_in_one_step(page: Page, server: str) -> None:

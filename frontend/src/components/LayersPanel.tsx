@@ -259,6 +259,7 @@ function DownloadStatus({ layer, done, total }: { layer: Layer; done: number; to
 
 function LayerStatus({ layer, progress }: { layer: Layer; progress: Progress | undefined }) {
   const cancelling = useAppState((s) => layerCancelling(s, layer.id))
+  const mask = useAppState((s) => (layer.mask === null ? undefined : layerById(s.project, layer.mask)))
   return (
     <div className="layer-status">
       <span className="badge" title={`${layer.recipe.op} v${layer.recipe.op_version}`}>
@@ -268,6 +269,12 @@ function LayerStatus({ layer, progress }: { layer: Layer; progress: Progress | u
         {layer.status}
         {layer.run.cache_hit && layer.status === 'ready' ? ' (cached)' : ''}
       </span>
+      {layer.blend !== 'normal' && <span className="layer-tag" title="Blend mode">{layer.blend}</span>}
+      {mask !== undefined && (
+        <span className="layer-tag" title="Layer mask">
+          mask: {mask.name}
+        </span>
+      )}
       {cancelling && <span className="layer-cancelling">cancelling…</span>}
       {layer.status === 'running' && progress?.download !== undefined && (
         <DownloadStatus layer={layer} done={progress.download.done} total={progress.download.total} />
