@@ -10,7 +10,9 @@ is that peak minus the same face on the same file with its layer hidden (interpr
 import and replay; no compositing). The last row runs a ``flatten`` whose 64 inputs name one
 such layer (the attack's other form) and exports its result.
 Target: 64 layers <= 3x one layer. ``--src`` measures another checkout's ``src`` (e.g. the
-code before the fix) with the same files."""
+code before the fix) with the same files. ``--placed`` (issue 16: 50 layers of 2048x2048)
+moves and scales every layer, gives each a blend mode in turn and one shared layer mask, so
+the composite does its most: resampling, floating-point blending in bands, masking."""
 
 from __future__ import annotations
 
@@ -28,9 +30,15 @@ from bench._common import ROOT, parse_args, png_bytes, table, write_result
 TARGET = 3.0
 
 
-def _workflow(folder: Path, layers: int, side: int, visible: bool, flatten: bool = False) -> Path:
+BLENDS = ("normal", "multiply", "screen", "overlay", "soft-light")
+
+
+def _workflow(
+    folder: Path, layers: int, side: int, visible: bool, flatten: bool = False, placed: bool = False
+) -> Path:
     """A self-contained workflow file of ``layers`` load_image layers of one solid PNG, or
-    (``flatten``) of one hidden such layer and a ``flatten`` naming it ``layers`` times."""
+    (``flatten``) of one hidden such layer and a ``flatten`` naming it ``layers`` times;
+    ``placed``: each layer moved, scaled, blended and masked (see the module's doc)."""
     from PIL import Image
 
     from opendream.core.project import Project
@@ -43,14 +51,26 @@ def _workflow(folder: Path, layers: int, side: int, visible: bool, flatten: bool
     workspace = Workspace(settings, runtime=make_runtime(settings, load_models=False))
     digest = workspace.data.blobs.put(png_bytes(Image.new("RGB", (side, side), (200, 30, 60))))
     project = Project.new(f"{layers} layers", side, side)
-    for _ in range(1 if flatten else layers):
+    if placed:
+        mask = Image.linear_gradient("L").resize((side, side))
+        mask_asset = asset_ref(workspace.data.blobs.put(png_bytes(mask)))
+        mask_id = project.add_layer(workspace.registry.get("paint_mask"), {"asset": mask_asset}, {}).id
+    for index in range(1 if flatten else layers):
         layer = project.add_layer(workspace.registry.get("load_image"), {"asset": asset_ref(digest)}, {})
         project.set_visible(layer.id, visible and not flatten)
+        if placed:
+            offset = (index * 97) % (side // 2) - side // 4
+            project.place_layer(layer.id, {"x": offset, "y": -offset, "scale": 0.75 + (index % 3) * 0.25})
+            project.set_blend(layer.id, BLENDS[index % len(BLENDS)])
+            project.set_layer_mask(layer.id, mask_id)
     if flatten:
         project.add_layer(workspace.registry.get("flatten"), {}, {"layers": [layer.id] * layers})
     workspace.runner.run_pending(project)
     assert all(x.status == "ready" for x in project.layers)
-    path = folder / f"{layers}-{'visible' if visible else 'hidden'}{'-flatten' if flatten else ''}.json"
+    path = (
+        folder
+        / f"{layers}-{'visible' if visible else 'hidden'}{'-flatten' if flatten else ''}{'-placed' if placed else ''}.json"
+    )
     path.write_text(json.dumps(workspace.export_workflow(project, embed="all")))
     workspace.close()
     return path
@@ -132,15 +152,17 @@ def main() -> None:
             ("--side", {"type": int, "default": 4096, "help": "pixels per side of each layer"}),
             ("--src", {"type": Path, "default": ROOT / "src", "help": "the opendream source measured"}),
             ("--faces", {"default": "cli,server", "help": "comma-separated: cli, server"}),
+            ("--placed", {"action": "store_true", "help": "layers moved, scaled, blended and masked"}),
         ],
     )
     faces = args.faces.split(",")
     rows, results = [], []
     with tempfile.TemporaryDirectory() as tmp:
+        placed = args.placed
         files = {
-            "hidden": _workflow(Path(tmp), 1, args.side, visible=False),
-            "one": _workflow(Path(tmp), 1, args.side, visible=True),
-            "many": _workflow(Path(tmp), args.layers, args.side, visible=True),
+            "hidden": _workflow(Path(tmp), 1, args.side, visible=False, placed=placed),
+            "one": _workflow(Path(tmp), 1, args.side, visible=True, placed=placed),
+            "many": _workflow(Path(tmp), args.layers, args.side, visible=True, placed=placed),
             "flatten": _workflow(Path(tmp), args.layers, args.side, visible=True, flatten=True),
         }
         for face in faces:
@@ -172,7 +194,10 @@ def main() -> None:
                     "flatten_ratio": peaks["flatten"] / peaks["one"],
                 }
             )
-    print(f"composite ({args.layers} layers of {args.side}x{args.side}, src {args.src}; peak per subprocess)")
+    how = "placed, scaled, blended, masked" if args.placed else "unplaced"
+    print(
+        f"composite ({args.layers} layers of {args.side}x{args.side}, {how}, src {args.src}; peak per subprocess)"
+    )
     print(table(["face", "project", "peak RSS MB", "export MB", "x one layer"], rows))
     for r in results:
         met = "met" if r["ratio"] <= TARGET else "NOT met"
@@ -184,7 +209,13 @@ def main() -> None:
     path = write_result(
         "composite",
         args,
-        {"layers": args.layers, "side": args.side, "src": str(args.src), "results": results},
+        {
+            "layers": args.layers,
+            "side": args.side,
+            "placed": args.placed,
+            "src": str(args.src),
+            "results": results,
+        },
     )
     print(f"wrote {path}")
 

@@ -9,7 +9,9 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
+from PIL import Image, ImageChops, ImageOps
 from typer.testing import CliRunner
 
 from opendream.cli import app
@@ -239,3 +241,27 @@ def test_a_run_prints_only_what_concerns_the_user(tmp_path: Path) -> None:
     assert result.stdout.count("computed") == 2
     assert "(1 x 0.75)" in result.stdout, "the refusal is in the report"
     assert result.stderr == ""
+
+
+def test_run_composites_with_placement_blend_and_layer_mask(saved_workflow: Path, tmp_path: Path) -> None:
+    """A version 2 file's placement, flip, blend mode and layer mask reach composite.png."""
+    document = json.loads(saved_workflow.read_text())
+    image = document["layers"][0]
+    image.update(placement={"x": 16, "y": 8, "scale": 0.5, "flip_x": True, "flip_y": False}, mask="L2")
+    document["layers"][4]["visible"] = False  # the flattened copy would cover it
+    path = tmp_path / "placed.json"
+    path.write_text(json.dumps(document))
+    out = tmp_path / "out"
+    result = runner.invoke(app, ["run", str(path), "--data-dir", str(tmp_path / "d"), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    with Image.open(out / "composite.png") as composite, Image.open(out / "L1-Image.png") as layer:
+        own = layer.convert("RGBA")
+        placed = composite.convert("RGBA")
+    expected = ImageOps.mirror(own).resize((32, 32), Image.Resampling.BILINEAR)
+    with Image.open(out / "L2-Painted-mask.png") as mask:
+        alpha = ImageChops.multiply(
+            ImageOps.mirror(mask.convert("L")).resize((32, 32), Image.Resampling.BILINEAR),
+            expected.getchannel("A"),
+        )
+    assert placed.getpixel((0, 0))[3] == 0 and placed.getpixel((15, 7))[3] == 0
+    assert np.array_equal(np.asarray(placed.crop((16, 8, 48, 40)).getchannel("A")), np.asarray(alpha))

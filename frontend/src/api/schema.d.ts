@@ -122,27 +122,6 @@ export interface paths {
         patch: operations["rename_project_api_projects__project_id__patch"];
         trace?: never;
     };
-    "/api/projects/{project_id}/canvas": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Change Canvas
-         * @description Resize the canvas keeping ``anchor`` in place, crop it to a rectangle, or fit it to a
-         *     layer as placed. Layers keep their pixels and move with the picture; one undo step.
-         */
-        post: operations["change_canvas_api_projects__project_id__canvas_post"];
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/api/projects/{project_id}/undo": {
         parameters: {
             query?: never;
@@ -171,6 +150,73 @@ export interface paths {
         put?: never;
         /** Redo */
         post: operations["redo_api_projects__project_id__redo_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/canvas": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Change Canvas
+         * @description Resize the canvas keeping ``anchor`` in place, crop it to a rectangle, or fit it to a
+         *     layer as placed. Layers keep their pixels and move with the picture; one undo step.
+         */
+        post: operations["change_canvas_api_projects__project_id__canvas_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/regions": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Take Region
+         * @description The visible canvas under a rectangle as a new (hidden) ``canvas_region`` layer, at the
+         *     size ``op``'s model generates best at (``params.output_width``/``output_height``): use it as
+         *     that op's image and place the result at the region with scale ``width / output_width``.
+         */
+        post: operations["take_region_api_projects__project_id__regions_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/outpaint": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Outpaint
+         * @description Enlarge the canvas and fill the new area, as one undo step: the canvas under the new size
+         *     (hidden ``canvas_region``), on grey (hidden ``flatten``), the mask of its empty area grown
+         *     and feathered into the picture (hidden ``empty_area_mask``), and ``mask_and_inpaint`` of
+         *     those with ``params``, placed over the canvas with that mask as its layer mask, so only the
+         *     new area and a soft seam change.
+         */
+        post: operations["outpaint_api_projects__project_id__outpaint_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -295,7 +341,8 @@ export interface paths {
         put?: never;
         /**
          * Create Layer
-         * @description Add a layer made by an op on top of the stack and queue its run.
+         * @description Add a layer made by an op on top of the stack, drawn at ``placement`` (default: the
+         *     canvas's top-left corner, unscaled), and queue its run.
          */
         post: operations["create_layer_api_projects__project_id__layers_post"];
         delete?: never;
@@ -338,6 +385,27 @@ export interface paths {
          * @description A mask painted in the browser (white = selected) as a new ``paint_mask`` layer.
          */
         post: operations["upload_mask_api_projects__project_id__masks_post"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{project_id}/paintings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Upload Painting
+         * @description Colour painted in the browser (RGBA, transparent where unpainted) as a new ``paint``
+         *     layer; repainting it is ``PUT …/layers/{id}/asset``.
+         */
+        post: operations["upload_painting_api_projects__project_id__paintings_post"];
         delete?: never;
         options?: never;
         head?: never;
@@ -637,6 +705,11 @@ export interface components {
             /** File */
             file: string;
         };
+        /** Body_upload_painting_api_projects__project_id__paintings_post */
+        Body_upload_painting_api_projects__project_id__paintings_post: {
+            /** File */
+            file: string;
+        };
         /**
          * CanvasCrop
          * @description That rectangle of the canvas (it may reach past the edges) becomes the canvas.
@@ -916,6 +989,8 @@ export interface components {
             };
             /** Name */
             name?: string | null;
+            /** @description Where the canvas draws the new layer (e.g. at a generation region) */
+            placement?: components["schemas"]["PlacementPatch"] | null;
         };
         /** LayerOut */
         LayerOut: {
@@ -1137,6 +1212,42 @@ export interface components {
             /** Extensions */
             extensions: components["schemas"]["ExtensionOut"][];
         };
+        /**
+         * OutpaintCreate
+         * @description Enlarge the canvas (``anchor``: the part of the picture that stays put) and fill the new
+         *     area by inpainting over the canvas; ``params`` go to ``mask_and_inpaint`` (prompt, model …).
+         */
+        OutpaintCreate: {
+            /** Width */
+            width: number;
+            /** Height */
+            height: number;
+            /**
+             * Anchor
+             * @default center
+             * @enum {string}
+             */
+            anchor?: "top-left" | "top" | "top-right" | "left" | "center" | "right" | "bottom-left" | "bottom" | "bottom-right";
+            /**
+             * Grow
+             * @description Pixels the fill reaches into the picture
+             * @default 8
+             */
+            grow?: number;
+            /**
+             * Feather
+             * @description Softness of its edge
+             * @default 16
+             */
+            feather?: number;
+            /**
+             * Params
+             * @default {}
+             */
+            params?: {
+                [key: string]: components["schemas"]["JsonValue"];
+            };
+        };
         /** OverrideOut */
         OverrideOut: {
             /** Op */
@@ -1310,6 +1421,31 @@ export interface components {
             };
             /** Output Index */
             output_index: number;
+        };
+        /**
+         * RegionCreate
+         * @description A rectangle of the canvas to generate into, and what will generate there (its model's
+         *     family sets the size the region is generated at).
+         */
+        RegionCreate: {
+            /** X */
+            x: number;
+            /** Y */
+            y: number;
+            /** Width */
+            width: number;
+            /** Height */
+            height: number;
+            /**
+             * Op
+             * @default img2img
+             */
+            op?: string;
+            /**
+             * Model
+             * @default
+             */
+            model?: string;
         };
         /** ReplayLayer */
         ReplayLayer: {
@@ -2396,95 +2532,6 @@ export interface operations {
             };
         };
     };
-    change_canvas_api_projects__project_id__canvas_post: {
-        parameters: {
-            query?: never;
-            header?: never;
-            path: {
-                project_id: string;
-            };
-            cookie?: never;
-        };
-        requestBody: {
-            content: {
-                "application/json": components["schemas"]["CanvasResize"] | components["schemas"]["CanvasCrop"] | components["schemas"]["CanvasFit"];
-            };
-        };
-        responses: {
-            /** @description Successful Response */
-            200: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ProjectOut"];
-                };
-            };
-            /** @description Malformed request */
-            400: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorOut"];
-                };
-            };
-            /** @description Refused by the Host / Origin checks */
-            403: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorOut"];
-                };
-            };
-            /** @description No such project, layer, op, job or blob */
-            404: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorOut"];
-                };
-            };
-            /** @description Conflict: nothing to undo, or the project changed meanwhile */
-            409: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorOut"];
-                };
-            };
-            /** @description Request body over the limit */
-            413: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorOut"];
-                };
-            };
-            /** @description Not an allowed image (PNG, JPEG, WebP) or too many pixels */
-            415: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorOut"];
-                };
-            };
-            /** @description Invalid fields; `errors` names each one */
-            422: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": components["schemas"]["ErrorOut"];
-                };
-            };
-        };
-    };
     undo_api_projects__project_id__undo_post: {
         parameters: {
             query?: never;
@@ -2588,6 +2635,273 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["ProjectOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Refused by the Host / Origin checks */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such project, layer, op, job or blob */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict: nothing to undo, or the project changed meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not an allowed image (PNG, JPEG, WebP) or too many pixels */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid fields; `errors` names each one */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    change_canvas_api_projects__project_id__canvas_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["CanvasResize"] | components["schemas"]["CanvasCrop"] | components["schemas"]["CanvasFit"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectOut"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Refused by the Host / Origin checks */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such project, layer, op, job or blob */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict: nothing to undo, or the project changed meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not an allowed image (PNG, JPEG, WebP) or too many pixels */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid fields; `errors` names each one */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    take_region_api_projects__project_id__regions_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["RegionCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LayersQueued"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Refused by the Host / Origin checks */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such project, layer, op, job or blob */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict: nothing to undo, or the project changed meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not an allowed image (PNG, JPEG, WebP) or too many pixels */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid fields; `errors` names each one */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    outpaint_api_projects__project_id__outpaint_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": components["schemas"]["OutpaintCreate"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LayersQueued"];
                 };
             };
             /** @description Malformed request */
@@ -3370,6 +3684,95 @@ export interface operations {
         requestBody: {
             content: {
                 "multipart/form-data": components["schemas"]["Body_upload_mask_api_projects__project_id__masks_post"];
+            };
+        };
+        responses: {
+            /** @description Successful Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LayersQueued"];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Refused by the Host / Origin checks */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such project, layer, op, job or blob */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict: nothing to undo, or the project changed meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not an allowed image (PNG, JPEG, WebP) or too many pixels */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid fields; `errors` names each one */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    upload_painting_api_projects__project_id__paintings_post: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                project_id: string;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "multipart/form-data": components["schemas"]["Body_upload_painting_api_projects__project_id__paintings_post"];
             };
         };
         responses: {

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import copy
 import uuid
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -17,6 +18,7 @@ from opendream.core import provenance
 from opendream.core.errors import CycleError, InvalidParams, LayerNotFound, NothingToUndo
 from opendream.core.placement import (
     MAX_OFFSET_CANVASES,
+    Placement,
     anchor_offset,
     checked_blend,
     checked_placement,
@@ -99,6 +101,7 @@ class Project:
     next_id: int = 1
     undo_stack: list[Snapshot] = field(default_factory=list)
     redo_stack: list[Snapshot] = field(default_factory=list)
+    _in_one_step: bool = field(default=False, init=False, repr=False, compare=False)
 
     @classmethod
     def new(cls, name: str, width: int = 512, height: int = 512, project_id: str | None = None) -> Project:
@@ -161,8 +164,32 @@ class Project:
 
     # --- document changes (undoable) --------------------------------------------------
 
-    def add_layer(self, spec: OpSpec, params: dict, inputs: dict, name: str | None = None) -> LayerState:
-        """Append a layer made by ``spec`` on top of the stack, status ``pending``."""
+    @contextmanager
+    def one_step(self, label: str) -> Iterator[None]:
+        """The changes made inside are one undo step labelled ``label`` (a command made of
+        several changes, such as outpainting)."""
+        if self._in_one_step:
+            yield
+            return
+        self._checkpoint(label)
+        self._in_one_step = True
+        try:
+            yield
+        finally:
+            self._in_one_step = False
+
+    def add_layer(
+        self,
+        spec: OpSpec,
+        params: dict,
+        inputs: dict,
+        name: str | None = None,
+        *,
+        placement: dict[str, Any] | None = None,
+        visible: bool = True,
+    ) -> LayerState:
+        """Append a layer made by ``spec`` on top of the stack, status ``pending``, drawn at
+        ``placement`` (see ``place_layer``)."""
         if len(self.layers) >= MAX_LAYERS:
             raise InvalidParams(
                 spec.name, [{"param": "layers", "message": f"a project holds at most {MAX_LAYERS} layers"}]
@@ -175,6 +202,8 @@ class Project:
             kind="mask" if spec.returns_masks else "image",
             recipe=recipe,
             group=layer_id,
+            visible=visible,
+            placement=checked_placement(Placement(), placement or {}, (self.width, self.height)),
         )
         self._checkpoint(f"Add layer “{layer.name}”")
         self.layers.append(layer)
@@ -523,6 +552,8 @@ class Project:
         self._touch()
 
     def _checkpoint(self, label: str) -> None:
+        if self._in_one_step:
+            return
         self.undo_stack.append(self._snapshot(label))
         del self.undo_stack[:-MAX_HISTORY]
         self.redo_stack.clear()

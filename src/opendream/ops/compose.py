@@ -1,12 +1,19 @@
-"""Compositing: the canvas as one image."""
+"""Compositing: the canvas as one image, or the part of it under a region."""
 
 from typing import Annotated
 
 from PIL import Image
+from pydantic import BaseModel, ConfigDict
 
 import opendream
-from opendream import Field, ImageLayer, Layer
+from opendream import Field, ImageLayer, Layer, MaskLayer
 from opendream.core.composite import CanvasLayer, composite
+from opendream.core.placement import MAX_OFFSET_CANVASES, MAX_SCALE, MIN_SCALE, BlendMode, Placement
+from opendream.core.project import MAX_SIZE, MIN_SIZE
+from opendream.core.registry import MAX_LAYER_LIST
+
+Offset = Annotated[int, Field(ge=-MAX_OFFSET_CANVASES * MAX_SIZE, le=MAX_OFFSET_CANVASES * MAX_SIZE)]
+Side = Annotated[int, Field(ge=MIN_SIZE, le=MAX_SIZE)]
 
 
 @opendream.op(title="Flatten", category="compose")
@@ -26,3 +33,59 @@ def flatten(
         base = Image.new("RGBA", size, background)
         flat = Image.alpha_composite(base, flat).convert("RGB")
     return ImageLayer(image=flat)
+
+
+class Drawn(BaseModel):
+    """How one layer was drawn on the canvas when a region was taken."""
+
+    model_config = ConfigDict(extra="forbid", title="Drawn layer")
+
+    x: Offset = 0
+    y: Offset = 0
+    scale: float = Field(1.0, ge=MIN_SCALE, le=MAX_SCALE)
+    flip_x: bool = False
+    flip_y: bool = False
+    opacity: float = Field(1.0, ge=0.0, le=1.0)
+    blend: BlendMode = "normal"
+    mask: int = Field(
+        -1, ge=-1, lt=MAX_LAYER_LIST, description="Its layer mask: an index into masks; -1: none"
+    )
+
+
+@opendream.op(title="Canvas region", category="canvas")
+def canvas_region(
+    layers: list[ImageLayer],
+    drawn: Annotated[list[Drawn], Field(min_length=1, max_length=MAX_LAYER_LIST)],
+    x: Annotated[int, Field(ge=0, le=MAX_SIZE, description="Left edge of the region on the canvas")],
+    y: Annotated[int, Field(ge=0, le=MAX_SIZE, description="Top edge of the region on the canvas")],
+    width: Side,
+    height: Side,
+    output_width: Side,
+    output_height: Side,
+    masks: list[MaskLayer] | None = None,
+) -> ImageLayer:
+    """The canvas under a rectangle, composed from ``layers`` (bottom first) drawn as ``drawn``
+    records (one per layer), scaled to ``output_width`` x ``output_height``: the size the model
+    that takes it generates at. Transparent where nothing covers the canvas."""
+    masks = masks or []
+    records = [Drawn.model_validate(record) for record in drawn]  # validated params arrive as JSON
+    if len(records) != len(layers):
+        raise ValueError(f"`drawn` has {len(drawn)} records for {len(layers)} layers; give one per layer")
+    if any(record.mask >= len(masks) for record in records):
+        raise ValueError(f"a `drawn` record names a layer mask beyond the {len(masks)} in `masks`")
+    region = composite(
+        (
+            CanvasLayer(
+                layer.get_image(),
+                Placement(record.x - x, record.y - y, record.scale, record.flip_x, record.flip_y),
+                record.opacity,
+                record.blend,
+                masks[record.mask].get_image() if record.mask >= 0 else None,
+            )
+            for layer, record in zip(layers, records, strict=True)
+        ),
+        (width, height),
+    )
+    if region.size != (output_width, output_height):
+        region = region.resize((output_width, output_height), Image.Resampling.LANCZOS)
+    return ImageLayer(image=region)

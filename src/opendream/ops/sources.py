@@ -26,6 +26,13 @@ def load_image(asset: AssetRef, ctx: Context) -> ImageLayer:
     return ImageLayer(image=image if image.mode in ("RGB", "RGBA") else image.convert("RGBA"))
 
 
+@opendream.op(title="Paint", category="source")
+def paint(asset: AssetRef, ctx: Context) -> ImageLayer:
+    """Colour painted in the browser (transparent where nothing is painted). Painting again
+    replaces the asset and re-runs the layers made from it."""
+    return ImageLayer(image=ctx.load_asset(asset).convert("RGBA"))
+
+
 @opendream.op(title="Painted mask", category="source")
 def paint_mask(asset: AssetRef, ctx: Context) -> MaskLayer:
     """A mask painted in the browser: white is selected."""

@@ -23,6 +23,7 @@ from opendream.core.images import MAX_DOWNLOAD_BYTES
 from opendream.engine.workspace import Workspace
 from opendream.server import (
     routes_blobs,
+    routes_canvas,
     routes_extensions,
     routes_jobs,
     routes_layers,
@@ -165,6 +166,7 @@ def create_app(
     for module in (
         routes_meta,
         routes_projects,
+        routes_canvas,
         routes_workflow,
         routes_layers,
         routes_blobs,

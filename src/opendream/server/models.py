@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, JsonValue, model_validator
 
 from opendream.core.placement import MAX_OFFSET_CANVASES, MAX_SCALE, MIN_SCALE, Anchor, BlendMode
 from opendream.core.project import MAX_LAYERS, MAX_NAME, MAX_SIZE, MIN_SIZE
@@ -34,6 +34,7 @@ Offset = Annotated[
     Field(ge=-MAX_OFFSET_CANVASES * MAX_SIZE, le=MAX_OFFSET_CANVASES * MAX_SIZE),
     BeforeValidator(_integral_float),
 ]
+Coordinate = Annotated[int, Field(ge=0, le=MAX_SIZE), BeforeValidator(_integral_float)]
 Scale = Annotated[float, Field(ge=MIN_SCALE, le=MAX_SCALE, allow_inf_nan=False)]
 
 
@@ -81,13 +82,6 @@ class ProjectPatch(Request):
     name: Name
 
 
-class LayerCreate(Request):
-    op: Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
-    params: Params = {}
-    inputs: Inputs = {}
-    name: Name | None = None
-
-
 class PlacementPatch(Request):
     """Any of a layer's placement fields; the others keep their values."""
 
@@ -98,6 +92,25 @@ class PlacementPatch(Request):
     scale: Scale | None = Field(default=None, description="Uniform scale of the layer's own pixels")
     flip_x: bool | None = Field(default=None, description="Mirrored left to right")
     flip_y: bool | None = Field(default=None, description="Mirrored top to bottom")
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> PlacementPatch:
+        if not self.model_fields_set:
+            raise ValueError("name at least one of x, y, scale, flip_x, flip_y")
+        return self
+
+
+OpName = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")]
+
+
+class LayerCreate(Request):
+    op: OpName
+    params: Params = {}
+    inputs: Inputs = {}
+    name: Name | None = None
+    placement: PlacementPatch | None = Field(
+        default=None, description="Where the canvas draws the new layer (e.g. at a generation region)"
+    )
 
 
 class LayerPatch(Request):
@@ -214,6 +227,36 @@ class CanvasFit(Request):
 
 
 CanvasChange = CanvasResize | CanvasCrop | CanvasFit
+
+
+class RegionCreate(Request):
+    """A rectangle of the canvas to generate into, and what will generate there (its model's
+    family sets the size the region is generated at)."""
+
+    x: Coordinate
+    y: Coordinate
+    width: Size
+    height: Size
+    op: OpName = "img2img"
+    model: Annotated[str, Field(max_length=1000)] = ""
+
+
+class OutpaintCreate(Request):
+    """Enlarge the canvas (``anchor``: the part of the picture that stays put) and fill the new
+    area by inpainting over the canvas; ``params`` go to ``mask_and_inpaint`` (prompt, model …)."""
+
+    width: Size
+    height: Size
+    anchor: Anchor = "center"
+    grow: Annotated[
+        int,
+        Field(ge=0, le=256, description="Pixels the fill reaches into the picture"),
+        BeforeValidator(_integral_float),
+    ] = 8
+    feather: Annotated[
+        float, Field(ge=0, le=256, allow_inf_nan=False, description="Softness of its edge")
+    ] = 16.0
+    params: Params = {}
 
 
 class PlacementOut(Response):

@@ -20,18 +20,28 @@ State = Annotated[ServerState, Depends(get_state)]
 MAX_UPLOAD_BYTES = MAX_DOWNLOAD_BYTES
 
 
-def _add(state: ServerState, project_id: str, op: str, params: dict, inputs: dict, name: str | None) -> dict:
+def _add(
+    state: ServerState,
+    project_id: str,
+    op: str,
+    params: dict,
+    inputs: dict,
+    name: str | None,
+    placement: dict | None = None,
+) -> dict:
     spec = state.workspace.registry.get(op)
     project, added, jobs = state.queue.edit(
-        project_id, lambda p: [p.add_layer(spec, params, inputs, name).id]
+        project_id, lambda p: [p.add_layer(spec, params, inputs, name, placement=placement).id]
     )
     return {"project": project_out(project), "layers": added, "jobs": jobs}
 
 
 @router.post("/layers", status_code=201, response_model=LayersQueued)
 def create_layer(project_id: str, body: LayerCreate, state: State) -> dict:
-    """Add a layer made by an op on top of the stack and queue its run."""
-    return _add(state, project_id, body.op, body.params, body.inputs, body.name)
+    """Add a layer made by an op on top of the stack, drawn at ``placement`` (default: the
+    canvas's top-left corner, unscaled), and queue its run."""
+    placement = body.placement.model_dump(exclude_none=True) if body.placement else None
+    return _add(state, project_id, body.op, body.params, body.inputs, body.name, placement)
 
 
 def _read_upload(file: UploadFile) -> bytes:
@@ -74,6 +84,15 @@ def upload_mask(project_id: str, state: State, file: Annotated[UploadFile, File(
     state.service.load(project_id)
     ref = _store_asset(state, file, "L")
     return _add(state, project_id, "paint_mask", {"asset": ref}, {}, _name(file, "Mask"))
+
+
+@router.post("/paintings", status_code=201, response_model=LayersQueued)
+def upload_painting(project_id: str, state: State, file: Annotated[UploadFile, File()]) -> dict:
+    """Colour painted in the browser (RGBA, transparent where unpainted) as a new ``paint``
+    layer; repainting it is ``PUT …/layers/{id}/asset``."""
+    state.service.load(project_id)
+    ref = _store_asset(state, file, "RGBA")
+    return _add(state, project_id, "paint", {"asset": ref}, {}, _name(file, "Paint"))
 
 
 @router.put("/layers/{layer_id}/asset", response_model=LayersQueued)

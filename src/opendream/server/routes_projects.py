@@ -4,15 +4,12 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, HTTPException, Response
+from fastapi import APIRouter, Depends, Response
 from fastapi.responses import JSONResponse
 
 from opendream.core.project import Project
 from opendream.server.models import (
     ERRORS,
-    CanvasChange,
-    CanvasCrop,
-    CanvasFit,
     ProjectCreate,
     ProjectOut,
     ProjectPatch,
@@ -45,28 +42,6 @@ def get_project(project_id: str, state: State) -> JSONResponse:
 @router.patch("/{project_id}", response_model=ProjectOut)
 def rename_project(project_id: str, body: ProjectPatch, state: State) -> dict:
     project, _ = state.service.update(project_id, lambda p: p.rename(body.name))
-    return project_out(project)
-
-
-@router.post("/{project_id}/canvas", response_model=ProjectOut)
-def change_canvas(project_id: str, body: CanvasChange, state: State) -> dict:
-    """Resize the canvas keeping ``anchor`` in place, crop it to a rectangle, or fit it to a
-    layer as placed. Layers keep their pixels and move with the picture; one undo step."""
-    blobs = state.workspace.data.blobs
-
-    def change(project: Project) -> None:
-        if isinstance(body, CanvasCrop):
-            crop = body.crop
-            project.crop_canvas(crop.x, crop.y, crop.width, crop.height)
-        elif isinstance(body, CanvasFit):
-            layer = project.layer(body.fit)
-            if layer.blob is None:
-                raise HTTPException(409, f"layer {body.fit} has no pixels yet; fit the canvas once it has")
-            project.fit_canvas(body.fit, blobs.image_size(layer.blob))
-        else:
-            project.resize_canvas(body.width, body.height, body.anchor)
-
-    project, _ = state.service.update(project_id, change)
     return project_out(project)
 
 
