@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from tests.e2e.ui import RUN_TIMEOUT, row, wait_ready
+from tests.e2e.ui import RUN_TIMEOUT, row, shown_pixel, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -50,7 +50,8 @@ def layer_json(page: Page, server: str, project: str, layer_id: str) -> dict:
 
 def image_rect(page: Page) -> dict[str, float]:
     """Where the project's canvas is drawn on the page: the extent of the non-transparent pixels
-    of the Konva canvas along its middle row and column (outside the image it is transparent)."""
+    of the first Konva canvas (the checkerboard's) along its middle row and column (outside the
+    image it is transparent)."""
     return page.evaluate(
         """() => {
             const canvas = document.querySelector('.canvas-container canvas')
@@ -68,20 +69,6 @@ def image_rect(page: Page) -> dict[str, float]:
             const box = canvas.getBoundingClientRect()
             return {x: box.x + x0 / ratio, y: box.y + y0 / ratio, width: (x1 - x0) / ratio, height: (y1 - y0) / ratio}
         }"""
-    )
-
-
-def canvas_pixel(page: Page, x: float, y: float) -> list[int]:
-    """The RGBA drawn by Konva at page point (x, y)."""
-    return page.evaluate(
-        """([x, y]) => {
-            const canvas = document.querySelector('.canvas-container canvas')
-            const box = canvas.getBoundingClientRect()
-            const ratio = canvas.width / box.width
-            const px = canvas.getContext('2d').getImageData(Math.floor((x - box.x) * ratio), Math.floor((y - box.y) * ratio), 1, 1).data
-            return Array.from(px)
-        }""",
-        [x, y],
     )
 
 
@@ -143,28 +130,28 @@ def test_paint_mode_has_its_own_keys(page: Page, server: str, tmp_path: Path, ar
     # Two strokes; Ctrl+Z takes back the second only, the project is untouched; redo brings it back.
     rect = image_rect(page)
     top, bottom = at(rect, 32, 16), at(rect, 32, 48)
-    clean = canvas_pixel(page, *bottom)
+    clean = shown_pixel(page, *bottom)
     for x, y in (top, bottom):
         page.mouse.move(x - 40, y)
         page.mouse.down()
         page.mouse.move(x + 40, y, steps=4)
         page.mouse.up()
     page.mouse.move(5, 5)
-    painted = canvas_pixel(page, *bottom)
+    painted = shown_pixel(page, *bottom)
     assert painted != clean
     page.keyboard.press("Control+z")
     expect(row(page, "L1")).to_be_visible()
     page.wait_for_timeout(200)
-    assert canvas_pixel(page, *bottom) == clean, "Ctrl+Z did not take back the last stroke"
-    assert canvas_pixel(page, *top) != clean, "Ctrl+Z took back more than the last stroke"
+    assert shown_pixel(page, *bottom) == clean, "Ctrl+Z did not take back the last stroke"
+    assert shown_pixel(page, *top) != clean, "Ctrl+Z took back more than the last stroke"
     assert layer_json(page, server, project, "L1")["status"] == "ready"
     page.keyboard.press("Control+Shift+z")
     page.wait_for_timeout(200)
-    assert canvas_pixel(page, *bottom) == painted
+    assert shown_pixel(page, *bottom) == painted
     page.keyboard.press("Control+z")
     page.keyboard.press("Control+y")
     page.wait_for_timeout(200)
-    assert canvas_pixel(page, *bottom) == painted
+    assert shown_pixel(page, *bottom) == painted
 
     # The cursor is the brush outline, its size in image pixels (so it scales with the zoom).
     page.mouse.move(*at(rect, 20, 20))
@@ -188,7 +175,7 @@ def test_paint_mode_has_its_own_keys(page: Page, server: str, tmp_path: Path, ar
 def test_paint_toolbar_leaves_the_canvas_in_place(page: Page, server: str, artifacts: Path) -> None:
     new_project(page, server, "Layout")
     page.wait_for_function("() => document.querySelector('.canvas-container canvas') !== null")
-    canvas = page.locator(".canvas-container canvas")
+    canvas = page.locator(".canvas-container canvas").first
     box = canvas.bounding_box()
     drawn = image_rect(page)
     page.get_by_role("button", name="Paint mask").click()

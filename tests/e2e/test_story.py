@@ -24,10 +24,11 @@ def shot(page: Page, artifacts: Path, name: str) -> None:
 
 
 def centre_pixel(page: Page) -> list[int]:
-    """The RGBA of the composite at the canvas centre, as drawn by Konva."""
+    """The RGBA of the composite at the canvas centre, as drawn by Konva (on its own canvas: the
+    image layers, without the checkerboard under them or the overlays over them)."""
     return page.evaluate(
         """() => {
-            const canvas = document.querySelector('.canvas-container canvas')
+            const canvas = window.Konva.stages[0].findOne('.composite').getNativeCanvasElement()
             const ctx = canvas.getContext('2d')
             return Array.from(ctx.getImageData(canvas.width / 2, canvas.height / 2, 1, 1).data)
         }"""
@@ -43,7 +44,7 @@ def add_op(page: Page, title: str, fields: dict[str, str]) -> None:
 
 def paint_mask(page: Page) -> None:
     page.get_by_role("button", name="Paint mask").click()
-    box = page.locator(".canvas-container canvas").bounding_box()
+    box = page.locator(".canvas-container canvas").first.bounding_box()
     assert box is not None
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.get_by_label("Size").fill(str(SIZE // 8))
@@ -93,7 +94,7 @@ def test_story(page: Page, artifacts: Path, tmp_path: Path) -> None:
     row(page, "L3").get_by_role("button", name="Hide").click()
     page.wait_for_function(
         """(before) => {
-            const canvas = document.querySelector('.canvas-container canvas')
+            const canvas = window.Konva.stages[0].findOne('.composite').getNativeCanvasElement()
             const px = canvas.getContext('2d').getImageData(canvas.width / 2, canvas.height / 2, 1, 1).data
             return Array.from(px).some((v, i) => v !== before[i])
         }""",

@@ -33,6 +33,28 @@ def wait_ready(page: Page, layer_id: str) -> str:
     return blob
 
 
+def shown_pixel(page: Page, x: float, y: float) -> list[int]:
+    """The RGBA the canvas view shows at page point (x, y): its Konva canvases (checkerboard,
+    layers, overlays) composited in order over the view's background."""
+    return page.evaluate(
+        """([x, y]) => {
+            const out = document.createElement('canvas')
+            out.width = out.height = 1
+            const context = out.getContext('2d')
+            context.fillStyle = getComputedStyle(document.querySelector('.canvas-container')).backgroundColor
+            context.fillRect(0, 0, 1, 1)
+            for (const canvas of document.querySelectorAll('.canvas-container canvas')) {
+                const box = canvas.getBoundingClientRect()
+                const ratio = canvas.width / box.width
+                const [sx, sy] = [Math.floor((x - box.x) * ratio), Math.floor((y - box.y) * ratio)]
+                context.drawImage(canvas, sx, sy, 1, 1, 0, 0, 1, 1)
+            }
+            return Array.from(context.getImageData(0, 0, 1, 1).data)
+        }""",
+        [x, y],
+    )
+
+
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:
         pass

@@ -1,4 +1,6 @@
 import type {
+  BlendMode,
+  CanvasChange,
   ConsentLayer,
   DeleteResult,
   EnabledExtension,
@@ -12,6 +14,7 @@ import type {
   LocalLora,
   LocalModel,
   OpCatalog,
+  Placement,
   Project,
   ProjectSummary,
   ReplayReport,
@@ -114,7 +117,13 @@ export interface LayerPatch {
   position?: number
   params?: Record<string, unknown>
   inputs?: Record<string, LayerInput | null>
+  /** Merged over the layer's placement. */
+  placement?: Partial<Placement>
+  blend?: BlendMode
+  /** A mask layer's id to attach as the layer mask, null to detach it. */
+  mask?: string | null
 }
+
 
 export interface NewLayer {
   op: string
@@ -137,6 +146,7 @@ export const api = {
   deleteProject: async (id: string) => {
     await request('DELETE', projectPath(id))
   },
+  changeCanvas: (id: string, change: CanvasChange) => json<Project>('POST', `${projectPath(id)}/canvas`, { json: change }),
   undo: (id: string) => json<Project>('POST', `${projectPath(id)}/undo`),
   redo: (id: string) => json<Project>('POST', `${projectPath(id)}/redo`),
 

@@ -79,3 +79,11 @@ export type OpInfo = Omit<Schemas['OpOut'], 'schema'> & { schema: JsonSchema }
 export type EnabledExtension = Omit<Schemas['EnabledOut'], 'ops'> & { ops: OpInfo[] }
 
 export type OpCatalog = Omit<Schemas['OpsOut'], 'ops'> & { ops: OpInfo[] }
+
+/** Where a layer's pixels go on the canvas: its scaled image's top-left corner, scale and flips. */
+export type Placement = Schemas['PlacementOut']
+export type BlendMode = Layer['blend']
+/** A new canvas: a size (the anchored part of the old one stays put), a rectangle of the old
+ * one, or the box a layer is drawn in. */
+export type CanvasChange = Schemas['CanvasResize'] | Schemas['CanvasCrop'] | Schemas['CanvasFit']
+export type Anchor = NonNullable<Schemas['CanvasResize']['anchor']>

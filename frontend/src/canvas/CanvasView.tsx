@@ -1,19 +1,19 @@
 import type Konva from 'konva'
-import { useEffect, useMemo, useRef, useState, useSyncExternalStore } from 'react'
-import { Circle, Group, Image as KonvaImage, Layer as KonvaLayer, Rect, Stage } from 'react-konva'
-import { blobUrl } from '../api/client'
+import { useEffect, useMemo, useRef, useState, useSyncExternalStore, type RefObject } from 'react'
+import { Circle, Image as KonvaImage, Layer as KonvaLayer, Rect, Stage } from 'react-konva'
 import type { Layer, Project } from '../api/types'
 import type { MaskPainter, Point } from '../mask/painter'
-import type { Progress } from '../state/app'
+import { isTyping } from '../components/keys'
+import { layerById } from '../state/app'
 import { useAppState } from '../state/context'
-import { useImage, useMaskOverlay } from './images'
+import { ImageLayerNode, MaskLayerNode, Outline, OutsideDim, useLayerSize } from './LayerNodes'
+import { MoveTool } from './MoveTool'
 import type { CanvasPicker } from './picker'
-import { previewSize } from './preview'
-import { centred, fit, zoomAt, type Size, type Viewport } from './viewport'
+import { placedBox, type Box } from './placement'
+import { useMoving, type Moving } from './useMoving'
+import { centred, fit, toCanvas, zoomAt, type Size, type Viewport } from './viewport'
 
-const MASK_OPACITY = 0.5
 const ZOOM_STEP = 1.25
-const OUTLINE = '#3b82f6'
 
 interface CanvasViewProps {
   project: Project
@@ -23,6 +23,8 @@ interface CanvasViewProps {
   repainting: string | null
   /** The op form's points and box: shown on the canvas; while picking, clicks and drags set them. */
   picker: CanvasPicker
+  /** The move tool is on: a drag moves the selected layer (Space + drag pans), arrows nudge it. */
+  moving: boolean
 }
 
 /** A pointer move shorter than this (screen px) between press and release is a click. */
@@ -57,51 +59,6 @@ function checkerboard(width: number, height: number): HTMLCanvasElement {
     for (let x = (y / CHECK) % 2 === 0 ? 0 : CHECK; x < width; x += 2 * CHECK) context.fillRect(x, y, CHECK, CHECK)
   }
   return canvas
-}
-
-interface LayerNodeProps {
-  layer: Layer
-  selected: boolean
-  scale: number
-  canvas: Size
-}
-
-function ImageLayerNode({ layer, selected, scale, canvas }: LayerNodeProps) {
-  const image = useImage(layer.blob === null ? null : blobUrl(layer.blob))
-  const progress = useAppState((s) => (layer.status === 'running' ? s.progress[layer.id] : undefined))
-  const last = image === null ? null : { width: image.naturalWidth, height: image.naturalHeight }
-  if (progress?.preview != null) {
-    return <PreviewNode preview={progress.preview} size={previewSize(layer, canvas, last)} opacity={layer.opacity} />
-  }
-  if (image === null) return null
-  return (
-    <>
-      <KonvaImage image={image} opacity={layer.opacity} listening={false} />
-      {selected && <Outline width={image.naturalWidth} height={image.naturalHeight} scale={scale} />}
-    </>
-  )
-}
-
-/** The latest step of a running job, stretched over the layer's place. */
-function PreviewNode({ preview, size, opacity }: { preview: NonNullable<Progress['preview']>; size: Size; opacity: number }) {
-  const image = useImage(`data:image/jpeg;base64,${preview}`)
-  if (image === null) return null
-  return <KonvaImage name="job-preview" image={image} width={size.width} height={size.height} opacity={opacity} listening={false} />
-}
-
-function MaskLayerNode({ layer, selected, scale }: LayerNodeProps) {
-  const overlay = useMaskOverlay(layer.blob === null ? null : blobUrl(layer.blob))
-  if (overlay === null) return null
-  return (
-    <>
-      <KonvaImage image={overlay} opacity={layer.opacity * MASK_OPACITY} listening={false} />
-      {selected && <Outline width={overlay.width} height={overlay.height} scale={scale} />}
-    </>
-  )
-}
-
-function Outline({ width, height, scale }: { width: number; height: number; scale: number }) {
-  return <Rect width={width} height={height} stroke={OUTLINE} strokeWidth={2 / scale} dash={[6 / scale, 4 / scale]} listening={false} />
 }
 
 function PainterNode({ painter }: { painter: MaskPainter }) {
@@ -156,9 +113,69 @@ function PickMarks({ picker, draft, scale }: { picker: CanvasPicker; draft: [Poi
   )
 }
 
-/** The composite of the visible layers in stack order, with zoom, pan and fit, the mask brush,
- * job previews and the op form's picked points and box. */
-export function CanvasView({ project, painter, repainting, picker }: CanvasViewProps) {
+/** The selected layer's outline and, with the move tool, its handles. */
+function Selection({ layer, moving, canvas, viewport, view, target, move }: {
+  layer: Layer
+  moving: boolean
+  canvas: Size
+  viewport: Viewport
+  view: Box
+  target: RefObject<Konva.Rect | null>
+  move: Moving
+}) {
+  const size = useLayerSize(layer)
+  if (size === null || !layer.visible) return null
+  const placement = move.placementOf(layer)
+  if (!moving) return <Outline box={placedBox(size, placement)} scale={viewport.scale} />
+  return (
+    <MoveTool
+      key={layer.id}
+      target={target}
+      size={size}
+      placement={placement}
+      canvas={canvas}
+      scale={viewport.scale}
+      view={view}
+      onStart={move.flush}
+      onDraft={(p) => move.draft(layer.id, p)}
+      onCommit={(p, changed) => void move.commit(layer.id, p, changed)}
+    />
+  )
+}
+
+/** Whether the Space bar is held (with the move tool, Space + drag pans, as in Photoshop). */
+function useSpaceHeld(enabled: boolean): boolean {
+  const [held, setHeld] = useState(false)
+  useEffect(() => {
+    if (!enabled) return
+    const onDown = (e: KeyboardEvent) => {
+      if (e.code !== 'Space' || isTyping(e.target) || (e.target instanceof HTMLElement && e.target.closest('button, dialog') !== null)) return
+      e.preventDefault()
+      setHeld(true)
+    }
+    const onUp = (e: KeyboardEvent) => {
+      if (e.code === 'Space') setHeld(false)
+    }
+    const onBlur = () => setHeld(false)
+    window.addEventListener('keydown', onDown)
+    window.addEventListener('keyup', onUp)
+    window.addEventListener('blur', onBlur)
+    return () => {
+      window.removeEventListener('keydown', onDown)
+      window.removeEventListener('keyup', onUp)
+      window.removeEventListener('blur', onBlur)
+      setHeld(false)
+    }
+  }, [enabled])
+  return held
+}
+
+/** The composite of the visible layers in stack order, each at its placement (outside the canvas
+ * dimmed: the export clips it), with zoom, pan and fit, the move tool, the mask brush, job
+ * previews and the op form's picked points and box. Three Konva layers: the checkerboard, the
+ * image layers (composited alone, so blend modes mix layers, not the checkerboard: this canvas
+ * holds what the export holds) and everything drawn over them. */
+export function CanvasView({ project, painter, repainting, picker, moving: movingTool }: CanvasViewProps) {
   const selected = useAppState((s) => s.selectedLayer)
   const [container, setContainer] = useState<HTMLDivElement | null>(null)
   const size = useContainerSize(container)
@@ -167,6 +184,10 @@ export function CanvasView({ project, painter, repainting, picker }: CanvasViewP
   const [hover, setHover] = useState<Point | null>(null)
   const [drag, setDrag] = useState<{ from: Point; screen: Point; to: Point } | null>(null)
   const picking = useSyncExternalStore(picker.subscribe, () => picker.picking) && painter === null
+  const moving = movingTool && painter === null && !picking
+  const move = useMoving(moving)
+  const panning = useSpaceHeld(moving)
+  const moveTarget = useRef<Konva.Rect>(null)
   const { width, height } = project
   const canvasSize = useMemo(() => ({ width, height }), [width, height])
   const background = useMemo(() => checkerboard(width, height), [width, height])
@@ -184,9 +205,14 @@ export function CanvasView({ project, painter, repainting, picker }: CanvasViewP
 
   const pointer = (stage: Konva.Stage | null): Point | null => stage?.getRelativePointerPosition() ?? null
   const zoom = (factor: number) => setViewport(zoomAt(viewport, { x: size.width / 2, y: size.height / 2 }, factor))
+  const topLeft = toCanvas(viewport, { x: 0, y: 0 })
+  const view: Box = { ...topLeft, width: size.width / viewport.scale, height: size.height / viewport.scale }
+  const shown = project.layers.filter((l) => l.visible && l.id !== repainting)
+  const selectedLayer = layerById(project, selected)
+  const classes = ['canvas-container', painter !== null ? 'painting' : picking ? 'picking' : moving ? (panning ? 'panning' : 'moving') : '']
 
   return (
-    <div ref={setContainer} className={painter !== null ? 'canvas-container painting' : picking ? 'canvas-container picking' : 'canvas-container'}>
+    <div ref={setContainer} className={classes.filter(Boolean).join(' ')}>
       <Stage
         width={size.width}
         height={size.height}
@@ -194,7 +220,7 @@ export function CanvasView({ project, painter, repainting, picker }: CanvasViewP
         y={viewport.y}
         scaleX={viewport.scale}
         scaleY={viewport.scale}
-        draggable={painter === null && !picking}
+        draggable={painter === null && !picking && (!moving || panning)}
         onDragMove={(e) => {
           if (e.target === e.target.getStage()) setViewport({ ...viewport, x: e.target.x(), y: e.target.y() })
         }}
@@ -213,6 +239,9 @@ export function CanvasView({ project, painter, repainting, picker }: CanvasViewP
             painter.startStroke(p)
           } else if (picking) {
             setDrag({ from: p, screen: { x: e.evt.clientX, y: e.evt.clientY }, to: p })
+          } else if (moving && !panning && e.target !== moveTarget.current && !e.target.findAncestor('Transformer')) {
+            // As in Photoshop, a drag anywhere moves the selected layer, not only on its pixels.
+            moveTarget.current?.startDrag(e)
           }
         }}
         onPointerMove={(e) => {
@@ -242,19 +271,26 @@ export function CanvasView({ project, painter, repainting, picker }: CanvasViewP
           setDrag(null)
         }}
       >
-        <KonvaLayer imageSmoothingEnabled={viewport.scale < 1}>
+        <KonvaLayer name="background" listening={false}>
           <KonvaImage image={background} listening={false} />
-          {project.layers
-            .filter((l) => l.visible && l.id !== repainting)
+        </KonvaLayer>
+        <KonvaLayer name="composite" listening={false} imageSmoothingEnabled={viewport.scale < 1}>
+          {shown
+            .filter((l) => l.kind === 'image')
             .map((layer) => (
-              <Group key={layer.id}>
-                {layer.kind === 'mask' ? (
-                  <MaskLayerNode layer={layer} selected={layer.id === selected} scale={viewport.scale} canvas={canvasSize} />
-                ) : (
-                  <ImageLayerNode layer={layer} selected={layer.id === selected} scale={viewport.scale} canvas={canvasSize} />
-                )}
-              </Group>
+              <ImageLayerNode key={layer.id} layer={layer} layers={project.layers} placement={move.placementOf(layer)} canvas={canvasSize} />
             ))}
+        </KonvaLayer>
+        <KonvaLayer name="overlay" imageSmoothingEnabled={viewport.scale < 1}>
+          {shown
+            .filter((l) => l.kind === 'mask')
+            .map((layer) => (
+              <MaskLayerNode key={layer.id} layer={layer} placement={move.placementOf(layer)} />
+            ))}
+          <OutsideDim canvas={canvasSize} view={view} />
+          {selectedLayer !== undefined && painter === null && (
+            <Selection layer={selectedLayer} moving={moving} canvas={canvasSize} viewport={viewport} view={view} target={moveTarget} move={move} />
+          )}
           {painter !== null && <PainterNode painter={painter} />}
           {painter === null && <PickMarks picker={picker} draft={drag === null ? null : [drag.from, drag.to]} scale={viewport.scale} />}
           {painter !== null && hover !== null && <BrushOutline painter={painter} at={hover} scale={viewport.scale} />}

@@ -27,8 +27,10 @@ export function fit(canvas: Size, view: Size): Viewport {
   return centred(canvas, view, scale)
 }
 
+/** The canvas centred in the view at `scale`, on whole screen pixels (at 100% each canvas pixel is
+ * then exactly one screen pixel, not a blend of two). */
 export function centred(canvas: Size, view: Size, scale: number): Viewport {
-  return { scale, x: (view.width - canvas.width * scale) / 2, y: (view.height - canvas.height * scale) / 2 }
+  return { scale, x: Math.round((view.width - canvas.width * scale) / 2), y: Math.round((view.height - canvas.height * scale) / 2) }
 }
 
 /** Zoom by `factor` keeping the canvas point under `anchor` (screen coordinates) in place. */

@@ -8,6 +8,7 @@ import { MaskToolbar } from '../mask/MaskToolbar'
 import { MaskPainter } from '../mask/painter'
 import { sourceOf } from '../ops/catalog'
 import { useAppState, useController } from '../state/context'
+import { CanvasSizeDialog } from './CanvasSizeDialog'
 import { ConsentDialog } from './ConsentDialog'
 import { ExtensionsDialog } from './ExtensionsDialog'
 import { JobsPanel } from './JobsPanel'
@@ -23,6 +24,23 @@ type Side = { mode: 'picker' } | { mode: 'form'; op: OpInfo; editing?: Layer }
 interface MaskSession {
   painter: MaskPainter
   target: Layer | null
+}
+
+/** V picks the move tool, H leaves it (Photoshop's move and hand tools), except while typing, in a
+ * dialog and while painting a mask. */
+function useToolKeys(enabled: boolean, setMoving: (on: boolean) => void) {
+  useEffect(() => {
+    if (!enabled) return
+    const onKey = (e: KeyboardEvent) => {
+      if (e.ctrlKey || e.metaKey || e.altKey || isTyping(e.target)) return
+      if (e.target instanceof Element && e.target.closest('dialog') !== null) return
+      const key = e.key.toLowerCase()
+      if (key === 'v') setMoving(true)
+      else if (key === 'h') setMoving(false)
+    }
+    window.addEventListener('keydown', onKey)
+    return () => window.removeEventListener('keydown', onKey)
+  }, [enabled, setMoving])
 }
 
 /** Ctrl+Z undoes, Ctrl+Shift+Z (or Ctrl+Y) redoes, except while typing in a field and while
@@ -49,10 +67,12 @@ export function Editor({ project }: { project: Project }) {
   const catalog = useAppState((s) => s.catalog)
   const [side, setSide] = useState<Side>({ mode: 'picker' })
   const [mask, setMask] = useState<MaskSession | null>(null)
-  const [dialog, setDialog] = useState<'workflow' | 'extensions' | null>(null)
+  const [dialog, setDialog] = useState<'workflow' | 'extensions' | 'canvas' | null>(null)
+  const [moving, setMoving] = useState(false)
   const imageInput = useRef<HTMLInputElement>(null)
   const [picker] = useState(() => new CanvasPicker())
   useHistoryKeys(mask === null)
+  useToolKeys(mask === null, setMoving)
 
   const startMask = async (target: Layer | null) => {
     const painter = new MaskPainter(project.width, project.height)
@@ -95,6 +115,9 @@ export function Editor({ project }: { project: Project }) {
       <TopBar
         project={project}
         painting={mask !== null}
+        moving={moving}
+        onMoveTool={() => setMoving(!moving)}
+        onCanvasSize={() => setDialog('canvas')}
         onPaintMask={() => void startMask(null)}
         onWorkflow={() => setDialog('workflow')}
         onExtensions={() => setDialog('extensions')}
@@ -127,7 +150,7 @@ export function Editor({ project }: { project: Project }) {
         {mask !== null && (
           <MaskToolbar painter={mask.painter} target={mask.target?.name ?? null} onSave={saveMask} onCancel={() => setMask(null)} />
         )}
-        <CanvasView project={project} painter={mask?.painter ?? null} repainting={mask?.target?.id ?? null} picker={picker} />
+        <CanvasView project={project} painter={mask?.painter ?? null} repainting={mask?.target?.id ?? null} picker={picker} moving={moving} />
       </main>
       <aside className="right-panel">
         <LayersPanel onEdit={editLayer} />
@@ -135,6 +158,7 @@ export function Editor({ project }: { project: Project }) {
       </aside>
       {dialog === 'workflow' && <WorkflowDialog project={project} onClose={() => setDialog(null)} />}
       {dialog === 'extensions' && <ExtensionsDialog onClose={() => setDialog(null)} />}
+      {dialog === 'canvas' && <CanvasSizeDialog project={project} onClose={() => setDialog(null)} />}
       <ConsentDialog />
     </div>
   )

@@ -2,13 +2,14 @@ import { useEffect, useState } from 'react'
 import { blobUrl } from '../api/client'
 import type { Layer } from '../api/types'
 import { sourceOf } from '../ops/catalog'
-import { layerCancelling, type Progress } from '../state/app'
+import { layerById, layerCancelling, type Progress } from '../state/app'
 import { useAppState, useController } from '../state/context'
 import { dropPosition, stepPosition } from '../state/order'
 import { DeleteDialog } from './DeleteDialog'
 import { RenameInput } from './Home'
 import { typesText } from '../mask/keys'
 import { EyeIcon } from './icons'
+import { LayerProperties } from './LayerProperties'
 import { ProgressLine } from './ProgressLine'
 
 interface LayersPanelProps {
@@ -20,6 +21,7 @@ export function LayersPanel({ onEdit }: LayersPanelProps) {
   const controller = useController()
   const layers = useAppState((s) => s.project?.layers ?? [])
   const catalog = useAppState((s) => s.catalog)
+  const selected = useAppState((s) => layerById(s.project, s.selectedLayer))
   const [dragged, setDragged] = useState<string | null>(null)
   const [deleting, setDeleting] = useState<{ layer: Layer; doomed: Layer[] } | null>(null)
 
@@ -39,6 +41,7 @@ export function LayersPanel({ onEdit }: LayersPanelProps) {
       <h2 id="layers-title" className="panel-title">
         Layers
       </h2>
+      {selected !== undefined && <LayerProperties layer={selected} layers={layers} />}
       {layers.length === 0 && <p className="hint">No layers yet: add one from the left, or drop an image here.</p>}
       <ol className="layer-list">
         {[...layers].reverse().map((layer) => (
@@ -256,6 +259,7 @@ function DownloadStatus({ layer, done, total }: { layer: Layer; done: number; to
 
 function LayerStatus({ layer, progress }: { layer: Layer; progress: Progress | undefined }) {
   const cancelling = useAppState((s) => layerCancelling(s, layer.id))
+  const mask = useAppState((s) => (layer.mask === null ? undefined : layerById(s.project, layer.mask)))
   return (
     <div className="layer-status">
       <span className="badge" title={`${layer.recipe.op} v${layer.recipe.op_version}`}>
@@ -265,6 +269,12 @@ function LayerStatus({ layer, progress }: { layer: Layer; progress: Progress | u
         {layer.status}
         {layer.run.cache_hit && layer.status === 'ready' ? ' (cached)' : ''}
       </span>
+      {layer.blend !== 'normal' && <span className="layer-tag" title="Blend mode">{layer.blend}</span>}
+      {mask !== undefined && (
+        <span className="layer-tag" title="Layer mask">
+          mask: {mask.name}
+        </span>
+      )}
       {cancelling && <span className="layer-cancelling">cancelling…</span>}
       {layer.status === 'running' && progress?.download !== undefined && (
         <DownloadStatus layer={layer} done={progress.download.done} total={progress.download.total} />

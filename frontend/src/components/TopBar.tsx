@@ -7,6 +7,10 @@ import { RenameInput } from './Home'
 interface TopBarProps {
   project: Project
   painting: boolean
+  /** The move tool is on. */
+  moving: boolean
+  onMoveTool: () => void
+  onCanvasSize: () => void
   onPaintMask: () => void
   onWorkflow: () => void
   onExtensions: () => void
@@ -14,7 +18,7 @@ interface TopBarProps {
 
 export const IMAGE_ACCEPT = 'image/png,image/jpeg,image/webp'
 
-export function TopBar({ project, painting, onPaintMask, onWorkflow, onExtensions }: TopBarProps) {
+export function TopBar({ project, painting, moving, onMoveTool, onCanvasSize, onPaintMask, onWorkflow, onExtensions }: TopBarProps) {
   const controller = useController()
   const [renaming, setRenaming] = useState(false)
   return (
@@ -50,6 +54,18 @@ export function TopBar({ project, painting, onPaintMask, onWorkflow, onExtension
         </button>
       </div>
       <span className="toolbar-spacer" />
+      <button
+        type="button"
+        aria-pressed={moving}
+        onClick={onMoveTool}
+        disabled={painting}
+        title="Move tool (V): drag the selected layer, scale it by its corners, nudge it with the arrow keys; Space + drag pans. H: back to panning"
+      >
+        <span aria-hidden="true">✥</span> Move
+      </button>
+      <button type="button" onClick={onCanvasSize} disabled={painting}>
+        Canvas size…
+      </button>
       <FileButton accept={IMAGE_ACCEPT} onFile={(file) => void controller.uploadImage(file)}>
         Add image…
       </FileButton>

@@ -39,3 +39,21 @@ export function invertOverlay(overlay: Uint8ClampedArray, tint: Rgb = MASK_TINT)
     overlay[i + 3] = 255 - overlay[i + 3]
   }
 }
+
+/** A pixel's luminance as PIL's RGB→L conversion rounds it (the export reads masks so). */
+export function luminance(r: number, g: number, b: number): number {
+  return (r * 19595 + g * 38470 + b * 7471 + 0x8000) >> 16
+}
+
+/** A layer's mask and opacity, in place, as the export applies them: each pixel's alpha times its
+ * mask pixel's luminance (white keeps, black hides), if a mask is given, rounded to a level; then
+ * times the opacity, rounded again. RGBA arrays of the same size. */
+export function applyLayerMask(pixels: Uint8ClampedArray, mask: Uint8ClampedArray | null, opacity = 1): void {
+  if (mask !== null && pixels.length !== mask.length) {
+    throw new Error(`a layer mask of ${mask.length / 4} pixels for a layer of ${pixels.length / 4}`)
+  }
+  for (let i = 0; i < pixels.length; i += 4) {
+    const masked = mask === null ? pixels[i + 3] : Math.round((pixels[i + 3] * luminance(mask[i], mask[i + 1], mask[i + 2])) / 255)
+    pixels[i + 3] = Math.round(masked * opacity)
+  }
+}

@@ -17,6 +17,7 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
     getProject: vi.fn(async () => storyProject()),
     renameProject: vi.fn(fail),
     deleteProject: vi.fn(fail),
+    changeCanvas: vi.fn(fail),
     undo: vi.fn(fail),
     redo: vi.fn(fail),
     addLayer: vi.fn(fail),

@@ -1,5 +1,5 @@
 import { ApiError, api as httpApi, type LayerPatch, type NewLayer } from '../api/client'
-import type { LayersQueued, Project, ServerEvent } from '../api/types'
+import type { CanvasChange, LayersQueued, Project, ServerEvent } from '../api/types'
 import { EventSocket, eventsUrl, type ConnectionState } from '../api/socket'
 import { fileHead, isPicture, notAPicture } from '../files/classify'
 import { appReducer, initialState, isActive, needsReload, type AppAction, type AppState } from './app'
@@ -234,6 +234,11 @@ export class AppController {
   /** Presentation changes (visibility, opacity, name, order): failures become notices. */
   async patchLayer(layerId: string, patch: LayerPatch): Promise<void> {
     await this.guard(() => this.editLayer(layerId, patch))
+  }
+
+  /** Resizes, crops or fits the canvas (one undo step). Throws ApiError for the dialog. */
+  async changeCanvas(change: CanvasChange): Promise<void> {
+    this.store.dispatch({ type: 'project', project: await this.api.changeCanvas(this.projectId(), change) })
   }
 
   /** The layer and its descendants that a delete would remove, in stack order. */
