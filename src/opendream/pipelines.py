@@ -309,6 +309,8 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
     # Waiting for another job's LoRA run to let go of the model stays cancellable.
     check = ctx.check_cancelled if ctx is not None else (lambda: None)
     with adapters.applied(pipe, check) if adapters is not None else nullcontext(), torch.inference_mode():
+        # Encoded here: a LoRA changes the text encoders too.
+        arguments = weighted_arguments(pipe, arguments)
         result = pipe(**arguments, output_type="np", callback_on_step_end=on_step_end)
     images = pipeline_images(result.images, op)
     asked = (arguments.get("width"), arguments.get("height"))
@@ -318,6 +320,18 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
             f"{op}: the pipeline made {images[0].width}x{images[0].height}, not the {asked[0]}x{asked[1]} asked for"
         )
     return images
+
+
+def weighted_arguments(pipe: Any, arguments: dict[str, Any]) -> dict[str, Any]:
+    """``arguments`` with weighted prompts (``(word:1.2)``, ``[word]``) as embeddings; see
+    ``opendream.diffusion.prompt_weights``."""
+    from opendream.diffusion import prompt_weights
+    from opendream.diffusion.families import family_of_pipeline
+
+    family = family_of_pipeline(pipe)
+    return prompt_weights.weighted_arguments(
+        pipe, family.name if family else None, family.title if family else type(pipe).__name__, arguments
+    )
 
 
 def _setting(ctx: Context | None, name: str) -> Any:
