@@ -60,6 +60,9 @@ def model_identity(role: str, **more: tuple[str, str]) -> Callable[[dict, Any], 
         loras = lora_pairs(params.get("loras") or [])
         if loras:  # a LoRA's file is part of the result, as the model's is
             found["loras"] = [manager.identity(name, "lora") for name, _ in loras]
+        embeddings = manager.used_embeddings(_prompts(params))
+        if embeddings:  # and so is an embedding's the prompt names
+            found["embeddings"] = [manager.identity(e.model, "lora") for e in embeddings]
         return found
 
     return hook
@@ -123,6 +126,19 @@ def pipeline(
     )
     instance = run_instance(cached, scheduler)
     instance._opendream_adapters = manager.adapters(cached, pairs, **watch)
+
+    def embeddings(texts: list[str]) -> dict[str, str]:
+        """Load the embeddings ``texts`` name; name -> the token to write in their place."""
+        loaded = manager.embeddings(
+            cached, texts, status=watch.get("status"), check=watch.get("check", _never)
+        )
+        if ctx is not None and loaded:
+            ctx.environment["embeddings"] = [
+                {"name": e.name, "model": e.model, **manager.identity(e.model, "lora")} for e, _ in loaded
+            ]
+        return {e.name: token for e, token in loaded}
+
+    instance._opendream_embeddings = embeddings
     if ctx is not None and pairs:
         ctx.environment["loras"] = [
             {"model": name, "weight": weight, **manager.identity(name, "lora")} for name, weight in pairs
@@ -305,6 +321,7 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
     import torch
 
     tile_large_decodes(pipe, arguments, _setting(ctx, "vae_tiling_pixels"))
+    arguments = _with_embeddings(pipe, arguments)
     adapters = getattr(pipe, "_opendream_adapters", None)
     # Waiting for another job's LoRA run to let go of the model stays cancellable.
     check = ctx.check_cancelled if ctx is not None else (lambda: None)
@@ -320,6 +337,30 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
             f"{op}: the pipeline made {images[0].width}x{images[0].height}, not the {asked[0]}x{asked[1]} asked for"
         )
     return images
+
+
+def _never() -> None:
+    """A wait nobody cancels."""
+
+
+def _prompts(values: dict[str, Any]) -> list[str]:
+    return [text for name in ("prompt", "negative_prompt") if isinstance(text := values.get(name), str)]
+
+
+def _with_embeddings(pipe: Any, arguments: dict[str, Any]) -> dict[str, Any]:
+    """``arguments`` with the embeddings its prompts name loaded and written as their tokens."""
+    from opendream.diffusion.embedding_files import with_tokens
+
+    load = getattr(pipe, "_opendream_embeddings", None)
+    tokens = load(_prompts(arguments)) if load is not None else {}
+    if not tokens:
+        return arguments
+    written = {
+        n: with_tokens(arguments[n], tokens)
+        for n in ("prompt", "negative_prompt")
+        if isinstance(arguments.get(n), str)
+    }
+    return {**arguments, **written}
 
 
 def weighted_arguments(pipe: Any, arguments: dict[str, Any]) -> dict[str, Any]:

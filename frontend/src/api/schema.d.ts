@@ -85,6 +85,28 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/embeddings": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * List Embeddings
+         * @description The textual-inversion embeddings in the model folders and their subfolders, by the name
+         *     a prompt writes to use one, with the family they were trained for. Empty without the
+         *     diffusion extra.
+         */
+        get: operations["list_embeddings_api_embeddings_get"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/projects": {
         parameters: {
             query?: never;
@@ -1088,6 +1110,42 @@ export interface components {
             consent: components["schemas"]["ConsentOut"][];
         };
         /**
+         * LocalEmbeddingOut
+         * @description A textual-inversion embedding in the model folders (``GET /api/embeddings``).
+         */
+        LocalEmbeddingOut: {
+            /**
+             * Model
+             * @description The file's path
+             */
+            model: string;
+            /**
+             * Name
+             * @description What a prompt writes to use it: the file's name without `.safetensors`
+             */
+            name: string;
+            /**
+             * Family
+             * @description `sd1`, `sd2`, `sdxl`; null when its vectors' width does not say
+             */
+            family: string | null;
+            /**
+             * Title
+             * @description The family for people, e.g. `SDXL`
+             */
+            title: string;
+            /**
+             * Vectors
+             * @description How many token vectors it has
+             */
+            vectors: number;
+            /**
+             * Bytes
+             * @description Size on disk
+             */
+            bytes: number;
+        };
+        /**
          * LocalLoraOut
          * @description A LoRA file in the model folders (``GET /api/loras``).
          */
@@ -2038,6 +2096,89 @@ export interface operations {
                 };
                 content: {
                     "application/json": components["schemas"]["LocalLoraOut"][];
+                };
+            };
+            /** @description Malformed request */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Refused by the Host / Origin checks */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description No such project, layer, op, job or blob */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Conflict: nothing to undo, or the project changed meanwhile */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Request body over the limit */
+            413: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Not an allowed image (PNG, JPEG, WebP) or too many pixels */
+            415: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+            /** @description Invalid fields; `errors` names each one */
+            422: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ErrorOut"];
+                };
+            };
+        };
+    };
+    list_embeddings_api_embeddings_get: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Successful Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["LocalEmbeddingOut"][];
                 };
             };
             /** @description Malformed request */

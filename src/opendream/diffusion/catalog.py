@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from opendream.diffusion.embedding_files import EmbeddingFile, embedding_file
 from opendream.diffusion.families import Family, checkpoint_family, family_params, folder_family
 from opendream.diffusion.lora_files import LoraFile, lora_file
 from opendream.diffusion.model_sources import model_roots
@@ -78,14 +79,30 @@ def _folder_models(root: Path) -> list[LocalModel]:
     return models
 
 
+def _safetensors_files(settings: Any) -> list[Path]:
+    """The ``.safetensors`` files in the model folders and one level below (``models/Lora`` …)."""
+    return [
+        path
+        for root in model_roots(settings)
+        if root.is_dir()
+        for path in [*root.glob("*.safetensors"), *root.glob("*/*.safetensors")]
+    ]
+
+
 def local_loras(settings: Any) -> list[LoraFile]:
-    """The LoRA files in the model folders and their subfolders (``models/Lora`` …), by name."""
-    found: dict[str, LoraFile] = {}
-    for root in model_roots(settings):
-        if not root.is_dir():
-            continue
-        for path in [*root.glob("*.safetensors"), *root.glob("*/*.safetensors")]:
-            lora = lora_file(path)
-            if lora is not None:
-                found.setdefault(lora.model, lora)
+    """The LoRA files in the model folders and their subfolders, by path."""
+    found = {
+        lora.model: lora for path in _safetensors_files(settings) if (lora := lora_file(path)) is not None
+    }
     return sorted(found.values(), key=lambda lora: lora.model)
+
+
+def local_embeddings(settings: Any) -> list[EmbeddingFile]:
+    """The textual-inversion embeddings in the model folders and their subfolders
+    (``models/embeddings`` …), by name; of two files of one name, the first folder's."""
+    found: dict[str, EmbeddingFile] = {}
+    for path in _safetensors_files(settings):
+        embedding = embedding_file(path)
+        if embedding is not None:
+            found.setdefault(embedding.name, embedding)
+    return sorted(found.values(), key=lambda embedding: embedding.name)

@@ -19,6 +19,13 @@ DownloadProgress = Callable[[int, int], None]  # (bytes done, bytes total or 0 w
 LINKS_DIR = "checkpoint-links"
 
 
+#: Held while torch modules are built or changed in place (a model loaded, a LoRA or an
+#: embedding added). Loading patches torch process-wide (accelerate's ``init_empty_weights``
+#: makes every new parameter a meta tensor): a module built meanwhile in another thread, such as
+#: an embedding table resized while the previews' tiny autoencoder loads, would be left empty.
+CONSTRUCTING = threading.RLock()
+
+
 def short_reason(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
     return text[:300]

@@ -21,7 +21,8 @@ from typing import Any, Literal, TypeVar
 from opendream.core.errors import Cancelled, ConsentRequired, ModelUnavailable
 from opendream.diffusion import controlnets
 from opendream.diffusion.adapters import Adapters, SharedExclusiveLock
-from opendream.diffusion.catalog import local_loras, local_models
+from opendream.diffusion.catalog import local_embeddings, local_loras, local_models
+from opendream.diffusion.embedding_files import EmbeddingFile
 from opendream.diffusion.families import (
     FAMILY_NAMES,
     Family,
@@ -34,6 +35,7 @@ from opendream.diffusion.families import (
     traits,
 )
 from opendream.diffusion.loading import (
+    CONSTRUCTING,
     LINKS_DIR,
     DownloadProgress,
     hub_failure,
@@ -197,7 +199,7 @@ class ModelManager:
         name = self.model_for(model, role)
         source = self.resolve(name, role, revision)
         key = (source.kind, source.location, source.revision, self.device, self.dtype)
-        with self.cache.key_lock(key):
+        with self.cache.key_lock(key), CONSTRUCTING:
             base = self.cache.get(key)
             if base is None:
                 family = detect_family(source)
@@ -239,7 +241,7 @@ class ModelManager:
             )
         # The role takes the dtype's place in the key: a pipeline's weights are never shared.
         key = (source.kind, source.location, source.revision, self.device, role)
-        with self.cache.key_lock(key):
+        with self.cache.key_lock(key), CONSTRUCTING:
             base = self.cache.get(key)
             if base is not None:
                 return base.pipe
@@ -344,7 +346,8 @@ class ModelManager:
             except Exception as exc:
                 raise load_failure(f"LoRA {model!r}", source, exc, how_to_provide(model, "lora")) from exc
             try:
-                base.pipe.load_lora_weights(weights, adapter_name=name)
+                with CONSTRUCTING:
+                    base.pipe.load_lora_weights(weights, adapter_name=name)
             except Exception as exc:
                 self._drop_adapter(base, name)
                 why = "its layers have other shapes" if "size mismatch" in str(exc) else short_reason(exc)
@@ -357,6 +360,89 @@ class ModelManager:
             with self.cache.lock:
                 base.extras[key] = name
         return name
+
+    def used_embeddings(self, texts: list[str]) -> list[EmbeddingFile]:
+        """The embeddings of the model folders whose names ``texts`` write."""
+        return [e for e in local_embeddings(self.settings) if any(e.used_in(text) for text in texts)]
+
+    def embeddings(
+        self,
+        pipe: Any,
+        texts: list[str],
+        *,
+        status: Status | None = None,
+        check: Callable[[], None] = lambda: None,
+    ) -> list[tuple[EmbeddingFile, str]]:
+        """Load the embeddings ``texts`` name into the base of ``pipe`` (once per file version,
+        each under a token of its own so a changed file never meets its old vectors); returns
+        each with its token, which the prompts are to be written with. An embedding whose vectors do not fit
+        the model's text encoders is ``ModelUnavailable`` naming both."""
+        import hashlib
+        import json
+
+        used = self.used_embeddings(texts)
+        base = self.cache.entry_of(pipe)
+        if not used or base is None:
+            return []
+        tokens = []
+        for embedding in used:
+            digest = json.dumps(self.identity(embedding.model, "lora"), sort_keys=True).encode()
+            token = f"emb_{hashlib.sha256(digest).hexdigest()[:16]}"
+            tokens.append((embedding, token))
+            if token in base.pipe.tokenizer.get_vocab():
+                continue  # loaded before, maybe through another task's pipeline sharing the encoders
+            vectors = self._embedding_vectors(base, embedding)
+            if status is not None:
+                status(f"loading embedding {embedding.name}")
+            with base.adapter_lock.exclusive(check), CONSTRUCTING:
+                for encoder, tokenizer, tensor in vectors:
+                    if token not in tokenizer.get_vocab():
+                        base.pipe.load_textual_inversion(
+                            {token: tensor}, token=token, text_encoder=encoder, tokenizer=tokenizer
+                        )
+                self.stats["loads"] += 1
+        return tokens
+
+    @staticmethod
+    def _embedding_vectors(base: CachedModel, embedding: EmbeddingFile) -> list[tuple[Any, Any, Any]]:
+        """``(text encoder, tokenizer, vectors)`` for each of the base's text encoders."""
+        from safetensors.torch import load_file
+
+        pipe = base.pipe
+        encoders = [(pipe.text_encoder, pipe.tokenizer)]
+        if (
+            getattr(pipe, "text_encoder_2", None) is not None
+            and getattr(pipe, "tokenizer_2", None) is not None
+        ):
+            encoders.append((pipe.text_encoder_2, pipe.tokenizer_2))
+        if not hasattr(pipe, "load_textual_inversion") or any(e is None for e, _ in encoders):
+            raise ModelUnavailable(f"{_title(base)} models take no embeddings (embedding {embedding.name!r})")
+        try:
+            tensors = load_file(embedding.model)
+        except Exception as exc:
+            raise ModelUnavailable(
+                f"embedding {embedding.name!r} ({embedding.model}) cannot be read: {short_reason(exc)}"
+            ) from exc
+        parts = (
+            [tensors["clip_l"], tensors["clip_g"]]
+            if set(tensors) == {"clip_l", "clip_g"}
+            else list(tensors.values())
+        )
+        widths = [encoder.get_input_embeddings().weight.shape[1] for encoder, _ in encoders]
+        if len(parts) != len(encoders) or any(
+            (part if part.dim() == 2 else part[None]).shape[1] != width
+            for part, width in zip(parts, widths, strict=False)
+        ):
+            made_for = (
+                FAMILY_NAMES.get(embedding.family, "another model") if embedding.family else "another model"
+            )
+            raise ModelUnavailable(
+                f"embedding {embedding.name!r} was made for {made_for} but the model {base.source.location!r} "
+                f"is {_title(base)}: its vectors do not fit that model's text encoders"
+            )
+        return [
+            (encoder, tokenizer, part) for (encoder, tokenizer), part in zip(encoders, parts, strict=True)
+        ]
 
     @staticmethod
     def _drop_adapter(base: CachedModel, name: str) -> None:
@@ -398,6 +484,10 @@ class ModelManager:
     def local_loras(self) -> list[dict[str, Any]]:
         """The LoRA files in the model folders, with their family and trigger words."""
         return [lora.to_dict() for lora in local_loras(self.settings)]
+
+    def local_embeddings(self) -> list[dict[str, Any]]:
+        """The textual-inversion embeddings in the model folders, with their family."""
+        return [embedding.to_dict() for embedding in local_embeddings(self.settings)]
 
     # --- internals ------------------------------------------------------------------------
 

@@ -136,10 +136,17 @@ def weighted_arguments(
     return {**rest, **embedded}
 
 
-def _encoder(tokenizer: Any, text_encoder: Any, **options: Any) -> Any:
-    from compel import Compel
+def _encoder(pipe: Any, tokenizer: Any, text_encoder: Any, **options: Any) -> Any:
+    from compel import Compel, DiffusersTextualInversionManager
 
-    return Compel(tokenizer=tokenizer, text_encoder=text_encoder, truncate_long_prompts=False, **options)
+    return Compel(
+        tokenizer=tokenizer,
+        text_encoder=text_encoder,
+        truncate_long_prompts=False,
+        # Expands an embedding's token to its several vectors, as the pipeline's encoding does.
+        textual_inversion_manager=DiffusersTextualInversionManager(pipe),
+        **options,
+    )
 
 
 def _embeddings(compel: Any, runs: list[tuple[str, float]]) -> Any:
@@ -158,7 +165,7 @@ def _pair(compel: Any, runs: dict[str, list[tuple[str, float]]]) -> list[Any]:
 
 
 def _embed_sd(pipe: Any, runs: dict[str, list[tuple[str, float]]]) -> dict[str, Any]:
-    positive, negative = _pair(_encoder(pipe.tokenizer, pipe.text_encoder), runs)
+    positive, negative = _pair(_encoder(pipe, pipe.tokenizer, pipe.text_encoder), runs)
     return {"prompt_embeds": positive, "negative_prompt_embeds": negative}
 
 

@@ -499,6 +499,17 @@ class LocalLoraOut(BaseModel):
     triggers: list[str] = Field(description="Its most frequent training tags (Kohya's metadata), if any")
 
 
+class LocalEmbeddingOut(BaseModel):
+    """A textual-inversion embedding in the model folders (``GET /api/embeddings``)."""
+
+    model: str = Field(description="The file's path")
+    name: str = Field(description="What a prompt writes to use it: the file's name without `.safetensors`")
+    family: str | None = Field(description="`sd1`, `sd2`, `sdxl`; null when its vectors' width does not say")
+    title: str = Field(description="The family for people, e.g. `SDXL`")
+    vectors: int = Field(description="How many token vectors it has")
+    bytes: int = Field(description="Size on disk")
+
+
 class LocalModelOut(BaseModel):
     """A model available here without a download (``GET /api/models``)."""
 

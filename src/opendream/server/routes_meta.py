@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 
 import opendream
-from opendream.server.models import ERRORS, HealthOut, LocalLoraOut, LocalModelOut, OpsOut
+from opendream.server.models import ERRORS, HealthOut, LocalEmbeddingOut, LocalLoraOut, LocalModelOut, OpsOut
 from opendream.server.state import ServerState, get_state
 
 router = APIRouter(prefix="/api", tags=["meta"], responses=ERRORS)
@@ -56,3 +56,12 @@ def list_loras(state: State) -> list[dict]:
     trained for and their trigger words. Empty without the diffusion extra."""
     models = state.workspace.runtime.models
     return models.local_loras() if models is not None else []
+
+
+@router.get("/embeddings", response_model=list[LocalEmbeddingOut])
+def list_embeddings(state: State) -> list[dict]:
+    """The textual-inversion embeddings in the model folders and their subfolders, by the name
+    a prompt writes to use one, with the family they were trained for. Empty without the
+    diffusion extra."""
+    models = state.workspace.runtime.models
+    return models.local_embeddings() if models is not None else []
