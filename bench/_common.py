@@ -76,10 +76,12 @@ def model_folder(full: bool, kind: str = "txt2img", family: str = "sd1") -> Path
     return ensure_tiny_model(kind, CACHE / "tiny")  # type: ignore[arg-type]
 
 
-def settings(tmp: Path | None = None, device: str = "cpu") -> Any:
+def settings(tmp: Path | None = None, device: str = "cpu", backend: str = "torch") -> Any:
+    """Settings for a benchmark: torch denoises unless ``backend`` says otherwise, so that the
+    other benchmarks' figures stay comparable (``bench.backend`` compares the two)."""
     from opendream.settings import Settings
 
-    return Settings(data_dir=tmp or CACHE / "data", device=device)
+    return Settings(data_dir=tmp or CACHE / "data", device=device, backend=backend)
 
 
 def png_bytes(image: Any) -> bytes:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -18,6 +19,9 @@ if TYPE_CHECKING:
     from opendream.engine.workspace import Workspace
 
 load_builtin_ops(REGISTRY)
+# The tests' exact pixels are torch's; tests/test_openvino.py asks for OpenVINO itself. Servers the
+# browser tests start inherit it.
+os.environ.setdefault("OPENDREAM_BACKEND", "torch")
 # The tiny diffusion models and their manager, built once for the whole session.
 pytest_plugins = ["tests.diffusion_fixtures"]
 

@@ -84,10 +84,17 @@ class Adapters:
             with self.lock.shared(check):
                 yield
             return
+        # A UNet denoised by OpenVINO has no LoRA in its converted weights: the run uses torch's.
+        fast = getattr(getattr(pipe, "unet", None), "forward", None)
+        fast = fast if hasattr(fast, "torch_only") else None
         with self.lock.exclusive(check):
             pipe.enable_lora()
             pipe.set_adapters([name for name, _ in self.active], adapter_weights=[w for _, w in self.active])
+            if fast is not None:
+                fast.torch_only = True
             try:
                 yield
             finally:
                 pipe.disable_lora()
+                if fast is not None:
+                    fast.torch_only = False

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from opendream.core.errors import Cancelled, ConsentRequired, ModelUnavailable
-from opendream.diffusion import controlnets
+from opendream.diffusion import controlnets, openvino_unet
 from opendream.diffusion.adapters import Adapters, SharedExclusiveLock
 from opendream.diffusion.catalog import local_embeddings, local_loras, local_models
 from opendream.diffusion.embedding_files import EmbeddingFile
@@ -114,6 +114,8 @@ class ModelManager:
             self.cache.budget_bytes = mb * 1024 * 1024 if mb > 0 else auto_budget(device)
         #: ``loads``, ``derived``, ``evictions`` (see ``ModelCache.stats``).
         self.stats = self.cache.stats
+        #: ``torch`` or ``openvino``: what denoises the UNet families' models (``OPENDREAM_BACKEND``).
+        self.backend = openvino_unet.resolve_backend(str(getattr(settings, "backend", "torch")), device)
         #: Set on the view ``for_file`` returns: where named models may be, whether to download.
         self._roots: list[Path] | None = None
         self._downloads = True
@@ -209,6 +211,13 @@ class ModelManager:
                     status(f"loading model {name}")
                 self.cache.make_room(estimate_bytes(source, self.dtype), keep=None)
                 pipe = self._load(kind, family, source, name, role, progress, status)
+                if (
+                    self.backend == "openvino"
+                    and family is not None
+                    and getattr(pipe, "unet", None) is not None
+                ):
+                    cache = Path(getattr(self.settings, "data_dir", ".")) / "openvino"
+                    openvino_unet.attach(pipe.unet, family.name, identity(source), cache, status)
                 base = CachedModel(key=key, source=source, pipe=pipe)
                 base.pipelines[(type(pipe).__name__,)] = pipe
                 base.nbytes = module_bytes(list(pipe.components.values()))

@@ -178,7 +178,11 @@ def _embed_sdxl(pipe: Any, runs: dict[str, list[tuple[str, float]]]) -> dict[str
     penultimate = ReturnedEmbeddingsType.PENULTIMATE_HIDDEN_STATES_NON_NORMALIZED
     first = _encoder(pipe, pipe.tokenizer, pipe.text_encoder, returned_embeddings_type=penultimate)
     second = _encoder(
-        pipe, pipe.tokenizer_2, pipe.text_encoder_2, returned_embeddings_type=penultimate, requires_pooled=True
+        pipe,
+        pipe.tokenizer_2,
+        pipe.text_encoder_2,
+        returned_embeddings_type=penultimate,
+        requires_pooled=True,
     )
     (left, left_negative), (right, right_negative) = _pair(first, runs), _pair(second, runs)
 

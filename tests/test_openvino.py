@@ -1,0 +1,162 @@
+"""The CPU fast path (issue 18): tiny models' UNets through OpenVINO's real conversion. Outputs
+stay close to torch's, a replay on the same backend is exact, the converted model is reused by
+another process and rebuilt when its cache is corrupt, a failed conversion leaves torch working,
+and runs the converted model cannot do (LoRAs) go to torch."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from opendream.diffusion import openvino_unet
+from opendream.diffusion.manager import ModelManager
+from opendream.diffusion.tiny_loras import build_tiny_lora
+from opendream.settings import Settings
+from tests.diffusion_fixtures import make_context, run_op
+
+pytest.importorskip("openvino")
+DREAM = {"prompt": "a lighthouse", "width": 64, "height": 64, "steps": 4, "seed": 5}
+#: OpenVINO's CPU kernels differ from torch's in float rounding, which the tiny random UNet
+#: amplifies over 4 steps: measured max 21 levels of 255 on a few pixels, mean under 1.
+MAX_LEVELS, MEAN_LEVELS = 32, 2.0
+
+
+@pytest.fixture(scope="module")
+def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("openvino-data")
+
+
+def make_settings(tiny_dir: Path, data_dir: Path, backend: str) -> Settings:
+    return Settings(
+        tiny_models=True, tiny_models_dir=tiny_dir, data_dir=data_dir, device="cpu", backend=backend
+    )
+
+
+@pytest.fixture(scope="module")
+def fast(tiny_dir: Path, data_dir: Path, pinned_threads: int) -> tuple[ModelManager, Settings]:
+    settings = make_settings(tiny_dir, data_dir, "openvino")
+    return ModelManager(settings, device="cpu", dtype="float32"), settings
+
+
+@pytest.fixture(scope="module")
+def slow(tiny_dir: Path, data_dir: Path, pinned_threads: int) -> tuple[ModelManager, Settings]:
+    settings = make_settings(tiny_dir, data_dir, "torch")
+    return ModelManager(settings, device="cpu", dtype="float32"), settings
+
+
+def dream(pair: tuple[ModelManager, Settings], **params: Any) -> np.ndarray:
+    manager, settings = pair
+    (layer,) = run_op("dream", {**DREAM, **params}, {}, manager, settings)
+    return np.asarray(layer.image).astype(int)
+
+
+def test_the_backend_setting() -> None:
+    assert openvino_unet.resolve_backend("auto", "cpu") == "openvino"
+    assert openvino_unet.resolve_backend("auto", "cuda") == "torch"
+    assert openvino_unet.resolve_backend("openvino", "cuda") == "torch"
+    assert openvino_unet.resolve_backend("torch", "cpu") == "torch"
+
+
+def test_close_to_torch_and_exact_on_replay(fast, slow) -> None:
+    on_openvino = dream(fast)
+    on_torch = dream(slow)
+    difference = np.abs(on_openvino - on_torch)
+    measured = f"max {difference.max()}, mean {difference.mean():.3f}"
+    assert 0 < difference.max() <= MAX_LEVELS and difference.mean() <= MEAN_LEVELS, measured
+    assert np.array_equal(dream(fast), on_openvino), "a replay on the same backend is exact"
+    other_size = dream(fast, width=96, height=64)  # dynamic shapes: no second conversion
+    assert other_size.shape == (64, 96, 3)
+
+
+def test_the_run_and_the_cache_key_record_the_backend(fast, slow) -> None:
+    from opendream.core.registry import REGISTRY
+
+    spec = REGISTRY.get("dream")
+    params = spec.validate_params(DREAM)
+    ctx = make_context(fast[0], fast[1], "dream")
+    spec.call(params, {}, ctx)
+    assert ctx.environment["backend"] == "openvino"
+    assert spec.identity(params, ctx)["backend"] == "openvino"
+    torch_ctx = make_context(slow[0], slow[1], "dream")
+    spec.call(params, {}, torch_ctx)
+    assert "backend" not in torch_ctx.environment and "backend" not in spec.identity(params, torch_ctx)
+
+
+def test_a_run_with_a_lora_denoises_on_torch(fast, slow, tiny_dir: Path, tmp_path: Path) -> None:
+    lora = build_tiny_lora(tiny_dir / "txt2img", tmp_path / "a.safetensors", seed=1)
+    chosen = {"loras": [{"model": str(lora), "weight": 1.0}]}
+    with_lora = dream(fast, **chosen)
+    assert openvino_unet.backend_used() == "torch"
+    assert np.array_equal(with_lora, dream(slow, **chosen))
+    dream(fast)
+    assert openvino_unet.backend_used() == "openvino", "and the next run without is back on OpenVINO"
+
+
+def _statuses_in_a_new_process(tiny_dir: Path, data_dir: Path) -> list[str]:
+    script = (
+        "import json, sys\n"
+        "from opendream.diffusion.manager import ModelManager\n"
+        "from opendream.settings import Settings\n"
+        f"settings = Settings(tiny_models=True, tiny_models_dir={str(tiny_dir)!r}, data_dir={str(data_dir)!r}, "
+        "device='cpu', backend='openvino')\n"
+        "said = []\n"
+        "ModelManager(settings, device='cpu', dtype='float32').get('txt2img', status=said.append)\n"
+        "print(json.dumps(said))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ}, timeout=600
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def test_another_process_reuses_the_converted_model_and_a_corrupt_one_is_rebuilt(
+    fast, tiny_dir: Path, data_dir: Path
+) -> None:
+    dream(fast)  # converted (once) in this process
+    said = _statuses_in_a_new_process(tiny_dir, data_dir)
+    assert not any("optimising" in s for s in said), said
+    for model in (data_dir / "openvino").glob("*/unet.xml"):
+        model.write_text("<not a model")
+    said = _statuses_in_a_new_process(tiny_dir, data_dir)
+    assert any("optimising the model for this CPU" in s for s in said), said
+    assert not any("optimising" in s for s in _statuses_in_a_new_process(tiny_dir, data_dir))
+
+
+def test_a_failed_conversion_leaves_torch_working(
+    tiny_dir: Path, tmp_path: Path, slow, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Failure injected at the converter (no real model fails to convert on demand)."""
+    import openvino
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("Cannot convert aten::made_up_op")
+
+    monkeypatch.setattr(openvino, "convert_model", refuse)
+    settings = make_settings(tiny_dir, tmp_path, "openvino")
+    manager = ModelManager(settings, device="cpu", dtype="float32")
+    said: list[str] = []
+    manager.get("txt2img", status=said.append)
+    assert any(
+        "could not convert the UNet2DConditionModel (Cannot convert aten::made_up_op)" in s for s in said
+    )
+    assert np.array_equal(dream((manager, settings)), dream(slow)), "the torch UNet, untouched"
+
+
+def test_sdxl_converts_too(
+    tiny_dir: Path, family_dirs: dict[str, Path], data_dir: Path, pinned_threads: int
+) -> None:
+    model = str(family_dirs["sdxl"])
+    fast = ModelManager(make_settings(tiny_dir, data_dir, "openvino"), device="cpu", dtype="float32")
+    slow = ModelManager(make_settings(tiny_dir, data_dir, "torch"), device="cpu", dtype="float32")
+    on_openvino = dream((fast, fast.settings), model=model)
+    assert openvino_unet.backend_used() == "openvino"
+    difference = np.abs(on_openvino - dream((slow, slow.settings), model=model))
+    assert difference.max() <= MAX_LEVELS and difference.mean() <= MEAN_LEVELS
