@@ -2,7 +2,7 @@
 layers of 2048x2048 (gradients of varied colours, some moved, scaled, faded or blended), made
 over the API of a real ``opendream serve --tiny-models`` on 127.0.0.1, opened in Chromium
 (headless, as the browser tests run it) and dragged for about 2 s while requestAnimationFrame
-records each frame's time. Target: median frame <= 33 ms (30 fps).
+records each frame's time. Target: mean frame <= 33 ms (30 fps).
 
     python -m bench.drag [--layers 50] [--side 2048] [--seconds 2]"""
 
@@ -202,21 +202,25 @@ def main() -> None:
         "layers": args.layers,
         "side": args.side,
         "frames": len(frames),
+        # Frames without a mouse move between them take one refresh (16.7 ms) and pull the median
+        # down: the mean (the drag's time over its frames) says what a person sees.
+        "mean_ms": statistics.fmean(frames),
         "median_ms": statistics.median(frames),
         "p90_ms": ordered[min(len(ordered) - 1, round(0.9 * (len(ordered) - 1)))],
         "max_ms": ordered[-1],
         "target_ms": TARGET_MS,
         "browser": "Chromium, headless, software rendering (--disable-gpu)",
     }
-    result["fps"] = 1000 / result["median_ms"]
+    result["fps"] = 1000 / result["mean_ms"]
     print(
         table(
-            ["layers", "side", "frames", "median ms", "p90 ms", "max ms", "fps", "target ms"],
+            ["layers", "side", "frames", "mean ms", "median ms", "p90 ms", "max ms", "fps", "target ms"],
             [
                 [
                     args.layers,
                     args.side,
                     len(frames),
+                    result["mean_ms"],
                     result["median_ms"],
                     result["p90_ms"],
                     result["max_ms"],

@@ -1,6 +1,6 @@
 import type Konva from 'konva'
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore, type RefObject } from 'react'
-import { Circle, Image as KonvaImage, Layer as KonvaLayer, Rect, Stage } from 'react-konva'
+import { Circle, Group, Image as KonvaImage, Layer as KonvaLayer, Rect, Stage } from 'react-konva'
 import type { Layer, Project } from '../api/types'
 import type { MaskPainter, Point } from '../mask/painter'
 import { isTyping } from '../components/keys'
@@ -8,6 +8,7 @@ import { RegionNodes } from '../region/RegionNodes'
 import type { RegionSelection } from '../region/selection'
 import { layerById } from '../state/app'
 import { useAppState } from '../state/context'
+import { LAYER_ATTR, useDragSnapshot } from './dragSnapshot'
 import { ImageLayerNode, MaskLayerNode, Outline, OutsideDim, useLayerSize } from './LayerNodes'
 import { MoveTool } from './MoveTool'
 import type { CanvasPicker } from './picker'
@@ -193,6 +194,9 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
   const move = useMoving(moving)
   const panning = useSpaceHeld(moving || regionTool)
   const moveTarget = useRef<Konva.Rect>(null)
+  const composite = useRef<Konva.Layer>(null)
+  const images = project.layers.filter((l) => l.visible && l.id !== repainting && l.kind === 'image')
+  const snapshot = useDragSnapshot(composite, images, moving ? move.drafting : null, viewport, size, project.layers)
   const { width, height } = project
   const canvasSize = useMemo(() => ({ width, height }), [width, height])
   const background = useMemo(() => checkerboard(width, height), [width, height])
@@ -279,12 +283,14 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
         <KonvaLayer name="background" listening={false}>
           <KonvaImage image={background} listening={false} />
         </KonvaLayer>
-        <KonvaLayer name="composite" listening={false} imageSmoothingEnabled={viewport.scale < 1}>
-          {shown
-            .filter((l) => l.kind === 'image')
-            .map((layer) => (
-              <ImageLayerNode key={layer.id} layer={layer} layers={project.layers} placement={move.placementOf(layer)} canvas={canvasSize} />
-            ))}
+        <KonvaLayer ref={composite} name="composite" listening={false} imageSmoothingEnabled={viewport.scale < 1}>
+          {snapshot?.below != null && <KonvaImage name="drag-below" image={snapshot.below} {...snapshot.view} />}
+          {images.map((layer) => (
+            <Group key={layer.id} {...{ [LAYER_ATTR]: layer.id }} visible={snapshot?.covered.has(layer.id) !== true}>
+              <ImageLayerNode layer={layer} layers={project.layers} placement={move.placementOf(layer)} canvas={canvasSize} />
+            </Group>
+          ))}
+          {snapshot?.above != null && <KonvaImage name="drag-above" image={snapshot.above} {...snapshot.view} />}
         </KonvaLayer>
         <KonvaLayer name="overlay" imageSmoothingEnabled={viewport.scale < 1}>
           {shown
