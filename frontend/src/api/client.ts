@@ -14,9 +14,11 @@ import type {
   LocalLora,
   LocalModel,
   OpCatalog,
+  OutpaintCreate,
   Placement,
   Project,
   ProjectSummary,
+  RegionCreate,
   ReplayReport,
   WorkflowFile,
 } from './types'
@@ -130,6 +132,8 @@ export interface NewLayer {
   params: Record<string, unknown>
   inputs: Record<string, LayerInput>
   name?: string
+  /** Where the canvas draws it (e.g. over a generation region); default: the canvas's top-left, unscaled. */
+  placement?: Partial<Placement>
 }
 
 export const api = {
@@ -147,6 +151,8 @@ export const api = {
     await request('DELETE', projectPath(id))
   },
   changeCanvas: (id: string, change: CanvasChange) => json<Project>('POST', `${projectPath(id)}/canvas`, { json: change }),
+  takeRegion: (id: string, region: RegionCreate) => json<LayersQueued>('POST', `${projectPath(id)}/regions`, { json: region }),
+  outpaint: (id: string, outpaint: OutpaintCreate) => json<LayersQueued>('POST', `${projectPath(id)}/outpaint`, { json: outpaint }),
   undo: (id: string) => json<Project>('POST', `${projectPath(id)}/undo`),
   redo: (id: string) => json<Project>('POST', `${projectPath(id)}/redo`),
 

@@ -87,3 +87,7 @@ export type BlendMode = Layer['blend']
  * one, or the box a layer is drawn in. */
 export type CanvasChange = Schemas['CanvasResize'] | Schemas['CanvasCrop'] | Schemas['CanvasFit']
 export type Anchor = NonNullable<Schemas['CanvasResize']['anchor']>
+/** A generation region to take (the canvas under it, made at its op's model's size). */
+export type RegionCreate = Schemas['RegionCreate']
+/** An outpaint: the canvas enlarged and its new area inpainted. */
+export type OutpaintCreate = Schemas['OutpaintCreate']

@@ -1,11 +1,14 @@
 import type Konva from 'konva'
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore, type RefObject } from 'react'
-import { Circle, Image as KonvaImage, Layer as KonvaLayer, Rect, Stage } from 'react-konva'
+import { Circle, Group, Image as KonvaImage, Layer as KonvaLayer, Rect, Stage } from 'react-konva'
 import type { Layer, Project } from '../api/types'
 import type { MaskPainter, Point } from '../mask/painter'
 import { isTyping } from '../components/keys'
+import { RegionNodes } from '../region/RegionNodes'
+import type { RegionSelection } from '../region/selection'
 import { layerById } from '../state/app'
 import { useAppState } from '../state/context'
+import { LAYER_ATTR, useDragSnapshot } from './dragSnapshot'
 import { ImageLayerNode, MaskLayerNode, Outline, OutsideDim, useLayerSize } from './LayerNodes'
 import { MoveTool } from './MoveTool'
 import type { CanvasPicker } from './picker'
@@ -25,6 +28,8 @@ interface CanvasViewProps {
   picker: CanvasPicker
   /** The move tool is on: a drag moves the selected layer (Space + drag pans), arrows nudge it. */
   moving: boolean
+  /** The generation region, shown over the layers; with the region tool on, drags draw it. */
+  region: RegionSelection
 }
 
 /** A pointer move shorter than this (screen px) between press and release is a click. */
@@ -175,7 +180,7 @@ function useSpaceHeld(enabled: boolean): boolean {
  * previews and the op form's picked points and box. Three Konva layers: the checkerboard, the
  * image layers (composited alone, so blend modes mix layers, not the checkerboard: this canvas
  * holds what the export holds) and everything drawn over them. */
-export function CanvasView({ project, painter, repainting, picker, moving: movingTool }: CanvasViewProps) {
+export function CanvasView({ project, painter, repainting, picker, moving: movingTool, region }: CanvasViewProps) {
   const selected = useAppState((s) => s.selectedLayer)
   const [container, setContainer] = useState<HTMLDivElement | null>(null)
   const size = useContainerSize(container)
@@ -184,10 +189,14 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
   const [hover, setHover] = useState<Point | null>(null)
   const [drag, setDrag] = useState<{ from: Point; screen: Point; to: Point } | null>(null)
   const picking = useSyncExternalStore(picker.subscribe, () => picker.picking) && painter === null
-  const moving = movingTool && painter === null && !picking
+  const regionTool = useSyncExternalStore(region.subscribe, () => region.tool) && painter === null && !picking
+  const moving = movingTool && painter === null && !picking && !regionTool
   const move = useMoving(moving)
-  const panning = useSpaceHeld(moving)
+  const panning = useSpaceHeld(moving || regionTool)
   const moveTarget = useRef<Konva.Rect>(null)
+  const composite = useRef<Konva.Layer>(null)
+  const images = project.layers.filter((l) => l.visible && l.id !== repainting && l.kind === 'image')
+  const snapshot = useDragSnapshot(composite, images, moving ? move.drafting : null, viewport, size, project.layers)
   const { width, height } = project
   const canvasSize = useMemo(() => ({ width, height }), [width, height])
   const background = useMemo(() => checkerboard(width, height), [width, height])
@@ -209,7 +218,7 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
   const view: Box = { ...topLeft, width: size.width / viewport.scale, height: size.height / viewport.scale }
   const shown = project.layers.filter((l) => l.visible && l.id !== repainting)
   const selectedLayer = layerById(project, selected)
-  const classes = ['canvas-container', painter !== null ? 'painting' : picking ? 'picking' : moving ? (panning ? 'panning' : 'moving') : '']
+  const classes = ['canvas-container', painter !== null ? 'painting' : picking ? 'picking' : moving || regionTool ? (panning ? 'panning' : moving ? 'moving' : 'drawing-region') : '']
 
   return (
     <div ref={setContainer} className={classes.filter(Boolean).join(' ')}>
@@ -220,7 +229,7 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
         y={viewport.y}
         scaleX={viewport.scale}
         scaleY={viewport.scale}
-        draggable={painter === null && !picking && (!moving || panning)}
+        draggable={painter === null && !picking && ((!moving && !regionTool) || panning)}
         onDragMove={(e) => {
           if (e.target === e.target.getStage()) setViewport({ ...viewport, x: e.target.x(), y: e.target.y() })
         }}
@@ -274,12 +283,14 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
         <KonvaLayer name="background" listening={false}>
           <KonvaImage image={background} listening={false} />
         </KonvaLayer>
-        <KonvaLayer name="composite" listening={false} imageSmoothingEnabled={viewport.scale < 1}>
-          {shown
-            .filter((l) => l.kind === 'image')
-            .map((layer) => (
-              <ImageLayerNode key={layer.id} layer={layer} layers={project.layers} placement={move.placementOf(layer)} canvas={canvasSize} />
-            ))}
+        <KonvaLayer ref={composite} name="composite" listening={false} imageSmoothingEnabled={viewport.scale < 1}>
+          {snapshot?.below != null && <KonvaImage name="drag-below" image={snapshot.below} {...snapshot.view} />}
+          {images.map((layer) => (
+            <Group key={layer.id} {...{ [LAYER_ATTR]: layer.id }} visible={snapshot?.covered.has(layer.id) !== true}>
+              <ImageLayerNode layer={layer} layers={project.layers} placement={move.placementOf(layer)} canvas={canvasSize} />
+            </Group>
+          ))}
+          {snapshot?.above != null && <KonvaImage name="drag-above" image={snapshot.above} {...snapshot.view} />}
         </KonvaLayer>
         <KonvaLayer name="overlay" imageSmoothingEnabled={viewport.scale < 1}>
           {shown
@@ -288,6 +299,7 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
               <MaskLayerNode key={layer.id} layer={layer} placement={move.placementOf(layer)} />
             ))}
           <OutsideDim canvas={canvasSize} view={view} />
+          <RegionNodes region={region} active={regionTool && !panning} canvas={canvasSize} view={view} scale={viewport.scale} />
           {selectedLayer !== undefined && painter === null && (
             <Selection layer={selectedLayer} moving={moving} canvas={canvasSize} viewport={viewport} view={view} target={moveTarget} move={move} />
           )}

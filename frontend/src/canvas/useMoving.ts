@@ -15,6 +15,8 @@ export interface Moving {
   commit: (layer: string, placement: Placement, changed: Partial<Placement>) => Promise<void>
   /** Commits a burst of arrow-key nudges now. */
   flush: () => void
+  /** The layer shown away from its placement (being dragged or nudged), if any. */
+  drafting: string | null
 }
 
 const inDialog = (target: EventTarget | null) => target instanceof Element && target.closest('dialog') !== null
@@ -63,5 +65,6 @@ export function useMoving(nudging: boolean): Moving {
     draft: (layer, placement) => show({ layer, placement }),
     commit,
     flush: () => nudger.flush(),
+    drafting: shown?.layer ?? null,
   }
 }

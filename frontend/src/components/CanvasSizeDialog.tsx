@@ -6,8 +6,8 @@ import { useAppState, useController } from '../state/context'
 import { Modal } from './Modal'
 
 /** The server's bounds of a canvas side, checked here first as the new-project form does. */
-const MIN_SIDE = 8
-const MAX_SIDE = 8192
+export const MIN_SIDE = 8
+export const MAX_SIDE = 8192
 
 /** The 3 × 3 anchors, row by row, with the words a screen reader says. */
 const ANCHORS: [Anchor, string][] = [
@@ -22,10 +22,25 @@ const ANCHORS: [Anchor, string][] = [
   ['bottom-right', 'bottom right'],
 ]
 
-function errorText(error: unknown): string {
+export function errorText(error: unknown): string {
   if (!(error instanceof ApiError)) return error instanceof Error ? error.message : String(error)
   const fields = error.fieldErrors.map((e) => e.message).filter((m) => !error.message.includes(m))
   return [error.message, ...fields].join(' ')
+}
+
+/** The 3 × 3 anchor picker: which part of the picture stays put. */
+export function AnchorPicker({ anchor, onChange }: { anchor: Anchor; onChange: (anchor: Anchor) => void }) {
+  return (
+    <fieldset className="anchor-picker">
+      <legend>Anchor</legend>
+      {ANCHORS.map(([value, words]) => (
+        <label key={value} title={`Keep the ${words} in place`}>
+          <input type="radio" name="anchor" value={value} checked={anchor === value} aria-label={`Anchor ${words}`} onChange={() => onChange(value)} />
+          <span aria-hidden="true" />
+        </label>
+      ))}
+    </fieldset>
+  )
 }
 
 /** Photoshop's Canvas Size: a new width and height, the anchor saying which part of the
@@ -74,15 +89,7 @@ export function CanvasSizeDialog({ project, onClose }: { project: Project; onClo
             Height
             <input type="number" required min={MIN_SIDE} max={MAX_SIDE} step={1} value={height} onChange={(e) => setHeight(e.target.value)} />
           </label>
-          <fieldset className="anchor-picker">
-            <legend>Anchor</legend>
-            {ANCHORS.map(([value, words]) => (
-              <label key={value} title={`Keep the ${words} in place`}>
-                <input type="radio" name="anchor" value={value} checked={anchor === value} aria-label={`Anchor ${words}`} onChange={() => setAnchor(value)} />
-                <span aria-hidden="true" />
-              </label>
-            ))}
-          </fieldset>
+          <AnchorPicker anchor={anchor} onChange={setAnchor} />
         </div>
         {error !== null && (
           <p role="alert" className="field-error">

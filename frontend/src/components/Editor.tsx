@@ -1,4 +1,4 @@
-import { useEffect, useRef, useState } from 'react'
+import { useCallback, useEffect, useRef, useState } from 'react'
 import { blobUrl } from '../api/client'
 import type { Layer, OpInfo, Project } from '../api/types'
 import { CanvasView } from '../canvas/CanvasView'
@@ -7,6 +7,10 @@ import { CanvasPicker, PickerContext } from '../canvas/picker'
 import { MaskToolbar } from '../mask/MaskToolbar'
 import { MaskPainter } from '../mask/painter'
 import { sourceOf } from '../ops/catalog'
+import { OutpaintDialog } from '../region/OutpaintDialog'
+import { RegionContext, RegionSelection } from '../region/selection'
+import { RegionToolButton } from '../region/RegionToolButton'
+import { useRegionKeys } from '../region/useRegionKeys'
 import { useAppState, useController } from '../state/context'
 import { CanvasSizeDialog } from './CanvasSizeDialog'
 import { ConsentDialog } from './ConsentDialog'
@@ -67,12 +71,15 @@ export function Editor({ project }: { project: Project }) {
   const catalog = useAppState((s) => s.catalog)
   const [side, setSide] = useState<Side>({ mode: 'picker' })
   const [mask, setMask] = useState<MaskSession | null>(null)
-  const [dialog, setDialog] = useState<'workflow' | 'extensions' | 'canvas' | null>(null)
+  const [dialog, setDialog] = useState<'workflow' | 'extensions' | 'canvas' | 'outpaint' | null>(null)
   const [moving, setMoving] = useState(false)
   const imageInput = useRef<HTMLInputElement>(null)
   const [picker] = useState(() => new CanvasPicker())
+  const [region] = useState(() => new RegionSelection())
+  const leaveMoveTool = useCallback(() => setMoving(false), [])
   useHistoryKeys(mask === null)
   useToolKeys(mask === null, setMoving)
+  useRegionKeys(region, mask === null, leaveMoveTool)
 
   const startMask = async (target: Layer | null) => {
     const painter = new MaskPainter(project.width, project.height)
@@ -116,8 +123,13 @@ export function Editor({ project }: { project: Project }) {
         project={project}
         painting={mask !== null}
         moving={moving}
-        onMoveTool={() => setMoving(!moving)}
+        onMoveTool={() => {
+          setMoving(!moving)
+          region.setTool(false)
+        }}
+        regionTool={<RegionToolButton region={region} disabled={mask !== null} onTool={leaveMoveTool} />}
         onCanvasSize={() => setDialog('canvas')}
+        onOutpaint={() => setDialog('outpaint')}
         onPaintMask={() => void startMask(null)}
         onWorkflow={() => setDialog('workflow')}
         onExtensions={() => setDialog('extensions')}
@@ -150,7 +162,7 @@ export function Editor({ project }: { project: Project }) {
         {mask !== null && (
           <MaskToolbar painter={mask.painter} target={mask.target?.name ?? null} onSave={saveMask} onCancel={() => setMask(null)} />
         )}
-        <CanvasView project={project} painter={mask?.painter ?? null} repainting={mask?.target?.id ?? null} picker={picker} moving={moving} />
+        <CanvasView project={project} painter={mask?.painter ?? null} repainting={mask?.target?.id ?? null} picker={picker} moving={moving} region={region} />
       </main>
       <aside className="right-panel">
         <LayersPanel onEdit={editLayer} />
@@ -159,8 +171,13 @@ export function Editor({ project }: { project: Project }) {
       {dialog === 'workflow' && <WorkflowDialog project={project} onClose={() => setDialog(null)} />}
       {dialog === 'extensions' && <ExtensionsDialog onClose={() => setDialog(null)} />}
       {dialog === 'canvas' && <CanvasSizeDialog project={project} onClose={() => setDialog(null)} />}
+      {dialog === 'outpaint' && <OutpaintDialog project={project} onClose={() => setDialog(null)} />}
       <ConsentDialog />
     </div>
   )
-  return <PickerContext.Provider value={picker}>{editor}</PickerContext.Provider>
+  return (
+    <PickerContext.Provider value={picker}>
+      <RegionContext.Provider value={region}>{editor}</RegionContext.Provider>
+    </PickerContext.Provider>
+  )
 }

@@ -14,6 +14,9 @@ import {
   type FieldValue,
   type FormValues,
 } from '../forms/schemaForm'
+import { generateInRegion, nativeSide } from '../region/generate'
+import { RegionOption } from '../region/RegionOption'
+import { useRegionForm } from '../region/useRegionForm'
 import { isApiError } from '../state/controller'
 import { useAppState, useController } from '../state/context'
 import { InlineText } from '../text/InlineText'
@@ -39,10 +42,14 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
   const selected = useAppState((s) => s.selectedLayer)
   const width = useAppState((s) => s.project?.width ?? 0)
   const height = useAppState((s) => s.project?.height ?? 0)
-  const fields = useMemo(() => formFields(op.schema), [op])
+  const allFields = useMemo(() => formFields(op.schema), [op])
+  const region = useRegionForm(op.schema, editing === undefined)
+  // In a region, the region's canvas is the image (or sets the size): those fields go.
+  const replaced = region.on ? region.replaced.join(' ') : ''
+  const fields = useMemo(() => allFields.filter((f) => !replaced.split(' ').includes(f.name)), [allFields, replaced])
   const presets = useMemo(() => formPresets(op.schema, fields), [op, fields])
   const [values, setValues] = useState<FormValues>(() =>
-    initialValues(fields, { layers, selected, canvas: { width, height } }, editing?.recipe),
+    initialValues(allFields, { layers, selected, canvas: { width, height } }, editing?.recipe),
   )
   const [errors, setErrors] = useState<FieldErrors>({})
   const [formError, setFormError] = useState<string | null>(null)
@@ -95,7 +102,10 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
     if (Object.keys(local).length > 0) return
     setBusy(true)
     try {
-      if (editing === undefined) {
+      if (region.on) {
+        const native = nativeSide(models, values[region.target.model])
+        await generateInRegion(controller, { op: op.name, target: region.target, region: region.box, params: request.params, inputs: withoutNulls(request.inputs), native })
+      } else if (editing === undefined) {
         await controller.addLayer({ op: op.name, params: request.params, inputs: withoutNulls(request.inputs) })
       } else {
         await controller.editLayer(editing.id, request)
@@ -128,6 +138,9 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
         </p>
       )}
       {!op.deterministic && <p className="hint">This operation is not deterministic: replays may differ.</p>}
+      {region.offered && (
+        <RegionOption box={region.box} target={region.target} native={nativeSide(models, values[region.target.model])} on={region.on} onChange={region.setOn} />
+      )}
       <PresetSelect presets={presets} values={values} onApply={applyPreset} />
       {fields.map((field) => (
         <Field

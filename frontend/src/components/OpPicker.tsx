@@ -1,6 +1,6 @@
 import { type RefObject, useEffect, useMemo, useRef, useState } from 'react'
 import type { OpInfo } from '../api/types'
-import { groupByCategory, searchOps } from '../ops/catalog'
+import { groupByCategory, pickableOps, searchOps } from '../ops/catalog'
 import { useAppState } from '../state/context'
 import { plainText } from '../text/markup'
 import { isTyping } from './keys'
@@ -27,7 +27,7 @@ export function OpPicker({ onPick }: OpPickerProps) {
   const [query, setQuery] = useState('')
   const search = useRef<HTMLInputElement>(null)
   useSearchKey(search)
-  const matches = useMemo(() => searchOps(catalog?.ops ?? [], query), [catalog, query])
+  const matches = useMemo(() => searchOps(pickableOps(catalog?.ops ?? []), query), [catalog, query])
   const groups = useMemo(() => groupByCategory(matches), [matches])
   const broken = catalog?.extensions.filter((x) => x.error !== null) ?? []
   return (

@@ -1,4 +1,4 @@
-import { useState } from 'react'
+import { useState, type ReactNode } from 'react'
 import type { Project } from '../api/types'
 import { useController } from '../state/context'
 import { FileButton } from './FileButton'
@@ -10,7 +10,10 @@ interface TopBarProps {
   /** The move tool is on. */
   moving: boolean
   onMoveTool: () => void
+  /** The region tool's button, next to the move tool's. */
+  regionTool: ReactNode
   onCanvasSize: () => void
+  onOutpaint: () => void
   onPaintMask: () => void
   onWorkflow: () => void
   onExtensions: () => void
@@ -18,7 +21,7 @@ interface TopBarProps {
 
 export const IMAGE_ACCEPT = 'image/png,image/jpeg,image/webp'
 
-export function TopBar({ project, painting, moving, onMoveTool, onCanvasSize, onPaintMask, onWorkflow, onExtensions }: TopBarProps) {
+export function TopBar({ project, painting, moving, onMoveTool, regionTool, onCanvasSize, onOutpaint, onPaintMask, onWorkflow, onExtensions }: TopBarProps) {
   const controller = useController()
   const [renaming, setRenaming] = useState(false)
   return (
@@ -63,8 +66,12 @@ export function TopBar({ project, painting, moving, onMoveTool, onCanvasSize, on
       >
         <span aria-hidden="true">✥</span> Move
       </button>
+      {regionTool}
       <button type="button" onClick={onCanvasSize} disabled={painting}>
         Canvas size…
+      </button>
+      <button type="button" onClick={onOutpaint} disabled={painting} title="Enlarge the canvas and paint the new area to continue the picture">
+        Outpaint…
       </button>
       <FileButton accept={IMAGE_ACCEPT} onFile={(file) => void controller.uploadImage(file)}>
         Add image…

@@ -1,6 +1,6 @@
 import { expect, it } from 'vitest'
 import type { OpInfo } from '../api/types'
-import { groupByCategory, searchOps, sourceOf } from './catalog'
+import { groupByCategory, pickableOps, searchOps, sourceOf } from './catalog'
 
 const op = (name: string, title: string, category: string, description = ''): OpInfo => ({
   name, title, category, description, version: '1', deterministic: true, source: null, remote: false, service: null, extension: null, overrides: null, schema: {},
@@ -35,4 +35,9 @@ it('knows source ops by what they declare, not by their names', () => {
   expect(sourceOf(catalog, 'mask_and_inpaint')).toBeNull()
   expect(sourceOf(catalog, 'load_image')).toBeNull() // not installed here
   expect(sourceOf(null, 'upload')).toBeNull()
+})
+
+it('leaves the ops made by commands (a canvas region) out of the picker', () => {
+  const withRegion = [...ops, op('canvas_region', 'Canvas region', 'canvas'), op('empty_area_mask', 'Mask of the empty area', 'mask')]
+  expect(pickableOps(withRegion).map((o) => o.name)).toEqual(['mask_and_inpaint', 'dream', 'img2img', 'invert_mask', 'empty_area_mask'])
 })

@@ -6,6 +6,15 @@ export function sourceOf(catalog: OpCatalog | null | undefined, op: string): OpI
   return catalog?.ops.find((o) => o.name === op)?.source ?? null
 }
 
+/** Categories of ops that commands make, not the op picker (a canvas region is taken by drawing a
+ * region and generating in it). */
+const MADE_BY_COMMANDS = new Set(['canvas'])
+
+/** The ops a person picks by hand in the op picker. */
+export function pickableOps(ops: OpInfo[]): OpInfo[] {
+  return ops.filter((op) => !MADE_BY_COMMANDS.has(op.category))
+}
+
 /** Ops whose name, title, category or description contain every word of the query. */
 export function searchOps(ops: OpInfo[], query: string): OpInfo[] {
   const words = query.toLowerCase().split(/\s+/).filter(Boolean)

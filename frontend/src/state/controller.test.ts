@@ -18,6 +18,8 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
     renameProject: vi.fn(fail),
     deleteProject: vi.fn(fail),
     changeCanvas: vi.fn(fail),
+    takeRegion: vi.fn(fail),
+    outpaint: vi.fn(fail),
     undo: vi.fn(fail),
     redo: vi.fn(fail),
     addLayer: vi.fn(fail),

@@ -1,5 +1,5 @@
 import { ApiError, api as httpApi, type LayerPatch, type NewLayer } from '../api/client'
-import type { CanvasChange, LayersQueued, Project, ServerEvent } from '../api/types'
+import type { CanvasChange, Layer, LayersQueued, OutpaintCreate, Project, RegionCreate, ServerEvent } from '../api/types'
 import { EventSocket, eventsUrl, type ConnectionState } from '../api/socket'
 import { fileHead, isPicture, notAPicture } from '../files/classify'
 import { appReducer, initialState, isActive, needsReload, type AppAction, type AppState } from './app'
@@ -239,6 +239,23 @@ export class AppController {
   /** Resizes, crops or fits the canvas (one undo step). Throws ApiError for the dialog. */
   async changeCanvas(change: CanvasChange): Promise<void> {
     this.store.dispatch({ type: 'project', project: await this.api.changeCanvas(this.projectId(), change) })
+  }
+
+  /** Takes the visible canvas under a rectangle as a hidden layer for an op to generate from
+   * (one undo step); the new layer. Throws ApiError for the form. */
+  async takeRegion(region: RegionCreate): Promise<Layer> {
+    const result = this.applyQueued(await this.api.takeRegion(this.projectId(), region))
+    const layer = result.project.layers.find((l) => l.id === result.layers[0])
+    if (layer === undefined) throw new Error('the server took no region layer')
+    return layer
+  }
+
+  /** Enlarges the canvas and inpaints its new area (one undo step); selects the fill. Throws
+   * ApiError for the dialog. */
+  async outpaint(outpaint: OutpaintCreate): Promise<void> {
+    const result = this.applyQueued(await this.api.outpaint(this.projectId(), outpaint))
+    const fill = result.layers.at(-1)
+    if (fill !== undefined) this.select(fill)
   }
 
   /** The layer and its descendants that a delete would remove, in stack order. */

@@ -46,8 +46,13 @@ def empty_area_mask(
     feather: Annotated[float, Field(ge=0, le=256, description="Blur radius of the mask's edge")] = 8.0,
 ) -> MaskLayer:
     """Select where an image is not fully opaque (what outpainting fills), reaching ``grow``
-    pixels into the picture and softened by ``feather``, so the fill blends into what was there."""
+    pixels into the picture and softened by ``feather``, so the fill blends into what was there.
+    The empty area itself stays fully selected: the blur softens the edge into the picture only,
+    else the fill would be see-through where there is nothing under it."""
     alpha = np.asarray(image.get_image().convert("RGBA").getchannel("A"))
-    empty = _dilate(alpha < 255, grow)
-    mask = Image.fromarray(np.where(empty, 255, 0).astype(np.uint8), "L")
-    return MaskLayer(image=mask.filter(ImageFilter.GaussianBlur(feather)) if feather else mask)
+    empty = alpha < 255
+    mask = Image.fromarray(np.where(_dilate(empty, grow), 255, 0).astype(np.uint8), "L")
+    if not feather:
+        return MaskLayer(image=mask)
+    soft = np.asarray(mask.filter(ImageFilter.GaussianBlur(feather)))
+    return MaskLayer(image=Image.fromarray(np.where(empty, 255, soft).astype(np.uint8), "L"))
