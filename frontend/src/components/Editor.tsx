@@ -6,7 +6,9 @@ import { loadImage } from '../canvas/images'
 import { CanvasPicker, PickerContext } from '../canvas/picker'
 import { MaskToolbar } from '../mask/MaskToolbar'
 import { MaskPainter } from '../mask/painter'
-import { sourceOf } from '../ops/catalog'
+import { PAINT_OP, sourceOf } from '../ops/catalog'
+import { PaintToolbar } from '../paint/PaintToolbar'
+import { PaintContext, usePaint } from '../paint/usePaint'
 import { useAppState, useController } from '../state/context'
 import { CanvasSizeDialog } from './CanvasSizeDialog'
 import { ConsentDialog } from './ConsentDialog'
@@ -71,10 +73,13 @@ export function Editor({ project }: { project: Project }) {
   const [moving, setMoving] = useState(false)
   const imageInput = useRef<HTMLInputElement>(null)
   const [picker] = useState(() => new CanvasPicker())
-  useHistoryKeys(mask === null)
-  useToolKeys(mask === null, setMoving)
+  const paint = usePaint(project)
+  const painting = mask !== null || paint.session !== null
+  useHistoryKeys(!painting)
+  useToolKeys(!painting, setMoving)
 
   const startMask = async (target: Layer | null) => {
+    await paint.done()
     const painter = new MaskPainter(project.width, project.height)
     if (target?.blob != null) {
       const image = await controller.guard(() => loadImage(blobUrl(target.blob!)))
@@ -94,12 +99,17 @@ export function Editor({ project }: { project: Project }) {
   }
 
   const pickOp = (op: OpInfo) => {
-    if (op.source === 'image') imageInput.current?.click()
+    if (op.name === PAINT_OP) void paint.paintNew()
+    else if (op.source === 'image') imageInput.current?.click()
     else if (op.source === 'mask') void startMask(null)
     else setSide({ mode: 'form', op })
   }
 
   const editLayer = (layer: Layer) => {
+    if (layer.recipe.op === PAINT_OP) {
+      void paint.repaint(layer)
+      return
+    }
     if (sourceOf(catalog, layer.recipe.op) === 'mask') {
       void startMask(layer)
       return
@@ -114,10 +124,11 @@ export function Editor({ project }: { project: Project }) {
     <div className="editor">
       <TopBar
         project={project}
-        painting={mask !== null}
+        painting={painting}
         moving={moving}
         onMoveTool={() => setMoving(!moving)}
         onCanvasSize={() => setDialog('canvas')}
+        onPaint={() => void paint.paintNew()}
         onPaintMask={() => void startMask(null)}
         onWorkflow={() => setDialog('workflow')}
         onExtensions={() => setDialog('extensions')}
@@ -150,7 +161,14 @@ export function Editor({ project }: { project: Project }) {
         {mask !== null && (
           <MaskToolbar painter={mask.painter} target={mask.target?.name ?? null} onSave={saveMask} onCancel={() => setMask(null)} />
         )}
-        <CanvasView project={project} painter={mask?.painter ?? null} repainting={mask?.target?.id ?? null} picker={picker} moving={moving} />
+        {paint.session !== null && <PaintToolbar key={paint.session.target.id} painter={paint.session.painter} target={paint.session.target.name} onDone={paint.done} />}
+        <CanvasView
+          project={project}
+          painter={mask?.painter ?? paint.session?.painter ?? null}
+          repainting={mask?.target?.id ?? paint.session?.target.id ?? null}
+          picker={picker}
+          moving={moving}
+        />
       </main>
       <aside className="right-panel">
         <LayersPanel onEdit={editLayer} />
@@ -162,5 +180,9 @@ export function Editor({ project }: { project: Project }) {
       <ConsentDialog />
     </div>
   )
-  return <PickerContext.Provider value={picker}>{editor}</PickerContext.Provider>
+  return (
+    <PickerContext.Provider value={picker}>
+      <PaintContext.Provider value={paint.controls}>{editor}</PaintContext.Provider>
+    </PickerContext.Provider>
+  )
 }

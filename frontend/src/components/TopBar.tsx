@@ -11,6 +11,7 @@ interface TopBarProps {
   moving: boolean
   onMoveTool: () => void
   onCanvasSize: () => void
+  onPaint: () => void
   onPaintMask: () => void
   onWorkflow: () => void
   onExtensions: () => void
@@ -18,7 +19,7 @@ interface TopBarProps {
 
 export const IMAGE_ACCEPT = 'image/png,image/jpeg,image/webp'
 
-export function TopBar({ project, painting, moving, onMoveTool, onCanvasSize, onPaintMask, onWorkflow, onExtensions }: TopBarProps) {
+export function TopBar({ project, painting, moving, onMoveTool, onCanvasSize, onPaint, onPaintMask, onWorkflow, onExtensions }: TopBarProps) {
   const controller = useController()
   const [renaming, setRenaming] = useState(false)
   return (
@@ -69,7 +70,10 @@ export function TopBar({ project, painting, moving, onMoveTool, onCanvasSize, on
       <FileButton accept={IMAGE_ACCEPT} onFile={(file) => void controller.uploadImage(file)}>
         Add image…
       </FileButton>
-      <button type="button" aria-pressed={painting} onClick={onPaintMask} disabled={painting}>
+      <button type="button" onClick={onPaint} disabled={painting} title="A new paint layer: paint colour on the canvas">
+        Paint
+      </button>
+      <button type="button" onClick={onPaintMask} disabled={painting}>
         Paint mask
       </button>
       <button type="button" onClick={onWorkflow}>
