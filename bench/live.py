@@ -9,21 +9,16 @@ Playwright. Target (issue 16 §6): median <= 1.0 s at 512x512 with tiny models."
 from __future__ import annotations
 
 import io
-import os
 import random
 import shutil
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 import httpx
-from tests.e2e.conftest import CHROMIUM_ARGS, STATIC, _free_port
+from tests.e2e.conftest import CHROMIUM_ARGS, STATIC
 
-from bench._common import THREADS, parse_args, png_bytes, table, write_result
+from bench._common import parse_args, png_bytes, serving, table, write_result
 
 TARGET_S = 1.0
 STROKE_TIMEOUT_MS = 120_000
@@ -61,27 +56,6 @@ def _percentile(values: list[float], q: float) -> float:
 def _spread(values: list[float]) -> list[float]:
     """Median, p90, min and max."""
     return [statistics.median(values), _percentile(values, 0.9), min(values), max(values)]
-
-
-def _start_server(tmp: Path, port: int, device: str) -> subprocess.Popen:
-    log = (tmp / "server.log").open("wb")
-    command = [sys.executable, "-m", "opendream.cli", "serve", "--tiny-models", "--port", str(port)]
-    env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "OPENDREAM_DEVICE": device}
-    return subprocess.Popen(
-        [*command, "--data-dir", str(tmp / "data")], stdout=log, stderr=subprocess.STDOUT, env=env
-    )
-
-
-def _wait_health(base: str, server: subprocess.Popen, log: Path) -> None:
-    deadline = time.monotonic() + 120
-    while True:
-        try:
-            if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(log.read_text()[-3000:]) from None
-        time.sleep(0.1)
 
 
 def _wait_ready(api: httpx.Client, project: str, layer: str) -> None:
@@ -168,30 +142,21 @@ def main() -> None:
         raise SystemExit("Chromium is not installed (apt-get install -y chromium)")
     from playwright.sync_api import expect, sync_playwright
 
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as folder:
-        tmp = Path(folder)
-        server = _start_server(tmp, port, args.device)
-        try:
-            _wait_health(base, server, tmp / "server.log")
-            api = httpx.Client(base_url=base, timeout=600)
-            project = _setup(api, args.size, args.steps)
-            with sync_playwright() as playwright:
-                browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
-                page = browser.new_page(viewport={"width": 1280, "height": 800})
-                page.goto(f"{base}/projects/{project}")
-                live = page.locator("li[data-layer='L2']").get_by_role("button", name="Live")
-                live.click()
-                expect(live).to_have_attribute("aria-pressed", "true")
-                expect(page.get_by_role("toolbar", name="Painting")).to_be_visible()
-                page.evaluate(WATCH_RELEASES)
-                _strokes(page, args.warmup, args.size)
-                measured = _strokes(page, args.strokes, args.size)
-                browser.close()
-        finally:
-            server.terminate()
-            server.wait(30)
+    with serving(args.device, "--tiny-models") as base:
+        api = httpx.Client(base_url=base, timeout=600)
+        project = _setup(api, args.size, args.steps)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+            page = browser.new_page(viewport={"width": 1280, "height": 800})
+            page.goto(f"{base}/projects/{project}")
+            live = page.locator("li[data-layer='L2']").get_by_role("button", name="Live")
+            live.click()
+            expect(live).to_have_attribute("aria-pressed", "true")
+            expect(page.get_by_role("toolbar", name="Painting")).to_be_visible()
+            page.evaluate(WATCH_RELEASES)
+            _strokes(page, args.warmup, args.size)
+            measured = _strokes(page, args.strokes, args.size)
+            browser.close()
 
     seconds = [s for s, _ in measured]
     ui = [u for _, u in measured if u is not None]
