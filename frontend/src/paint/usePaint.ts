@@ -44,12 +44,14 @@ export function usePaint(project: Project) {
   useEffect(() => live.watch(), [live])
   const { width, height } = project
 
+  /** Saves and stops painting. The painting stays on the canvas until it is saved, so the
+   * layer's old pixels do not flash up meanwhile. */
   const done = useCallback(async () => {
     const ending = current.current
     if (ending === null) return
     current.current = null
-    setSession(null)
     await ending.finish()
+    setSession((shown) => (shown === ending ? null : shown))
   }, [])
 
   const begin = useCallback(
