@@ -7,8 +7,14 @@ import io
 import json
 import os
 import platform
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -141,3 +147,43 @@ def write_result(name: str, args: argparse.Namespace, data: dict[str, Any]) -> P
     }
     path.write_text(json.dumps(payload, indent=2))
     return path
+
+
+def _free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@contextmanager
+def serving(device: str, *options: str) -> Iterator[str]:
+    """A real ``opendream serve`` (with ``options``, e.g. ``--tiny-models``) on a free loopback
+    port, on a fresh data directory; its base URL once it answers. A server that exits or does
+    not answer within two minutes ends the benchmark with the end of its log."""
+    import httpx
+
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory() as tmp:
+        log_path = Path(tmp) / "server.log"
+        log = log_path.open("wb")
+        env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "OPENDREAM_DEVICE": device}
+        command = [sys.executable, "-m", "opendream.cli", "serve", *options, "--port", str(port)]
+        server = subprocess.Popen(
+            [*command, "--data-dir", str(Path(tmp) / "data")], stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+        try:
+            deadline = time.monotonic() + 120
+            while True:
+                try:
+                    if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    if server.poll() is not None or time.monotonic() > deadline:
+                        raise SystemExit(log_path.read_text()[-3000:]) from None
+                time.sleep(0.1)
+            yield base
+        finally:
+            server.terminate()
+            server.wait(30)
+            log.close()

@@ -7,30 +7,17 @@ Runs a real ``opendream serve`` process on 127.0.0.1. Target: p99 <= 50 ms durin
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
-import sys
-import tempfile
 import time
-from contextlib import closing
-from pathlib import Path
 
 import httpx
 
-from bench._common import THREADS, model_folder, parse_args, table, write_result
+from bench._common import model_folder, parse_args, serving, table, write_result
 
 CLIENTS = 20
 # Each client waits this long between requests, as a polling UI does. Without a pause, 20
 # closed-loop clients saturate the CPU and measure throughput (latency = clients / rate).
 INTERVAL = 0.05
-
-
-def _free_port() -> int:
-    with closing(socket.socket()) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def _percentile(values: list[float], q: float) -> float:
@@ -98,52 +85,28 @@ def main() -> None:
     )
     steps = args.steps or (4 if args.full else 10)
     model = str(model_folder(args.full, "txt2img"))
-    port = _free_port()
-    base = f"http://127.0.0.1:{port}"
-    with tempfile.TemporaryDirectory() as tmp:
-        log = (Path(tmp) / "server.log").open("wb")
-        env = {**os.environ, "OMP_NUM_THREADS": str(THREADS), "OPENDREAM_DEVICE": args.device}
-        server = subprocess.Popen(
-            [sys.executable, "-m", "opendream.cli", "serve", "--port", str(port), "--data-dir", tmp],
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            env=env,
+    with serving(args.device) as base:
+        api = httpx.Client(base_url=base, timeout=600)
+        pid = api.post("/api/projects", json={"name": "latency", "width": args.size, "height": args.size})
+        pid = pid.json()["id"]
+        path = f"/api/projects/{pid}"
+        params = {"prompt": "a lighthouse", "steps": steps, "width": args.size, "height": args.size}
+        # Warm up: load the model once so the measured run is the generation itself.
+        warm = api.post(
+            f"{path}/layers", json={"op": "dream", "params": {**params, "steps": 1, "model": model}}
         )
-        try:
-            deadline = time.monotonic() + 120
-            while True:
-                try:
-                    if httpx.get(f"{base}/api/health", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    if server.poll() is not None or time.monotonic() > deadline:
-                        raise SystemExit((Path(tmp) / "server.log").read_text()[-3000:]) from None
-                time.sleep(0.1)
-            api = httpx.Client(base_url=base, timeout=600)
-            pid = api.post("/api/projects", json={"name": "latency", "width": args.size, "height": args.size})
-            pid = pid.json()["id"]
-            path = f"/api/projects/{pid}"
-            params = {"prompt": "a lighthouse", "steps": steps, "width": args.size, "height": args.size}
-            # Warm up: load the model once so the measured run is the generation itself.
-            warm = api.post(
-                f"{path}/layers", json={"op": "dream", "params": {**params, "steps": 1, "model": model}}
-            )
-            warm.raise_for_status()
-            while api.get(f"/api/jobs/{warm.json()['jobs'][0]['id']}").json()["state"] in (
-                "queued",
-                "running",
-            ):
-                time.sleep(0.05)
-            idle = asyncio.run(_measure_idle(base, path, 3.0))
-            job = api.post(
-                f"{path}/layers", json={"op": "dream", "params": {**params, "seed": 7, "model": model}}
-            )
-            job.raise_for_status()
-            busy, ran = asyncio.run(_measure_during_job(base, path, job.json()["jobs"][0]["id"]))
-        finally:
-            server.terminate()
-            server.wait(30)
-            log.close()
+        warm.raise_for_status()
+        while api.get(f"/api/jobs/{warm.json()['jobs'][0]['id']}").json()["state"] in (
+            "queued",
+            "running",
+        ):
+            time.sleep(0.05)
+        idle = asyncio.run(_measure_idle(base, path, 3.0))
+        job = api.post(
+            f"{path}/layers", json={"op": "dream", "params": {**params, "seed": 7, "model": model}}
+        )
+        job.raise_for_status()
+        busy, ran = asyncio.run(_measure_during_job(base, path, job.json()["jobs"][0]["id"]))
 
     rows = [_row("idle", idle), _row("during generation", busy)]
     print(

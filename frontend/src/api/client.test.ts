@@ -69,6 +69,15 @@ describe('api', () => {
     expect((form.get('file') as File).name).toBe('mask.png')
   })
 
+  it('sends a new painting to the paintings route', async () => {
+    const fetch = vi.fn(async (_url: string, _init: RequestInit) => respond(201, { layers: ['L1'] }))
+    vi.stubGlobal('fetch', fetch)
+    await api.uploadPainting('p1', new Blob(['png']), 'Paint')
+    const [url, init] = fetch.mock.calls[0]
+    expect([url, init.method]).toEqual(['/api/projects/p1/paintings', 'POST'])
+    expect((init.body as FormData).get('file')).toBeInstanceOf(File)
+  })
+
   it('asks for a dry run with a query parameter', async () => {
     const fetch = vi.fn(async () => respond(200, { dry_run: true, deleted: ['L1', 'L3'] }))
     vi.stubGlobal('fetch', fetch)

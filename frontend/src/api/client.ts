@@ -162,6 +162,8 @@ export const api = {
     json<LayersQueued>('POST', `${projectPath(projectId)}/uploads`, fileForm(file, filename)),
   uploadMask: (projectId: string, png: Blob, filename: string) =>
     json<LayersQueued>('POST', `${projectPath(projectId)}/masks`, fileForm(png, filename)),
+  uploadPainting: (projectId: string, png: Blob, filename: string) =>
+    json<LayersQueued>('POST', `${projectPath(projectId)}/paintings`, fileForm(png, filename)),
   replaceAsset: (projectId: string, layerId: string, file: Blob, filename: string) =>
     json<LayersQueued>('PUT', `${layerPath(projectId, layerId)}/asset`, fileForm(file, filename)),
   patchLayer: (projectId: string, layerId: string, patch: LayerPatch) =>

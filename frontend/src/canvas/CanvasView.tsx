@@ -2,7 +2,11 @@ import type Konva from 'konva'
 import { useEffect, useMemo, useRef, useState, useSyncExternalStore, type RefObject } from 'react'
 import { Circle, Group, Image as KonvaImage, Layer as KonvaLayer, Rect, Stage } from 'react-konva'
 import type { Layer, Project } from '../api/types'
-import type { MaskPainter, Point } from '../mask/painter'
+import type { Point } from '../paint/brush'
+import { ColourPainter } from '../paint/colourPainter'
+import type { Painter } from '../paint/painter'
+import { BrushOutline, PainterNode } from '../paint/PainterNode'
+import { sampleLayer } from '../paint/sample'
 import { isTyping } from '../components/keys'
 import { RegionNodes } from '../region/RegionNodes'
 import type { RegionSelection } from '../region/selection'
@@ -20,9 +24,9 @@ const ZOOM_STEP = 1.25
 
 interface CanvasViewProps {
   project: Project
-  /** The mask being painted, if any; pointer drags paint on it instead of panning. */
-  painter: MaskPainter | null
-  /** The mask layer being repainted: the painter shows it instead. */
+  /** The mask or colour layer being painted, if any; pointer drags paint on it instead of panning. */
+  painter: Painter | null
+  /** The layer being repainted: the painter shows it instead. */
   repainting: string | null
   /** The op form's points and box: shown on the canvas; while picking, clicks and drags set them. */
   picker: CanvasPicker
@@ -64,27 +68,6 @@ function checkerboard(width: number, height: number): HTMLCanvasElement {
     for (let x = (y / CHECK) % 2 === 0 ? 0 : CHECK; x < width; x += 2 * CHECK) context.fillRect(x, y, CHECK, CHECK)
   }
   return canvas
-}
-
-function PainterNode({ painter }: { painter: MaskPainter }) {
-  const version = useSyncExternalStore(painter.subscribe, () => painter.version)
-  const node = useRef<Konva.Image>(null)
-  useEffect(() => {
-    node.current?.getLayer()?.batchDraw()
-  }, [version])
-  return <KonvaImage ref={node} image={painter.canvas} opacity={0.6} listening={false} />
-}
-
-/** The brush as the cursor: its outline at its size in image pixels, so it scales with the zoom. */
-function BrushOutline({ painter, at, scale }: { painter: MaskPainter; at: Point; scale: number }) {
-  useSyncExternalStore(painter.subscribe, () => painter.version)
-  const radius = painter.size / 2
-  return (
-    <>
-      <Circle x={at.x} y={at.y} radius={radius + 1 / scale} stroke="#000" strokeWidth={1 / scale} listening={false} />
-      <Circle name="brush-outline" x={at.x} y={at.y} radius={radius} stroke="#fff" strokeWidth={1 / scale} listening={false} />
-    </>
-  )
 }
 
 const POINT_COLOURS = { 1: '#22c55e', 0: '#ef4444' } as const
@@ -185,7 +168,6 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
   const [container, setContainer] = useState<HTMLDivElement | null>(null)
   const size = useContainerSize(container)
   const [viewport, setViewport] = useState<Viewport | null>(null)
-  const stroke = useRef<Point | null>(null)
   const [hover, setHover] = useState<Point | null>(null)
   const [drag, setDrag] = useState<{ from: Point; screen: Point; to: Point } | null>(null)
   const picking = useSyncExternalStore(picker.subscribe, () => picker.picking) && painter === null
@@ -195,7 +177,9 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
   const panning = useSpaceHeld(moving || regionTool)
   const moveTarget = useRef<Konva.Rect>(null)
   const composite = useRef<Konva.Layer>(null)
-  const images = project.layers.filter((l) => l.visible && l.id !== repainting && l.kind === 'image')
+  // A colour layer being painted shows (in its place) even when hidden; a mask's tint goes on top.
+  const shown = project.layers.filter((l) => (l.id === repainting && painter !== null ? painter.inStack : l.visible))
+  const images = shown.filter((l) => l.kind === 'image')
   const snapshot = useDragSnapshot(composite, images, moving ? move.drafting : null, viewport, size, project.layers)
   const { width, height } = project
   const canvasSize = useMemo(() => ({ width, height }), [width, height])
@@ -216,7 +200,6 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
   const zoom = (factor: number) => setViewport(zoomAt(viewport, { x: size.width / 2, y: size.height / 2 }, factor))
   const topLeft = toCanvas(viewport, { x: 0, y: 0 })
   const view: Box = { ...topLeft, width: size.width / viewport.scale, height: size.height / viewport.scale }
-  const shown = project.layers.filter((l) => l.visible && l.id !== repainting)
   const selectedLayer = layerById(project, selected)
   const classes = ['canvas-container', painter !== null ? 'painting' : picking ? 'picking' : moving || regionTool ? (panning ? 'panning' : moving ? 'moving' : 'drawing-region') : '']
 
@@ -243,8 +226,9 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
           if (e.evt.button !== 0) return
           const p = pointer(e.target.getStage())
           if (p === null) return
-          if (painter !== null) {
-            stroke.current = p
+          if (painter instanceof ColourPainter && painter.picks(e.evt.altKey)) {
+            painter.pick(sampleLayer(e.target.getStage()!))
+          } else if (painter !== null) {
             painter.startStroke(p)
           } else if (picking) {
             setDrag({ from: p, screen: { x: e.evt.clientX, y: e.evt.clientY }, to: p })
@@ -258,15 +242,13 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
           if (p === null) return
           if (painter !== null) {
             setHover(p)
-            if (stroke.current === null) return
-            painter.stroke(stroke.current, p)
-            stroke.current = p
+            painter.stroke(p)
           } else if (drag !== null) {
             setDrag({ ...drag, to: p })
           }
         }}
         onPointerUp={(e) => {
-          stroke.current = null
+          painter?.endStroke()
           if (drag === null) return
           setDrag(null)
           const moved = Math.hypot(e.evt.clientX - drag.screen.x, e.evt.clientY - drag.screen.y)
@@ -275,7 +257,7 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
           else picker.drag(drag.from, p, width, height)
         }}
         onPointerLeave={() => {
-          stroke.current = null
+          painter?.endStroke()
           setHover(null)
           setDrag(null)
         }}
@@ -287,7 +269,11 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
           {snapshot?.below != null && <KonvaImage name="drag-below" image={snapshot.below} {...snapshot.view} />}
           {images.map((layer) => (
             <Group key={layer.id} {...{ [LAYER_ATTR]: layer.id }} visible={snapshot?.covered.has(layer.id) !== true}>
-              <ImageLayerNode layer={layer} layers={project.layers} placement={move.placementOf(layer)} canvas={canvasSize} />
+              {layer.id === repainting && painter !== null ? (
+                <PainterNode painter={painter} opacity={layer.opacity} blend={layer.blend} />
+              ) : (
+                <ImageLayerNode layer={layer} layers={project.layers} placement={move.placementOf(layer)} canvas={canvasSize} />
+              )}
             </Group>
           ))}
           {snapshot?.above != null && <KonvaImage name="drag-above" image={snapshot.above} {...snapshot.view} />}
@@ -303,7 +289,7 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
           {selectedLayer !== undefined && painter === null && (
             <Selection layer={selectedLayer} moving={moving} canvas={canvasSize} viewport={viewport} view={view} target={moveTarget} move={move} />
           )}
-          {painter !== null && <PainterNode painter={painter} />}
+          {painter !== null && !painter.inStack && <PainterNode painter={painter} opacity={0.6} />}
           {painter === null && <PickMarks picker={picker} draft={drag === null ? null : [drag.from, drag.to]} scale={viewport.scale} />}
           {painter !== null && hover !== null && <BrushOutline painter={painter} at={hover} scale={viewport.scale} />}
         </KonvaLayer>

@@ -1,5 +1,7 @@
 /* The layers as drawn on the canvas, each at its placement: image layers with their layer mask,
  * opacity and blend mode (the export's composite), mask layers as a tinted overlay. */
+import type Konva from 'konva'
+import type { Ref } from 'react'
 import { Image as KonvaImage, Rect } from 'react-konva'
 import { blobUrl } from '../api/client'
 import type { BlendMode, Layer, Placement } from '../api/types'
@@ -21,12 +23,14 @@ interface PlacedImageProps {
   placement: Placement
   opacity: number
   blend?: BlendMode
+  ref?: Ref<Konva.Image>
 }
 
 /** An image over `box`, mirrored within it by the placement's flips. */
-function PlacedImage({ name, image, box, placement, opacity, blend = 'normal' }: PlacedImageProps) {
+export function PlacedImage({ name, image, box, placement, opacity, blend = 'normal', ref }: PlacedImageProps) {
   return (
     <KonvaImage
+      ref={ref}
       name={name}
       image={image}
       x={box.x + (placement.flip_x ? box.width : 0)}

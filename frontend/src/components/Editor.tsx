@@ -6,7 +6,9 @@ import { loadImage } from '../canvas/images'
 import { CanvasPicker, PickerContext } from '../canvas/picker'
 import { MaskToolbar } from '../mask/MaskToolbar'
 import { MaskPainter } from '../mask/painter'
-import { sourceOf } from '../ops/catalog'
+import { PAINT_OP, sourceOf } from '../ops/catalog'
+import { PaintToolbar } from '../paint/PaintToolbar'
+import { PaintContext, usePaint } from '../paint/usePaint'
 import { OutpaintDialog } from '../region/OutpaintDialog'
 import { RegionContext, RegionSelection } from '../region/selection'
 import { RegionToolButton } from '../region/RegionToolButton'
@@ -77,11 +79,14 @@ export function Editor({ project }: { project: Project }) {
   const [picker] = useState(() => new CanvasPicker())
   const [region] = useState(() => new RegionSelection())
   const leaveMoveTool = useCallback(() => setMoving(false), [])
-  useHistoryKeys(mask === null)
-  useToolKeys(mask === null, setMoving)
-  useRegionKeys(region, mask === null, leaveMoveTool)
+  const paint = usePaint(project)
+  const painting = mask !== null || paint.session !== null
+  useHistoryKeys(!painting)
+  useToolKeys(!painting, setMoving)
+  useRegionKeys(region, !painting, leaveMoveTool)
 
   const startMask = async (target: Layer | null) => {
+    await paint.done()
     const painter = new MaskPainter(project.width, project.height)
     if (target?.blob != null) {
       const image = await controller.guard(() => loadImage(blobUrl(target.blob!)))
@@ -101,12 +106,17 @@ export function Editor({ project }: { project: Project }) {
   }
 
   const pickOp = (op: OpInfo) => {
-    if (op.source === 'image') imageInput.current?.click()
+    if (op.name === PAINT_OP) void paint.paintNew()
+    else if (op.source === 'image') imageInput.current?.click()
     else if (op.source === 'mask') void startMask(null)
     else setSide({ mode: 'form', op })
   }
 
   const editLayer = (layer: Layer) => {
+    if (layer.recipe.op === PAINT_OP) {
+      void paint.repaint(layer)
+      return
+    }
     if (sourceOf(catalog, layer.recipe.op) === 'mask') {
       void startMask(layer)
       return
@@ -121,15 +131,16 @@ export function Editor({ project }: { project: Project }) {
     <div className="editor">
       <TopBar
         project={project}
-        painting={mask !== null}
+        painting={painting}
         moving={moving}
         onMoveTool={() => {
           setMoving(!moving)
           region.setTool(false)
         }}
-        regionTool={<RegionToolButton region={region} disabled={mask !== null} onTool={leaveMoveTool} />}
+        regionTool={<RegionToolButton region={region} disabled={painting} onTool={leaveMoveTool} />}
         onCanvasSize={() => setDialog('canvas')}
         onOutpaint={() => setDialog('outpaint')}
+        onPaint={() => void paint.paintNew()}
         onPaintMask={() => void startMask(null)}
         onWorkflow={() => setDialog('workflow')}
         onExtensions={() => setDialog('extensions')}
@@ -162,7 +173,15 @@ export function Editor({ project }: { project: Project }) {
         {mask !== null && (
           <MaskToolbar painter={mask.painter} target={mask.target?.name ?? null} onSave={saveMask} onCancel={() => setMask(null)} />
         )}
-        <CanvasView project={project} painter={mask?.painter ?? null} repainting={mask?.target?.id ?? null} picker={picker} moving={moving} region={region} />
+        {paint.session !== null && <PaintToolbar key={paint.session.target.id} painter={paint.session.painter} target={paint.session.target.name} onDone={paint.done} />}
+        <CanvasView
+          project={project}
+          painter={mask?.painter ?? paint.session?.painter ?? null}
+          repainting={mask?.target?.id ?? paint.session?.target.id ?? null}
+          picker={picker}
+          moving={moving}
+          region={region}
+        />
       </main>
       <aside className="right-panel">
         <LayersPanel onEdit={editLayer} />
@@ -177,7 +196,9 @@ export function Editor({ project }: { project: Project }) {
   )
   return (
     <PickerContext.Provider value={picker}>
-      <RegionContext.Provider value={region}>{editor}</RegionContext.Provider>
+      <RegionContext.Provider value={region}>
+        <PaintContext.Provider value={paint.controls}>{editor}</PaintContext.Provider>
+      </RegionContext.Provider>
     </PickerContext.Provider>
   )
 }

@@ -1,7 +1,8 @@
 import { useEffect, useState } from 'react'
 import { blobUrl } from '../api/client'
 import type { Layer } from '../api/types'
-import { sourceOf } from '../ops/catalog'
+import { PAINT_OP, sourceOf } from '../ops/catalog'
+import { LiveToggle } from '../paint/LiveToggle'
 import { layerById, layerCancelling, type Progress } from '../state/app'
 import { useAppState, useController } from '../state/context'
 import { dropPosition, stepPosition } from '../state/order'
@@ -48,7 +49,7 @@ export function LayersPanel({ onEdit }: LayersPanelProps) {
           <LayerRow
             key={layer.id}
             layer={layer}
-            source={sourceOf(catalog, layer.recipe.op)}
+            source={layer.recipe.op === PAINT_OP ? 'paint' : sourceOf(catalog, layer.recipe.op)}
             dragging={dragged === layer.id}
             onDragStart={() => setDragged(layer.id)}
             onDragEnd={() => setDragged(null)}
@@ -100,8 +101,9 @@ function useDeleteKey(askDelete: ((layer: Layer) => Promise<void>) | null) {
 
 interface LayerRowProps {
   layer: Layer
-  /** The layer's op is a source op: its pixels are the user's picture (no form to edit) or mask (repainted). */
-  source: 'image' | 'mask' | null
+  /** The layer's op is a source op: its pixels are the user's picture (no form to edit), or a
+   * painted mask or colour (repainted). */
+  source: 'image' | 'mask' | 'paint' | null
   dragging: boolean
   onDragStart: () => void
   onDragEnd: () => void
@@ -206,9 +208,10 @@ function LayerRow({ layer, source, dragging, onDragStart, onDragEnd, onDrop, onM
         <div className="layer-actions" onClick={(e) => e.stopPropagation()}>
           {source !== 'image' && (
             <button type="button" onClick={onEdit}>
-              {source === 'mask' ? 'Repaint' : 'Edit'}
+              {source === null ? 'Edit' : 'Repaint'}
             </button>
           )}
+          <LiveToggle layer={layer} />
           <button type="button" onClick={() => setRenaming(true)}>
             Rename
           </button>

@@ -14,6 +14,7 @@ interface TopBarProps {
   regionTool: ReactNode
   onCanvasSize: () => void
   onOutpaint: () => void
+  onPaint: () => void
   onPaintMask: () => void
   onWorkflow: () => void
   onExtensions: () => void
@@ -21,7 +22,7 @@ interface TopBarProps {
 
 export const IMAGE_ACCEPT = 'image/png,image/jpeg,image/webp'
 
-export function TopBar({ project, painting, moving, onMoveTool, regionTool, onCanvasSize, onOutpaint, onPaintMask, onWorkflow, onExtensions }: TopBarProps) {
+export function TopBar({ project, painting, moving, onMoveTool, regionTool, onCanvasSize, onOutpaint, onPaint, onPaintMask, onWorkflow, onExtensions }: TopBarProps) {
   const controller = useController()
   const [renaming, setRenaming] = useState(false)
   return (
@@ -76,7 +77,10 @@ export function TopBar({ project, painting, moving, onMoveTool, regionTool, onCa
       <FileButton accept={IMAGE_ACCEPT} onFile={(file) => void controller.uploadImage(file)}>
         Add image…
       </FileButton>
-      <button type="button" aria-pressed={painting} onClick={onPaintMask} disabled={painting}>
+      <button type="button" onClick={onPaint} disabled={painting} title="A new paint layer: paint colour on the canvas">
+        Paint
+      </button>
+      <button type="button" onClick={onPaintMask} disabled={painting}>
         Paint mask
       </button>
       <button type="button" onClick={onWorkflow}>

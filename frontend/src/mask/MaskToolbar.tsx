@@ -1,5 +1,6 @@
-import { useEffect, useState, useSyncExternalStore } from 'react'
-import { biggerBrush, paintCommand, smallerBrush, typesText } from './keys'
+import { useState, useSyncExternalStore } from 'react'
+import { SizeSlider, StrokeHistory, ToolButtons } from '../paint/controls'
+import { usePaintKeys } from '../paint/usePaintKeys'
 import type { MaskPainter } from './painter'
 
 interface MaskToolbarProps {
@@ -10,26 +11,6 @@ interface MaskToolbarProps {
   onCancel: () => void
 }
 
-/** Paint mode's keys: stroke undo/redo, Esc, `[` `]` and E (see `paintCommand`). */
-function usePaintKeys(painter: MaskPainter, onExit: () => void) {
-  useEffect(() => {
-    const onKey = (e: KeyboardEvent) => {
-      if (typesText(e.target)) return
-      const command = paintCommand(e)
-      if (command === null) return
-      e.preventDefault()
-      if (command === 'undo') painter.undo()
-      else if (command === 'redo') painter.redo()
-      else if (command === 'exit') onExit()
-      else if (command === 'smaller') painter.setSize(smallerBrush(painter.size))
-      else if (command === 'bigger') painter.setSize(biggerBrush(painter.size, painter.maxSize))
-      else painter.setTool(painter.tool === 'brush' ? 'eraser' : 'brush')
-    }
-    window.addEventListener('keydown', onKey)
-    return () => window.removeEventListener('keydown', onKey)
-  }, [painter, onExit])
-}
-
 /** Floats over the top of the canvas (which keeps its place) while a mask is painted. */
 export function MaskToolbar({ painter, target, onSave, onCancel }: MaskToolbarProps) {
   useSyncExternalStore(painter.subscribe, () => painter.version)
@@ -37,23 +18,9 @@ export function MaskToolbar({ painter, target, onSave, onCancel }: MaskToolbarPr
   const [saving, setSaving] = useState(false)
   return (
     <div className="mask-toolbar" role="toolbar" aria-label="Mask painting" title={target === null ? 'Paint a mask' : `Repaint “${target}”`}>
-      <button type="button" aria-pressed={painter.tool === 'brush'} title="Brush (E toggles)" onClick={() => painter.setTool('brush')}>
-        Brush
-      </button>
-      <button type="button" aria-pressed={painter.tool === 'eraser'} title="Eraser (E toggles)" onClick={() => painter.setTool('eraser')}>
-        Eraser
-      </button>
-      <label className="brush-size" title="Brush size in image pixels ([ and ] change it)">
-        <span className="sr-only">Size</span>
-        <input type="range" min={1} max={painter.maxSize} value={painter.size} onChange={(e) => painter.setSize(Number(e.target.value))} />
-        <span className="opacity-value">{painter.size}px</span>
-      </label>
-      <button type="button" className="icon-button" aria-label="Undo stroke" title="Undo stroke (Ctrl+Z)" disabled={!painter.canUndo} onClick={() => painter.undo()}>
-        ↶
-      </button>
-      <button type="button" className="icon-button" aria-label="Redo stroke" title="Redo stroke (Ctrl+Shift+Z)" disabled={!painter.canRedo} onClick={() => painter.redo()}>
-        ↷
-      </button>
+      <ToolButtons painter={painter} />
+      <SizeSlider painter={painter} />
+      <StrokeHistory painter={painter} />
       <button type="button" onClick={() => painter.clear()}>
         Clear
       </button>

@@ -26,6 +26,12 @@ describe('paintCommand', () => {
     expect(paintCommand(press('E', { shiftKey: true }))).toBe('eraser')
   })
 
+  it('maps B to the brush and I to the colour picker', () => {
+    expect(paintCommand(press('b'))).toBe('brush')
+    expect(paintCommand(press('I', { shiftKey: true }))).toBe('picker')
+    expect(paintCommand(press('i', { ctrlKey: true }))).toBeNull()
+  })
+
   it('leaves other keys and browser shortcuts alone', () => {
     expect(paintCommand(press('a'))).toBeNull()
     expect(paintCommand(press('e', { ctrlKey: true }))).toBeNull()

@@ -1,6 +1,6 @@
-/** The keys of paint mode. They win over the editor's while a mask is painted. */
+/** The keys of paint mode. They win over the editor's while a mask or a colour layer is painted. */
 
-export type PaintCommand = 'undo' | 'redo' | 'exit' | 'smaller' | 'bigger' | 'eraser'
+export type PaintCommand = 'undo' | 'redo' | 'exit' | 'smaller' | 'bigger' | 'eraser' | 'brush' | 'picker'
 
 interface KeyPress {
   key: string
@@ -10,7 +10,8 @@ interface KeyPress {
   altKey: boolean
 }
 
-/** Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y for strokes, Esc to leave, `[` `]` for the brush size, E for the eraser. */
+/** Ctrl+Z / Ctrl+Shift+Z / Ctrl+Y for strokes, Esc to leave, `[` `]` for the brush size, E toggles
+ * the eraser, B the brush and I the colour picker (Photoshop's and Krita's keys). */
 export function paintCommand(e: KeyPress): PaintCommand | null {
   const key = e.key.toLowerCase()
   if (e.ctrlKey || e.metaKey) {
@@ -23,6 +24,8 @@ export function paintCommand(e: KeyPress): PaintCommand | null {
   if (key === '[') return 'smaller'
   if (key === ']') return 'bigger'
   if (key === 'e') return 'eraser'
+  if (key === 'b') return 'brush'
+  if (key === 'i') return 'picker'
   return null
 }
 

@@ -1,5 +1,9 @@
 import type { OpCatalog, OpInfo } from '../api/types'
 
+/** The op of colour painted in the browser: a source op like `load_image`, but its layer is
+ * painted (and repainted) on the canvas instead of chosen as a file. */
+export const PAINT_OP = 'paint'
+
 /** What a layer made by `op` holds when the op is a source op (the user's picture or painted
  * mask, as the op declares); null for an op that computes its pixels, or one not installed. */
 export function sourceOf(catalog: OpCatalog | null | undefined, op: string): OpInfo['source'] {

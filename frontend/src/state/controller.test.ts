@@ -25,6 +25,7 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
     addLayer: vi.fn(fail),
     uploadImage: vi.fn(fail),
     uploadMask: vi.fn(fail),
+    uploadPainting: vi.fn(fail),
     replaceAsset: vi.fn(fail),
     patchLayer: vi.fn(fail),
     deleteLayer: vi.fn(fail),

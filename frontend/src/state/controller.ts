@@ -303,10 +303,18 @@ export class AppController {
     })
   }
 
-  /** Replaces the pixels of a painted mask (or uploaded image) layer; the layers made from it re-run. */
-  async replaceAsset(layerId: string, png: Blob, name: string): Promise<void> {
-    await this.guard(async () => {
-      this.applyQueued(await this.api.replaceAsset(this.projectId(), layerId, png, name))
+  /** Replaces the pixels of a painted mask, paint or uploaded image layer; the layers made from
+   * it re-run (a job still running the old pixels is superseded). What the server queued. */
+  async replaceAsset(layerId: string, png: Blob, name: string): Promise<LayersQueued | undefined> {
+    return this.guard(async () => this.applyQueued(await this.api.replaceAsset(this.projectId(), layerId, png, name)))
+  }
+
+  /** A new paint layer with these pixels (RGBA), selected; what the server queued. */
+  async uploadPainting(png: Blob, name: string): Promise<LayersQueued | undefined> {
+    return this.guard(async () => {
+      const result = this.applyQueued(await this.api.uploadPainting(this.projectId(), png, name))
+      if (result.layers.length > 0) this.select(result.layers[0])
+      return result
     })
   }
 
