@@ -127,3 +127,40 @@ def test_img2img_in_a_region_drawn_with_the_mouse(page: Page, server: str) -> No
     assert page.evaluate("() => window.Konva.stages[0].find('.region-box').length") == 0
     page.get_by_role("navigation", name="Operations").get_by_role("button", name="Image to image").click()
     expect(page.get_by_role("form", name="Image to image").get_by_text("Generate in region")).to_have_count(0)
+
+
+def test_crop_to_a_region_drawn_with_the_mouse(page: Page, server: str) -> None:
+    project = create_project(page, server, "Crop", 512, 512)
+    base = picture((512, 512))
+    layer = upload(page, server, project, base, "street")
+
+    origin = at_100_percent(page)
+    page.keyboard.press("r")
+    drag(page, (origin["x"] + 100, origin["y"] + 120), (origin["x"] + 356, origin["y"] + 312))
+    bar = page.get_by_role("toolbar", name="Region")
+    expect(bar).to_contain_text("Region 256 × 192 at 100, 120")
+    bar.get_by_role("button", name="Crop to region").click()
+
+    expect(page.get_by_role("banner")).to_contain_text("256 × 192")
+    state = project_json(page, server, project)
+    assert (state["width"], state["height"]) == (256, 192)
+    assert state["undo_label"] is not None
+    placement = state["layers"][0]["placement"]
+    assert (state["layers"][0]["id"], placement["x"], placement["y"], placement["scale"]) == (
+        layer,
+        -100,
+        -120,
+        1,
+    )
+    # The layer kept its pixels: the export is the rectangle of the picture.
+    assert np.array_equal(export(page, server, project)[..., :3], np.asarray(base)[120:312, 100:356])
+    # The region is cleared, and its bar with it.
+    expect(bar).to_have_count(0)
+    assert page.evaluate("() => window.Konva.stages[0].find('.region-box').length") == 0
+
+    # One Ctrl+Z brings the canvas and the layer's place back.
+    page.keyboard.press("Control+z")
+    expect(page.get_by_role("banner")).to_contain_text("512 × 512")
+    state = project_json(page, server, project)
+    assert (state["width"], state["height"], state["layers"][0]["placement"]["x"]) == (512, 512, 0)
+    assert state["layers"][0]["placement"]["y"] == 0

@@ -10,6 +10,7 @@ import { PAINT_OP, sourceOf } from '../ops/catalog'
 import { PaintToolbar } from '../paint/PaintToolbar'
 import { PaintContext, usePaint } from '../paint/usePaint'
 import { OutpaintDialog } from '../region/OutpaintDialog'
+import { RegionBar } from '../region/RegionBar'
 import { RegionContext, RegionSelection } from '../region/selection'
 import { RegionToolButton } from '../region/RegionToolButton'
 import { useRegionKeys } from '../region/useRegionKeys'
@@ -173,6 +174,7 @@ export function Editor({ project }: { project: Project }) {
         {mask !== null && (
           <MaskToolbar painter={mask.painter} target={mask.target?.name ?? null} onSave={saveMask} onCancel={() => setMask(null)} />
         )}
+        <RegionBar region={region} painting={painting} />
         {paint.session !== null && <PaintToolbar key={paint.session.target.id} painter={paint.session.painter} target={paint.session.target.name} onDone={paint.done} />}
         <CanvasView
           project={project}
