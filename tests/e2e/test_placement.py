@@ -382,3 +382,52 @@ def test_outside_the_canvas_is_drawn_dimmed(page: Page, server: str) -> None:
     export = Image.open(io.BytesIO(page.request.get(f"{server}/api/projects/{project}/export.png").body()))
     assert export.size == (64, 64)
     assert export.convert("RGBA").getpixel((10, 10))[3] == 0
+
+
+def test_a_click_with_the_move_tool_selects_the_layer_under_it(page: Page, server: str) -> None:
+    """Photoshop's auto-select: a click picks the topmost layer with a pixel under the pointer,
+    through transparent pixels; a drag still moves the selected layer; a click on nothing keeps
+    the selection."""
+    project = create_project(page, server, "Auto-select", 256, 256)
+    below = upload(page, server, project, solid((96, 96), (200, 30, 30)), "red")
+    half = np.zeros((96, 96, 4), np.uint8)
+    half[:, 48:] = (20, 90, 200, 255)  # the left half transparent
+    above = upload(page, server, project, Image.fromarray(half, "RGBA"), "blue")
+    for layer, (x, y) in ((below, (40, 40)), (above, (80, 60))):
+        response = page.request.patch(
+            f"{server}/api/projects/{project}/layers/{layer}", data={"placement": {"x": x, "y": y}}
+        )
+        assert response.ok, response.text()
+    origin = at_100_percent(page)
+    page.wait_for_function(
+        "() => window.Konva.stages[0].find('.layer-image').filter((n) => n.image() && n.x() > 0).length === 2"
+    )
+    page.keyboard.press("v")
+    expect(page.get_by_role("button", name="Move", exact=True)).to_have_attribute("aria-pressed", "true")
+
+    def click(x: float, y: float) -> None:
+        page.mouse.click(origin["x"] + x, origin["y"] + y)
+
+    def selected(layer: str) -> None:
+        expect(row(page, layer)).to_have_attribute("aria-current", "true")
+
+    click(132, 100)  # both opaque: the top one
+    selected(above)
+    click(100, 100)  # the blue layer's transparent half: the red one under it
+    selected(below)
+    click(160, 150)  # only the blue one
+    selected(above)
+    click(50, 50)  # only the red one
+    selected(below)
+    click(230, 230)  # nothing there: the selection stays
+    page.wait_for_timeout(300)
+    selected(below)
+    # Clicks move nothing.
+    assert position(page, server, project, below) == (40, 40)
+    assert position(page, server, project, above) == (80, 60)
+
+    # A drag, even one starting on the other layer, moves the selected one.
+    drag(page, (origin["x"] + 160, origin["y"] + 150), (origin["x"] + 180, origin["y"] + 160))
+    eventually(lambda: position(page, server, project, below), (60, 50))
+    selected(below)
+    assert position(page, server, project, above) == (80, 60)

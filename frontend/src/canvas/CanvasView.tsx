@@ -11,12 +11,13 @@ import { isTyping } from '../components/keys'
 import { RegionNodes } from '../region/RegionNodes'
 import type { RegionSelection } from '../region/selection'
 import { layerById } from '../state/app'
-import { useAppState } from '../state/context'
+import { useAppState, useController } from '../state/context'
 import { LAYER_ATTR, useDragSnapshot } from './dragSnapshot'
 import { ImageLayerNode, MaskLayerNode, Outline, OutsideDim, useLayerSize } from './LayerNodes'
-import { MoveTool } from './MoveTool'
+import { CLICK_SLOP, MoveTool } from './MoveTool'
 import type { CanvasPicker } from './picker'
 import { placedBox, type Box } from './placement'
+import { useLayerHits } from './useLayerHits'
 import { useMoving, type Moving } from './useMoving'
 import { centred, fit, toCanvas, zoomAt, type Size, type Viewport } from './viewport'
 
@@ -30,14 +31,12 @@ interface CanvasViewProps {
   repainting: string | null
   /** The op form's points and box: shown on the canvas; while picking, clicks and drags set them. */
   picker: CanvasPicker
-  /** The move tool is on: a drag moves the selected layer (Space + drag pans), arrows nudge it. */
+  /** The move tool is on: a click selects the layer under the pointer, a drag moves the selected
+   * layer (Space + drag pans), arrows nudge it. */
   moving: boolean
   /** The generation region, shown over the layers; with the region tool on, drags draw it. */
   region: RegionSelection
 }
-
-/** A pointer move shorter than this (screen px) between press and release is a click. */
-const CLICK_SLOP = 4
 
 function useContainerSize(element: HTMLElement | null): Size | null {
   const [size, setSize] = useState<Size | null>(null)
@@ -164,6 +163,7 @@ function useSpaceHeld(enabled: boolean): boolean {
  * image layers (composited alone, so blend modes mix layers, not the checkerboard: this canvas
  * holds what the export holds) and everything drawn over them. */
 export function CanvasView({ project, painter, repainting, picker, moving: movingTool, region }: CanvasViewProps) {
+  const controller = useController()
   const selected = useAppState((s) => s.selectedLayer)
   const [container, setContainer] = useState<HTMLDivElement | null>(null)
   const size = useContainerSize(container)
@@ -176,10 +176,13 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
   const move = useMoving(moving)
   const panning = useSpaceHeld(moving || regionTool)
   const moveTarget = useRef<Konva.Rect>(null)
+  // With the move tool: where the press that may be a click (selecting a layer) went down, on screen.
+  const press = useRef<Point | null>(null)
   const composite = useRef<Konva.Layer>(null)
   // A colour layer being painted shows (in its place) even when hidden; a mask's tint goes on top.
   const shown = project.layers.filter((l) => (l.id === repainting && painter !== null ? painter.inStack : l.visible))
   const images = shown.filter((l) => l.kind === 'image')
+  const layerAt = useLayerHits(images, move.placementOf)
   const snapshot = useDragSnapshot(composite, images, moving ? move.drafting : null, viewport, size, project.layers)
   const { width, height } = project
   const canvasSize = useMemo(() => ({ width, height }), [width, height])
@@ -232,9 +235,10 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
             painter.startStroke(p)
           } else if (picking) {
             setDrag({ from: p, screen: { x: e.evt.clientX, y: e.evt.clientY }, to: p })
-          } else if (moving && !panning && e.target !== moveTarget.current && !e.target.findAncestor('Transformer')) {
+          } else if (moving && !panning && !e.target.findAncestor('Transformer')) {
+            press.current = { x: e.evt.clientX, y: e.evt.clientY }
             // As in Photoshop, a drag anywhere moves the selected layer, not only on its pixels.
-            moveTarget.current?.startDrag(e)
+            if (e.target !== moveTarget.current) moveTarget.current?.startDrag(e)
           }
         }}
         onPointerMove={(e) => {
@@ -249,6 +253,14 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
         }}
         onPointerUp={(e) => {
           painter?.endStroke()
+          const pressed = press.current
+          press.current = null
+          if (pressed !== null && Math.hypot(e.evt.clientX - pressed.x, e.evt.clientY - pressed.y) < CLICK_SLOP) {
+            // Photoshop's auto-select: a click selects the topmost layer with a pixel under it.
+            const p = pointer(e.target.getStage())
+            const hit = p === null ? null : layerAt(p)
+            if (hit !== null && hit !== selected) controller.select(hit)
+          }
           if (drag === null) return
           setDrag(null)
           const moved = Math.hypot(e.evt.clientX - drag.screen.x, e.evt.clientY - drag.screen.y)
@@ -258,6 +270,7 @@ export function CanvasView({ project, painter, repainting, picker, moving: movin
         }}
         onPointerLeave={() => {
           painter?.endStroke()
+          press.current = null
           setHover(null)
           setDrag(null)
         }}

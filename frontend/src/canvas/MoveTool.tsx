@@ -10,6 +10,9 @@ import type { Size } from './viewport'
 
 /** Screen pixels within which a dragged layer's edge or centre snaps to the canvas's. */
 export const SNAP_PX = 6
+/** A pointer move shorter than this (screen px) between press and release is a click: the layer
+ * stays put (a click with the move tool selects the layer under it). */
+export const CLICK_SLOP = 4
 const GUIDE = '#ec4899'
 const CORNERS = ['top-left', 'top-right', 'bottom-left', 'bottom-right']
 
@@ -29,10 +32,17 @@ interface MoveToolProps {
   onCommit: (placement: Placement, changed: Partial<Placement>) => void
 }
 
+/** A mouse or pen event's point on screen; null for others (a touch has no threshold). */
+function screenPoint(evt: Event | undefined): { x: number; y: number } | null {
+  return evt instanceof MouseEvent ? { x: evt.clientX, y: evt.clientY } : null
+}
+
 export function MoveTool({ target, size, placement, canvas, scale, view, onStart, onDraft, onCommit }: MoveToolProps) {
   const transformer = useRef<Konva.Transformer>(null)
   const [guides, setGuides] = useState<{ vertical: number[]; horizontal: number[] }>({ vertical: [], horizontal: [] })
   const start = useRef<Placement>(placement)
+  // Where the drag's press went down on screen, until the pointer has gone CLICK_SLOP from it.
+  const pressed = useRef<{ x: number; y: number } | null>(null)
   // While the handles scale the proxy (its scaleX/Y), its box stays the one they started from.
   const [scaling, setScaling] = useState(false)
   const box = placedBox(size, scaling ? start.current : placement)
@@ -51,12 +61,19 @@ export function MoveTool({ target, size, placement, canvas, scale, view, onStart
         {...box}
         fill="rgba(0, 0, 0, 0)"
         draggable
-        onDragStart={() => {
+        onDragStart={(e) => {
           onStart()
           start.current = placement
+          pressed.current = screenPoint(e.evt)
         }}
         onDragMove={(e) => {
           const node = e.target
+          const at = screenPoint(e.evt)
+          if (pressed.current !== null && at !== null && Math.hypot(at.x - pressed.current.x, at.y - pressed.current.y) < CLICK_SLOP) {
+            node.position(placedBox(size, start.current))
+            return
+          }
+          pressed.current = null
           const snapped = snapBox(nodeBox(node), canvas, SNAP_PX / scale)
           const position = clampPosition(snapped, canvas)
           node.position(position)
