@@ -63,7 +63,7 @@ export function TopBar({ project, painting, moving, onMoveTool, regionTool, onCa
         aria-pressed={moving}
         onClick={onMoveTool}
         disabled={painting}
-        title="Move tool (V): drag the selected layer, scale it by its corners, nudge it with the arrow keys; Space + drag pans. H: back to panning"
+        title="Move tool (V): click a layer on the canvas to select it, drag the selected layer, scale it by its corners, nudge it with the arrow keys; Space + drag pans. H: back to panning"
       >
         <span aria-hidden="true">✥</span> Move
       </button>

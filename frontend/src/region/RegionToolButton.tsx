@@ -13,7 +13,7 @@ export function RegionToolButton({ region, disabled, onTool }: { region: RegionS
         region.setTool(!on)
         if (!on) onTool()
       }}
-      title="Region tool (R): drag a rectangle on the canvas to generate in it (an op form then offers “Generate in region”); its handles resize it; Esc clears it"
+      title="Region tool (R): drag a rectangle on the canvas to generate in it (an op form then offers “Generate in region”); its handles resize it; the bar over the canvas crops to it; Esc clears it"
     >
       <span aria-hidden="true">⬚</span> Region
     </button>
