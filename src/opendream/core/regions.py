@@ -140,3 +140,20 @@ def region_recipe(
     if masks:
         inputs["masks"] = masks
     return params, inputs
+
+
+def mask_recipe(project: Project, region: Region, size: tuple[int, int], mask_id: str) -> tuple[dict, dict]:
+    """``(params, inputs)`` of a ``mask_region`` layer: the mask layer ``mask_id`` as it is placed
+    now, cut to ``region`` and scaled to ``size``."""
+    region.check((project.width, project.height))
+    placement = project.layer(mask_id).placement
+    params = {
+        "x": region.x,
+        "y": region.y,
+        "width": region.width,
+        "height": region.height,
+        "output_width": size[0],
+        "output_height": size[1],
+        "drawn": [placement.to_dict()],
+    }
+    return params, {"mask": mask_id}
