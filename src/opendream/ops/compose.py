@@ -14,6 +14,8 @@ from opendream.core.registry import MAX_LAYER_LIST
 
 Offset = Annotated[int, Field(ge=-MAX_OFFSET_CANVASES * MAX_SIZE, le=MAX_OFFSET_CANVASES * MAX_SIZE)]
 Side = Annotated[int, Field(ge=MIN_SIZE, le=MAX_SIZE)]
+Left = Annotated[int, Field(ge=0, le=MAX_SIZE, description="Left edge of the region on the canvas")]
+Top = Annotated[int, Field(ge=0, le=MAX_SIZE, description="Top edge of the region on the canvas")]
 
 
 @opendream.op(title="Flatten", category="compose")
@@ -56,8 +58,8 @@ class Drawn(BaseModel):
 def canvas_region(
     layers: list[ImageLayer],
     drawn: Annotated[list[Drawn], Field(min_length=1, max_length=MAX_LAYER_LIST)],
-    x: Annotated[int, Field(ge=0, le=MAX_SIZE, description="Left edge of the region on the canvas")],
-    y: Annotated[int, Field(ge=0, le=MAX_SIZE, description="Top edge of the region on the canvas")],
+    x: Left,
+    y: Top,
     width: Side,
     height: Side,
     output_width: Side,
@@ -95,8 +97,8 @@ def canvas_region(
 def mask_region(
     mask: MaskLayer,
     drawn: Annotated[list[Drawn], Field(min_length=1, max_length=1)],
-    x: Annotated[int, Field(ge=0, le=MAX_SIZE, description="Left edge of the region on the canvas")],
-    y: Annotated[int, Field(ge=0, le=MAX_SIZE, description="Top edge of the region on the canvas")],
+    x: Left,
+    y: Top,
     width: Side,
     height: Side,
     output_width: Side,
