@@ -48,6 +48,7 @@ def test_source_ops_are_those_of_the_source_category(tmp_path: Path) -> None:
     ops = _ops(tmp_path)
     assert {name: op["source"] for name, op in ops.items() if op["source"]} == {
         "load_image": "image",
+        "paint": "image",
         "paint_mask": "mask",
     }
     assert all((op["category"] == "source") == (op["source"] is not None) for op in ops.values())

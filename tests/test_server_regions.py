@@ -183,3 +183,45 @@ def test_a_moved_picture_outpaints_around_it(client: TestClient, pid: str) -> No
     assert layers[3]["recipe"]["inputs"] == {"image": "L2"}
     assert layers[4]["recipe"]["inputs"] == {"image_layer": "L3", "mask_layer": "L4"}
     assert [x["visible"] for x in layers] == [True, False, False, False, True]
+
+
+def test_a_region_takes_a_mask_layer_cut_to_it(client: TestClient, pid: str) -> None:
+    """The mask as placed on the canvas, cut to the region at the region layer's size."""
+    mask = Image.new("L", (64, 48), 0)
+    mask.paste(255, (0, 0, 32, 48))  # the left half of the canvas
+    buffer = io.BytesIO()
+    mask.save(buffer, format="PNG")
+    upload(client, pid, buffer.getvalue(), route="masks")
+    client.patch(f"/api/projects/{pid}/layers/L2", json={"placement": {"x": 8}})  # now x 8..40
+    response = client.post(
+        f"/api/projects/{pid}/regions", json={"x": 24, "y": 0, "width": 32, "height": 32, "mask": "L2"}
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["layers"] == ["L3", "L4"]
+    cut = next(x for x in body["project"]["layers"] if x["id"] == "L4")
+    assert (cut["recipe"]["op"], cut["kind"], cut["visible"]) == ("mask_region", "mask", False)
+    assert body["project"]["undo_label"] == "Add layer “Region 32×32 at 24, 0”"
+    layers = {x["id"]: x for x in wait_idle(client, pid)["layers"]}
+    pixels = np.asarray(Image.open(io.BytesIO(client.get(f"/api/blobs/{layers['L4']['blob']}").content)))
+    region = np.asarray(Image.open(io.BytesIO(client.get(f"/api/blobs/{layers['L3']['blob']}").content)))
+    assert pixels.shape == region.shape[:2] == (512, 512)  # the generation size, as the region's
+    column = pixels[256] // 255  # canvas x 24..40 selected: the first half of the region
+    assert column[:240].min() == 1 and column[272:].max() == 0  # bilinear over one source pixel
+    client.post(f"/api/projects/{pid}/undo")
+    assert [x["id"] for x in client.get(f"/api/projects/{pid}").json()["layers"]] == ["L1", "L2"]
+
+
+def test_a_region_mask_has_to_be_a_mask_layer(client: TestClient, pid: str) -> None:
+    before = client.get(f"/api/projects/{pid}").json()
+    response = client.post(
+        f"/api/projects/{pid}/regions", json={"x": 0, "y": 0, "width": 16, "height": 16, "mask": "L1"}
+    )
+    assert response.status_code == 422 and "mask" in response.text, response.text
+    assert (
+        client.post(
+            f"/api/projects/{pid}/regions", json={"x": 0, "y": 0, "width": 16, "height": 16, "mask": "L9"}
+        ).status_code
+        == 404
+    )
+    assert client.get(f"/api/projects/{pid}").json() == before

@@ -213,6 +213,8 @@ export interface paths {
          * @description The visible canvas under a rectangle as a new (hidden) ``canvas_region`` layer, at the
          *     size ``op``'s model generates best at (``params.output_width``/``output_height``): use it as
          *     that op's image and place the result at the region with scale ``width / output_width``.
+         *     With ``mask``, that mask layer cut to the region at the same size follows as a hidden
+         *     ``mask_region`` layer (``layers[1]``), for the op's mask input. One undo step.
          */
         post: operations["take_region_api_projects__project_id__regions_post"];
         delete?: never;
@@ -1504,6 +1506,11 @@ export interface components {
              * @default
              */
             model?: string;
+            /**
+             * Mask
+             * @description A mask layer to cut to the region too (for an op's mask input)
+             */
+            mask?: string | null;
         };
         /** ReplayLayer */
         ReplayLayer: {

@@ -43,6 +43,71 @@ export function AnchorPicker({ anchor, onChange }: { anchor: Anchor; onChange: (
   )
 }
 
+/** The new canvas's width and height and the anchor picker, as Canvas size and Outpaint ask them. */
+export function CanvasSizeFields(props: {
+  width: string
+  height: string
+  anchor: Anchor
+  onWidth: (value: string) => void
+  onHeight: (value: string) => void
+  onAnchor: (anchor: Anchor) => void
+}) {
+  return (
+    <div className="canvas-size-fields">
+      <label>
+        Width
+        <input type="number" required min={MIN_SIDE} max={MAX_SIDE} step={1} value={props.width} onChange={(e) => props.onWidth(e.target.value)} />
+      </label>
+      <label>
+        Height
+        <input type="number" required min={MIN_SIDE} max={MAX_SIDE} step={1} value={props.height} onChange={(e) => props.onHeight(e.target.value)} />
+      </label>
+      <AnchorPicker anchor={props.anchor} onChange={props.onAnchor} />
+    </div>
+  )
+}
+
+/** A dialog's request: `busy` while it runs, the server's refusal as `error`, `onDone` once it
+ * went through. */
+export function useSubmission(onDone: () => void) {
+  const [error, setError] = useState<string | null>(null)
+  const [busy, setBusy] = useState(false)
+  const submit = async (request: () => Promise<unknown>) => {
+    setBusy(true)
+    setError(null)
+    try {
+      await request()
+      onDone()
+    } catch (e) {
+      setError(errorText(e))
+    } finally {
+      setBusy(false)
+    }
+  }
+  return { error, setError, busy, submit }
+}
+
+/** The end of a dialog's form: its error, the submit button and Cancel. */
+export function FormEnd({ error, label, disabled, onCancel }: { error: string | null; label: string; disabled: boolean; onCancel: () => void }) {
+  return (
+    <>
+      {error !== null && (
+        <p role="alert" className="field-error">
+          {error}
+        </p>
+      )}
+      <div className="form-actions">
+        <button type="submit" className="primary" disabled={disabled}>
+          {label}
+        </button>
+        <button type="button" onClick={onCancel}>
+          Cancel
+        </button>
+      </div>
+    </>
+  )
+}
+
 /** Photoshop's Canvas Size: a new width and height, the anchor saying which part of the
  * picture stays put (the layers keep their place relative to it); or the canvas fitted to the
  * selected layer. Undo takes either back. */
@@ -52,21 +117,8 @@ export function CanvasSizeDialog({ project, onClose }: { project: Project; onClo
   const [width, setWidth] = useState(String(project.width))
   const [height, setHeight] = useState(String(project.height))
   const [anchor, setAnchor] = useState<Anchor>('center')
-  const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
-
-  const apply = async (change: CanvasChange) => {
-    setBusy(true)
-    setError(null)
-    try {
-      await controller.changeCanvas(change)
-      onClose()
-    } catch (e) {
-      setError(errorText(e))
-    } finally {
-      setBusy(false)
-    }
-  }
+  const { error, busy, submit } = useSubmission(onClose)
+  const apply = (change: CanvasChange) => submit(() => controller.changeCanvas(change))
 
   return (
     <Modal title="Canvas size" onClose={onClose}>
@@ -80,30 +132,8 @@ export function CanvasSizeDialog({ project, onClose }: { project: Project; onClo
         <p className="hint">
           Now {project.width} × {project.height} px.
         </p>
-        <div className="canvas-size-fields">
-          <label>
-            Width
-            <input type="number" required min={MIN_SIDE} max={MAX_SIDE} step={1} value={width} onChange={(e) => setWidth(e.target.value)} />
-          </label>
-          <label>
-            Height
-            <input type="number" required min={MIN_SIDE} max={MAX_SIDE} step={1} value={height} onChange={(e) => setHeight(e.target.value)} />
-          </label>
-          <AnchorPicker anchor={anchor} onChange={setAnchor} />
-        </div>
-        {error !== null && (
-          <p role="alert" className="field-error">
-            {error}
-          </p>
-        )}
-        <div className="form-actions">
-          <button type="submit" className="primary" disabled={busy}>
-            Resize canvas
-          </button>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-        </div>
+        <CanvasSizeFields width={width} height={height} anchor={anchor} onWidth={setWidth} onHeight={setHeight} onAnchor={setAnchor} />
+        <FormEnd error={error} label="Resize canvas" disabled={busy} onCancel={onClose} />
       </form>
       <div className="canvas-fit">
         {selected === undefined ? (

@@ -22,7 +22,7 @@ import { JobsPanel } from './JobsPanel'
 import { LayersPanel } from './LayersPanel'
 import { OpForm } from './OpForm'
 import { OpPicker } from './OpPicker'
-import { isTyping } from './keys'
+import { isTyping, useToolShortcuts } from './keys'
 import { IMAGE_ACCEPT, TopBar } from './TopBar'
 import { WorkflowDialog } from './WorkflowDialog'
 
@@ -36,18 +36,14 @@ interface MaskSession {
 /** V picks the move tool, H leaves it (Photoshop's move and hand tools), except while typing, in a
  * dialog and while painting a mask. */
 function useToolKeys(enabled: boolean, setMoving: (on: boolean) => void) {
-  useEffect(() => {
-    if (!enabled) return
-    const onKey = (e: KeyboardEvent) => {
-      if (e.ctrlKey || e.metaKey || e.altKey || isTyping(e.target)) return
-      if (e.target instanceof Element && e.target.closest('dialog') !== null) return
-      const key = e.key.toLowerCase()
+  const onKey = useCallback(
+    (key: string) => {
       if (key === 'v') setMoving(true)
       else if (key === 'h') setMoving(false)
-    }
-    window.addEventListener('keydown', onKey)
-    return () => window.removeEventListener('keydown', onKey)
-  }, [enabled, setMoving])
+    },
+    [setMoving],
+  )
+  useToolShortcuts(enabled, onKey)
 }
 
 /** Ctrl+Z undoes, Ctrl+Shift+Z (or Ctrl+Y) redoes, except while typing in a field and while

@@ -1,6 +1,6 @@
 import { useMemo, useState } from 'react'
 import type { Anchor, OutpaintCreate, Project } from '../api/types'
-import { AnchorPicker, errorText, MAX_SIDE, MIN_SIDE } from '../components/CanvasSizeDialog'
+import { CanvasSizeFields, FormEnd, MAX_SIDE, useSubmission } from '../components/CanvasSizeDialog'
 import { Field } from '../components/fields'
 import { Modal } from '../components/Modal'
 import { useListing } from '../components/useListing'
@@ -31,8 +31,7 @@ export function OutpaintDialog({ project, onClose }: { project: Project; onClose
   const [anchor, setAnchor] = useState<Anchor>('center')
   const [pixels, setPixels] = useState('256')
   const [feather, setFeather] = useState(String(FEATHER))
-  const [error, setError] = useState<string | null>(null)
-  const [busy, setBusy] = useState(false)
+  const { error, setError, busy, submit: send } = useSubmission(onClose)
 
   const extend = (side: Side) => {
     const next = extendCanvas(project, side, Number(pixels) || 0)
@@ -50,15 +49,9 @@ export function OutpaintDialog({ project, onClose }: { project: Project; onClose
       setError(`Make the canvas larger than ${project.width} × ${project.height} px: outpainting fills the area added.`)
       return
     }
-    setBusy(true)
-    try {
-      await controller.outpaint({ width: Number(width), height: Number(height), anchor, feather: Number(feather), params: request.params as OutpaintCreate['params'] })
-      onClose()
-    } catch (e) {
-      setError(errorText(e))
-    } finally {
-      setBusy(false)
-    }
+    await send(() =>
+      controller.outpaint({ width: Number(width), height: Number(height), anchor, feather: Number(feather), params: request.params as OutpaintCreate['params'] }),
+    )
   }
 
   return (
@@ -74,17 +67,7 @@ export function OutpaintDialog({ project, onClose }: { project: Project; onClose
         <p className="hint">
           Now {project.width} × {project.height} px. The canvas grows and the new area is painted to continue the picture.
         </p>
-        <div className="canvas-size-fields">
-          <label>
-            Width
-            <input type="number" required min={MIN_SIDE} max={MAX_SIDE} step={1} value={width} onChange={(e) => setWidth(e.target.value)} />
-          </label>
-          <label>
-            Height
-            <input type="number" required min={MIN_SIDE} max={MAX_SIDE} step={1} value={height} onChange={(e) => setHeight(e.target.value)} />
-          </label>
-          <AnchorPicker anchor={anchor} onChange={setAnchor} />
-        </div>
+        <CanvasSizeFields width={width} height={height} anchor={anchor} onWidth={setWidth} onHeight={setHeight} onAnchor={setAnchor} />
         <div className="outpaint-add" role="group" aria-label="Add pixels">
           <label>
             Add
@@ -115,19 +98,7 @@ export function OutpaintDialog({ project, onClose }: { project: Project; onClose
           Seam softness (px)
           <input type="number" min={0} max={256} step={1} value={feather} onChange={(e) => setFeather(e.target.value)} />
         </label>
-        {error !== null && (
-          <p role="alert" className="field-error">
-            {error}
-          </p>
-        )}
-        <div className="form-actions">
-          <button type="submit" className="primary" disabled={busy || inpaint === undefined}>
-            Outpaint
-          </button>
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-        </div>
+        <FormEnd error={error} label="Outpaint" disabled={busy || inpaint === undefined} onCancel={onClose} />
       </form>
     </Modal>
   )

@@ -127,16 +127,28 @@ def region_recipe(
                 }
             ],
         )
-    params = {
+    params = {**_where(region, size), "drawn": drawn}
+    inputs: dict = {"layers": layers}
+    if masks:
+        inputs["masks"] = masks
+    return params, inputs
+
+
+def mask_recipe(project: Project, region: Region, size: tuple[int, int], mask_id: str) -> tuple[dict, dict]:
+    """``(params, inputs)`` of a ``mask_region`` layer: the mask layer ``mask_id`` as it is placed
+    now, cut to ``region`` and scaled to ``size``."""
+    region.check((project.width, project.height))
+    params = {**_where(region, size), "drawn": [project.layer(mask_id).placement.to_dict()]}
+    return params, {"mask": mask_id}
+
+
+def _where(region: Region, size: tuple[int, int]) -> dict[str, int]:
+    """The params that say where a region is and the size it is taken at."""
+    return {
         "x": region.x,
         "y": region.y,
         "width": region.width,
         "height": region.height,
         "output_width": size[0],
         "output_height": size[1],
-        "drawn": drawn,
     }
-    inputs: dict = {"layers": layers}
-    if masks:
-        inputs["masks"] = masks
-    return params, inputs

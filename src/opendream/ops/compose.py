@@ -2,7 +2,7 @@
 
 from typing import Annotated
 
-from PIL import Image
+from PIL import Image, ImageChops
 from pydantic import BaseModel, ConfigDict
 
 import opendream
@@ -14,6 +14,8 @@ from opendream.core.registry import MAX_LAYER_LIST
 
 Offset = Annotated[int, Field(ge=-MAX_OFFSET_CANVASES * MAX_SIZE, le=MAX_OFFSET_CANVASES * MAX_SIZE)]
 Side = Annotated[int, Field(ge=MIN_SIZE, le=MAX_SIZE)]
+Left = Annotated[int, Field(ge=0, le=MAX_SIZE, description="Left edge of the region on the canvas")]
+Top = Annotated[int, Field(ge=0, le=MAX_SIZE, description="Top edge of the region on the canvas")]
 
 
 @opendream.op(title="Flatten", category="compose")
@@ -56,8 +58,8 @@ class Drawn(BaseModel):
 def canvas_region(
     layers: list[ImageLayer],
     drawn: Annotated[list[Drawn], Field(min_length=1, max_length=MAX_LAYER_LIST)],
-    x: Annotated[int, Field(ge=0, le=MAX_SIZE, description="Left edge of the region on the canvas")],
-    y: Annotated[int, Field(ge=0, le=MAX_SIZE, description="Top edge of the region on the canvas")],
+    x: Left,
+    y: Top,
     width: Side,
     height: Side,
     output_width: Side,
@@ -89,3 +91,35 @@ def canvas_region(
     if region.size != (output_width, output_height):
         region = region.resize((output_width, output_height), Image.Resampling.LANCZOS)
     return ImageLayer(image=region)
+
+
+@opendream.op(title="Mask region", category="canvas", returns="mask")
+def mask_region(
+    mask: MaskLayer,
+    drawn: Annotated[list[Drawn], Field(min_length=1, max_length=1)],
+    x: Left,
+    y: Top,
+    width: Side,
+    height: Side,
+    output_width: Side,
+    output_height: Side,
+) -> MaskLayer:
+    """A mask layer as placed on the canvas (``drawn``: its placement when the region was
+    taken), cut to the rectangle and scaled to ``output_width`` x ``output_height``, so it lines up
+    with the ``canvas_region`` of the same rectangle. Unselected (black) where it does not reach."""
+    (record,) = [Drawn.model_validate(value) for value in drawn]  # validated params arrive as JSON
+    grey = mask.get_image().convert("L")
+    placed = composite(
+        [
+            CanvasLayer(
+                grey.convert("RGBA"),
+                Placement(record.x - x, record.y - y, record.scale, record.flip_x, record.flip_y),
+            )
+        ],
+        (width, height),
+    )
+    alpha = placed.getchannel("A")
+    cut = ImageChops.multiply(placed.getchannel("R"), alpha)
+    if cut.size != (output_width, output_height):
+        cut = cut.resize((output_width, output_height), Image.Resampling.BILINEAR)
+    return MaskLayer(image=cut)

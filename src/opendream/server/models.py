@@ -239,6 +239,9 @@ class RegionCreate(Request):
     height: Size
     op: OpName = "img2img"
     model: Annotated[str, Field(max_length=1000)] = ""
+    mask: LayerId | None = Field(
+        default=None, description="A mask layer to cut to the region too (for an op's mask input)"
+    )
 
 
 class OutpaintCreate(Request):

@@ -7,7 +7,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException
 
 from opendream.core.project import Project
-from opendream.core.regions import Region, generation_size, region_recipe
+from opendream.core.regions import Region, generation_size, mask_recipe, region_recipe
 from opendream.core.registry import OpRegistry
 from opendream.server.models import (
     ERRORS,
@@ -73,16 +73,30 @@ def change_canvas(project_id: str, body: CanvasChange, state: State) -> dict:
 def take_region(project_id: str, body: RegionCreate, state: State) -> dict:
     """The visible canvas under a rectangle as a new (hidden) ``canvas_region`` layer, at the
     size ``op``'s model generates best at (``params.output_width``/``output_height``): use it as
-    that op's image and place the result at the region with scale ``width / output_width``."""
+    that op's image and place the result at the region with scale ``width / output_width``.
+    With ``mask``, that mask layer cut to the region at the same size follows as a hidden
+    ``mask_region`` layer (``layers[1]``), for the op's mask input. One undo step."""
     registry = state.workspace.registry
     region = Region(body.x, body.y, body.width, body.height)
     size = generation_size(region, _native_side(registry, body.op, body.model), GENERATION_GRID)
-    spec = registry.get("canvas_region")
+    where = f"{region.width}×{region.height} at {region.x}, {region.y}"
 
     def change(project: Project) -> list[str]:
         params, inputs = region_recipe(project, region, size, _sizes(state, project))
-        name = f"Region {region.width}×{region.height} at {region.x}, {region.y}"
-        return [project.add_layer(spec, params, inputs, name, visible=False).id]
+        with project.one_step(f"Add layer “Region {where}”"):
+            made = [
+                project.add_layer(
+                    registry.get("canvas_region"), params, inputs, f"Region {where}", visible=False
+                )
+            ]
+            if body.mask is not None:
+                params, inputs = mask_recipe(project, region, size, body.mask)
+                made.append(
+                    project.add_layer(
+                        registry.get("mask_region"), params, inputs, f"Mask region {where}", visible=False
+                    )
+                )
+        return [x.id for x in made]
 
     project, added, jobs = state.queue.edit(project_id, change)
     return {"project": project_out(project), "layers": added, "jobs": jobs}
