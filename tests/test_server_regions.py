@@ -225,3 +225,29 @@ def test_a_region_mask_has_to_be_a_mask_layer(client: TestClient, pid: str) -> N
         == 404
     )
     assert client.get(f"/api/projects/{pid}").json() == before
+
+
+def test_a_layer_is_created_with_a_layer_mask_in_one_undo_step(client: TestClient, pid: str) -> None:
+    upload(client, pid, _png(Image.new("L", (64, 48), 255)), route="masks")
+    wait_idle(client, pid)
+    made = client.post(
+        f"/api/projects/{pid}/layers",
+        json={"op": "load_image", "params": {"asset": _asset(client, pid)}, "mask": "L2"},
+    )
+    assert made.status_code == 201, made.text
+    assert made.json()["project"]["layers"][-1]["mask"] == "L2"
+    assert made.json()["project"]["undo_label"] == "Add layer “Image”"
+    before = client.get(f"/api/projects/{pid}").json()
+    for mask, words in (("L1", "'L1' is an image layer"), ("L9", "no layer 'L9'")):
+        refused = client.post(
+            f"/api/projects/{pid}/layers",
+            json={"op": "load_image", "params": {"asset": _asset(client, pid)}, "mask": mask},
+        )
+        assert refused.status_code == 422 and words in refused.text, refused.text
+    assert client.get(f"/api/projects/{pid}").json() == before
+
+
+def _png(image: Image.Image) -> bytes:
+    buffer = io.BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()

@@ -129,6 +129,45 @@ def test_img2img_in_a_region_drawn_with_the_mouse(page: Page, server: str) -> No
     expect(page.get_by_role("form", name="Image to image").get_by_text("Generate in region")).to_have_count(0)
 
 
+def test_inpaint_in_a_region_takes_the_mask_cut_to_it(page: Page, server: str) -> None:
+    project = create_project(page, server, "Wall", 512, 512)
+    upload(page, server, project, picture((512, 512)), "wall")
+    mask = Image.new("L", (512, 512), 0)
+    mask.paste(255, (150, 150, 250, 250))
+    mask_id = upload(page, server, project, mask, "hole", kind="masks")
+    before = export(page, server, project)
+
+    origin = at_100_percent(page)
+    page.keyboard.press("r")
+    drag(page, (origin["x"] + 100.2, origin["y"] + 100.4), (origin["x"] + 356, origin["y"] + 356))
+    page.get_by_role("navigation", name="Operations").get_by_role("button", name="Mask and inpaint").click()
+    form = page.get_by_role("form", name="Mask and inpaint")
+    expect(form.get_by_label("Generate in region (256×256 at 100, 100)")).to_be_checked()
+    form.get_by_label("Mask Layer", exact=True).select_option(mask_id)
+    form.get_by_label("Prompt", exact=True).fill("a window")
+    form.get_by_label("Steps", exact=True).fill("2")
+    form.get_by_role("button", name="Add layer").click()
+    expect(page.get_by_role("navigation", name="Operations")).to_be_visible()
+
+    layers = project_json(page, server, project)["layers"]
+    taken, cut, made = layers[2], layers[3], layers[4]
+    assert [x["recipe"]["op"] for x in (taken, cut, made)] == [
+        "canvas_region",
+        "mask_region",
+        "mask_and_inpaint",
+    ]
+    assert made["recipe"]["inputs"] == {"image_layer": taken["id"], "mask_layer": cut["id"]}
+    assert made["mask"] == cut["id"], "it shows through the cut mask only"
+    assert cut["recipe"]["inputs"] == {"mask": mask_id}
+    wait_ready(page, made["id"])
+    changed = np.argwhere((export(page, server, project) != before).any(axis=2))
+    assert len(changed) > 0
+    (top, left), (bottom, right) = changed.min(axis=0), changed.max(axis=0)
+    # Only the masked square changed (a pixel of resampling at its edge); the rest of the region
+    # keeps the canvas's own pixels.
+    assert left >= 150 - 2 and top >= 150 - 2 and right < 250 + 2 and bottom < 250 + 2
+
+
 def test_crop_to_a_region_drawn_with_the_mouse(page: Page, server: str) -> None:
     project = create_project(page, server, "Crop", 512, 512)
     base = picture((512, 512))

@@ -134,6 +134,8 @@ export interface NewLayer {
   name?: string
   /** Where the canvas draws it (e.g. over a generation region); default: the canvas's top-left, unscaled. */
   placement?: Partial<Placement>
+  /** A mask layer's id as its layer mask. */
+  mask?: string
 }
 
 export const api = {

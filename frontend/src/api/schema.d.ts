@@ -366,7 +366,7 @@ export interface paths {
         /**
          * Create Layer
          * @description Add a layer made by an op on top of the stack, drawn at ``placement`` (default: the
-         *     canvas's top-left corner, unscaled), and queue its run.
+         *     canvas's top-left corner, unscaled) through the layer mask ``mask``, and queue its run.
          */
         post: operations["create_layer_api_projects__project_id__layers_post"];
         delete?: never;
@@ -1015,6 +1015,11 @@ export interface components {
             name?: string | null;
             /** @description Where the canvas draws the new layer (e.g. at a generation region) */
             placement?: components["schemas"]["PlacementPatch"] | null;
+            /**
+             * Mask
+             * @description A mask layer's id as the new layer's layer mask
+             */
+            mask?: string | null;
         };
         /** LayerOut */
         LayerOut: {

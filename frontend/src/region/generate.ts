@@ -44,22 +44,33 @@ export interface RegionRun {
 
 /** Adds the op's layer generated in the region: takes the canvas under it (unless a layer of that
  * rectangle and composition is there to reuse), gives it as the op's image (an op without one:
- * the generation size as its width and height) and places the result over the region. */
+ * the generation size as its width and height) and places the result over the region. The mask
+ * picked for an op's mask input is cut to the region with it (taken anew each time). */
 export async function generateInRegion(controller: AppController, run: RegionRun): Promise<void> {
   const project = controller.state.project
   if (project === null) throw new Error('no project is open')
   let output: Size | null = run.native === null ? null : generationSize(run.region, run.native)
   let source: string | null = null
+  let layerMask: string | undefined
+  let inputs = run.inputs
   if (run.target.image !== null) {
+    const mask = run.target.mask === null ? undefined : run.inputs[run.target.mask]
     const sizes = await layerSizes(project)
-    const reused = output === null ? null : existingRegionLayer(project, run.region, output, (l) => sizes.get(l.id) ?? null)
-    const taken = reused ?? (await controller.takeRegion({ ...run.region, op: run.op, model: String(run.params[run.target.model] ?? '') }))
+    const reused = output === null || typeof mask === 'string' ? null : existingRegionLayer(project, run.region, output, (l) => sizes.get(l.id) ?? null)
+    const model = String(run.params[run.target.model] ?? '')
+    const [taken, cut] = reused !== null ? [reused] : await controller.takeRegion({ ...run.region, op: run.op, model, ...(typeof mask === 'string' ? { mask } : {}) })
     output = { width: Number(taken.recipe.params.output_width), height: Number(taken.recipe.params.output_height) }
     source = taken.id
+    if (cut !== undefined && run.target.mask !== null) {
+      // The result shows only through the cut mask: elsewhere the canvas keeps its own pixels, not
+      // a resampled copy of them.
+      inputs = { ...inputs, [run.target.mask]: cut.id }
+      layerMask = cut.id
+    }
   }
   // An op without an image input (dream) is told its size: the native one, else the server's default.
   const size = output ?? generationSize(run.region, DEFAULT_NATIVE_SIDE)
   const params = run.target.size === null ? run.params : { ...run.params, [run.target.size.width]: size.width, [run.target.size.height]: size.height }
-  const inputs = source === null ? run.inputs : { ...run.inputs, [run.target.image!]: source }
-  await controller.addLayer({ op: run.op, params, inputs, placement: regionPlacement(run.region, size) })
+  if (source !== null) inputs = { ...inputs, [run.target.image!]: source }
+  await controller.addLayer({ op: run.op, params, inputs, placement: regionPlacement(run.region, size), ...(layerMask !== undefined ? { mask: layerMask } : {}) })
 }

@@ -45,8 +45,8 @@ describe('generation size', () => {
 
 describe('what a region replaces in a form', () => {
   it('is the image input of an op with a model, or its canvas-sized width and height', () => {
-    expect(regionTarget(schemas.mask_and_inpaint)).toEqual({ image: 'image_layer', size: null, model: 'model' })
-    expect(regionTarget(schemas.dream)).toEqual({ image: null, size: { width: 'width', height: 'height' }, model: 'model' })
+    expect(regionTarget(schemas.mask_and_inpaint)).toEqual({ image: 'image_layer', size: null, model: 'model', mask: 'mask_layer' })
+    expect(regionTarget(schemas.dream)).toEqual({ image: null, size: { width: 'width', height: 'height' }, model: 'model', mask: null })
     expect(replacedParams(regionTarget(schemas.dream)!)).toEqual(['width', 'height'])
   })
 

@@ -81,6 +81,8 @@ export interface RegionTarget {
   size: { width: string; height: string } | null
   /** The model param, whose family sets the generation size. */
   model: string
+  /** The op's mask input (inpainting): the mask layer picked for it is cut to the region too. */
+  mask: string | null
 }
 
 /** The region target of an op's schema, told from its params: a model picker (`x-opendream-widget:
@@ -91,12 +93,14 @@ export function regionTarget(schema: JsonSchema): RegionTarget | null {
   const model = properties.find(([, p]) => p['x-opendream-widget'] === 'model')?.[0]
   if (model === undefined) return null
   const required = new Set(schema.required ?? [])
-  const image = properties.find(([name, p]) => p['x-opendream-layer'] === 'image' && p.type !== 'array' && required.has(name))?.[0]
-  if (image !== undefined) return { image, size: null, model }
+  const single = (kind: string) => properties.find(([name, p]) => p['x-opendream-layer'] === kind && p.type !== 'array' && required.has(name))?.[0]
+  const image = single('image')
+  const mask = single('mask') ?? null
+  if (image !== undefined) return { image, size: null, model, mask }
   const width = properties.find(([, p]) => p['x-opendream-canvas'] === 'width')?.[0]
   const height = properties.find(([, p]) => p['x-opendream-canvas'] === 'height')?.[0]
   if (width === undefined || height === undefined) return null
-  return { image: null, size: { width, height }, model }
+  return { image: null, size: { width, height }, model, mask }
 }
 
 /** The params a form replaces when generating in a region. */

@@ -243,11 +243,11 @@ export class AppController {
 
   /** Takes the visible canvas under a rectangle as a hidden layer for an op to generate from
    * (one undo step); the new layer. Throws ApiError for the form. */
-  async takeRegion(region: RegionCreate): Promise<Layer> {
+  async takeRegion(region: RegionCreate): Promise<Layer[]> {
     const result = this.applyQueued(await this.api.takeRegion(this.projectId(), region))
-    const layer = result.project.layers.find((l) => l.id === result.layers[0])
-    if (layer === undefined) throw new Error('the server took no region layer')
-    return layer
+    const taken = result.layers.map((id) => result.project.layers.find((l) => l.id === id))
+    if (taken.length === 0 || taken.some((l) => l === undefined)) throw new Error('the server took no region layer')
+    return taken as Layer[]
   }
 
   /** Enlarges the canvas and inpaints its new area (one undo step); selects the fill. Throws

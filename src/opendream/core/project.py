@@ -187,9 +187,10 @@ class Project:
         *,
         placement: dict[str, Any] | None = None,
         visible: bool = True,
+        layer_mask: str | None = None,
     ) -> LayerState:
         """Append a layer made by ``spec`` on top of the stack, status ``pending``, drawn at
-        ``placement`` (see ``place_layer``)."""
+        ``placement`` (see ``place_layer``) through ``layer_mask`` (see ``set_layer_mask``)."""
         if len(self.layers) >= MAX_LAYERS:
             raise InvalidParams(
                 spec.name, [{"param": "layers", "message": f"a project holds at most {MAX_LAYERS} layers"}]
@@ -205,6 +206,8 @@ class Project:
             visible=visible,
             placement=checked_placement(Placement(), placement or {}, (self.width, self.height)),
         )
+        self._check_layer_mask(layer, layer_mask)
+        layer.mask = layer_mask
         self._checkpoint(f"Add layer “{layer.name}”")
         self.layers.append(layer)
         self._touch()
@@ -332,18 +335,7 @@ class Project:
     def set_layer_mask(self, layer_id: str, mask_id: str | None) -> None:
         """Attach the mask layer ``mask_id`` as ``layer_id``'s layer mask (``None``: detach)."""
         layer = self.layer(layer_id)
-        if mask_id is not None:
-            problem = (
-                "an image layer takes a layer mask, not a mask layer"
-                if layer.kind != "image"
-                else f"no layer {mask_id!r} in this project"
-                if not self.has_layer(mask_id)
-                else f"{mask_id!r} is an image layer; a layer mask has to be a mask layer"
-                if self.layer(mask_id).kind != "mask"
-                else None
-            )
-            if problem:
-                raise InvalidParams("layer", [{"param": "mask", "message": problem}])
+        self._check_layer_mask(layer, mask_id)
         if layer.mask == mask_id:
             return
         label = (
@@ -354,6 +346,21 @@ class Project:
         self._checkpoint(label)
         layer.mask = mask_id
         self._touch()
+
+    def _check_layer_mask(self, layer: LayerState, mask_id: str | None) -> None:
+        if mask_id is None:
+            return
+        problem = (
+            "an image layer takes a layer mask, not a mask layer"
+            if layer.kind != "image"
+            else f"no layer {mask_id!r} in this project"
+            if not self.has_layer(mask_id)
+            else f"{mask_id!r} is an image layer; a layer mask has to be a mask layer"
+            if self.layer(mask_id).kind != "mask"
+            else None
+        )
+        if problem:
+            raise InvalidParams("layer", [{"param": "mask", "message": problem}])
 
     def resize_canvas(self, width: int, height: int, anchor: str = "center") -> None:
         """A canvas of ``width`` x ``height``; the part of the picture at ``anchor`` stays put."""

@@ -111,6 +111,7 @@ class LayerCreate(Request):
     placement: PlacementPatch | None = Field(
         default=None, description="Where the canvas draws the new layer (e.g. at a generation region)"
     )
+    mask: LayerId | None = Field(default=None, description="A mask layer's id as the new layer's layer mask")
 
 
 class LayerPatch(Request):

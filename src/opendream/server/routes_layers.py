@@ -28,10 +28,12 @@ def _add(
     inputs: dict,
     name: str | None,
     placement: dict | None = None,
+    layer_mask: str | None = None,
 ) -> dict:
     spec = state.workspace.registry.get(op)
     project, added, jobs = state.queue.edit(
-        project_id, lambda p: [p.add_layer(spec, params, inputs, name, placement=placement).id]
+        project_id,
+        lambda p: [p.add_layer(spec, params, inputs, name, placement=placement, layer_mask=layer_mask).id],
     )
     return {"project": project_out(project), "layers": added, "jobs": jobs}
 
@@ -39,9 +41,9 @@ def _add(
 @router.post("/layers", status_code=201, response_model=LayersQueued)
 def create_layer(project_id: str, body: LayerCreate, state: State) -> dict:
     """Add a layer made by an op on top of the stack, drawn at ``placement`` (default: the
-    canvas's top-left corner, unscaled), and queue its run."""
+    canvas's top-left corner, unscaled) through the layer mask ``mask``, and queue its run."""
     placement = body.placement.model_dump(exclude_none=True) if body.placement else None
-    return _add(state, project_id, body.op, body.params, body.inputs, body.name, placement)
+    return _add(state, project_id, body.op, body.params, body.inputs, body.name, placement, body.mask)
 
 
 def _read_upload(file: UploadFile) -> bytes:
