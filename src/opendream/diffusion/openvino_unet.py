@@ -184,12 +184,11 @@ def attach(
     core = openvino.Core()
     core.set_property({"CACHE_DIR": str(cache / "compiled")})
     try:
-        model = _cached(core, folder)
-        if model is None:
+        compiled = _cached(core, folder)
+        if compiled is None:
             if status is not None:
                 status("optimising the model for this CPU (once per model)…")
-            model = _convert(unet, sdxl, folder)
-        compiled = core.compile_model(model, "CPU")
+            compiled = core.compile_model(_convert(unet, sdxl, folder), "CPU")
     except Exception as exc:  # any failure of a third-party converter: keep the torch UNet
         reason = f"OpenVINO could not convert the {type(unet).__name__} ({str(exc).splitlines()[0][:200]}); it runs on torch"
         log.warning(reason)
@@ -201,13 +200,14 @@ def attach(
 
 
 def _cached(core: Any, folder: Path) -> Any:
-    """The converted model in ``folder``, or ``None``; a folder that cannot be read is deleted
-    (rebuilt, not trusted)."""
+    """The converted model in ``folder`` compiled, or ``None``; a folder that cannot be read is
+    deleted (rebuilt, not trusted). Compiled from its path, OpenVINO's cache of compiled blobs
+    serves it without reading the model again."""
     if not (folder / "complete").is_file():
         shutil.rmtree(folder, ignore_errors=True)
         return None
     try:
-        return core.read_model(str(folder / "unet.xml"))
+        return core.compile_model(str(folder / "unet.xml"), "CPU")
     except Exception as exc:
         log.warning("the cached OpenVINO model in %s cannot be read (%s); converting again", folder, exc)
         shutil.rmtree(folder, ignore_errors=True)
