@@ -135,19 +135,6 @@ describe('server events', () => {
     expect(stale).toBe(held)
   })
 
-  it('keeps a layer event when a reload asked for before it answers with an older document', () => {
-    const held = withProject({ ...storyProject(), revision: 1 })
-    const ready = appReducer(held, {
-      type: 'event',
-      event: { type: 'layer.changed', project: 'p1', revision: 4, layers: [{ id: 'L3', status: 'ready', blob: 'b'.repeat(64), error: null }] },
-    })
-    expect(needsReload(ready, { type: 'layer.changed', project: 'p1', revision: 4 })).toBe(true)
-    const older = { ...storyProject(), revision: 3 }
-    expect(appReducer(ready, { type: 'project', project: older })).toBe(ready)
-    const current = appReducer(ready, { type: 'project', project: { ...storyProject(), revision: 4, name: 'now' } })
-    expect(current.project?.name).toBe('now')
-  })
-
   it('removes deleted layers and their selection', () => {
     let state = appReducer(withProject(), { type: 'select', layer: 'L3' })
     state = appReducer(state, { type: 'event', event: { type: 'layer.changed', project: 'p1', revision: 3, deleted: ['L1', 'L3'] } })

@@ -44,9 +44,6 @@ export interface AppState {
   cancelling: Record<string, true>
   /** Layers of the open project that wait for the user's consent, while the question is shown. */
   consent: ConsentLayer[]
-  /** The newest revision of the open project whose layer events are applied: a reload that
-   * answers with an older document (it was asked for before them) would take them back. */
-  eventRevision: number
 }
 
 export const initialState: AppState = {
@@ -62,7 +59,6 @@ export const initialState: AppState = {
   notices: [],
   cancelling: {},
   consent: [],
-  eventRevision: 0,
 }
 
 export type AppAction =
@@ -106,14 +102,13 @@ function pruneProgress(progress: Record<string, Progress>, layers: Layer[]): Rec
 
 function loadProject(state: AppState, project: Project): AppState {
   const current = state.project
+  if (current !== null && current.id === project.id && project.revision < current.revision) return state
   const sameProject = current?.id === project.id
-  if (sameProject && project.revision < Math.max(current.revision, state.eventRevision)) return state
   return {
     ...state,
     project,
     missingProject: null,
     selectedLayer: sameProject ? keepSelection(state.selectedLayer, project) : null,
-    eventRevision: sameProject ? Math.max(state.eventRevision, project.revision) : project.revision,
     jobs: sameProject ? state.jobs : {},
     progress: pruneProgress(sameProject ? state.progress : {}, project.layers),
     consent: sameProject ? state.consent : [],
@@ -187,7 +182,6 @@ function applyEvent(state: AppState, event: ServerEvent): AppState {
         project: next,
         selectedLayer: keepSelection(state.selectedLayer, next),
         progress: pruneProgress(state.progress, next.layers),
-        eventRevision: Math.max(state.eventRevision, event.revision),
       }
     }
     case 'project.changed': {
