@@ -237,7 +237,7 @@ def test_a_layer_is_created_with_a_layer_mask_in_one_undo_step(client: TestClien
     assert made.status_code == 201, made.text
     assert made.json()["project"]["layers"][-1]["mask"] == "L2"
     assert made.json()["project"]["undo_label"] == "Add layer “Image”"
-    before = client.get(f"/api/projects/{pid}").json()
+    before = wait_idle(client, pid)
     for mask, words in (("L1", "'L1' is an image layer"), ("L9", "no layer 'L9'")):
         refused = client.post(
             f"/api/projects/{pid}/layers",
