@@ -135,6 +135,25 @@ describe('server events', () => {
     expect(stale).toBe(held)
   })
 
+  it('keeps what a layer event said when a reload asked for before it answers with an older document', () => {
+    const held = withProject({ ...storyProject(), revision: 1 })
+    const blob = 'b'.repeat(64)
+    const ready = appReducer(held, {
+      type: 'event',
+      event: { type: 'layer.changed', project: 'p1', revision: 4, layers: [{ id: 'L3', status: 'ready', blob, error: null }] },
+    })
+    // The older document is taken (it may hold layers the held one lacks) with the event on top.
+    const older = { ...storyProject(), revision: 3, name: 'older', layers: storyProject().layers.map((l) => ({ ...l, status: 'running' as const, blob: null })) }
+    const reloaded = appReducer(ready, { type: 'project', project: older })
+    expect(reloaded.project?.name).toBe('older')
+    expect(reloaded.project?.layers.find((l) => l.id === 'L3')).toMatchObject({ status: 'ready', blob })
+    expect(reloaded.project?.layers.find((l) => l.id === 'L1')?.status).toBe('running')
+    // A document as new as the event is taken as it is, and the event is forgotten.
+    const current = appReducer(reloaded, { type: 'project', project: { ...older, revision: 4 } })
+    expect(current.project?.layers.find((l) => l.id === 'L3')?.status).toBe('running')
+    expect(current.layerEvents).toEqual({})
+  })
+
   it('removes deleted layers and their selection', () => {
     let state = appReducer(withProject(), { type: 'select', layer: 'L3' })
     state = appReducer(state, { type: 'event', event: { type: 'layer.changed', project: 'p1', revision: 3, deleted: ['L1', 'L3'] } })

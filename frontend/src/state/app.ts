@@ -44,6 +44,9 @@ export interface AppState {
   cancelling: Record<string, true>
   /** Layers of the open project that wait for the user's consent, while the question is shown. */
   consent: ConsentLayer[]
+  /** The newest layer event of each layer of the open project, with its revision: a document
+   * older than it (a reload asked for before the event) gets the event's state back on top. */
+  layerEvents: Record<string, { revision: number; summary: LayerSummary }>
 }
 
 export const initialState: AppState = {
@@ -59,6 +62,7 @@ export const initialState: AppState = {
   notices: [],
   cancelling: {},
   consent: [],
+  layerEvents: {},
 }
 
 export type AppAction =
@@ -100,13 +104,16 @@ function pruneProgress(progress: Record<string, Progress>, layers: Layer[]): Rec
   return withoutKeys(progress, (id) => !running.has(id))
 }
 
-function loadProject(state: AppState, project: Project): AppState {
+function loadProject(state: AppState, loaded: Project): AppState {
   const current = state.project
-  if (current !== null && current.id === project.id && project.revision < current.revision) return state
-  const sameProject = current?.id === project.id
+  if (current !== null && current.id === loaded.id && loaded.revision < current.revision) return state
+  const sameProject = current?.id === loaded.id
+  const newer = sameProject ? Object.values(state.layerEvents).filter((e) => e.revision > loaded.revision) : []
+  const project = newer.length > 0 ? applyLayerSummaries(loaded, newer.map((e) => e.summary)) : loaded
   return {
     ...state,
     project,
+    layerEvents: Object.fromEntries(newer.map((e) => [e.summary.id, e])),
     missingProject: null,
     selectedLayer: sameProject ? keepSelection(state.selectedLayer, project) : null,
     jobs: sameProject ? state.jobs : {},
@@ -172,7 +179,11 @@ function applyEvent(state: AppState, event: ServerEvent): AppState {
       // An event no newer than the document held (e.g. one that raced a reload) would regress it.
       if (event.revision <= project.revision) return state
       let next = project
-      if (event.layers) next = applyLayerSummaries(next, event.layers)
+      const layerEvents = { ...state.layerEvents }
+      if (event.layers) {
+        next = applyLayerSummaries(next, event.layers)
+        for (const summary of event.layers) layerEvents[summary.id] = { revision: event.revision, summary }
+      }
       if (event.deleted) {
         const gone = new Set(event.deleted)
         next = { ...next, layers: next.layers.filter((l) => !gone.has(l.id)) }
@@ -182,6 +193,7 @@ function applyEvent(state: AppState, event: ServerEvent): AppState {
         project: next,
         selectedLayer: keepSelection(state.selectedLayer, next),
         progress: pruneProgress(state.progress, next.layers),
+        layerEvents,
       }
     }
     case 'project.changed': {
