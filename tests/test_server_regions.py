@@ -212,6 +212,85 @@ def test_a_region_takes_a_mask_layer_cut_to_it(client: TestClient, pid: str) -> 
     assert [x["id"] for x in client.get(f"/api/projects/{pid}").json()["layers"]] == ["L1", "L2"]
 
 
+def test_a_region_and_the_layer_generated_from_it_are_one_undo_step(client: TestClient, pid: str) -> None:
+    """``generate``: the op's layer made from the region (its image input), placed over it."""
+    response = client.post(
+        f"/api/projects/{pid}/regions",
+        json={
+            "x": 8,
+            "y": 8,
+            "width": 32,
+            "height": 24,
+            "op": "empty_area_mask",
+            "generate": {"params": {"grow": 0, "feather": 0}, "name": "Empty"},
+        },
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["layers"] == ["L2", "L3"] and len(body["jobs"]) == 2
+    made = body["project"]["layers"][-1]
+    assert (made["recipe"]["op"], made["recipe"]["inputs"], made["name"]) == (
+        "empty_area_mask",
+        {"image": "L2"},
+        "Empty",
+    )
+    assert made["placement"] == {"x": 8, "y": 8, "scale": 32 / 576, "flip_x": False, "flip_y": False}
+    assert body["project"]["undo_label"] == "Add layer “Empty” in region"
+    layers = {x["id"]: x for x in wait_idle(client, pid)["layers"]}
+    assert layers["L3"]["status"] == "ready"
+    assert Image.open(io.BytesIO(client.get(f"/api/blobs/{layers['L3']['blob']}").content)).size == (576, 432)
+    client.post(f"/api/projects/{pid}/undo")
+    assert [x["id"] for x in client.get(f"/api/projects/{pid}").json()["layers"]] == ["L1"]
+
+
+def test_a_region_generates_through_its_cut_mask(client: TestClient, pid: str) -> None:
+    """The cut mask fills the op's mask input and is the new layer's layer mask."""
+    upload(client, pid, _png(Image.new("L", (64, 48), 255)), route="masks")
+    response = client.post(
+        f"/api/projects/{pid}/regions",
+        json={
+            "x": 0,
+            "y": 0,
+            "width": 32,
+            "height": 32,
+            "op": "mask_and_inpaint",
+            "mask": "L2",
+            "generate": {"params": {"prompt": "sea"}},
+        },
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["layers"] == ["L3", "L4", "L5"]
+    made = body["project"]["layers"][-1]
+    assert made["recipe"]["inputs"] == {"image_layer": "L3", "mask_layer": "L4"}
+    assert made["mask"] == "L4" and made["placement"]["scale"] == 32 / 512
+    assert body["project"]["undo_label"] == f"Add layer “{made['name']}” in region"
+    assert made["name"].endswith(": sea")
+
+
+@pytest.mark.parametrize(
+    ("body", "words"),
+    [
+        ({"op": "dream", "generate": {"params": {"prompt": "sea"}}}, "dream has no single image input"),
+        ({"op": "empty_area_mask", "mask": "L2", "generate": {}}, "empty_area_mask has no single mask input"),
+        ({"op": "empty_area_mask", "generate": {"params": {"grow": -1}}}, "grow"),
+        ({"op": "empty_area_mask", "generate": {"inputs": {"other": "L1"}}}, "other"),
+        ({"op": "empty_area_mask", "generate": {"when": "now"}}, "when"),
+    ],
+)
+def test_a_bad_region_generation_changes_nothing(
+    client: TestClient, pid: str, body: dict, words: str
+) -> None:
+    upload(client, pid, _png(Image.new("L", (64, 48), 255)), route="masks")
+    before = wait_idle(client, pid)
+    response = client.post(
+        f"/api/projects/{pid}/regions", json={"x": 0, "y": 0, "width": 16, "height": 16} | body
+    )
+    assert response.status_code in (404, 422), response.text
+    assert words in response.text
+    assert client.get(f"/api/projects/{pid}").json() == before
+
+
 def test_a_region_mask_has_to_be_a_mask_layer(client: TestClient, pid: str) -> None:
     before = client.get(f"/api/projects/{pid}").json()
     response = client.post(

@@ -159,6 +159,7 @@ def test_inpaint_in_a_region_takes_the_mask_cut_to_it(page: Page, server: str) -
     assert made["recipe"]["inputs"] == {"image_layer": taken["id"], "mask_layer": cut["id"]}
     assert made["mask"] == cut["id"], "it shows through the cut mask only"
     assert cut["recipe"]["inputs"] == {"mask": mask_id}
+    assert project_json(page, server, project)["undo_label"] == f"Add layer “{made['name']}” in region"
     wait_ready(page, made["id"])
     changed = np.argwhere((export(page, server, project) != before).any(axis=2))
     assert len(changed) > 0

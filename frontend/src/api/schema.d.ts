@@ -214,7 +214,9 @@ export interface paths {
          *     size ``op``'s model generates best at (``params.output_width``/``output_height``): use it as
          *     that op's image and place the result at the region with scale ``width / output_width``.
          *     With ``mask``, that mask layer cut to the region at the same size follows as a hidden
-         *     ``mask_region`` layer (``layers[1]``), for the op's mask input. One undo step.
+         *     ``mask_region`` layer (``layers[1]``), for the op's mask input. With ``generate``, ``op``'s
+         *     layer made from them follows last, placed over the region (through the cut mask). One undo
+         *     step.
          */
         post: operations["take_region_api_projects__project_id__regions_post"];
         delete?: never;
@@ -1516,6 +1518,31 @@ export interface components {
              * @description A mask layer to cut to the region too (for an op's mask input)
              */
             mask?: string | null;
+            /** @description Also add ``op``'s layer generated from the region, in the same undo step */
+            generate?: components["schemas"]["RegionGenerate"] | null;
+        };
+        /**
+         * RegionGenerate
+         * @description The layer to generate from a region: the region fills ``op``'s image input (the cut mask
+         *     its mask input) and the result is placed over the region, as ``POST …/layers`` would.
+         */
+        RegionGenerate: {
+            /**
+             * Params
+             * @default {}
+             */
+            params?: {
+                [key: string]: components["schemas"]["JsonValue"];
+            };
+            /**
+             * Inputs
+             * @default {}
+             */
+            inputs?: {
+                [key: string]: string | string[];
+            };
+            /** Name */
+            name?: string | null;
         };
         /** ReplayLayer */
         ReplayLayer: {

@@ -42,35 +42,31 @@ export interface RegionRun {
   native: number | null
 }
 
-/** Adds the op's layer generated in the region: takes the canvas under it (unless a layer of that
- * rectangle and composition is there to reuse), gives it as the op's image (an op without one:
- * the generation size as its width and height) and places the result over the region. The mask
- * picked for an op's mask input is cut to the region with it (taken anew each time). */
+/** Adds the op's layer generated in the region, as one undo step: an op without an image input
+ * (dream) is told the generation size as its width and height; otherwise the canvas under the
+ * region is its image (a layer of that rectangle and composition is reused when there is one) and
+ * the mask picked for its mask input is cut to the region with it (taken anew each time). The
+ * result is placed over the region. */
 export async function generateInRegion(controller: AppController, run: RegionRun): Promise<void> {
   const project = controller.state.project
   if (project === null) throw new Error('no project is open')
-  let output: Size | null = run.native === null ? null : generationSize(run.region, run.native)
-  let source: string | null = null
-  let layerMask: string | undefined
-  let inputs = run.inputs
-  if (run.target.image !== null) {
-    const mask = run.target.mask === null ? undefined : run.inputs[run.target.mask]
-    const sizes = await layerSizes(project)
-    const reused = output === null || typeof mask === 'string' ? null : existingRegionLayer(project, run.region, output, (l) => sizes.get(l.id) ?? null)
-    const model = String(run.params[run.target.model] ?? '')
-    const [taken, cut] = reused !== null ? [reused] : await controller.takeRegion({ ...run.region, op: run.op, model, ...(typeof mask === 'string' ? { mask } : {}) })
-    output = { width: Number(taken.recipe.params.output_width), height: Number(taken.recipe.params.output_height) }
-    source = taken.id
-    if (cut !== undefined && run.target.mask !== null) {
-      // The result shows only through the cut mask: elsewhere the canvas keeps its own pixels, not
-      // a resampled copy of them.
-      inputs = { ...inputs, [run.target.mask]: cut.id }
-      layerMask = cut.id
-    }
+  const output: Size | null = run.native === null ? null : generationSize(run.region, run.native)
+  const image = run.target.image
+  if (image === null) {
+    // Without the model's native size, the server's default one.
+    const size = output ?? generationSize(run.region, DEFAULT_NATIVE_SIDE)
+    const params = run.target.size === null ? run.params : { ...run.params, [run.target.size.width]: size.width, [run.target.size.height]: size.height }
+    await controller.addLayer({ op: run.op, params, inputs: run.inputs, placement: regionPlacement(run.region, size) })
+    return
   }
-  // An op without an image input (dream) is told its size: the native one, else the server's default.
-  const size = output ?? generationSize(run.region, DEFAULT_NATIVE_SIDE)
-  const params = run.target.size === null ? run.params : { ...run.params, [run.target.size.width]: size.width, [run.target.size.height]: size.height }
-  if (source !== null) inputs = { ...inputs, [run.target.image!]: source }
-  await controller.addLayer({ op: run.op, params, inputs, placement: regionPlacement(run.region, size), ...(layerMask !== undefined ? { mask: layerMask } : {}) })
+  const mask = run.target.mask === null ? undefined : run.inputs[run.target.mask]
+  const sizes = await layerSizes(project)
+  const reused = output === null || typeof mask === 'string' ? null : existingRegionLayer(project, run.region, output, (l) => sizes.get(l.id) ?? null)
+  if (reused !== null) {
+    await controller.addLayer({ op: run.op, params: run.params, inputs: { ...run.inputs, [image]: reused.id }, placement: regionPlacement(run.region, output!) })
+    return
+  }
+  // The server takes the region (and cuts the mask), then adds the layer made from them.
+  const model = String(run.params[run.target.model] ?? '')
+  await controller.generateInRegion({ ...run.region, op: run.op, model, ...(typeof mask === 'string' ? { mask } : {}), generate: { params: run.params, inputs: run.inputs } })
 }

@@ -1,5 +1,5 @@
 import { ApiError, api as httpApi, type LayerPatch, type NewLayer } from '../api/client'
-import type { CanvasChange, Layer, LayersQueued, OutpaintCreate, Project, RegionCreate, ServerEvent } from '../api/types'
+import type { CanvasChange, LayersQueued, OutpaintCreate, Project, RegionCreate, ServerEvent } from '../api/types'
 import { EventSocket, eventsUrl, type ConnectionState } from '../api/socket'
 import { fileHead, isPicture, notAPicture } from '../files/classify'
 import { appReducer, initialState, isActive, needsReload, type AppAction, type AppState } from './app'
@@ -241,13 +241,12 @@ export class AppController {
     this.store.dispatch({ type: 'project', project: await this.api.changeCanvas(this.projectId(), change) })
   }
 
-  /** Takes the visible canvas under a rectangle as a hidden layer for an op to generate from
-   * (one undo step); the new layer. Throws ApiError for the form. */
-  async takeRegion(region: RegionCreate): Promise<Layer[]> {
+  /** Takes a region and adds the op's layer generated from it (one undo step); selects that
+   * layer. Throws ApiError for the form. */
+  async generateInRegion(region: RegionCreate): Promise<void> {
     const result = this.applyQueued(await this.api.takeRegion(this.projectId(), region))
-    const taken = result.layers.map((id) => result.project.layers.find((l) => l.id === id))
-    if (taken.length === 0 || taken.some((l) => l === undefined)) throw new Error('the server took no region layer')
-    return taken as Layer[]
+    const made = result.layers.at(-1)
+    if (made !== undefined) this.select(made)
   }
 
   /** Enlarges the canvas and inpaints its new area (one undo step); selects the fill. Throws

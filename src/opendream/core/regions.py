@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 from opendream.core.errors import InvalidParams
 from opendream.core.project import MIN_SIZE, Project
-from opendream.core.registry import MAX_LAYER_LIST
+from opendream.core.registry import MAX_LAYER_LIST, OpSpec
 
 #: The largest side a region is generated at: beyond it a model's memory use explodes.
 MAX_GENERATION_SIDE = 2048
@@ -71,6 +71,26 @@ def generation_size(region: Region, native: int, multiple: int = 8) -> tuple[int
     if best is None:  # a region too thin for the grid: its long side at the limit
         return multiple, multiple
     return best[2], best[3]
+
+
+def region_inputs(spec: OpSpec, with_mask: bool) -> tuple[str, str | None]:
+    """The inputs of ``spec`` a region fills: its single required image input and, ``with_mask``,
+    its single mask input (the cut mask). ``InvalidParams`` when the op has none to fill."""
+
+    def single(kind: str) -> str | None:
+        found = [p.name for p in spec.layer_params if p.kind == kind and not p.many and p.required]
+        return found[0] if len(found) == 1 else None
+
+    image, mask = single("image"), single("mask") if with_mask else None
+    problems = []
+    if image is None:
+        problems.append(f"{spec.name} has no single image input for the region to fill")
+    if with_mask and mask is None:
+        problems.append(f"{spec.name} has no single mask input for the cut mask")
+    if problems:
+        raise InvalidParams("region", [{"param": "generate", "message": m} for m in problems])
+    assert image is not None
+    return image, mask
 
 
 def region_recipe(

@@ -230,6 +230,15 @@ class CanvasFit(Request):
 CanvasChange = CanvasResize | CanvasCrop | CanvasFit
 
 
+class RegionGenerate(Request):
+    """The layer to generate from a region: the region fills ``op``'s image input (the cut mask
+    its mask input) and the result is placed over the region, as ``POST …/layers`` would."""
+
+    params: Params = {}
+    inputs: Inputs = {}
+    name: Name | None = None
+
+
 class RegionCreate(Request):
     """A rectangle of the canvas to generate into, and what will generate there (its model's
     family sets the size the region is generated at)."""
@@ -242,6 +251,10 @@ class RegionCreate(Request):
     model: Annotated[str, Field(max_length=1000)] = ""
     mask: LayerId | None = Field(
         default=None, description="A mask layer to cut to the region too (for an op's mask input)"
+    )
+    generate: RegionGenerate | None = Field(
+        default=None,
+        description="Also add ``op``'s layer generated from the region, in the same undo step",
     )
 
 

@@ -6,8 +6,8 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException
 
-from opendream.core.project import Project
-from opendream.core.regions import Region, generation_size, mask_recipe, region_recipe
+from opendream.core.project import Project, default_name
+from opendream.core.regions import Region, generation_size, mask_recipe, region_inputs, region_recipe
 from opendream.core.registry import OpRegistry
 from opendream.server.models import (
     ERRORS,
@@ -75,25 +75,51 @@ def take_region(project_id: str, body: RegionCreate, state: State) -> dict:
     size ``op``'s model generates best at (``params.output_width``/``output_height``): use it as
     that op's image and place the result at the region with scale ``width / output_width``.
     With ``mask``, that mask layer cut to the region at the same size follows as a hidden
-    ``mask_region`` layer (``layers[1]``), for the op's mask input. One undo step."""
+    ``mask_region`` layer (``layers[1]``), for the op's mask input. With ``generate``, ``op``'s
+    layer made from them follows last, placed over the region (through the cut mask). One undo
+    step."""
     registry = state.workspace.registry
     region = Region(body.x, body.y, body.width, body.height)
     size = generation_size(region, _native_side(registry, body.op, body.model), GENERATION_GRID)
     where = f"{region.width}×{region.height} at {region.x}, {region.y}"
+    generate = body.generate
+    spec = registry.get(body.op)
+    if generate is not None:
+        image_input, mask_input = region_inputs(spec, with_mask=body.mask is not None)
+    if generate is None:
+        label = f"Add layer “Region {where}”"
+    else:
+        label = f"Add layer “{generate.name or default_name(spec, generate.params)}” in region"
 
     def change(project: Project) -> list[str]:
         params, inputs = region_recipe(project, region, size, _sizes(state, project))
-        with project.one_step(f"Add layer “Region {where}”"):
-            made = [
-                project.add_layer(
-                    registry.get("canvas_region"), params, inputs, f"Region {where}", visible=False
-                )
-            ]
+        with project.one_step(label):
+            taken = project.add_layer(
+                registry.get("canvas_region"), params, inputs, f"Region {where}", visible=False
+            )
+            made = [taken]
+            cut = None
             if body.mask is not None:
                 params, inputs = mask_recipe(project, region, size, body.mask)
+                cut = project.add_layer(
+                    registry.get("mask_region"), params, inputs, f"Mask region {where}", visible=False
+                )
+                made.append(cut)
+            if generate is not None:
+                # The result shows only through the cut mask: elsewhere the canvas keeps its own
+                # pixels, not a resampled copy of them.
+                inputs = {**generate.inputs, image_input: taken.id}
+                if cut is not None and mask_input is not None:
+                    inputs[mask_input] = cut.id
+                placement = {"x": region.x, "y": region.y, "scale": region.width / size[0]}
                 made.append(
                     project.add_layer(
-                        registry.get("mask_region"), params, inputs, f"Mask region {where}", visible=False
+                        spec,
+                        generate.params,
+                        inputs,
+                        generate.name,
+                        placement=placement,
+                        layer_mask=cut.id if cut is not None else None,
                     )
                 )
         return [x.id for x in made]
