@@ -268,10 +268,37 @@ def test_a_region_generates_through_its_cut_mask(client: TestClient, pid: str) -
     assert made["name"].endswith(": sea")
 
 
+def test_dream_in_a_region_is_told_the_size_and_takes_no_region_layer(client: TestClient, pid: str) -> None:
+    response = client.post(
+        f"/api/projects/{pid}/regions",
+        json={
+            "x": 0,
+            "y": 16,
+            "width": 64,
+            "height": 32,
+            "op": "dream",
+            "generate": {"params": {"prompt": "sea"}},
+        },
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["layers"] == ["L2"] and len(body["project"]["layers"]) == 2
+    made = body["project"]["layers"][-1]
+    params = made["recipe"]["params"]
+    assert (made["recipe"]["op"], params["width"], params["height"]) == ("dream", 736, 368)
+    assert made["placement"]["scale"] == 64 / 736 and (made["placement"]["x"], made["placement"]["y"]) == (
+        0,
+        16,
+    )
+    client.post(f"/api/projects/{pid}/undo")
+    assert [x["id"] for x in client.get(f"/api/projects/{pid}").json()["layers"]] == ["L1"]
+
+
 @pytest.mark.parametrize(
     ("body", "words"),
     [
-        ({"op": "dream", "generate": {"params": {"prompt": "sea"}}}, "dream has no single image input"),
+        ({"op": "load_image", "generate": {}}, "load_image has no single image input or width and height"),
+        ({"op": "dream", "mask": "L2", "generate": {}}, "dream has no single mask input"),
         ({"op": "empty_area_mask", "mask": "L2", "generate": {}}, "empty_area_mask has no single mask input"),
         ({"op": "empty_area_mask", "generate": {"params": {"grow": -1}}}, "grow"),
         ({"op": "empty_area_mask", "generate": {"inputs": {"other": "L1"}}}, "other"),

@@ -121,6 +121,9 @@ def test_img2img_in_a_region_drawn_with_the_mouse(page: Page, server: str) -> No
     (top, left), (bottom, right) = changed.min(axis=0), changed.max(axis=0)
     # Only the region changed (its placed height may be off by a pixel or two: one scale for both sides).
     assert left >= 100 and top >= 120 and right < 356 and bottom < 312 + 3
+    # The region layer and the layer made from it are one undo step.
+    page.keyboard.press("Control+z")
+    eventually(lambda: len(project_json(page, server, project)["layers"]), 1)
 
     # Esc clears the region; the form then offers no region.
     page.keyboard.press("Escape")
@@ -204,3 +207,32 @@ def test_crop_to_a_region_drawn_with_the_mouse(page: Page, server: str) -> None:
     state = project_json(page, server, project)
     assert (state["width"], state["height"], state["layers"][0]["placement"]["x"]) == (512, 512, 0)
     assert state["layers"][0]["placement"]["y"] == 0
+
+
+def test_dream_in_a_region_is_generated_at_the_models_size_and_placed_over_it(
+    page: Page, server: str
+) -> None:
+    project = create_project(page, server, "Sky", 512, 512)
+    upload(page, server, project, picture((512, 512)), "sky")
+    before = export(page, server, project)
+    origin = at_100_percent(page)
+    page.keyboard.press("r")
+    drag(page, (origin["x"] + 64, origin["y"] + 32), (origin["x"] + 448, origin["y"] + 224))
+    page.get_by_role("navigation", name="Operations").get_by_role("button", name="Dream", exact=True).click()
+    form = page.get_by_role("form", name="Dream")
+    expect(form.get_by_label("Generate in region (384×192 at 64, 32)")).to_be_checked()
+    form.get_by_label("Prompt", exact=True).fill("clouds")
+    form.get_by_label("Steps", exact=True).fill("2")
+    form.get_by_role("button", name="Add layer").click()
+    expect(page.get_by_role("navigation", name="Operations")).to_be_visible()
+
+    made = project_json(page, server, project)["layers"][-1]
+    params, placement = made["recipe"]["params"], made["placement"]
+    assert made["recipe"]["op"] == "dream" and len(project_json(page, server, project)["layers"]) == 2
+    assert params["width"] * 192 == pytest.approx(params["height"] * 384, rel=0.05)  # the region's aspect
+    assert (placement["x"], placement["y"]) == (64, 32)
+    assert placement["scale"] * params["width"] == pytest.approx(384, abs=0.05)
+    wait_ready(page, made["id"])
+    changed = np.argwhere((export(page, server, project) != before).any(axis=2))
+    (top, left), (bottom, right) = changed.min(axis=0), changed.max(axis=0)
+    assert (left, top) == (64, 32) and right < 448 and bottom < 224 + 3

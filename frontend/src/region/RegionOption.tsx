@@ -1,6 +1,6 @@
 import type { Box } from '../canvas/placement'
 import { drawnSize } from '../canvas/placement'
-import { DEFAULT_NATIVE_SIDE, generationSize, type RegionTarget } from './region'
+import { generationSize, type RegionTarget } from './region'
 
 interface RegionOptionProps {
   box: Box
@@ -13,8 +13,7 @@ interface RegionOptionProps {
 
 /** "Generate in region" in an op form, with the size the region is generated at and placed back at. */
 export function RegionOption({ box, target, native, on, onChange }: RegionOptionProps) {
-  const side = native ?? (target.image === null ? DEFAULT_NATIVE_SIDE : null)
-  const output = side === null ? null : generationSize(box, side)
+  const output = native === null ? null : generationSize(box, native)
   const placed = output === null ? box : drawnSize(output, box.width / output.width)
   const generated = output === null ? 'at its model’s native size' : `at ${output.width}×${output.height}`
   return (

@@ -6,7 +6,7 @@ import type { Box } from '../canvas/placement'
 import { loadImage } from '../canvas/images'
 import type { Size } from '../canvas/viewport'
 import type { AppController } from '../state/controller'
-import { DEFAULT_NATIVE_SIDE, existingRegionLayer, generationSize, regionPlacement, type RegionTarget } from './region'
+import { existingRegionLayer, generationSize, regionPlacement, type RegionTarget } from './region'
 
 /** The side of the square a listed model generates best at (its family's default size); null
  * when the form cannot tell (no model picked: the server's configured one; one not listed). */
@@ -42,31 +42,27 @@ export interface RegionRun {
   native: number | null
 }
 
-/** Adds the op's layer generated in the region, as one undo step: an op without an image input
- * (dream) is told the generation size as its width and height; otherwise the canvas under the
- * region is its image (a layer of that rectangle and composition is reused when there is one) and
- * the mask picked for its mask input is cut to the region with it (taken anew each time). The
- * result is placed over the region. */
+/** Adds the op's layer generated in the region, as one undo step: the canvas under the region is
+ * its image (a layer of that rectangle and composition is reused when there is one; an op without
+ * an image input, like dream, is told the generation size instead) and the mask picked for its
+ * mask input is cut to the region with it (taken anew each time). The result is placed over the
+ * region. */
 export async function generateInRegion(controller: AppController, run: RegionRun): Promise<void> {
   const project = controller.state.project
   if (project === null) throw new Error('no project is open')
   const output: Size | null = run.native === null ? null : generationSize(run.region, run.native)
   const image = run.target.image
-  if (image === null) {
-    // Without the model's native size, the server's default one.
-    const size = output ?? generationSize(run.region, DEFAULT_NATIVE_SIDE)
-    const params = run.target.size === null ? run.params : { ...run.params, [run.target.size.width]: size.width, [run.target.size.height]: size.height }
-    await controller.addLayer({ op: run.op, params, inputs: run.inputs, placement: regionPlacement(run.region, size) })
-    return
-  }
   const mask = run.target.mask === null ? undefined : run.inputs[run.target.mask]
-  const sizes = await layerSizes(project)
-  const reused = output === null || typeof mask === 'string' ? null : existingRegionLayer(project, run.region, output, (l) => sizes.get(l.id) ?? null)
-  if (reused !== null) {
-    await controller.addLayer({ op: run.op, params: run.params, inputs: { ...run.inputs, [image]: reused.id }, placement: regionPlacement(run.region, output!) })
-    return
+  if (image !== null && output !== null && typeof mask !== 'string') {
+    const sizes = await layerSizes(project)
+    const reused = existingRegionLayer(project, run.region, output, (l) => sizes.get(l.id) ?? null)
+    if (reused !== null) {
+      await controller.addLayer({ op: run.op, params: run.params, inputs: { ...run.inputs, [image]: reused.id }, placement: regionPlacement(run.region, output) })
+      return
+    }
   }
-  // The server takes the region (and cuts the mask), then adds the layer made from them.
+  // The server takes the region (and cuts the mask) at the size the model's family generates
+  // best at, then adds the layer made from them.
   const model = String(run.params[run.target.model] ?? '')
   await controller.generateInRegion({ ...run.region, op: run.op, model, ...(typeof mask === 'string' ? { mask } : {}), generate: { params: run.params, inputs: run.inputs } })
 }

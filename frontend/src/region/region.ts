@@ -10,8 +10,6 @@ export const MIN_REGION_SIDE = 8
 /** The server's grid for generation sizes (it suits every model family) and largest side. */
 export const GENERATION_GRID = 16
 export const MAX_GENERATION_SIDE = 2048
-/** The side the server generates at when the model's family is not known (SD 1.x's). */
-export const DEFAULT_NATIVE_SIDE = 512
 
 const clamp = (value: number, low: number, high: number) => Math.min(high, Math.max(low, value))
 

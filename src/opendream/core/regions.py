@@ -73,24 +73,41 @@ def generation_size(region: Region, native: int, multiple: int = 8) -> tuple[int
     return best[2], best[3]
 
 
-def region_inputs(spec: OpSpec, with_mask: bool) -> tuple[str, str | None]:
-    """The inputs of ``spec`` a region fills: its single required image input and, ``with_mask``,
-    its single mask input (the cut mask). ``InvalidParams`` when the op has none to fill."""
+def region_inputs(spec: OpSpec, with_mask: bool) -> tuple[str | None, str | None]:
+    """The inputs of ``spec`` a region fills: its single required image input (``None`` for an
+    op that generates from nothing, like ``dream``: it is told the size instead, see
+    ``region_size_params``) and, ``with_mask``, its single mask input (the cut mask).
+    ``InvalidParams`` when it has no mask input for the mask."""
 
     def single(kind: str) -> str | None:
         found = [p.name for p in spec.layer_params if p.kind == kind and not p.many and p.required]
         return found[0] if len(found) == 1 else None
 
-    image, mask = single("image"), single("mask") if with_mask else None
-    problems = []
-    if image is None:
-        problems.append(f"{spec.name} has no single image input for the region to fill")
+    mask = single("mask") if with_mask else None
     if with_mask and mask is None:
-        problems.append(f"{spec.name} has no single mask input for the cut mask")
-    if problems:
-        raise InvalidParams("region", [{"param": "generate", "message": m} for m in problems])
-    assert image is not None
-    return image, mask
+        raise InvalidParams(
+            "region",
+            [{"param": "generate", "message": f"{spec.name} has no single mask input for the cut mask"}],
+        )
+    return single("image"), mask
+
+
+def region_size_params(spec: OpSpec, size: tuple[int, int]) -> dict[str, int]:
+    """The params that make an op without an image input generate at ``size``: its width and
+    height (declared ``x-opendream-canvas``). ``InvalidParams`` when it has neither."""
+    found = spec.canvas_defaults(size)
+    if len(found) != 2:
+        raise InvalidParams(
+            "region",
+            [
+                {
+                    "param": "generate",
+                    "message": f"{spec.name} has no single image input or width and height to generate "
+                    "a region with",
+                }
+            ],
+        )
+    return found
 
 
 def region_recipe(

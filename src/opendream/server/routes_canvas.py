@@ -7,7 +7,14 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException
 
 from opendream.core.project import Project, default_name
-from opendream.core.regions import Region, generation_size, mask_recipe, region_inputs, region_recipe
+from opendream.core.regions import (
+    Region,
+    generation_size,
+    mask_recipe,
+    region_inputs,
+    region_recipe,
+    region_size_params,
+)
 from opendream.core.registry import OpRegistry
 from opendream.server.models import (
     ERRORS,
@@ -76,46 +83,53 @@ def take_region(project_id: str, body: RegionCreate, state: State) -> dict:
     that op's image and place the result at the region with scale ``width / output_width``.
     With ``mask``, that mask layer cut to the region at the same size follows as a hidden
     ``mask_region`` layer (``layers[1]``), for the op's mask input. With ``generate``, ``op``'s
-    layer made from them follows last, placed over the region (through the cut mask). One undo
-    step."""
+    layer made from them follows last, placed over the region (through the cut mask); an op
+    without an image input (``dream``) takes no region layer but is told the size to generate
+    at. One undo step."""
     registry = state.workspace.registry
     region = Region(body.x, body.y, body.width, body.height)
     size = generation_size(region, _native_side(registry, body.op, body.model), GENERATION_GRID)
     where = f"{region.width}×{region.height} at {region.x}, {region.y}"
     generate = body.generate
     spec = registry.get(body.op)
-    if generate is not None:
-        image_input, mask_input = region_inputs(spec, with_mask=body.mask is not None)
+    image_input, mask_input = region_inputs(spec, with_mask=body.mask is not None and generate is not None)
     if generate is None:
         label = f"Add layer “Region {where}”"
     else:
         label = f"Add layer “{generate.name or default_name(spec, generate.params)}” in region"
+        params = generate.params if image_input else generate.params | region_size_params(spec, size)
 
     def change(project: Project) -> list[str]:
-        params, inputs = region_recipe(project, region, size, _sizes(state, project))
+        region.check((project.width, project.height))
+        made = []
+        inputs = dict(generate.inputs) if generate else {}
         with project.one_step(label):
-            taken = project.add_layer(
-                registry.get("canvas_region"), params, inputs, f"Region {where}", visible=False
-            )
-            made = [taken]
+            if generate is None or image_input is not None:
+                taken, taken_inputs = region_recipe(project, region, size, _sizes(state, project))
+                made.append(
+                    project.add_layer(
+                        registry.get("canvas_region"), taken, taken_inputs, f"Region {where}", visible=False
+                    )
+                )
+                if image_input is not None:
+                    inputs[image_input] = made[0].id
             cut = None
             if body.mask is not None:
-                params, inputs = mask_recipe(project, region, size, body.mask)
+                cut_params, cut_inputs = mask_recipe(project, region, size, body.mask)
                 cut = project.add_layer(
-                    registry.get("mask_region"), params, inputs, f"Mask region {where}", visible=False
+                    registry.get("mask_region"), cut_params, cut_inputs, f"Mask region {where}", visible=False
                 )
                 made.append(cut)
+                if mask_input is not None:
+                    inputs[mask_input] = cut.id
             if generate is not None:
                 # The result shows only through the cut mask: elsewhere the canvas keeps its own
                 # pixels, not a resampled copy of them.
-                inputs = {**generate.inputs, image_input: taken.id}
-                if cut is not None and mask_input is not None:
-                    inputs[mask_input] = cut.id
                 placement = {"x": region.x, "y": region.y, "scale": region.width / size[0]}
                 made.append(
                     project.add_layer(
                         spec,
-                        generate.params,
+                        params,
                         inputs,
                         generate.name,
                         placement=placement,
