@@ -65,6 +65,11 @@ def test_schema_marks_layers_and_prompt_widget() -> None:
     assert schema["properties"]["image_layer"]["x-opendream-layer"] == "image"
     dream_schema = REGISTRY.get("dream").schema()
     assert dream_schema["properties"]["prompt"]["x-opendream-widget"] == "textarea"
+    prompts = [
+        dream_schema["properties"][name].get("x-opendream-prompt") for name in ("prompt", "negative_prompt")
+    ]
+    assert prompts == [True, True]
+    assert "x-opendream-prompt" not in REGISTRY.get("serverless").schema()["properties"]["extra"]
     assert dream_schema["properties"]["seed"]["x-opendream-widget"] == "seed"
     assert dream_schema["properties"]["scheduler"]["enum"] == [
         "euler_a",

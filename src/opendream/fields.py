@@ -32,23 +32,23 @@ def canvas_side(side: Literal["width", "height"]) -> Any:
     ]
 
 
-def text(description: str, **constraints: Any) -> Any:
-    """A free text shown as a textarea (a prompt, an instruction), at most ``MAX_PROMPT`` chars."""
+def text(description: str, *, prompt: bool = False, **constraints: Any) -> Any:
+    """A free text shown as a textarea (a prompt, an instruction), at most ``MAX_PROMPT`` chars.
+    ``prompt``: a diffusion model's text prompt, where the form offers the textual-inversion
+    embeddings found here (``x-opendream-prompt``)."""
+    hints: dict[str, Any] = {"x-opendream-widget": "textarea"}
+    if prompt:
+        hints["x-opendream-prompt"] = True
     return Annotated[
         str,
-        Field(
-            description=description,
-            max_length=MAX_PROMPT,
-            json_schema_extra={"x-opendream-widget": "textarea"},
-            **constraints,
-        ),
+        Field(description=description, max_length=MAX_PROMPT, json_schema_extra=hints, **constraints),
     ]
 
 
 Width = canvas_side("width")
 Height = canvas_side("height")
-Prompt = text("What to draw")
-NegativePrompt = text("What to avoid")
+Prompt = text("What to draw", prompt=True)
+NegativePrompt = text("What to avoid", prompt=True)
 Steps = Annotated[int, Field(ge=1, le=MAX_STEPS, description="Denoising steps")]
 #: Steps of an op that denoises an input image: diffusers runs ``int(steps * strength)``.
 ScaledSteps = Annotated[Steps, Field(description="Denoising steps (scaled by strength)")]

@@ -11,6 +11,7 @@ import type {
   Job,
   LayerInput,
   LayersQueued,
+  LocalEmbedding,
   LocalLora,
   LocalModel,
   OpCatalog,
@@ -143,6 +144,7 @@ export const api = {
   ops: () => json<OpCatalog>('GET', '/api/ops'),
   models: () => json<LocalModel[]>('GET', '/api/models'),
   loras: () => json<LocalLora[]>('GET', '/api/loras'),
+  embeddings: () => json<LocalEmbedding[]>('GET', '/api/embeddings'),
 
   listProjects: () => json<ProjectSummary[]>('GET', '/api/projects'),
   createProject: (name: string, width: number, height: number) =>

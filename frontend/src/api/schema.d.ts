@@ -215,8 +215,9 @@ export interface paths {
          *     that op's image and place the result at the region with scale ``width / output_width``.
          *     With ``mask``, that mask layer cut to the region at the same size follows as a hidden
          *     ``mask_region`` layer (``layers[1]``), for the op's mask input. With ``generate``, ``op``'s
-         *     layer made from them follows last, placed over the region (through the cut mask). One undo
-         *     step.
+         *     layer made from them follows last, placed over the region (through the cut mask); an op
+         *     without an image input (``dream``) takes no region layer but is told the size to generate
+         *     at. One undo step.
          */
         post: operations["take_region_api_projects__project_id__regions_post"];
         delete?: never;

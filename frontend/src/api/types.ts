@@ -29,6 +29,7 @@ export type FetchedExtension = Schemas['FetchedOut']
 export type Health = Schemas['HealthOut']
 export type LocalModel = Schemas['LocalModelOut']
 export type LocalLora = Schemas['LocalLoraOut']
+export type LocalEmbedding = Schemas['LocalEmbeddingOut']
 export type FieldError = Schemas['FieldError']
 export type LayerSummary = Schemas['LayerState']
 export type ServerEvent = Schemas['ServerEvent']
@@ -67,6 +68,8 @@ export interface JsonSchema {
   'x-opendream-asset'?: boolean
   /** An integer that defaults to the canvas's width or height when it fits its bounds. */
   'x-opendream-canvas'?: 'width' | 'height'
+  /** On a textarea: a diffusion model's text prompt (embeddings and prompt weights apply). */
+  'x-opendream-prompt'?: boolean
   /** On a boolean: true exactly when the layer in `input` was made by `op`. */
   'x-opendream-made-by'?: { input: string; op: string }
   /** On an op's schema: named sets of parameter values (e.g. few-step sampling) a form offers. */

@@ -28,7 +28,7 @@ const canny: OpInfo = {
 }
 
 function setup(api: Partial<Api>, editing?: Layer, op: OpInfo = dream) {
-  const controller = testController({ models: vi.fn(async () => []), loras: vi.fn(async () => []), ...api })
+  const controller = testController({ models: vi.fn(async () => []), loras: vi.fn(async () => []), embeddings: vi.fn(async () => []), ...api })
   controller.store.dispatch({ type: 'project', project: storyProject() })
   const onDone = vi.fn()
   renderWith(controller, <OpForm op={op} onDone={onDone} editing={editing} />)
@@ -236,6 +236,50 @@ describe('OpForm', () => {
     expect(screen.queryByText('unknown family')).toBeNull()
     fireEvent.click(screen.getByRole('button', { name: 'Add LoRA 1 trigger words' }))
     expect(prompt).toHaveProperty('value', 'a cat, pixel art')
+  })
+
+  it('offers the embeddings found here under the prompts; one of another family is not pickable', async () => {
+    const models = vi.fn(async () => [
+      { model: '/models/one.safetensors', kind: 'safetensors' as const, family: 'sd1', variant: 'normal', title: 'Stable Diffusion 1.x', bytes: 2 ** 20, defaults: {} },
+    ])
+    const embeddings = vi.fn(async () => [
+      { model: '/models/bad-hands.safetensors', name: 'bad-hands', family: 'sd1', title: 'Stable Diffusion 1.x', vectors: 2, bytes: 2 ** 12 },
+      { model: '/models/xl-style.safetensors', name: 'xl-style', family: 'sdxl', title: 'SDXL', vectors: 1, bytes: 2 ** 12 },
+    ])
+    await act(async () => {
+      setup({ models, embeddings })
+    })
+    fireEvent.change(screen.getByLabelText('Model'), { target: { value: '/models/one.safetensors' } })
+    const negative = screen.getByLabelText('Add an embedding to Negative Prompt')
+    const options = Array.from(negative.querySelectorAll('option')).map((o) => [o.textContent, o.disabled])
+    expect(options).toEqual([
+      ['Add an embedding…', false],
+      ['bad-hands · Stable Diffusion 1.x', false],
+      ['xl-style · made for SDXL; the model is Stable Diffusion 1.x', true],
+    ])
+    fireEvent.change(screen.getByLabelText('Negative Prompt'), { target: { value: 'blurry' } })
+    fireEvent.change(negative, { target: { value: 'bad-hands' } })
+    expect(screen.getByLabelText('Negative Prompt')).toHaveProperty('value', 'blurry, bad-hands')
+    expect(negative).toHaveProperty('value', '')
+    fireEvent.change(screen.getByLabelText('Add an embedding to Prompt'), { target: { value: 'bad-hands' } })
+    expect(screen.getByLabelText('Prompt')).toHaveProperty('value', 'bad-hands')
+    expect(embeddings).toHaveBeenCalledTimes(1)
+  })
+
+  it('offers no embeddings without any, nor under a prompt of an op without a local model', async () => {
+    await act(async () => {
+      setup({ embeddings: vi.fn(async () => []) })
+    })
+    expect(screen.queryByLabelText('Add an embedding to Prompt')).toBeNull()
+    cleanup()
+    const embeddings = vi.fn(async () => [{ model: '/m/a.safetensors', name: 'a', family: null, title: 'unknown family', vectors: 1, bytes: 1 }])
+    const remote = { ...dream, name: 'remote', schema: { ...schemas.dream, properties: { prompt: schemas.dream.properties!.prompt } } }
+    await act(async () => {
+      setup({ embeddings }, undefined, remote)
+    })
+    expect(screen.getByLabelText('Prompt')).toBeTruthy()
+    expect(screen.queryByLabelText('Add an embedding to Prompt')).toBeNull()
+    expect(embeddings).not.toHaveBeenCalled()
   })
 
   it("shows a layer's LoRAs when editing it, and the server's errors about them on the list", async () => {

@@ -59,6 +59,8 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
   const [modelHints, setModelHints] = useState<Record<string, string | null>>({})
   const loras = useListing(controller.api, 'loras', fields.some((f) => f.kind === 'loras'))
   const modelField = fields.find((f) => f.kind === 'text' && f.suggestsModels)
+  // Embeddings go into the prompts of an op that runs a local model.
+  const embeddings = useListing(controller.api, 'embeddings', modelField !== undefined && fields.some((f) => f.kind === 'textarea' && f.prompt))
   const family = modelFamily(models, modelField && values[modelField.name])
   // A listed LoRA's trigger words go to the op's prompt, when it has one.
   const hasPrompt = fields.some((f) => f.name === 'prompt' && (f.kind === 'text' || f.kind === 'textarea'))
@@ -153,6 +155,7 @@ export function OpForm({ op, editing, onDone }: OpFormProps) {
           editing={editing?.id}
           models={models}
           loras={loras}
+          embeddings={embeddings}
           modelFamily={family}
           onTriggers={hasPrompt ? (triggers) => change('prompt', withTriggers(prompt, triggers)) : undefined}
           note={modelHints[field.name] ?? undefined}

@@ -1,4 +1,4 @@
-import type { Layer, LocalLora, LocalModel } from '../api/types'
+import type { Layer, LocalEmbedding, LocalLora, LocalModel } from '../api/types'
 import type { ModelFamily } from '../forms/loras'
 import {
   layerChoices,
@@ -12,6 +12,7 @@ import {
 } from '../forms/schemaForm'
 import { InlineText } from '../text/InlineText'
 import { withArticle } from '../text/markup'
+import { EmbeddingPicker } from './EmbeddingPicker'
 import { DiceIcon } from './icons'
 import { LorasField } from './LorasField'
 import { PickField } from './PickField'
@@ -28,6 +29,8 @@ interface FieldProps {
   models?: LocalModel[]
   /** The LoRA files available here, offered by `loras` fields. */
   loras?: LocalLora[]
+  /** The embeddings available here, offered under prompts (empty: the op has no local model). */
+  embeddings?: LocalEmbedding[]
   /** The family of the op's model when known, for `loras` fields to flag LoRAs made for another. */
   modelFamily?: ModelFamily | null
   /** Appends a LoRA's trigger words to the op's prompt; absent when the op has none. */
@@ -151,17 +154,15 @@ function Control(props: FieldProps) {
     'aria-required': field.required || undefined,
   }
   switch (field.kind) {
-    case 'textarea':
+    case 'textarea': {
+      const text = typeof value === 'string' ? value : ''
       return (
-        <textarea
-          id={inputId(field)}
-          rows={field.required ? 4 : 2}
-          maxLength={field.maxLength}
-          value={typeof value === 'string' ? value : ''}
-          onChange={(e) => onChange(e.target.value)}
-          {...aria}
-        />
+        <>
+          <textarea id={inputId(field)} rows={field.required ? 4 : 2} maxLength={field.maxLength} value={text} onChange={(e) => onChange(e.target.value)} {...aria} />
+          {field.prompt && <EmbeddingPicker label={field.label} embeddings={props.embeddings ?? []} model={props.modelFamily ?? null} text={text} onChange={onChange} />}
+        </>
       )
+    }
     case 'text':
       return (
         <>

@@ -4,7 +4,7 @@ import type { Api } from '../state/controller'
 /** What the server has here to suggest in a form (`models`, `loras`), fetched once when the
  * form `wants` it. Suggestions only: when the call fails the list stays empty and a typed
  * value still goes. */
-export function useListing<K extends 'models' | 'loras'>(api: Api, key: K, wants: boolean): Awaited<ReturnType<Api[K]>> {
+export function useListing<K extends 'models' | 'loras' | 'embeddings'>(api: Api, key: K, wants: boolean): Awaited<ReturnType<Api[K]>> {
   type Items = Awaited<ReturnType<Api[K]>>
   const [items, setItems] = useState<Items>([] as unknown as Items)
   useEffect(() => {

@@ -100,9 +100,10 @@ export function listedLora(loras: LocalLora[], model: string): LocalLora | undef
   return loras.find((l) => l.model === model.trim())
 }
 
-/** Why a LoRA does not fit the model ("made for SDXL; the model is Stable Diffusion 1.x"), as the
- * server would refuse it at run time; null when it fits or either family is unknown here. */
-export function loraMismatch(lora: LocalLora | undefined, model: ModelFamily | null): string | null {
+/** Why a LoRA (or an embedding) does not fit the model ("made for SDXL; the model is Stable
+ * Diffusion 1.x"), as the server would refuse it at run time; null when it fits or either family
+ * is unknown here. */
+export function loraMismatch(lora: { family: string | null; title: string } | undefined, model: ModelFamily | null): string | null {
   if (lora === undefined || lora.family === null || model === null || lora.family === model.family) return null
   return `made for ${lora.title}; the model is ${model.title}`
 }

@@ -22,6 +22,8 @@ export interface TextField extends FieldBase {
   pattern?: string
   /** `x-opendream-widget: "model"`: offer the models available here; free text still goes. */
   suggestsModels?: boolean
+  /** `x-opendream-prompt`: a model's text prompt, where the embeddings found here are offered. */
+  prompt?: boolean
 }
 
 /** Text that can also be picked on the canvas: `x-opendream-widget: "points"` or `"box"`. */
@@ -209,6 +211,7 @@ export function fieldFor(name: string, property: JsonSchema, root: JsonSchema): 
         maxLength: schema.maxLength,
         pattern: schema.pattern,
         suggestsModels: widget === 'model',
+        prompt: schema['x-opendream-prompt'] === true,
       }
     }
     default:

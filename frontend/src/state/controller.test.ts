@@ -12,6 +12,7 @@ function fakeApi(overrides: Partial<Api> = {}): Api {
     ops: vi.fn(async () => ({ ops: [], extensions: [] })),
     models: vi.fn(async () => []),
     loras: vi.fn(async () => []),
+    embeddings: vi.fn(async () => []),
     listProjects: vi.fn(async () => []),
     createProject: vi.fn(fail),
     getProject: vi.fn(async () => storyProject()),
