@@ -13,7 +13,7 @@ const inpaint: OpInfo = {
 }
 
 function renderForm(op: OpInfo, project: Project) {
-  const controller = testController({ models: async () => [], loras: async () => [] })
+  const controller = testController({ models: async () => [], loras: async () => [], embeddings: async () => [] })
   controller.store.dispatch({ type: 'project', project })
   renderWith(controller, <OpForm op={op} onDone={() => undefined} />)
 }

@@ -28,7 +28,7 @@ function choosePreset(title: string) {
 describe('OpForm presets', () => {
   it('sets the preset values, sends them and no preset, and shows "Custom" once one is changed', async () => {
     const addLayer = vi.fn(async () => ({ project: { ...storyProject(), revision: 2 }, layers: ['L3'], jobs: [], notes: {}, consent: [] }))
-    const controller = testController({ models: vi.fn(async () => []), loras: vi.fn(async () => []), addLayer })
+    const controller = testController({ models: vi.fn(async () => []), loras: vi.fn(async () => []), embeddings: vi.fn(async () => []), addLayer })
     controller.store.dispatch({ type: 'project', project: storyProject() })
     await act(async () => {
       renderWith(controller, <OpForm op={dream} onDone={() => undefined} />)
