@@ -1,6 +1,7 @@
 """The Dream form's LoRAs in a real browser: a tiny LoRA made for the tiny txt2img model at test
 time, in the server's model folder, is offered; add it by typing its path, weight it 0.8, dream,
-and the layer's recipe holds the LoRA; its edit form shows it again."""
+and the layer's recipe holds the LoRA; its edit form shows it again. An embedding in the same
+folder is offered under the prompt, and a dream with it picked records it."""
 
 from __future__ import annotations
 
@@ -36,8 +37,23 @@ def lora(tiny_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="module")
+def embedding(lora: Path, tiny_dir: Path) -> Path:
+    """A two-vector embedding in A1111's format for the tiny model, beside the LoRA."""
+    import torch
+    from safetensors.torch import save_file
+
+    width = json.loads((tiny_dir / "txt2img" / "text_encoder" / "config.json").read_text())["hidden_size"]
+    path = lora.parent / "embeddings" / "sparkle.safetensors"
+    path.parent.mkdir()
+    save_file(
+        {"emb_params": torch.randn(2, width, generator=torch.Generator().manual_seed(0)) * 3}, str(path)
+    )
+    return path
+
+
+@pytest.fixture(scope="module")
 def lora_server(
-    tmp_path_factory: pytest.TempPathFactory, artifacts: Path, tiny_dir: Path, lora: Path
+    tmp_path_factory: pytest.TempPathFactory, artifacts: Path, tiny_dir: Path, lora: Path, embedding: Path
 ) -> Iterator[str]:
     env = {"OPENDREAM_TINY_MODELS_DIR": str(tiny_dir), "OPENDREAM_MODEL_DIRS": json.dumps([str(lora.parent)])}
     yield from serve_app(tmp_path_factory, artifacts, "lora-server", env)
@@ -83,3 +99,24 @@ def test_a_dream_with_a_lora_keeps_it_in_its_recipe(
     edit = page.get_by_role("form", name=re.compile(r"^Edit "))
     expect(edit.get_by_label("LoRA 1 model", exact=True)).to_have_value(str(lora))
     expect(edit.get_by_label("LoRA 1 weight", exact=True)).to_have_value("0.8")
+
+
+def test_an_embedding_picked_under_the_prompt_is_used(lora_page: Page, lora_server: str) -> None:
+    page = lora_page
+    page.get_by_label("Name").fill("Embeddings")
+    page.get_by_role("button", name="Create project").click()
+    expect(page.get_by_role("button", name="Embeddings")).to_be_visible()
+    page.get_by_role("navigation", name="Operations").get_by_role("button", name="Dream", exact=True).click()
+    form = page.get_by_role("form", name="Dream")
+    form.get_by_label("Prompt", exact=True).fill("a cat")
+    form.get_by_label("Add an embedding to Prompt").select_option("sparkle")
+    expect(form.get_by_label("Prompt", exact=True)).to_have_value("a cat, sparkle")
+    for name, value in (("Width", "64"), ("Height", "64"), ("Steps", "2")):
+        form.get_by_label(name, exact=True).fill(value)
+    form.get_by_role("button", name="Add layer").click()
+    wait_ready(page, "L1")
+    project = next(
+        p for p in page.request.get(f"{lora_server}/api/projects").json() if p["name"] == "Embeddings"
+    )
+    layer = page.request.get(f"{lora_server}/api/projects/{project['id']}").json()["layers"][0]
+    assert [e["name"] for e in layer["run"]["environment"]["embeddings"]] == ["sparkle"]
