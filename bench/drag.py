@@ -117,12 +117,17 @@ def _drag(base: str, project: str, layer: str, layers: int, seconds: float) -> l
         browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport=VIEWPORT)
         page.goto(f"{base}/projects/{project}")
+        # Every layer drawn, the scaled ones resampled as the export does (in a worker).
         page.wait_for_function(
-            f"() => window.Konva?.stages[0]?.find('.layer-image').length === {layers}", timeout=300_000
+            f"""() => {{
+                const stage = window.Konva?.stages[0]
+                return stage?.find('.layer-image').length === {layers} && stage.find('.resampling').length === 0
+            }}""",
+            timeout=300_000,
         )
         page.locator(f"li[data-layer='{layer}'] .layer-name").click()
         page.keyboard.press("v")
-        page.wait_for_timeout(1000)  # resampled layers and the first draws settle
+        page.wait_for_timeout(1000)  # the first draws settle
         box = page.locator(".canvas-container").bounding_box()
         assert box is not None
         centre = (box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)

@@ -2,7 +2,7 @@
 with the mouse (snapping to the canvas centre, a drag from anywhere) and with the arrow keys (a
 burst is one step), the Canvas size dialog (anchor, fit to a layer, the server's refusal shown),
 and the editor drawing exactly what export.png holds for moved, scaled, flipped, blended and
-masked layers."""
+masked layers (enlarged and reduced)."""
 
 from __future__ import annotations
 
@@ -293,11 +293,16 @@ def test_the_editor_draws_what_export_png_holds(page: Page, server: str, artifac
     base = upload(page, server, project, texture((140, 140), 1), "base")
     scaled = upload(page, server, project, texture((24, 16), 2), "scaled")
     multiplied = upload(page, server, project, texture((64, 64), 3, alpha=True), "multiplied")
-    ramp = np.tile(np.linspace(0, 255, 48), (48, 1)).astype(np.uint8)
+    # A noisy ramp, larger than the 48x48 layer it masks: resized to it as a layer is reduced.
+    noise = np.random.default_rng(9).integers(-40, 41, (64, 64))
+    ramp = np.clip(np.tile(np.linspace(0, 255, 64), (64, 1)) + noise, 0, 255).astype(np.uint8)
     mask = upload(page, server, project, Image.fromarray(ramp, "L"), "ramp", kind="masks")
     screened = upload(page, server, project, texture((48, 48), 4), "screened")
     overlaid = upload(page, server, project, texture((40, 30), 5, alpha=True), "overlaid")
     softened = upload(page, server, project, texture((30, 40), 6), "softened")
+    # Reduced: Pillow's bilinear filter widens with the reduction, the browser's does not.
+    reduced = upload(page, server, project, texture((61, 45), 7, alpha=True), "reduced")
+    halved = upload(page, server, project, texture((50, 70), 8), "halved")
 
     def patch(layer: str, change: dict) -> None:
         response = page.request.patch(f"{server}/api/projects/{project}/layers/{layer}", data=change)
@@ -312,6 +317,8 @@ def test_the_editor_draws_what_export_png_holds(page: Page, server: str, artifac
     patch(screened, {"placement": {"x": 90, "y": 88}})
     patch(overlaid, {"placement": {"x": -10, "y": 96}})
     patch(softened, {"placement": {"x": 50, "y": 100}})
+    patch(reduced, {"placement": {"x": 6, "y": 30, "scale": 0.37}})
+    patch(halved, {"placement": {"x": 96, "y": 40, "scale": 0.5, "flip_y": True}})
 
     def properties(layer: str, name: str):
         row(page, layer).locator(".layer-name").click()
@@ -336,7 +343,8 @@ def test_the_editor_draws_what_export_png_holds(page: Page, server: str, artifac
 
     at_100_percent(page)
     page.wait_for_function(
-        "() => window.Konva.stages[0].find('.layer-image').filter((n) => n.image()).length === 6"
+        "() => window.Konva.stages[0].find('.layer-image').filter((n) => n.image()).length === 8"
+        " && window.Konva.stages[0].find('.resampling').length === 0"
     )
     page.evaluate("() => new Promise((done) => requestAnimationFrame(() => requestAnimationFrame(done)))")
     page.screenshot(path=str(artifacts / "placement-editor.png"))

@@ -63,7 +63,7 @@ export function ImageLayerNode({ layer, layers, placement, canvas }: ImageLayerN
   if (pixels === null) return null
   return (
     <PlacedImage
-      name="layer-image"
+      name={pixels.resampling ? 'layer-image resampling' : 'layer-image'}
       image={pixels.source}
       box={placedBox(pixels.size, placement)}
       placement={placement}

@@ -10,11 +10,17 @@ export function loadImage(src: string): Promise<HTMLImageElement> {
   })
 }
 
-export function imageData(image: CanvasImageSource, width: number, height: number): ImageData {
+/** A transparent canvas of `size`, kept in memory (not on the GPU): its pixels are read and
+ * written from script. */
+export function blankCanvas(size: { width: number; height: number }): [HTMLCanvasElement, CanvasRenderingContext2D] {
   const canvas = document.createElement('canvas')
-  canvas.width = width
-  canvas.height = height
-  const context = canvas.getContext('2d', { willReadFrequently: true })!
+  canvas.width = size.width
+  canvas.height = size.height
+  return [canvas, canvas.getContext('2d', { willReadFrequently: true })!]
+}
+
+export function imageData(image: CanvasImageSource, width: number, height: number): ImageData {
+  const [, context] = blankCanvas({ width, height })
   context.drawImage(image, 0, 0)
   return context.getImageData(0, 0, width, height)
 }
