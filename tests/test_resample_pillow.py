@@ -6,12 +6,10 @@ Node.js on the same inputs."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 from pathlib import Path
 
 import numpy as np
-import pytest
 from PIL import Image
 
 from opendream.core.placement import Placement
@@ -65,7 +63,6 @@ CASES: list[tuple[tuple[int, int], float | tuple[int, int]]] = [
 ]
 
 
-@pytest.mark.skipif(shutil.which("node") is None, reason="Node.js is not installed")
 def test_the_editor_resamples_as_pillow(tmp_path: Path) -> None:
     bundled = subprocess.run(
         [
