@@ -49,7 +49,8 @@ def extensions(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def pool(extensions: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayPool]:
-    ray.init(address="local", num_cpus=2, include_dashboard=False, _node_ip_address="127.0.0.1")
+    # CPU actors everywhere (num_gpus=0): a GPU machine runs the same two-actor pool.
+    ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False, _node_ip_address="127.0.0.1")
     try:
         settings = Settings(data_dir=tmp_path_factory.mktemp("ray-workers"), extension_dirs=[extensions])
         shared = RayPool(settings, load_models=False, size=2)
