@@ -220,6 +220,15 @@ def test_out_of_memory_in_an_actor_says_what_the_local_executor_says(workspace: 
     )
 
 
+def test_an_op_the_workers_do_not_have_fails_with_the_loaders_message(workspace: Workspace) -> None:
+    # server_test_fail is registered in this process only (tests/server_fixtures.py), as an
+    # extension installed on the server but not on the workers' machines would be.
+    recipe = recipe_layer(workspace, "server_test_fail", {}).layers[0].recipe
+    ran = run_group(workspace.executor, recipe, {}, Hooks())
+    assert ran.outcome == "failed"
+    assert ran.error is not None and ran.error.startswith("op not installed: 'server_test_fail'")
+
+
 def test_without_ray_the_executor_says_how_to_install_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -45,7 +45,7 @@ RayAddressOption = Annotated[
     str | None,
     typer.Option(
         "--ray-address",
-        help="Ray cluster: auto, host:port or ray://host:port (default: start a local Ray; OPENDREAM_RAY_ADDRESS)",
+        help="Ray cluster: auto or host:port (default: start a local Ray; OPENDREAM_RAY_ADDRESS)",
     ),
 ]
 

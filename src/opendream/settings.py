@@ -56,8 +56,8 @@ class Settings(BaseSettings):
     )
     ray_address: str | None = Field(
         None,
-        pattern=r"^(auto|local|ray://[^\s/:]+:\d{1,5}|[^\s/:]+:\d{1,5})$",
-        description="The Ray cluster: auto, host:port, ray://host:port; unset = start a local Ray",
+        pattern=r"^(auto|local|[^\s/:]+:\d{1,5})$",
+        description="The Ray cluster: auto (the one this machine is part of) or host:port; unset = start a local Ray",
     )
     ray_workers: int = Field(
         0,

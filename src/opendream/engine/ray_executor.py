@@ -71,7 +71,7 @@ def require_ray() -> Any:
 
 def check_reachable(address: str) -> None:
     """Fail fast on a cluster address nothing answers at (Ray itself retries for a minute)."""
-    host, _, port = address.removeprefix("ray://").rpartition(":")
+    host, _, port = address.rpartition(":")
     try:
         socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as exc:
@@ -90,10 +90,15 @@ def connect(address: str | None) -> Any:
     if not ray.is_initialized():
         try:
             ray.init(address=address, include_dashboard=False)
-        except (ConnectionError, RuntimeError, ValueError) as exc:
+        except ConnectionError as exc:
+            # Ray logs the cause (often a missing token) and raises only "failed to connect".
             raise RayUnavailable(
-                f"cannot join the Ray cluster at {address or 'a new local Ray'}: {exc}"
+                f"cannot join the Ray cluster at {address}: {exc}; with its token authentication on, "
+                "set RAY_AUTH_MODE=token and give this process the cluster's token (RAY_AUTH_TOKEN, "
+                "or the file `ray get-auth-token` reads)"
             ) from None
+        except (RuntimeError, ValueError) as exc:
+            raise RayUnavailable(f"cannot start or join Ray ({address or 'local'}): {exc}") from None
     return ray
 
 

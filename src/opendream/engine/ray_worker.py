@@ -20,7 +20,7 @@ from typing import Any
 import ray
 from PIL import Image
 
-from opendream.core.errors import BlobMissing, OpFailed
+from opendream.core.errors import BlobMissing, OpendreamError, OpFailed
 from opendream.core.images import decode_image
 from opendream.core.recipe import Recipe, asset_digest
 from opendream.core.registry import REGISTRY
@@ -52,13 +52,15 @@ def preview_jpeg(image: Image.Image) -> bytes:
 
 
 def portable(exc: BaseException) -> BaseException:
-    """``exc`` if it survives pickling (Ray sends it back to the server), else an ``OpFailed``
-    that says the same as the server would: its type and its message."""
+    """``exc`` if it comes out of pickling as it went in (Ray sends it back to the server), else
+    an ``OpFailed`` that says what the server would have said of it (``run.failure_message``)."""
     try:
-        pickle.loads(pickle.dumps(exc))
-    except Exception:
-        return OpFailed(f"{type(exc).__name__}: {exc}")
-    return exc
+        same = str(pickle.loads(pickle.dumps(exc))) == str(exc)
+    except Exception:  # an exception whose constructor takes other arguments than its message
+        same = False
+    if same:
+        return exc
+    return OpFailed(exc.message if isinstance(exc, OpendreamError) else f"{type(exc).__name__}: {exc}")
 
 
 class _Relay:
