@@ -5,6 +5,7 @@ Each op appends to files under ``log_dir`` what happened in which process, so th
 count runs and model loads across the workers."""
 
 import os
+import signal
 import time
 from pathlib import Path
 from typing import Annotated
@@ -59,3 +60,11 @@ def ray_test_tint(image: ImageLayer, amount: Annotated[int, Field(ge=0, le=255)]
 def ray_test_oom() -> ImageLayer:
     """Fails as torch's CPU allocator does."""
     raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried to allocate 1 TB")
+
+
+@opendream.op(title="Crash (Ray test)", category="test")
+def ray_test_crash(log_dir: str) -> ImageLayer:
+    """Ends its own process as an out-of-memory kill would, after saying where."""
+    _log(log_dir, "starts", str(os.getpid()))
+    os.kill(os.getpid(), signal.SIGKILL)
+    raise AssertionError("unreachable: the process is gone")

@@ -159,6 +159,22 @@ def test_an_actor_killed_mid_job_the_job_completes_once_on_the_other(
     assert ray.get(lost.actor.where.remote(), timeout=60)["pid"] != killed
 
 
+def test_a_job_whose_actor_dies_twice_fails_with_a_message(
+    workspace: Workspace, log_dir: Path, pool: RayPool
+) -> None:
+    recipe = recipe_layer(workspace, "ray_test_crash", {"log_dir": str(log_dir)}).layers[0].recipe
+    ran = run_group(workspace.executor, recipe, {}, Hooks())
+    assert ran.outcome == "failed"
+    assert ran.error == (
+        "ray_test_crash: the Ray worker running it was lost 2 times (its process ended: killed, "
+        "out of memory or its node gone); see `ray status` and the workers' logs"
+    )
+    assert len({pid for (pid,) in lines(log_dir, "starts")}) == 2  # once on each actor, no more
+    # Ray restarts both: the pool runs the next job.
+    again = recipe_layer(workspace, "ray_test_model", {"log_dir": str(log_dir)}).layers[0].recipe
+    assert run_group(workspace.executor, again, {}, Hooks()).outcome == "computed"
+
+
 def test_cancel_reaches_the_actor_and_stops_the_op(client: TestClient, log_dir: Path) -> None:
     project, job_id = add_layer(client, log_dir, model=uuid.uuid4().hex, steps=400, delay=0.05)
     wait_for(lambda: lines(log_dir, "starts"), what="the job to start")

@@ -289,8 +289,8 @@ class RayExecutor(Executor):
                 "a lower OPENDREAM_MODEL_MEMORY_BUDGET_MB so fewer models stay loaded"
             )
         raise OpFailed(
-            f"{spec.name}: the Ray worker running it was lost {ATTEMPTS} times ({type(failure).__name__}); "
-            "see `ray status` and the workers' logs"
+            f"{spec.name}: the Ray worker running it was lost {ATTEMPTS} times (its process ended: killed, "
+            "out of memory or its node gone); see `ray status` and the workers' logs"
         )
 
     def _ship(self, digests: list[str]) -> dict[str, Any]:
