@@ -34,6 +34,7 @@ from opendream.engine.runtime import make_runtime
 from opendream.engine.workspace import Workspace
 from opendream.server.app import create_app
 from opendream.settings import Settings
+from opendream.storage.jobs import INTERRUPTED
 from tests.server_fixtures import BASE, new_project, wait_for, wait_idle
 
 HERE = Path(__file__).parent
@@ -185,6 +186,24 @@ def test_cancel_reaches_the_actor_and_stops_the_op(client: TestClient, log_dir: 
     assert client.get(f"/api/jobs/{job_id}").json()["state"] == "cancelled"
     assert lines(log_dir, "runs") == []
     assert client.get(f"/api/projects/{project}").json()["layers"][0]["status"] == "cancelled"
+
+
+def test_a_server_stopped_mid_job_stops_the_op_and_runs_the_layer_after_its_restart(
+    workspace: Workspace, log_dir: Path
+) -> None:
+    with TestClient(create_app(workspace.settings, workspace=workspace), base_url=BASE) as client:
+        project, job_id = add_layer(client, log_dir, model=uuid.uuid4().hex, steps=40, delay=0.05)
+        wait_for(lambda: lines(log_dir, "starts"), what="the job to start")
+        stopping = time.monotonic()
+    assert time.monotonic() - stopping < 1.5  # the op stopped at its next step, not after 2 s
+    assert lines(log_dir, "runs") == []
+    with TestClient(create_app(workspace.settings, workspace=workspace), base_url=BASE) as client:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        assert (job["state"], job["error"]) == ("failed", INTERRUPTED)
+        assert client.get(f"/api/projects/{project}").json()["layers"][0]["status"] == "stale"
+        replayed = client.post(f"/api/projects/{project}/replay", json={"timeout": 30}).json()
+        assert replayed["complete"] and replayed["layers"][0]["status"] == "ready"
+    assert len(lines(log_dir, "runs")) == 1
 
 
 def test_events_arrive_in_order_and_a_cached_layer_never_leaves_the_server(
