@@ -41,7 +41,7 @@ def main() -> None:
         __doc__ or "",
         [
             ("--size", {"type": int, "default": 256, "help": "dream's width and height"}),
-            ("--steps", {"type": int, "default": 10, "help": "dream's steps"}),
+            ("--steps", {"type": int, "default": 20, "help": "dream's steps (the op's default)"}),
             ("--repeats", {"type": int, "default": 50, "help": "jobs per executor (dispatch; at most 128)"}),
         ],
     )
@@ -89,7 +89,8 @@ def main() -> None:
         )
 
     @contextmanager
-    def server(pool: RayPool, *, models: bool = False) -> Iterator[Any]:
+    def server(pool: RayPool | None, *, models: bool = False) -> Iterator[Any]:
+        """The app with its jobs on ``pool`` (``None``: in its own process)."""
         from fastapi.testclient import TestClient
 
         from opendream.server.app import create_app
@@ -99,7 +100,7 @@ def main() -> None:
             conf,
             runtime=make_runtime(conf, load_models=models),
             extensions=[],
-            executor=partial(RayExecutor, pool=pool),
+            executor=partial(RayExecutor, pool=pool) if pool is not None else None,
         )
         # The app answers its own loopback address only (host header check).
         application = create_app(conf, workspace=workspace, start_workers=False)
@@ -190,18 +191,20 @@ def main() -> None:
         pool.close()
         loads[name] = len((log_dir / "loads").read_text().splitlines())
 
-    # 4. Headroom: 8 actors vs 1 on a 0.5 s sleep op (no CPU), 4 rounds each.
+    # 4. Headroom: 8 actors vs 1 on a 0.5 s sleep op (no CPU), 4 rounds each; and the server
+    # running the op itself (size 0), for what its own job path costs without Ray.
     headroom = {}
-    for size in (1, 8):
-        pool = RayPool(config(), load_models=False, size=size)
+    for size in (0, 1, 8):
+        pool = RayPool(config(), load_models=False, size=size) if size else None
         with server(pool) as client:
             run_jobs(client, "scale_noop", [{"seed": i} for i in range(size)])  # warm
-            jobs = 4 * size
+            jobs = 4 * max(size, 1)
             wall = run_jobs(client, "scale_sleep", [{"seconds": SLEEP_S, "seed": i} for i in range(jobs)])
             # Beyond the 4 rounds of sleeping, the wall is the server's and the router's work,
             # taken as serial: its share per job.
             headroom[size] = (jobs / wall, (wall - 4 * SLEEP_S) / jobs)
-        pool.close()
+        if pool is not None:
+            pool.close()
     ray.shutdown()
     overhead = headroom[8][1]
     # A round of N jobs on N GPUs takes the op's time plus N times the server's serial share.
@@ -219,6 +222,7 @@ def main() -> None:
         ["Ray's added overhead (ms/job)", added_ms, "<= 30 ms"],
         ["model loads, affinity (40 jobs)", loads["affinity"], "2"],
         ["model loads, random routing", loads["random"], "(reported)"],
+        ["0.5 s op, in process (jobs/s)", headroom[0][0], ""],
         ["0.5 s op, 1 actor (jobs/s)", headroom[1][0], ""],
         ["0.5 s op, 8 actors (jobs/s)", headroom[8][0], ""],
         ["8 actors vs 1", scale8, ">= 7x"],
@@ -237,7 +241,7 @@ def main() -> None:
             "dispatch_ms": {k: v * 1000 for k, v in dispatch.items()} | {"added": added_ms},
             "model_loads": loads,
             "headroom": {
-                "jobs_per_s": {"1": headroom[1][0], "8": headroom[8][0]},
+                "jobs_per_s": {"in-process": headroom[0][0], "1": headroom[1][0], "8": headroom[8][0]},
                 "ratio": scale8,
                 "overhead_s": overhead,
                 "projected_jobs_per_hour": {str(k): v for k, v in projected.items()},

@@ -48,7 +48,7 @@ AFFINITY_WAIT_S = 5.0
 #: How many models (base + LoRAs) an actor is taken to hold, most recently used last.
 MODELS_HELD = 4
 #: Input blobs kept in the object store, so a chain of jobs on one picture ships it once.
-SHIPPED_KEPT = 64
+SHIPPED_KEPT = 16
 #: How often a run's waiting loop looks at its cancel event.
 CANCEL_POLL_S = 0.05
 START_TIMEOUT_S = 120.0
