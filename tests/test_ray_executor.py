@@ -41,11 +41,13 @@ HERE = Path(__file__).parent
 
 
 @pytest.fixture(scope="module")
-def extensions(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def extensions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     folder = tmp_path_factory.mktemp("ray-extensions")
     shutil.copy(HERE / "ray_ops.py", folder / "ray_ops.py")
-    load_extension_dirs([folder], REGISTRY)
-    return folder
+    statuses = load_extension_dirs([folder], REGISTRY)
+    yield folder
+    for status in statuses:  # the other modules' tests see the ops they expect
+        REGISTRY.unregister_file(status.source)
 
 
 @pytest.fixture(scope="module")
