@@ -28,7 +28,9 @@ def scale_sleep(seconds: Annotated[float, Field(ge=0, le=60)] = 0.5, seed: int =
     return ImageLayer(image=Image.new("RGB", (8, 8), (seed % 256, 0, 0)))
 
 
-@opendream.op(title="Model (bench)", category="bench")
+@opendream.op(
+    title="Model (bench)", category="bench", identity=lambda params, ctx: {"model": params["model"]}
+)
 def scale_model(log_dir: str, model: str = "a", seed: int = 0) -> ImageLayer:
     """Loads ``model`` unless it is the one this worker holds (a line in ``log_dir/loads``)."""
     if _HELD.get("model") != model:

@@ -24,7 +24,9 @@ def _log(log_dir: str, name: str, line: str) -> None:
         file.write(line + "\n")
 
 
-@opendream.op(title="Model (Ray test)", category="test")
+@opendream.op(
+    title="Model (Ray test)", category="test", identity=lambda params, ctx: {"model": params["model"]}
+)
 def ray_test_model(
     log_dir: str,
     model: str = "a",

@@ -30,7 +30,7 @@ from opendream.core.errors import Cancelled, OpendreamError, OpFailed
 from opendream.core.recipe import Recipe, asset_digest, canonical_json
 from opendream.core.registry import OpRegistry, OpSpec
 from opendream.engine.consent import Trust
-from opendream.engine.executor import Computed, Executor, InputBlobs, input_digests
+from opendream.engine.executor import Computed, Executor, InputBlobs, input_digests, op_identity
 from opendream.engine.hooks import Hooks
 from opendream.engine.runtime import Runtime
 from opendream.settings import Settings
@@ -102,13 +102,11 @@ def connect(address: str | None) -> Any:
     return ray
 
 
-def affinity_key(recipe: Recipe) -> str | None:
-    """What an actor must hold to run ``recipe`` without loading: its model and LoRAs (``None``
-    for an op without a model)."""
-    if "model" not in recipe.params:
-        return None
-    loras = sorted(str(x.get("model")) for x in recipe.params.get("loras") or [] if isinstance(x, dict))
-    return canonical_json({"model": recipe.params["model"], "loras": loras})
+def affinity_key(identity: Any) -> str | None:
+    """What an actor must hold to run a recipe without loading: the weights its op's identity
+    names (model, LoRAs, ControlNet …, an empty ``model`` resolved to its role's default, so
+    ``dream`` and ``img2img`` of one model share it); ``None`` for an op without one."""
+    return None if identity is None else canonical_json(identity)
 
 
 def asset_digests(params: Any) -> list[str]:
@@ -261,7 +259,7 @@ class RayExecutor(Executor):
         self, spec: OpSpec, recipe: Recipe, inputs: InputBlobs, hooks: Hooks, trust: Trust
     ) -> Computed:
         blobs = self._ship([*input_digests(inputs), *asset_digests(recipe.params)])
-        key = affinity_key(recipe)
+        key = affinity_key(op_identity(spec, recipe, self.context(spec, hooks, trust)))
         avoid: Member | None = None
         failure: BaseException | None = None
         for _ in range(ATTEMPTS):
