@@ -258,7 +258,9 @@ class RayExecutor(Executor):
     def compute(
         self, spec: OpSpec, recipe: Recipe, inputs: InputBlobs, hooks: Hooks, trust: Trust
     ) -> Computed:
-        blobs = self._ship([*input_digests(inputs), *asset_digests(recipe.params)])
+        # An asset the store lacks is left to the op's load_asset, which says so as in process.
+        assets = [d for d in asset_digests(recipe.params) if self.blobs.has(d)]
+        blobs = self._ship([*input_digests(inputs), *assets])
         key = affinity_key(op_identity(spec, recipe, self.context(spec, hooks, trust)))
         avoid: Member | None = None
         failure: BaseException | None = None
