@@ -266,6 +266,15 @@ def test_an_op_the_workers_do_not_have_fails_with_the_loaders_message(workspace:
     assert ran.error is not None and ran.error.startswith("op not installed: 'server_test_fail'")
 
 
+def test_a_missing_asset_fails_on_the_worker_as_it_does_in_process(workspace: Workspace) -> None:
+    absent = "0" * 64
+    recipe = recipe_layer(workspace, "load_image", {"asset": asset_ref(absent)}).layers[0].recipe
+    local = Executor(REGISTRY, workspace.data.blobs, workspace.data.db, workspace.runtime)
+    remote, here = (run_group(e, recipe, {}, Hooks()) for e in (workspace.executor, local))
+    assert remote.outcome == here.outcome == "failed"
+    assert remote.error == here.error and here.error is not None and absent in here.error
+
+
 def test_without_ray_the_executor_says_how_to_install_it(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
