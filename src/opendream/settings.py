@@ -50,6 +50,22 @@ class Settings(BaseSettings):
     controlnet_canny_model: str = "lllyasviel/sd-controlnet-canny"
     controlnet_openpose_model: str = "lllyasviel/sd-controlnet-openpose"
 
+    executor: Literal["local", "ray"] = Field(
+        "local",
+        description="Where ops run: local = in the server's process; ray = on a Ray cluster's workers",
+    )
+    ray_address: str | None = Field(
+        None,
+        pattern=r"^(auto|local|[^\s/:]+:\d{1,5})$",
+        description="The Ray cluster: auto (the one this machine is part of) or host:port; unset = start a local Ray",
+    )
+    ray_workers: int = Field(
+        0,
+        ge=0,
+        le=1024,
+        description="Ray workers (actors); 0 = one per GPU of the cluster, or 1 without GPUs",
+    )
+
     host: str = "127.0.0.1"
     port: int = 8000
     token: str | None = None

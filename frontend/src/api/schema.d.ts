@@ -994,6 +994,16 @@ export interface components {
             started_at: string | null;
             /** Finished At */
             finished_at: string | null;
+            /**
+             * Worker
+             * @description The Ray executor's worker that ran it (null in process)
+             */
+            worker: string | null;
+            /**
+             * Node
+             * @description The address of the Ray node that worker ran on
+             */
+            node: string | null;
         };
         JsonValue: unknown;
         /** LayerCreate */

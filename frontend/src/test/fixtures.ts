@@ -48,6 +48,8 @@ export function job(id: string, overrides: Partial<Job> = {}): Job {
     created_at: '2026-01-01T00:00:00',
     started_at: null,
     finished_at: null,
+    worker: null,
+    node: null,
     ...overrides,
   }
 }

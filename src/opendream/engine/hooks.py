@@ -26,6 +26,8 @@ class Hooks:
     download: Callable[[int, int], None] = _nothing
     #: Set to stop the op at its next step.
     cancel: threading.Event | None = None
+    #: ``(worker, node)`` a remote executor sent the run to (again, when it moved it).
+    placed: Callable[[str, str], None] = _nothing
 
     @property
     def cancelled(self) -> bool:

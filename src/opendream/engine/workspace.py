@@ -3,6 +3,7 @@ are thin faces over it."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Literal
 
@@ -26,7 +27,12 @@ from opendream.engine.loader import (
 from opendream.engine.runner import LayerRun, Runner
 from opendream.engine.runtime import Runtime, make_runtime
 from opendream.settings import Settings
+from opendream.storage.blobs import BlobStore
 from opendream.storage.datadir import DataDir, open_data_dir
+from opendream.storage.db import Database
+
+#: Makes the workspace's executor from its registry, blob store, database and runtime.
+ExecutorFactory = Callable[[OpRegistry, BlobStore, Database, Runtime], Executor]
 
 ReplayResult = Literal["exact", "differs", "new", "failed", "pending", "waiting for consent"]
 
@@ -87,6 +93,17 @@ def load_ops(settings: Settings, registry: OpRegistry = REGISTRY) -> list[Extens
     )
 
 
+def executor_factory(settings: Settings) -> ExecutorFactory:
+    """The executor ``settings.executor`` names: in this process, or on Ray's workers (``RayUnavailable``
+    when Ray is not installed or its cluster cannot be joined)."""
+    if settings.executor == "ray":
+        from opendream.engine.ray_executor import RayExecutor, connect
+
+        connect(settings.ray_address)  # before anything is loaded: a bad address fails at once
+        return RayExecutor
+    return Executor
+
+
 class Workspace:
     def __init__(
         self,
@@ -95,17 +112,24 @@ class Workspace:
         registry: OpRegistry = REGISTRY,
         runtime: Runtime | None = None,
         extensions: list[ExtensionStatus] | None = None,
+        executor: ExecutorFactory | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
+        make = executor or executor_factory(settings)
         statuses = extensions if extensions is not None else load_ops(settings, registry)
         self.extensions = Extensions(settings, registry, statuses)
         self.data: DataDir = open_data_dir(settings.data_dir)
         self.runtime = runtime or make_runtime(settings)
-        self.executor = Executor(registry, self.data.blobs, self.data.db, self.runtime)
+        try:
+            self.executor = make(registry, self.data.blobs, self.data.db, self.runtime)
+        except BaseException:
+            self.data.close()
+            raise
         self.runner = Runner(self.executor)
 
     def close(self) -> None:
+        self.executor.close()
         self.data.close()
 
     # --- projects ---------------------------------------------------------------------

@@ -104,7 +104,7 @@ def create_app(
     settings: Settings,
     *,
     workspace: Workspace | None = None,
-    workers: int = 1,
+    workers: int | None = None,
     start_workers: bool = True,
     static_dir: Path = STATIC_DIR,
 ) -> FastAPI:
@@ -118,7 +118,8 @@ def create_app(
     hub = Hub()
     service = ProjectService(workspace, hub)
     store = JobStore(workspace.data.db)
-    queue = JobQueue(service, store, workers=workers)
+    # As many job workers as the executor runs recipes at once (one per Ray worker), unless told.
+    queue = JobQueue(service, store, workers=workers or workspace.executor.parallelism)
     state = ServerState(settings, workspace, hub, service, store, queue)
     poller = ExtensionPoller(workspace.extensions, hub)
 

@@ -280,6 +280,7 @@ class JobQueue:
             download=lambda done, total: publish(events.DOWNLOAD, done_bytes=done, total_bytes=total),
             status=lambda text: publish(events.STATUS, text=text),
             cancel=cancel,
+            placed=lambda worker, node: self.store.placed(job["id"], worker, node),
         )
         from_file, consented = self.consent.lookup(
             job["project_id"], job["layer_id"], recipe_digest(prepared.recipe)

@@ -341,6 +341,8 @@ class JobOut(Response):
     created_at: str
     started_at: str | None
     finished_at: str | None
+    worker: str | None = Field(description="The Ray executor's worker that ran it (null in process)")
+    node: str | None = Field(description="The address of the Ray node that worker ran on")
 
 
 class ConsentOut(Response):

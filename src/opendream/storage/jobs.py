@@ -16,7 +16,10 @@ from opendream.storage.db import Database, _now
 JobState = Literal["queued", "running", "completed", "failed", "cancelled"]
 TERMINAL: frozenset[str] = frozenset({"completed", "failed", "cancelled"})
 INTERRUPTED = "interrupted: the server stopped while this job was running"
-_COLUMNS = "id, project_id, layer_id, op, force, state, error, outcome, created_at, started_at, finished_at"
+_COLUMNS = (
+    "id, project_id, layer_id, op, force, state, error, outcome, created_at, started_at, finished_at, "
+    "worker, node"
+)
 
 
 def _row(row: Any) -> dict[str, Any]:
@@ -81,6 +84,11 @@ class JobStore:
                 "UPDATE jobs SET state = 'running', started_at = ? WHERE id = ?", (_now(), row.id)
             )
         return self.get(row.id)
+
+    def placed(self, job_id: str, worker: str, node: str) -> None:
+        """Record where a remote executor runs the job (the last place, when it moved)."""
+        with self.db._write() as conn:
+            conn.exec_driver_sql("UPDATE jobs SET worker = ?, node = ? WHERE id = ?", (worker, node, job_id))
 
     def finish(
         self,

@@ -106,12 +106,19 @@ def _v5_layer_placement(conn: Connection) -> None:
         conn.exec_driver_sql("UPDATE projects SET doc = ? WHERE id = ?", (json.dumps(data), project_id))
 
 
+def _v6_job_placement(conn: Connection) -> None:
+    # A remote executor records which of its workers, on which node, ran the job.
+    conn.exec_driver_sql("ALTER TABLE jobs ADD COLUMN worker TEXT")
+    conn.exec_driver_sql("ALTER TABLE jobs ADD COLUMN node TEXT")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, _v1_projects_and_cache),
     (2, _v2_jobs),
     (3, _v3_file_layers),
     (4, _v4_drop_orphans),
     (5, _v5_layer_placement),
+    (6, _v6_job_placement),
 )
 
 

@@ -1,0 +1,299 @@
+"""The Ray executor against a real local Ray cluster (head on 127.0.0.1, 2 CPUs) started once for
+this module, with one pool of 2 actors that every test shares. The test ops (``tests/ray_ops.py``)
+are a user's extension folder that the server and each actor load; they log what ran where."""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import signal
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import ray
+from fastapi.testclient import TestClient
+from PIL import Image
+from typer.testing import CliRunner
+
+from opendream.cli import app as cli_app
+from opendream.core.project import Project
+from opendream.core.recipe import asset_ref
+from opendream.core.registry import REGISTRY
+from opendream.engine.executor import Executor
+from opendream.engine.hooks import Hooks
+from opendream.engine.loader import load_extension_dirs
+from opendream.engine.ray_executor import MISSING, RayExecutor, RayPool, RayUnavailable
+from opendream.engine.run import run_group
+from opendream.engine.runtime import make_runtime
+from opendream.engine.workspace import Workspace
+from opendream.server.app import create_app
+from opendream.settings import Settings
+from opendream.storage.jobs import INTERRUPTED
+from tests.server_fixtures import BASE, new_project, wait_for, wait_idle
+
+HERE = Path(__file__).parent
+
+
+@pytest.fixture(scope="module")
+def extensions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    folder = tmp_path_factory.mktemp("ray-extensions")
+    shutil.copy(HERE / "ray_ops.py", folder / "ray_ops.py")
+    statuses = load_extension_dirs([folder], REGISTRY)
+    yield folder
+    for status in statuses:  # the other modules' tests see the ops they expect
+        REGISTRY.unregister_file(status.source)
+
+
+@pytest.fixture(scope="module")
+def pool(extensions: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayPool]:
+    # CPU actors everywhere (num_gpus=0): a GPU machine runs the same two-actor pool.
+    ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False, _node_ip_address="127.0.0.1")
+    try:
+        settings = Settings(data_dir=tmp_path_factory.mktemp("ray-workers"), extension_dirs=[extensions])
+        shared = RayPool(settings, load_models=False, size=2)
+        yield shared
+        shared.close()
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture
+def workspace(pool: RayPool, extensions: Path, tmp_path: Path) -> Iterator[Workspace]:
+    settings = Settings(data_dir=tmp_path / "data", device="cpu", extension_dirs=[extensions])
+    ws = Workspace(
+        settings,
+        runtime=make_runtime(settings, load_models=False),
+        extensions=[],
+        executor=functools.partial(RayExecutor, pool=pool),
+    )
+    yield ws
+    ws.close()
+
+
+@pytest.fixture
+def client(workspace: Workspace) -> Iterator[TestClient]:
+    with TestClient(create_app(workspace.settings, workspace=workspace), base_url=BASE) as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def log_dir(tmp_path: Path) -> Path:
+    folder = tmp_path / "log"
+    folder.mkdir()
+    return folder
+
+
+def lines(log_dir: Path, name: str) -> list[list[str]]:
+    path = log_dir / name
+    return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
+
+
+def add_layer(client: TestClient, log_dir: Path, **params: Any) -> tuple[str, str]:
+    """A new project with one ``ray_test_model`` layer; its id and the layer's job's id."""
+    project = new_project(client)["id"]
+    response = client.post(
+        f"/api/projects/{project}/layers",
+        json={"op": "ray_test_model", "params": {"log_dir": str(log_dir), **params}},
+    )
+    assert response.status_code == 201, response.text
+    return project, response.json()["jobs"][0]["id"]
+
+
+def recipe_layer(ws: Workspace, op: str, params: dict[str, Any], inputs: dict | None = None) -> Project:
+    project = Project.new("ray", 64, 64)
+    project.add_layer(REGISTRY.get(op), params, inputs or {})
+    return project
+
+
+def test_the_server_runs_one_job_worker_per_actor(client: TestClient, workspace: Workspace) -> None:
+    assert workspace.executor.parallelism == 2
+    assert client.app.state.opendream.queue.workers == 2
+
+
+def test_twenty_jobs_over_two_models_end_once_each_model_on_one_actor(
+    client: TestClient, log_dir: Path, pool: RayPool
+) -> None:
+    models = [f"a-{uuid.uuid4().hex[:6]}", f"b-{uuid.uuid4().hex[:6]}"]
+    jobs = [add_layer(client, log_dir, model=models[i % 2], seed=i, delay=0.02) for i in range(20)]
+    for project, _ in jobs:
+        wait_idle(client, project, timeout=30)
+
+    runs = lines(log_dir, "runs")
+    assert sorted(int(seed) for _, _, seed in runs) == list(range(20))  # each exactly once
+    loads = lines(log_dir, "loads")
+    assert sorted(model for _, model in loads) == sorted(models)  # one load per model
+    for model in models:  # affinity: every run of a model where it was loaded
+        assert {pid for pid, m, _ in runs if m == model} == {pid for pid, m in loads if m == model}
+    assert len({pid for pid, _ in loads}) == 2  # the two models on the two actors
+    pids = {str(m.pid): (m.name, m.node) for m in pool.members}
+    for (project, job_id), (pid, _, _) in zip(jobs, sorted(runs, key=lambda r: int(r[2])), strict=True):
+        job = client.get(f"/api/jobs/{job_id}").json()
+        assert job["state"] == "completed", job
+        assert (job["worker"], job["node"]) == pids[pid]
+        layer = client.get(f"/api/projects/{project}").json()["layers"][0]
+        assert layer["status"] == "ready"
+
+
+def test_an_actor_killed_mid_job_the_job_completes_once_on_the_other(
+    client: TestClient, log_dir: Path, pool: RayPool
+) -> None:
+    project, job_id = add_layer(client, log_dir, model=uuid.uuid4().hex, steps=20, delay=0.05)
+    started = wait_for(lambda: lines(log_dir, "starts"), what="the job to start")
+    killed = int(started[0][0])
+    os.kill(killed, signal.SIGKILL)
+    wait_idle(client, project, timeout=30)
+
+    job = client.get(f"/api/jobs/{job_id}").json()
+    assert job["state"] == "completed", job
+    runs = lines(log_dir, "runs")
+    assert len(runs) == 1 and int(runs[0][0]) != killed
+    survivor = next(m for m in pool.members if m.pid == int(runs[0][0]))
+    assert job["worker"] == survivor.name
+    layer = client.get(f"/api/projects/{project}").json()["layers"][0]
+    assert layer["status"] == "ready" and layer["blob"]
+    # Ray restarted the killed actor: the pool has both again, the lost one in a new process.
+    lost = next(m for m in pool.members if m is not survivor)
+    assert ray.get(lost.actor.where.remote(), timeout=60)["pid"] != killed
+
+
+def test_a_job_whose_actor_dies_twice_fails_with_a_message(
+    workspace: Workspace, log_dir: Path, pool: RayPool
+) -> None:
+    recipe = recipe_layer(workspace, "ray_test_crash", {"log_dir": str(log_dir)}).layers[0].recipe
+    ran = run_group(workspace.executor, recipe, {}, Hooks())
+    assert ran.outcome == "failed"
+    assert ran.error == (
+        "ray_test_crash: the Ray worker running it was lost 2 times (its process ended: killed, "
+        "out of memory or its node gone); see `ray status` and the workers' logs"
+    )
+    assert len({pid for (pid,) in lines(log_dir, "starts")}) == 2  # once on each actor, no more
+    # Ray restarts both: the pool runs the next job.
+    again = recipe_layer(workspace, "ray_test_model", {"log_dir": str(log_dir)}).layers[0].recipe
+    assert run_group(workspace.executor, again, {}, Hooks()).outcome == "computed"
+
+
+def test_cancel_reaches_the_actor_and_stops_the_op(client: TestClient, log_dir: Path) -> None:
+    project, job_id = add_layer(client, log_dir, model=uuid.uuid4().hex, steps=400, delay=0.05)
+    wait_for(lambda: lines(log_dir, "starts"), what="the job to start")
+    asked = time.monotonic()
+    client.post(f"/api/jobs/{job_id}/cancel")
+    wait_idle(client, project, timeout=10)
+    assert time.monotonic() - asked < 10  # the op had 20 s to go
+    assert client.get(f"/api/jobs/{job_id}").json()["state"] == "cancelled"
+    assert lines(log_dir, "runs") == []
+    assert client.get(f"/api/projects/{project}").json()["layers"][0]["status"] == "cancelled"
+
+
+def test_a_server_stopped_mid_job_stops_the_op_and_runs_the_layer_after_its_restart(
+    workspace: Workspace, log_dir: Path
+) -> None:
+    with TestClient(create_app(workspace.settings, workspace=workspace), base_url=BASE) as client:
+        project, job_id = add_layer(client, log_dir, model=uuid.uuid4().hex, steps=40, delay=0.05)
+        wait_for(lambda: lines(log_dir, "starts"), what="the job to start")
+    # The server waited for its job worker: had the op not stopped, it would have run to its end.
+    assert lines(log_dir, "runs") == []
+    with TestClient(create_app(workspace.settings, workspace=workspace), base_url=BASE) as client:
+        job = client.get(f"/api/jobs/{job_id}").json()
+        assert (job["state"], job["error"]) == ("failed", INTERRUPTED)
+        assert client.get(f"/api/projects/{project}").json()["layers"][0]["status"] == "stale"
+        replayed = client.post(f"/api/projects/{project}/replay", json={"timeout": 30}).json()
+        assert replayed["complete"] and replayed["layers"][0]["status"] == "ready"
+    assert len(lines(log_dir, "runs")) == 1
+
+
+def test_events_arrive_in_order_and_a_cached_layer_never_leaves_the_server(
+    workspace: Workspace, log_dir: Path
+) -> None:
+    project = recipe_layer(
+        workspace, "ray_test_model", {"log_dir": str(log_dir), "model": uuid.uuid4().hex, "steps": 30}
+    )
+    recipe = project.layers[0].recipe
+    events: list[tuple] = []
+    hooks = Hooks(
+        progress=lambda step, total, preview: events.append(("progress", step, total, preview)),
+        status=lambda text: events.append(("status", text)),
+    )
+    first = workspace.executor.execute(recipe, {}, hooks)
+    assert not first.cache_hit
+    assert events[0][0] == "status" and events[0][1].startswith("loading")
+    steps = [e[1] for e in events[1:]]
+    assert steps == sorted(set(steps)) and steps[-1] == 30  # in order, bounded, the last kept
+    assert isinstance(events[1][3], Image.Image)  # the first step's preview
+    assert first.environment["device"] == "cpu"
+
+    again = workspace.executor.execute(recipe, {}, Hooks())
+    assert again.cache_hit and again.outputs == first.outputs
+    assert len(lines(log_dir, "runs")) == 1
+
+
+def test_assets_and_input_blobs_reach_the_actor_and_results_match_the_local_executor(
+    workspace: Workspace,
+) -> None:
+    blobs = workspace.data.blobs
+    asset = blobs.put_image(Image.new("RGB", (8, 8), (100, 50, 25)))
+    project = Project.new("ray", 64, 64)
+    source = project.add_layer(REGISTRY.get("load_image"), {"asset": asset_ref(asset)}, {})
+    tint = project.add_layer(REGISTRY.get("ray_test_tint"), {"amount": 30}, {"image": source.id})
+    local = Executor(REGISTRY, blobs, workspace.data.db, workspace.runtime)
+    for recipe, inputs in [(source.recipe, {}), (tint.recipe, {"image": ("image", asset)})]:
+        remote = workspace.executor.execute(recipe, inputs, Hooks(), use_cache=False)
+        assert local.execute(recipe, inputs, Hooks(), use_cache=False).outputs == remote.outputs
+    assert blobs.get_image(remote.outputs[0][1]).getpixel((0, 0)) == (130, 50, 25)
+
+
+def test_out_of_memory_in_an_actor_says_what_the_local_executor_says(workspace: Workspace) -> None:
+    recipe = recipe_layer(workspace, "ray_test_oom", {}).layers[0].recipe
+    ran = run_group(workspace.executor, recipe, {}, Hooks())
+    assert ran.outcome == "failed"
+    assert ran.error is not None and ran.error.startswith(
+        "ray_test_oom: out of memory on cpu; try a smaller size"
+    )
+
+
+def test_an_op_the_workers_do_not_have_fails_with_the_loaders_message(workspace: Workspace) -> None:
+    # server_test_fail is registered in this process only (tests/server_fixtures.py), as an
+    # extension installed on the server but not on the workers' machines would be.
+    recipe = recipe_layer(workspace, "server_test_fail", {}).layers[0].recipe
+    ran = run_group(workspace.executor, recipe, {}, Hooks())
+    assert ran.outcome == "failed"
+    assert ran.error is not None and ran.error.startswith("op not installed: 'server_test_fail'")
+
+
+def test_a_missing_asset_fails_on_the_worker_as_it_does_in_process(workspace: Workspace) -> None:
+    absent = "0" * 64
+    recipe = recipe_layer(workspace, "load_image", {"asset": asset_ref(absent)}).layers[0].recipe
+    local = Executor(REGISTRY, workspace.data.blobs, workspace.data.db, workspace.runtime)
+    remote, here = (run_group(e, recipe, {}, Hooks()) for e in (workspace.executor, local))
+    assert remote.outcome == here.outcome == "failed"
+    assert remote.error == here.error and here.error is not None and absent in here.error
+
+
+def test_without_ray_the_executor_says_how_to_install_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)  # what `import ray` does where it is missing
+    settings = Settings(data_dir=tmp_path / "data", executor="ray")
+    with pytest.raises(RayUnavailable) as caught:
+        Workspace(settings, runtime=make_runtime(settings, load_models=False), extensions=[])
+    assert caught.value.message == MISSING
+    assert "pip install 'opendream[ray]'" in MISSING
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--executor", "dask"], "executor (OPENDREAM_EXECUTOR): Input should be 'local' or 'ray'"),
+        (["--executor", "ray", "--ray-address", "not an address"], "ray_address (OPENDREAM_RAY_ADDRESS)"),
+        (["--executor", "ray", "--ray-address", "127.0.0.1:9"], "no Ray cluster answers at 127.0.0.1:9"),
+    ],
+)
+def test_bad_executor_settings_are_named(args: list[str], message: str, tmp_path: Path) -> None:
+    result = CliRunner().invoke(cli_app, ["serve", "--data-dir", str(tmp_path / "data"), *args])
+    assert result.exit_code == 2
+    assert message in " ".join(result.stderr.split())  # rich wraps long lines
