@@ -30,6 +30,26 @@ def test_claims_oldest_first_and_one_running_job_per_project(store: JobStore) ->
     assert store.claim_next()["id"] == a2["id"]
 
 
+def test_projects_take_turns_so_a_long_batch_holds_no_one_back(store: JobStore) -> None:
+    batch = [store.enqueue("a", f"L{i}", "op") for i in range(5)]
+    ran = []
+
+    def run_next() -> str:
+        job = store.claim_next()
+        assert job is not None
+        store.finish(job["id"], "completed", outcome="computed")
+        ran.append(job["project_id"])
+        return job["id"]
+
+    assert run_next() == batch[0]["id"]
+    late = [store.enqueue("b", "L1", "op"), store.enqueue("c", "L1", "op"), store.enqueue("b", "L2", "op")]
+    while len(ran) < 8:
+        run_next()
+    # b and c, queued after a's whole batch, run between a's jobs; each project in its order.
+    assert ran == ["a", "b", "c", "a", "b", "a", "a", "a"]
+    assert [store.get(j["id"])["state"] for j in batch + late] == ["completed"] * 8
+
+
 def test_a_job_ends_in_exactly_one_terminal_state(store: JobStore) -> None:
     job = store.enqueue("p", "L1", "op")
     assert store.claim_next()["id"] == job["id"]

@@ -70,13 +70,19 @@ class JobStore:
         return [_row(r) for r in rows]
 
     def claim_next(self) -> dict[str, Any] | None:
-        """Mark the oldest queued job ``running`` and return it. A project runs one job at a
-        time, in queue order, so a layer never starts before the inputs queued ahead of it."""
+        """Mark the next queued job ``running`` and return it. A project runs one job at a
+        time, in queue order, so a layer never starts before the inputs queued ahead of it.
+        Projects take turns: the next job is the oldest of the project whose last job started
+        longest ago (never first), so one project's long batch cannot hold the others back."""
         with self.db._write() as conn:
             row = conn.exec_driver_sql(
                 "SELECT id FROM jobs AS j WHERE state = 'queued' AND NOT EXISTS ("
                 "  SELECT 1 FROM jobs AS r WHERE r.project_id = j.project_id AND r.state = 'running'"
-                ") ORDER BY seq LIMIT 1"
+                ") ORDER BY ("
+                "  SELECT MAX(s.started_at) FROM jobs AS s WHERE s.project_id = j.project_id"
+                ") IS NOT NULL, ("
+                "  SELECT MAX(s.started_at) FROM jobs AS s WHERE s.project_id = j.project_id"
+                "), seq LIMIT 1"
             ).first()
             if row is None:
                 return None
