@@ -182,6 +182,41 @@ def test_missing_file_is_a_clear_error(tmp_path: Path) -> None:
     assert result.exit_code == 2 and "cannot read" in result.stderr
 
 
+def test_run_takes_a_batch_of_files_each_reported_and_written_to_its_folder(
+    saved_workflow: Path, tmp_path: Path
+) -> None:
+    other = tmp_path / "other.json"
+    document = json.loads(saved_workflow.read_text())
+    document["layers"][2]["result"] = "sha256:" + "0" * 64  # this one's L3 differs
+    other.write_text(json.dumps(document))
+    out = tmp_path / "out"
+    args = ["run", str(saved_workflow), str(other), "--data-dir", str(tmp_path / "d"), "--out", str(out)]
+    result = runner.invoke(app, [*args, "--json"])
+    assert result.exit_code == 1, result.output  # one of them differs
+    reports = json.loads(result.stdout)
+    assert [(r["file"], r["ok"]) for r in reports] == [(str(saved_workflow), True), (str(other), False)]
+    assert [x["result"] for x in reports[1]["layers"]] == ["exact", "exact", "differs", "exact", "exact"]
+    assert sorted(p.name for p in out.iterdir()) == ["other", "story"]
+    assert (out / "story" / "composite.png").is_file() and (out / "other" / "L5-Flatten.png").is_file()
+
+
+@pytest.mark.parametrize(
+    ("names", "message"),
+    [
+        (["story.json", "nope.json"], "cannot read"),
+        (["story.json", "story.json"], "need different names"),
+    ],
+)
+def test_a_bad_batch_runs_nothing(
+    saved_workflow: Path, tmp_path: Path, names: list[str], message: str
+) -> None:
+    files = [str(saved_workflow.parent / name) for name in names]
+    data = tmp_path / "d"
+    result = runner.invoke(app, ["run", *files, "--data-dir", str(data), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2 and message in result.stderr, result.output
+    assert not (tmp_path / "out").exists() and not (data / "blobs").exists()
+
+
 def test_ops_lists_builtin_ops_with_schemas() -> None:
     result = subprocess.run(
         [sys.executable, "-m", "opendream.cli", "ops", "--json"], capture_output=True, text=True, check=True

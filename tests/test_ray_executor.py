@@ -25,6 +25,7 @@ from opendream.cli import app as cli_app
 from opendream.core.project import Project
 from opendream.core.recipe import asset_ref
 from opendream.core.registry import REGISTRY
+from opendream.engine import events
 from opendream.engine.executor import Executor
 from opendream.engine.hooks import Hooks
 from opendream.engine.loader import load_extension_dirs
@@ -245,6 +246,35 @@ def test_assets_and_input_blobs_reach_the_actor_and_results_match_the_local_exec
         remote = workspace.executor.execute(recipe, inputs, Hooks(), use_cache=False)
         assert local.execute(recipe, inputs, Hooks(), use_cache=False).outputs == remote.outputs
     assert blobs.get_image(remote.outputs[0][1]).getpixel((0, 0)) == (130, 50, 25)
+
+
+def test_a_replay_runs_independent_branches_side_by_side(workspace: Workspace, log_dir: Path) -> None:
+    """Two layers with no input in common run at once on the two actors; a layer made from one
+    starts once that one has run."""
+    project = Project.new("branches", 64, 64)
+    for model in ("a", "b"):
+        project.add_layer(
+            REGISTRY.get("ray_test_model"),
+            {"log_dir": str(log_dir), "model": model, "steps": 4, "delay": 0.2},
+            {},
+        )
+    project.add_layer(REGISTRY.get("ray_test_tint"), {}, {"image": "L1"})
+    times: dict[tuple[str, str], float] = {}
+
+    def on_event(event: Any) -> None:
+        if event.type in (events.STARTED, events.COMPLETED):
+            times[(event.data["layers"][0], event.type)] = time.monotonic()
+
+    runs = workspace.runner.run_pending(project, on_event=on_event)
+    assert [(r.layer, r.outcome) for r in runs] == [
+        ("L1", "computed"),
+        ("L2", "computed"),
+        ("L3", "computed"),
+    ]
+    assert times[("L2", events.STARTED)] < times[("L1", events.COMPLETED)], "L2 waited for L1"
+    assert times[("L1", events.STARTED)] < times[("L2", events.COMPLETED)], "L1 waited for L2"
+    assert times[("L3", events.STARTED)] >= times[("L1", events.COMPLETED)]
+    assert len({pid for pid, *_ in lines(log_dir, "starts")}) == 2
 
 
 def test_out_of_memory_in_an_actor_says_what_the_local_executor_says(workspace: Workspace) -> None:

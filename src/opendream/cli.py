@@ -5,22 +5,26 @@ from __future__ import annotations
 import json
 import re
 import sys
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from pydantic import ValidationError
 from rich.console import Console
-from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import BarColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from opendream.core import workflow
 from opendream.core.errors import OpendreamError
+from opendream.core.project import Project
 from opendream.core.registry import REGISTRY
+from opendream.core.workflow_common import ImportedWorkflow
 from opendream.engine import events
 from opendream.engine.consent import Trust
 from opendream.engine.events import Event
-from opendream.engine.workspace import Workspace, load_ops
+from opendream.engine.workspace import ReplayReport, Workspace, load_ops
 from opendream.settings import Settings
 
 app = typer.Typer(help="Opendream: layered, non-destructive image generation.", no_args_is_help=True)
@@ -77,13 +81,78 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or "layer"
 
 
+def _read_workflow(path: Path) -> ImportedWorkflow:
+    """The workflow in ``path``, checked; exits saying why it cannot be read."""
+    try:
+        size = path.stat().st_size
+        if size > workflow.MAX_WORKFLOW_BYTES:
+            raise fail(f"{path} is {size} bytes; a workflow may be at most {workflow.MAX_WORKFLOW_BYTES}")
+        return workflow.import_any(path.read_bytes(), REGISTRY)
+    except OSError as exc:
+        raise fail(f"cannot read {path}: {exc.strerror or exc}") from None
+    except OpendreamError as exc:
+        raise fail(f"{path}: {exc.message}") from None
+
+
+def _progress_of(progress: Progress, task: TaskID, label: str) -> Callable[[Event], None]:
+    """The event sink that shows a replay's progress on ``task``."""
+
+    def on_event(event: Event) -> None:
+        if event.type in (events.COMPLETED, events.FAILED, events.CANCELLED):
+            progress.advance(task)
+        elif event.type == events.PROGRESS:
+            layers = ",".join(event.data["layers"])
+            progress.update(
+                task, description=f"{label}{layers} step {event.data['step']}/{event.data['total']}"
+            )
+        elif event.type == events.STATUS:
+            progress.update(task, description=f"{label}{','.join(event.data['layers'])} {event.data['text']}")
+        elif event.type == events.DOWNLOAD:
+            megabytes = event.data["done_bytes"] / 2**20
+            progress.update(task, description=f"{label}downloading model: {megabytes:.0f} MB")
+
+    return on_event
+
+
+def _write_out(workspace: Workspace, project: Project, out: Path) -> None:
+    """Each layer's PNG and the composite in ``out``; nothing when the canvas is over the budget."""
+    try:  # before any file is written: a canvas over the pixel budget writes nothing
+        canvas = workspace.composite(project)
+    except OpendreamError as exc:
+        raise fail(f"composite.png not written: {exc.message}") from None
+    out.mkdir(parents=True, exist_ok=True)
+    for layer in project.layers:
+        if layer.blob:
+            (out / f"{layer.id}-{_slug(layer.name)}.png").write_bytes(workspace.data.blobs.get(layer.blob))
+    canvas.save(out / "composite.png")
+
+
+def _print_report(project: Project, report: ReplayReport) -> None:
+    table = Table(title=f"{project.name} ({project.id})")
+    for column in ("layer", "name", "op", "run", "seconds", "result"):
+        table.add_column(column)
+    colours = {"exact": "green", "new": "cyan", "differs": "yellow", "failed": "red"}
+    for row in report.layers:
+        result = f"[{colours[row.result]}]{row.result}[/]" + (f" ({row.error})" if row.error else "")
+        result += f"\n[yellow]{row.note}[/]" if row.note else ""
+        table.add_row(row.layer, row.name, row.op, row.outcome, f"{row.seconds:.2f}", result)
+    Console().print(table)
+
+
 @app.command()
 def run(
-    workflow_file: Annotated[
-        Path, typer.Argument(help="Workflow JSON, exported PNG, or original Opendream JSON")
+    workflow_files: Annotated[
+        list[Path],
+        typer.Argument(
+            help="Workflow JSON, exported PNG, or original Opendream JSON; several are a batch, "
+            "replayed side by side when the executor has several workers"
+        ),
     ],
     out: Annotated[
-        Path | None, typer.Option("--out", help="Write each layer's PNG and composite.png here")
+        Path | None,
+        typer.Option(
+            "--out", help="Write each layer's PNG and composite.png here (a folder per file in a batch)"
+        ),
     ] = None,
     data_dir: DataDirOption = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON")] = False,
@@ -99,33 +168,30 @@ def run(
     executor: ExecutorOption = None,
     ray_address: RayAddressOption = None,
 ) -> None:
-    """Replay a workflow headless and report, per layer, whether it matches the file.
+    """Replay workflows headless and report, per layer, whether it matches the file.
 
     Layers of remote ops (DALL-E, serverless) and hub models the file names are not fetched
-    unless you pass --allow-remote; results the file carries are used without asking.
+    unless you pass --allow-remote; results the file carries are used without asking. With
+    several workers (--executor ray), a workflow's independent branches and a batch's files
+    run side by side.
 
     Example: opendream run cat.json --out renders/
     """
     settings = make_settings(data_dir, tiny_models, executor=executor, ray_address=ray_address)
     extensions = load_ops(settings)
-    try:
-        size = workflow_file.stat().st_size
-        if size > workflow.MAX_WORKFLOW_BYTES:
-            raise fail(
-                f"{workflow_file} is {size} bytes; a workflow may be at most {workflow.MAX_WORKFLOW_BYTES}"
-            )
-        imported = workflow.import_any(workflow_file.read_bytes(), REGISTRY)
-    except OSError as exc:
-        raise fail(f"cannot read {workflow_file}: {exc.strerror or exc}") from None
-    except OpendreamError as exc:
-        raise fail(f"{workflow_file}: {exc.message}") from None
+    stems = [_slug(path.stem) for path in workflow_files]
+    if out is not None and len(set(stems)) < len(stems):
+        raise fail(
+            "with --out, the files of a batch need different names (each gets a folder named after it)"
+        )
+    imported = [_read_workflow(path) for path in workflow_files]  # all checked before any runs
 
     try:
         workspace = Workspace(settings, extensions=extensions)
     except OpendreamError as exc:
         raise fail(exc.message) from None
+    batch = len(workflow_files) > 1
     try:
-        project = workspace.import_workflow(imported)
         with Progress(
             TextColumn("{task.description}"),
             BarColumn(),
@@ -135,62 +201,43 @@ def run(
             transient=True,
             disable=as_json or not console.is_terminal,
         ) as progress:
-            todo = project.topological_order() if force else project.needs_run()
-            task = progress.add_task("replaying", total=len({project.layer(i).group for i in todo}))
 
-            def on_event(event: Event) -> None:
-                if event.type in (events.COMPLETED, events.FAILED, events.CANCELLED):
-                    progress.advance(task)
-                elif event.type == events.PROGRESS:
-                    layers = ",".join(event.data["layers"])
-                    progress.update(
-                        task, description=f"{layers} step {event.data['step']}/{event.data['total']}"
-                    )
-                elif event.type == events.STATUS:
-                    progress.update(
-                        task, description=f"{','.join(event.data['layers'])} {event.data['text']}"
-                    )
-                elif event.type == events.DOWNLOAD:
-                    megabytes = event.data["done_bytes"] / 2**20
-                    progress.update(task, description=f"downloading model: {megabytes:.0f} MB")
+            def replay(path: Path, file: ImportedWorkflow) -> tuple[Project, ReplayReport]:
+                project = workspace.import_workflow(file)
+                todo = project.topological_order() if force else project.needs_run()
+                label = f"{path.name}: " if batch else ""
+                task = progress.add_task(
+                    f"{label}replaying", total=len({project.layer(i).group for i in todo})
+                )
+                revision = project.revision
+                report = workspace.replay(
+                    project,
+                    file.expected,
+                    force=force,
+                    on_event=_progress_of(progress, task, label),
+                    trust=Trust(from_file=True, consented=allow_remote),
+                )
+                workspace.save(project, expected_revision=revision)
+                return project, report
 
-            revision = project.revision
-            report = workspace.replay(
-                project,
-                imported.expected,
-                force=force,
-                on_event=on_event,
-                trust=Trust(from_file=True, consented=allow_remote),
-            )
-            workspace.save(project, expected_revision=revision)
+            with ThreadPoolExecutor(workspace.executor.parallelism, "opendream-batch") as pool:
+                results = list(pool.map(replay, workflow_files, imported))
         if out is not None:
-            try:  # before any file is written: a canvas over the pixel budget writes nothing
-                canvas = workspace.composite(project)
-            except OpendreamError as exc:
-                raise fail(f"composite.png not written: {exc.message}") from None
-            out.mkdir(parents=True, exist_ok=True)
-            for layer in project.layers:
-                if layer.blob:
-                    (out / f"{layer.id}-{_slug(layer.name)}.png").write_bytes(
-                        workspace.data.blobs.get(layer.blob)
-                    )
-            canvas.save(out / "composite.png")
+            for stem, (project, _) in zip(stems, results, strict=True):
+                _write_out(workspace, project, out / stem if batch else out)
     finally:
         workspace.close()
 
     if as_json:
-        typer.echo(json.dumps({"project": project.id, **report.to_dict()}, indent=2))
+        reports = [
+            {**({"file": str(path)} if batch else {}), "project": project.id, **report.to_dict()}
+            for path, (project, report) in zip(workflow_files, results, strict=True)
+        ]
+        typer.echo(json.dumps(reports if batch else reports[0], indent=2))
     else:
-        table = Table(title=f"{project.name} ({project.id})")
-        for column in ("layer", "name", "op", "run", "seconds", "result"):
-            table.add_column(column)
-        colours = {"exact": "green", "new": "cyan", "differs": "yellow", "failed": "red"}
-        for row in report.layers:
-            result = f"[{colours[row.result]}]{row.result}[/]" + (f" ({row.error})" if row.error else "")
-            result += f"\n[yellow]{row.note}[/]" if row.note else ""
-            table.add_row(row.layer, row.name, row.op, row.outcome, f"{row.seconds:.2f}", result)
-        Console().print(table)
-    waiting = [row for row in report.layers if row.outcome == "needs consent"]
+        for project, report in results:
+            _print_report(project, report)
+    waiting = [row for _, report in results for row in report.layers if row.outcome == "needs consent"]
     if waiting:
         console.print(
             f"{len(waiting)} layer(s) were not run: "
@@ -198,7 +245,7 @@ def run(
             + ". Re-run with --allow-remote to allow it.",
             highlight=False,
         )
-    if not report.ok:
+    if not all(report.ok for _, report in results):
         raise typer.Exit(1)
 
 

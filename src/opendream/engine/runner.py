@@ -1,10 +1,14 @@
 """Runs a project's layers: resolve inputs, execute, store results on the layers, report.
 
-Works on an in-memory ``Project``; the caller persists it (CLI and server decide when)."""
+Works on an in-memory ``Project``; the caller persists it (CLI and server decide when). With an
+executor that runs several recipes at once (Ray's workers), the groups whose inputs are ready run
+side by side; the project is read and changed under a lock, never while an op computes."""
 
 from __future__ import annotations
 
 import threading
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 
 from opendream.core.errors import OpendreamError
@@ -69,26 +73,29 @@ class Runner:
         cancel_event: threading.Event | None = None,
         on_event: EventSink = ignore,
         trust: Trust = USER,
+        lock: AbstractContextManager | None = None,
     ) -> LayerRun:
         """Run the recipe of ``layer_id``'s group and store the outputs on the group's layers.
-        A file's recipe (``trust``) that needs consent it lacks stays pending, nothing sent."""
-        group = project.group(layer_id)
-        head = group[0]
-        ids = [x.id for x in group]
-        spec = self.executor.registry.get(head.recipe.op)
-        if plan(spec, group, self.executor.blobs.has, force=force, replay=True) == "reuse":
-            project.mark(ids, "ready")
-            return LayerRun(head.id, spec.name, "reused")
-        try:
-            inputs = resolve_inputs(project, head.id)
-        except InputNotReady as exc:
-            project.mark(ids, "failed", error=exc.message)
-            on_event(Event(events.FAILED, {"layers": ids, "error": exc.message}))
-            return LayerRun(head.id, spec.name, "failed", error=exc.message)
-
-        had_results = holds_results(group, self.executor.blobs.has)
-        project.mark(ids, "running")
-        on_event(Event(events.STARTED, {"layers": ids, "op": spec.name}))
+        A file's recipe (``trust``) that needs consent it lacks stays pending, nothing sent.
+        ``lock`` is held while the project is read or changed, not while the op computes."""
+        lock = lock or nullcontext()
+        with lock:
+            group = project.group(layer_id)
+            head = group[0]
+            ids = [x.id for x in group]
+            spec = self.executor.registry.get(head.recipe.op)
+            if plan(spec, group, self.executor.blobs.has, force=force, replay=True) == "reuse":
+                project.mark(ids, "ready")
+                return LayerRun(head.id, spec.name, "reused")
+            try:
+                inputs = resolve_inputs(project, head.id)
+            except InputNotReady as exc:
+                project.mark(ids, "failed", error=exc.message)
+                on_event(Event(events.FAILED, {"layers": ids, "error": exc.message}))
+                return LayerRun(head.id, spec.name, "failed", error=exc.message)
+            had_results = holds_results(group, self.executor.blobs.has)
+            project.mark(ids, "running")
+            on_event(Event(events.STARTED, {"layers": ids, "op": spec.name}))
         hooks = Hooks(
             progress=lambda step, total, preview: on_event(
                 Event(events.PROGRESS, {"layers": ids, "step": step, "total": total, "preview": preview})
@@ -108,30 +115,30 @@ class Runner:
             trust=trust,
             had_results=had_results,
         )
-        if ran.execution is None:
-            project.mark(ids, ran.status or "failed", error=ran.layer_error)
-            on_event(Event(_ENDED[ran.outcome], {"layers": ids, "error": ran.error}))
-            return LayerRun(head.id, spec.name, ran.outcome, error=ran.error)
-
-        execution = ran.execution
-        run = RunRecord(
-            duration=round(execution.seconds, 4),
-            cache_hit=execution.cache_hit,
-            environment=execution.environment,
-            made_by=execution.made_by,
-        )
-        removed = project.set_outputs(head.id, execution.outputs, run)
-        on_event(
-            Event(
-                events.COMPLETED,
-                {
-                    "layers": [x.id for x in project.group(head.id)],
-                    "outcome": ran.outcome,
-                    "removed": removed,
-                },
+        with lock:
+            if ran.execution is None:
+                project.mark(ids, ran.status or "failed", error=ran.layer_error)
+                on_event(Event(_ENDED[ran.outcome], {"layers": ids, "error": ran.error}))
+                return LayerRun(head.id, spec.name, ran.outcome, error=ran.error)
+            execution = ran.execution
+            run = RunRecord(
+                duration=round(execution.seconds, 4),
+                cache_hit=execution.cache_hit,
+                environment=execution.environment,
+                made_by=execution.made_by,
             )
-        )
-        return LayerRun(head.id, spec.name, ran.outcome, execution.seconds, removed=tuple(removed))
+            removed = project.set_outputs(head.id, execution.outputs, run)
+            on_event(
+                Event(
+                    events.COMPLETED,
+                    {
+                        "layers": [x.id for x in project.group(head.id)],
+                        "outcome": ran.outcome,
+                        "removed": removed,
+                    },
+                )
+            )
+            return LayerRun(head.id, spec.name, ran.outcome, execution.seconds, removed=tuple(removed))
 
     def run_pending(
         self,
@@ -142,20 +149,45 @@ class Runner:
         on_event: EventSink = ignore,
         trust: Trust = USER,
     ) -> list[LayerRun]:
-        """Run every layer that needs it (all of them with ``force``), in topological order."""
+        """Run every layer that needs it (all of them with ``force``), in topological order;
+        as many groups at once as the executor runs recipes (its ``parallelism``), each once
+        the groups it takes inputs from have run."""
         todo = project.topological_order() if force else project.needs_run()
-        runs: list[LayerRun] = []
-        done: set[str] = set()
-        for layer_id in todo:
-            if not project.has_layer(layer_id) or project.layer(layer_id).group in done:
-                continue
-            done.add(project.layer(layer_id).group)
+        groups = list(dict.fromkeys(project.layer(x).group for x in todo))
+        # The groups of this run each waits for: those its head's recipe takes inputs from.
+        after = {
+            group: {project.layer(i).group for i in project.layer(group).recipe.input_ids()} & set(groups)
+            for group in groups
+        }
+        runs: dict[str, LayerRun | None] = {}
+        lock = threading.Lock()
+
+        def run(group: str) -> LayerRun | None:
+            if not project.has_layer(group):
+                return None  # an output its input's new run no longer makes, and removed
             if cancel_event is not None and cancel_event.is_set():
-                runs.append(LayerRun(layer_id, project.layer(layer_id).recipe.op, "skipped"))
-                continue
-            runs.append(
-                self.run_layer(
-                    project, layer_id, force=force, cancel_event=cancel_event, on_event=on_event, trust=trust
-                )
+                return LayerRun(group, project.layer(group).recipe.op, "skipped")
+            return self.run_layer(
+                project,
+                group,
+                force=force,
+                cancel_event=cancel_event,
+                on_event=on_event,
+                trust=trust,
+                lock=lock,
             )
-        return runs
+
+        slots = max(1, self.executor.parallelism)
+        with ThreadPoolExecutor(slots, "opendream-run") as pool:
+            running: dict[Future[LayerRun | None], str] = {}
+            while len(runs) < len(groups):
+                # The next ready groups in topological order (one at a time: exactly that order).
+                for group in groups:
+                    if len(running) == slots:
+                        break
+                    if group not in runs and group not in running.values() and after[group] <= set(runs):
+                        running[pool.submit(run, group)] = group
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    runs[running.pop(future)] = future.result()
+        return [ran for group in groups if (ran := runs[group]) is not None]
