@@ -14,7 +14,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import open_page, serve_app
-from tests.e2e.ui import row, wait_ready
+from tests.e2e.ui import new_project_with_dream_form, row, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -69,12 +69,7 @@ def test_a_dream_with_a_lora_keeps_it_in_its_recipe(
     lora_page: Page, lora_server: str, lora: Path, artifacts: Path
 ) -> None:
     page = lora_page
-    page.get_by_label("Name").fill("LoRAs")
-    page.get_by_role("button", name="Create project").click()
-    expect(page.get_by_role("button", name="LoRAs")).to_be_visible()
-    page.get_by_role("navigation", name="Operations").get_by_role("button", name="Dream", exact=True).click()
-
-    form = page.get_by_role("form", name="Dream")
+    form = new_project_with_dream_form(page, "LoRAs")
     form.get_by_label("Prompt", exact=True).fill("a pixel cat")
     form.get_by_label("Width", exact=True).fill("64")
     form.get_by_label("Height", exact=True).fill("64")
@@ -103,11 +98,7 @@ def test_a_dream_with_a_lora_keeps_it_in_its_recipe(
 
 def test_an_embedding_picked_under_the_prompt_is_used(lora_page: Page, lora_server: str) -> None:
     page = lora_page
-    page.get_by_label("Name").fill("Embeddings")
-    page.get_by_role("button", name="Create project").click()
-    expect(page.get_by_role("button", name="Embeddings")).to_be_visible()
-    page.get_by_role("navigation", name="Operations").get_by_role("button", name="Dream", exact=True).click()
-    form = page.get_by_role("form", name="Dream")
+    form = new_project_with_dream_form(page, "Embeddings")
     form.get_by_label("Prompt", exact=True).fill("a cat")
     form.get_by_label("Add an embedding to Prompt").select_option("sparkle")
     expect(form.get_by_label("Prompt", exact=True)).to_have_value("a cat, sparkle")

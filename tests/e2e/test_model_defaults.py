@@ -12,6 +12,7 @@ import pytest
 from playwright.sync_api import Browser, Page, expect
 
 from tests.e2e.conftest import open_page, serve_app
+from tests.e2e.ui import new_project_with_dream_form
 
 pytestmark = pytest.mark.e2e
 
@@ -41,12 +42,7 @@ def models_page(browser: Browser, models_server: str) -> Iterator[Page]:
 
 def test_picking_a_model_applies_its_family_defaults(models_page: Page, flux_model: Path) -> None:
     page = models_page
-    page.get_by_label("Name").fill("Defaults")
-    page.get_by_role("button", name="Create project").click()
-    expect(page.get_by_role("button", name="Defaults")).to_be_visible()
-    page.get_by_role("navigation", name="Operations").get_by_role("button", name="Dream", exact=True).click()
-
-    form = page.get_by_role("form", name="Dream")
+    form = new_project_with_dream_form(page, "Defaults")
     model = form.get_by_label("Model", exact=True)
     # The model is offered in the field's list, labelled with its family.
     option = page.locator(f"#{model.get_attribute('list')} option[value='{flux_model}']")

@@ -21,6 +21,15 @@ def row(page: Page, layer_id: str) -> Locator:
     return page.locator(f"li[data-layer='{layer_id}']")
 
 
+def new_project_with_dream_form(page: Page, name: str) -> Locator:
+    """Create a project named ``name`` from the home page and open its Dream form."""
+    page.get_by_label("Name").fill(name)
+    page.get_by_role("button", name="Create project").click()
+    expect(page.get_by_role("button", name=name)).to_be_visible()
+    page.get_by_role("navigation", name="Operations").get_by_role("button", name="Dream", exact=True).click()
+    return page.get_by_role("form", name="Dream")
+
+
 def wait_ready(page: Page, layer_id: str) -> str:
     """Wait until the layer is ready; its blob."""
     expect(row(page, layer_id).locator("[data-status]")).to_have_attribute(
