@@ -299,7 +299,7 @@ class ModelManager:
             raise ModelUnavailable(f"{type(pipe).__name__} takes no LoRA (a {_title(base)} model)")
         names = [self._adapter(base, model, progress, status, check) for model, _ in loras]
         # In one order whatever the list's: peft sums the adapters' outputs in the order given,
-        # so LoRAs a, b and b, a would round differently (peft 0.21 does; earlier ones sorted).
+        # so LoRAs a, b and b, a would otherwise round differently (seen with peft 0.21).
         active = sorted((name, weight) for name, (_, weight) in zip(names, loras, strict=True))
         return Adapters(base.adapter_lock, active)
 
