@@ -104,7 +104,7 @@ def main() -> None:
     import opendream.diffusion.ops  # noqa: F401
     from opendream import Context
     from opendream.core.registry import REGISTRY
-    from opendream.diffusion import openvino_unet
+    from opendream.diffusion import openvino_backend
     from opendream.diffusion.manager import ModelManager
 
     folder = model_folder(args.full)
@@ -158,7 +158,7 @@ def main() -> None:
         "openvino": [dream("openvino") for _ in range(args.repeats)],
         "openvino + fast decode": [dream("openvino", decoder="fast") for _ in range(args.repeats)],
     }
-    assert openvino_unet.backend_used() == "openvino"
+    assert openvino_backend.backend_used() == "openvino"
 
     # 3. Fresh processes: a second start, and the peak memory of each backend.
     start = _in_child("start", folder, data_dir, args.size)

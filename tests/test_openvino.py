@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from opendream.diffusion import openvino_unet
+from opendream.diffusion import openvino_backend
 from opendream.diffusion.manager import ModelManager
 from opendream.diffusion.tiny_loras import build_tiny_lora
 from opendream.settings import Settings
@@ -58,10 +58,10 @@ def dream(pair: tuple[ModelManager, Settings], **params: Any) -> np.ndarray:
 
 
 def test_the_backend_setting() -> None:
-    assert openvino_unet.resolve_backend("auto", "cpu") == "openvino"
-    assert openvino_unet.resolve_backend("auto", "cuda") == "torch"
-    assert openvino_unet.resolve_backend("openvino", "cuda") == "torch"
-    assert openvino_unet.resolve_backend("torch", "cpu") == "torch"
+    assert openvino_backend.resolve_backend("auto", "cpu") == "openvino"
+    assert openvino_backend.resolve_backend("auto", "cuda") == "torch"
+    assert openvino_backend.resolve_backend("openvino", "cuda") == "torch"
+    assert openvino_backend.resolve_backend("torch", "cpu") == "torch"
 
 
 def test_close_to_torch_and_exact_on_replay(fast, slow) -> None:
@@ -89,14 +89,19 @@ def test_the_run_and_the_cache_key_record_the_backend(fast, slow) -> None:
     assert "backend" not in torch_ctx.environment and "backend" not in spec.identity(params, torch_ctx)
 
 
-def test_a_run_with_a_lora_denoises_on_torch(fast, slow, tiny_dir: Path, tmp_path: Path) -> None:
+def test_a_run_with_a_lora_runs_the_parts_it_changes_on_torch(
+    fast, slow, tiny_dir: Path, tmp_path: Path
+) -> None:
     lora = build_tiny_lora(tiny_dir / "txt2img", tmp_path / "a.safetensors", seed=1)
     chosen = {"loras": [{"model": str(lora), "weight": 1.0}]}
     with_lora = dream(fast, **chosen)
-    assert openvino_unet.backend_used() == "torch"
-    assert np.array_equal(with_lora, dream(slow, **chosen))
+    used = openvino_backend.parts_used()
+    assert (used["unet"], used["text_encoder"]) == ("torch", "torch"), "the UNet's weights read again"
+    assert used["vae_decoder"] == "openvino", "a LoRA does not change the VAE"
+    difference = np.abs(with_lora - dream(slow, **chosen))
+    assert difference.max() <= MAX_LEVELS and difference.mean() <= MEAN_LEVELS
     dream(fast)
-    assert openvino_unet.backend_used() == "openvino", "and the next run without is back on OpenVINO"
+    assert set(openvino_backend.parts_used().values()) == {"openvino"}, "the next run without is back"
 
 
 def _statuses_in_a_new_process(tiny_dir: Path, data_dir: Path) -> list[str]:
@@ -123,31 +128,42 @@ def test_another_process_reuses_the_converted_model_and_a_corrupt_one_is_rebuilt
     dream(fast)  # converted (once) in this process
     said = _statuses_in_a_new_process(tiny_dir, data_dir)
     assert not any("optimising" in s for s in said), said
-    for model in (data_dir / "openvino").glob("*/unet.xml"):
+    for model in (data_dir / "openvino").glob("*/model.xml"):
         model.write_text("<not a model")
     said = _statuses_in_a_new_process(tiny_dir, data_dir)
     assert any("optimising the model for this CPU" in s for s in said), said
     assert not any("optimising" in s for s in _statuses_in_a_new_process(tiny_dir, data_dir))
 
 
-def test_a_failed_conversion_leaves_torch_working(
+def test_a_part_that_fails_to_convert_stays_on_torch(
     tiny_dir: Path, tmp_path: Path, slow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Failure injected at the converter (no real model fails to convert on demand)."""
+    """Failure injected at the converter for the text encoder only (no real model fails to
+    convert on demand): it runs on torch, the rest on OpenVINO."""
     import openvino
 
-    def refuse(*args: Any, **kwargs: Any) -> Any:
-        raise RuntimeError("Cannot convert aten::made_up_op")
+    convert = openvino.convert_model
 
-    monkeypatch.setattr(openvino, "convert_model", refuse)
+    def refuse_text_encoders(model: Any, **kwargs: Any) -> Any:
+        if type(model.inner).__name__ == "CLIPTextModel":
+            raise RuntimeError("Cannot convert aten::made_up_op")
+        return convert(model, **kwargs)
+
+    monkeypatch.setattr(openvino, "convert_model", refuse_text_encoders)
     settings = make_settings(tiny_dir, tmp_path, "openvino")
     manager = ModelManager(settings, device="cpu", dtype="float32")
     said: list[str] = []
     manager.get("txt2img", status=said.append)
     assert any(
-        "could not convert the UNet2DConditionModel (Cannot convert aten::made_up_op)" in s for s in said
+        "could not convert the CLIPTextModel (Cannot convert aten::made_up_op); it runs on torch" in s
+        for s in said
     )
-    assert np.array_equal(dream((manager, settings)), dream(slow)), "the torch UNet, untouched"
+    image = dream((manager, settings))
+    used = openvino_backend.parts_used()
+    assert "text_encoder" not in used, "its torch module, untouched"
+    assert (used["unet"], used["vae_decoder"]) == ("openvino", "openvino")
+    difference = np.abs(image - dream(slow))
+    assert difference.max() <= MAX_LEVELS and difference.mean() <= MEAN_LEVELS
 
 
 def test_sdxl_converts_too(
@@ -157,6 +173,38 @@ def test_sdxl_converts_too(
     fast = ModelManager(make_settings(tiny_dir, data_dir, "openvino"), device="cpu", dtype="float32")
     slow = ModelManager(make_settings(tiny_dir, data_dir, "torch"), device="cpu", dtype="float32")
     on_openvino = dream((fast, fast.settings), model=model)
-    assert openvino_unet.backend_used() == "openvino"
+    assert openvino_backend.backend_used() == "openvino"
     difference = np.abs(on_openvino - dream((slow, slow.settings), model=model))
     assert difference.max() <= MAX_LEVELS and difference.mean() <= MEAN_LEVELS
+
+
+def test_a_replay_on_another_backend_says_the_backend_changed(
+    tiny_dir: Path, data_dir: Path, tmp_path: Path, pinned_threads: int
+) -> None:
+    from opendream.core import workflow
+    from opendream.core.project import Project
+    from opendream.core.registry import REGISTRY
+    from opendream.engine.runtime import make_runtime
+    from opendream.engine.workspace import Workspace
+
+    def workspace(backend: str, folder: Path) -> Workspace:
+        settings = make_settings(tiny_dir, folder, backend)
+        return Workspace(settings, runtime=make_runtime(settings), extensions=[])
+
+    made = workspace("openvino", data_dir)  # its converted models are there already
+    try:
+        project = Project.new("lighthouse", 64, 64)
+        project.add_layer(REGISTRY.get("dream"), DREAM, {})
+        made.runner.run_pending(project)
+        data = json.dumps(made.export_workflow(project)).encode()
+    finally:
+        made.close()
+    imported = workflow.import_any(data, REGISTRY)
+    assert imported.environment["backend"] == "openvino"
+    elsewhere = workspace("torch", tmp_path / "elsewhere")
+    try:
+        copy = elsewhere.import_workflow(imported)
+        (layer,) = elsewhere.replay(copy, imported.expected, imported.environment).layers
+    finally:
+        elsewhere.close()
+    assert (layer.result, layer.reason) == ("differs", "backend changed: made on openvino, replayed on torch")
