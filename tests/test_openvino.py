@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -104,7 +105,8 @@ def test_a_run_with_a_lora_runs_the_parts_it_changes_on_torch(
     assert set(openvino_backend.parts_used().values()) == {"openvino"}, "the next run without is back"
 
 
-def _statuses_in_a_new_process(tiny_dir: Path, data_dir: Path) -> list[str]:
+def _start_in_a_new_process(tiny_dir: Path, data_dir: Path) -> dict[str, Any]:
+    """What another process's start said, and how many torch UNet weights it read."""
     script = (
         "import json, sys\n"
         "from opendream.diffusion.manager import ModelManager\n"
@@ -112,8 +114,8 @@ def _statuses_in_a_new_process(tiny_dir: Path, data_dir: Path) -> list[str]:
         f"settings = Settings(tiny_models=True, tiny_models_dir={str(tiny_dir)!r}, data_dir={str(data_dir)!r}, "
         "device='cpu', backend='openvino')\n"
         "said = []\n"
-        "ModelManager(settings, device='cpu', dtype='float32').get('txt2img', status=said.append)\n"
-        "print(json.dumps(said))\n"
+        "pipe = ModelManager(settings, device='cpu', dtype='float32').get('txt2img', status=said.append)\n"
+        "print(json.dumps({'said': said, 'unet_weights': sum(p.numel() for p in pipe.unet.parameters())}))\n"
     )
     done = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, env={**os.environ}, timeout=600
@@ -122,21 +124,29 @@ def _statuses_in_a_new_process(tiny_dir: Path, data_dir: Path) -> list[str]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def _cached_part(pair: tuple[ModelManager, Settings], name: str) -> Path:
+    """The folder of part ``name``'s converted model (of the tiny txt2img model)."""
+    manager = pair[0]
+    pipe = manager.get("txt2img")
+    (part,) = [p for p in openvino_backend.pipeline_parts(pipe, "sd1") if p.name == name]
+    return manager.openvino_cache / openvino_backend.cache_key(manager.identity("", "dream"), part)
+
+
 def test_another_process_reuses_the_converted_model_and_a_corrupt_one_is_rebuilt(
     fast, tiny_dir: Path, data_dir: Path
 ) -> None:
     dream(fast)  # converted (once) in this process
-    said = _statuses_in_a_new_process(tiny_dir, data_dir)
-    assert not any("optimising" in s for s in said), said
-    for model in (data_dir / "openvino").glob("*/model.xml"):
-        model.write_text("<not a model")
-    said = _statuses_in_a_new_process(tiny_dir, data_dir)
-    assert any("optimising the model for this CPU" in s for s in said), said
-    assert not any("optimising" in s for s in _statuses_in_a_new_process(tiny_dir, data_dir))
+    start = _start_in_a_new_process(tiny_dir, data_dir)
+    assert not any("optimising" in s for s in start["said"]), start
+    assert start["unet_weights"] == 0, "the torch UNet's weights are not read"
+    (_cached_part(fast, "unet") / "model.xml").write_text("<not a model")
+    start = _start_in_a_new_process(tiny_dir, data_dir)
+    assert any("optimising the model for this CPU" in s for s in start["said"]), start
+    assert (_cached_part(fast, "unet") / "complete").is_file(), "converted again"
 
 
 def test_a_part_that_fails_to_convert_stays_on_torch(
-    tiny_dir: Path, tmp_path: Path, slow, monkeypatch: pytest.MonkeyPatch
+    tiny_dir: Path, data_dir: Path, tmp_path: Path, fast, slow, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Failure injected at the converter for the text encoder only (no real model fails to
     convert on demand): it runs on torch, the rest on OpenVINO."""
@@ -150,6 +160,9 @@ def test_a_part_that_fails_to_convert_stays_on_torch(
         return convert(model, **kwargs)
 
     monkeypatch.setattr(openvino, "convert_model", refuse_text_encoders)
+    # The other parts converted already (the module's data dir), the text encoder's not.
+    shutil.copytree(data_dir / "openvino", tmp_path / "openvino", ignore=shutil.ignore_patterns("compiled"))
+    shutil.rmtree(tmp_path / "openvino" / _cached_part(fast, "text_encoder").name)
     settings = make_settings(tiny_dir, tmp_path, "openvino")
     manager = ModelManager(settings, device="cpu", dtype="float32")
     said: list[str] = []

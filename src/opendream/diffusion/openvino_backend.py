@@ -396,6 +396,31 @@ def autoencoder_parts(autoencoder: Any, name: str) -> list[Part]:
     ]
 
 
+def weightless_unet(folder: Path, family: str, identity: dict[str, Any], cache: Path) -> Any | None:
+    """The UNet of the pipeline ``folder`` without weights when its converted model is in
+    ``cache`` (``None`` else): a start then reads no torch UNet weights."""
+    if family not in FAMILIES or not (folder / "unet" / "config.json").is_file():
+        return None
+    from accelerate import init_empty_weights
+    from diffusers import UNet2DConditionModel
+
+    config = UNet2DConditionModel.load_config(folder, subfolder="unet")
+    if config.get("_class_name") != "UNet2DConditionModel":
+        return None
+    with init_empty_weights():
+        unet = UNet2DConditionModel.from_config(config)
+    if not (
+        cache / cache_key(identity, UNetPart(unet, "unet", dict(unet.config), family == "sdxl")) / "complete"
+    ).is_file():
+        return None
+    _assign(unet, None)
+    return unet.eval()
+
+
+def _released(module: Any) -> bool:
+    return any(p.numel() == 0 for p in module.parameters())
+
+
 def cache_key(identity: dict[str, Any], part: Part) -> str:
     import openvino
 
@@ -403,7 +428,7 @@ def cache_key(identity: dict[str, Any], part: Part) -> str:
         "weights": identity,
         "part": part.name,
         "class": type(part.module).__name__,
-        "config": part.config,
+        "config": {k: v for k, v in part.config.items() if not k.startswith("_")},  # not where it was read
         "conversion": CONVERSION,
         "openvino": openvino.__version__,
     }
@@ -438,6 +463,8 @@ def attach(
                 if status is not None and not said:
                     status("optimising the model for this CPU (once per model)…")
                     said = True
+                if _released(part.module) and part.name in (reload or {}):  # a weightless UNet
+                    _assign(part.module, (reload or {})[part.name]())
                 _convert(part, folder)
                 compiled = core.compile_model(str(folder / "model.xml"), "CPU", COMPILE)
         except Exception as exc:  # any failure of a third-party converter: keep the torch module
