@@ -1,7 +1,8 @@
-"""The CPU fast path (issue 18): tiny models' UNets through OpenVINO's real conversion. Outputs
-stay close to torch's, a replay on the same backend is exact, the converted model is reused by
-another process and rebuilt when its cache is corrupt, a failed conversion leaves torch working,
-and runs the converted model cannot do (LoRAs) go to torch."""
+"""The CPU fast path (issue 18): tiny models' UNets, text encoders and VAEs through OpenVINO's
+real conversion. Outputs stay close to torch's, a replay on the same backend is exact and one
+on torch says the backend changed, the converted models are reused by another process (which
+reads no torch UNet weights) and rebuilt when their cache is corrupt, a part that fails to
+convert stays on torch, and runs the converted models cannot do (LoRAs) go to torch."""
 
 from __future__ import annotations
 
@@ -74,6 +75,23 @@ def test_close_to_torch_and_exact_on_replay(fast, slow) -> None:
     assert np.array_equal(dream(fast), on_openvino), "a replay on the same backend is exact"
     other_size = dream(fast, width=96, height=64)  # dynamic shapes: no second conversion
     assert other_size.shape == (64, 96, 3)
+
+
+def test_img2img_encodes_on_openvino_too(fast, slow) -> None:
+    from opendream import ImageLayer
+    from tests.conftest import gradient
+
+    params = {"prompt": "a lighthouse", "steps": 4, "strength": 0.5, "seed": 1}
+    layers = {"image_layer": ImageLayer(gradient(64))}
+    images = []
+    for pair in (fast, slow):
+        (layer,) = run_op("img2img", params, layers, *pair)
+        images.append(np.asarray(layer.image).astype(int))
+        if pair is fast:
+            used = openvino_backend.parts_used()
+            assert (used["vae_encoder"], used["unet"], used["vae_decoder"]) == ("openvino",) * 3
+    difference = np.abs(images[0] - images[1])
+    assert difference.max() <= MAX_LEVELS and difference.mean() <= MEAN_LEVELS
 
 
 def test_the_run_and_the_cache_key_record_the_backend(fast, slow) -> None:
