@@ -13,9 +13,10 @@ Shapes are dynamic (batch, height, width, prompt length): a new size costs no co
 A call the converted model was not made for (ControlNet residuals, LCM's guidance embedding,
 attention masks, a run with LoRAs, an embedding's new tokens, another dtype) runs the torch
 module; so does everything of a part whose conversion fails (said once in the log and the
-layer's status). The torch UNet's weights are released once its converted model is ready (the
-memory target) and read again from the model's files on the first call that needs them.
-Which backend each part ran on is recorded per thread (``backend_used``)."""
+layer's status). The torch UNet's weights are released once its converted model is ready, and
+not even read by a start that finds it converted (``weightless_unet``): they are read from the
+model's folder on the first call that needs them. Which backend each part ran on is recorded
+per thread (``backend_used``)."""
 
 from __future__ import annotations
 
