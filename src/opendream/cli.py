@@ -133,7 +133,8 @@ def _print_report(project: Project, report: ReplayReport) -> None:
         table.add_column(column)
     colours = {"exact": "green", "new": "cyan", "differs": "yellow", "failed": "red"}
     for row in report.layers:
-        result = f"[{colours[row.result]}]{row.result}[/]" + (f" ({row.error})" if row.error else "")
+        why = row.error or row.reason
+        result = f"[{colours[row.result]}]{row.result}[/]" + (f" ({why})" if why else "")
         result += f"\n[yellow]{row.note}[/]" if row.note else ""
         table.add_row(row.layer, row.name, row.op, row.outcome, f"{row.seconds:.2f}", result)
     Console().print(table)
@@ -213,6 +214,7 @@ def run(
                 report = workspace.replay(
                     project,
                     file.expected,
+                    file.environment,
                     force=force,
                     on_event=_progress_of(progress, task, label),
                     trust=Trust(from_file=True, consented=allow_remote),

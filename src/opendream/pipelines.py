@@ -327,14 +327,14 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
     adapters = getattr(pipe, "_opendream_adapters", None)
     # Waiting for another job's LoRA run to let go of the model stays cancellable.
     check = ctx.check_cancelled if ctx is not None else (lambda: None)
-    from opendream.diffusion import openvino_unet
+    from opendream.diffusion import openvino_backend
 
-    openvino_unet.forget_backend()
+    openvino_backend.forget_backend()
     with adapters.applied(pipe, check) if adapters is not None else nullcontext(), torch.inference_mode():
         # Encoded here: a LoRA changes the text encoders too.
         arguments = weighted_arguments(pipe, arguments)
         result = pipe(**arguments, output_type="np", callback_on_step_end=on_step_end)
-    if ctx is not None and openvino_unet.backend_used() == "openvino":
+    if ctx is not None and openvino_backend.backend_used() == "openvino":
         ctx.environment["backend"] = "openvino"
     images = pipeline_images(result.images, op)
     asked = (arguments.get("width"), arguments.get("height"))

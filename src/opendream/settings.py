@@ -30,7 +30,7 @@ class Settings(BaseSettings):
     model_memory_budget_mb: int = Field(0, ge=0, description="Model manager budget; 0 = automatic")
     backend: Literal["auto", "torch", "openvino"] = Field(
         "auto",
-        description="What denoises on the CPU: auto = OpenVINO when installed (about 3x faster), else torch",
+        description="What runs SD 1.x/2.x and SDXL models on the CPU: auto = OpenVINO when installed, else torch",
     )
     offload: Literal["auto", "none", "model", "sequential"] = Field(
         "auto",

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+from opendream.diffusion import openvino_backend
+
 
 def _never() -> None:
     """A wait nobody cancels."""
@@ -84,17 +86,12 @@ class Adapters:
             with self.lock.shared(check):
                 yield
             return
-        # A UNet denoised by OpenVINO has no LoRA in its converted weights: the run uses torch's.
-        fast = getattr(getattr(pipe, "unet", None), "forward", None)
-        fast = fast if hasattr(fast, "torch_only") else None
         with self.lock.exclusive(check):
             pipe.enable_lora()
             pipe.set_adapters([name for name, _ in self.active], adapter_weights=[w for _, w in self.active])
-            if fast is not None:
-                fast.torch_only = True
             try:
-                yield
+                # The converted models have no LoRA in their weights: the run uses torch's.
+                with openvino_backend.on_torch(pipe):
+                    yield
             finally:
                 pipe.disable_lora()
-                if fast is not None:
-                    fast.torch_only = False

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from opendream.core.errors import Cancelled, ConsentRequired, ModelUnavailable
-from opendream.diffusion import controlnets, openvino_unet
+from opendream.diffusion import controlnets, openvino_backend
 from opendream.diffusion.adapters import Adapters, SharedExclusiveLock
 from opendream.diffusion.catalog import local_embeddings, local_loras, local_models
 from opendream.diffusion.embedding_files import EmbeddingFile
@@ -114,8 +114,8 @@ class ModelManager:
             self.cache.budget_bytes = mb * 1024 * 1024 if mb > 0 else auto_budget(device)
         #: ``loads``, ``derived``, ``evictions`` (see ``ModelCache.stats``).
         self.stats = self.cache.stats
-        #: ``torch`` or ``openvino``: what denoises the UNet families' models (``OPENDREAM_BACKEND``).
-        self.backend = openvino_unet.resolve_backend(str(getattr(settings, "backend", "torch")), device)
+        #: ``torch`` or ``openvino``: what runs the UNet families' models (``OPENDREAM_BACKEND``).
+        self.backend = openvino_backend.resolve_backend(str(getattr(settings, "backend", "torch")), device)
         #: Set on the view ``for_file`` returns: where named models may be, whether to download.
         self._roots: list[Path] | None = None
         self._downloads = True
@@ -211,18 +211,40 @@ class ModelManager:
                     status(f"loading model {name}")
                 self.cache.make_room(estimate_bytes(source, self.dtype), keep=None)
                 pipe = self._load(kind, family, source, name, role, progress, status)
-                if (
-                    self.backend == "openvino"
-                    and family is not None
-                    and getattr(pipe, "unet", None) is not None
-                ):
-                    cache = Path(getattr(self.settings, "data_dir", ".")) / "openvino"
-                    openvino_unet.attach(pipe.unet, family.name, identity(source), cache, status)
+                if self.backend == "openvino" and family is not None:
+                    self._on_openvino(pipe, family, source, status)
                 base = CachedModel(key=key, source=source, pipe=pipe)
                 base.pipelines[(type(pipe).__name__,)] = pipe
                 base.nbytes = module_bytes(list(pipe.components.values()))
                 self.cache.add(base)
             return self._derive(base, kind, controlnet, role, controlnet_role, progress, status)
+
+    def _on_openvino(self, pipe: Any, family: Family, source: Source, status: Status | None) -> None:
+        """Run ``pipe``'s UNet, text encoders and VAE on OpenVINO where they convert; the torch
+        UNet's weights are released when they can be read again from the model's folder."""
+        parts = openvino_backend.pipeline_parts(pipe, family.name)
+        folder = (
+            Path(source.location)
+            if source.kind == "folder"
+            else cached_snapshot(source.location, source.revision)
+            if source.kind == "hub"
+            else None
+        )
+        reload = {}
+        unet = getattr(pipe, "unet", None)
+        if folder is not None and unet is not None and (folder / "unet" / "config.json").is_file():
+
+            def read_unet() -> Any:
+                with CONSTRUCTING:
+                    return type(unet).from_pretrained(folder, subfolder="unet", dtype=self._torch_dtype())
+
+            reload["unet"] = read_unet
+        openvino_backend.attach(parts, identity(source), self.openvino_cache, status, reload)
+
+    @property
+    def openvino_cache(self) -> Path:
+        """Where converted models are kept (``openvino_backend``)."""
+        return Path(getattr(self.settings, "data_dir", ".")) / "openvino"
 
     def load(
         self,
@@ -355,6 +377,7 @@ class ModelManager:
                 raise
             except Exception as exc:
                 raise load_failure(f"LoRA {model!r}", source, exc, how_to_provide(model, "lora")) from exc
+            openvino_backend.restore(base.pipe)  # a LoRA goes into the torch weights
             try:
                 with CONSTRUCTING:
                     base.pipe.load_lora_weights(weights, adapter_name=name)
@@ -532,10 +555,12 @@ class ModelManager:
         if where.why and status is not None:
             status(f"loading model {name} ({where.why})")
         if folder is not None:
-            pipe = self._hub_errors(source, role, lambda: self._from_folder(folder))
+            given = self._converted_elsewhere(folder, family, source)
+            pipe = self._hub_errors(source, role, lambda: self._from_folder(folder, given))
         elif source.kind == "folder":
             try:
-                pipe = self._from_folder(Path(source.location))
+                given = self._converted_elsewhere(Path(source.location), family, source)
+                pipe = self._from_folder(Path(source.location), given)
             except (OSError, ValueError, KeyError) as exc:
                 raise ModelUnavailable(
                     f"model folder {source.location!r} could not be loaded ({short_reason(exc)}). "
@@ -560,8 +585,17 @@ class ModelManager:
         setting = str(getattr(self.settings, "offload", "auto"))
         return placement(setting, self.device, needed, largest, self.budget_bytes, host_memory(), name)
 
-    def _from_folder(self, folder: Path) -> Any:
-        """The pipeline of a diffusers folder, of the class its ``model_index.json`` names."""
+    def _converted_elsewhere(self, folder: Path, family: Family | None, source: Source) -> dict[str, Any]:
+        """Components not to read from ``folder``: on OpenVINO, a UNet already converted (its
+        torch weights are read only when a call needs them), for a faster start and less memory."""
+        if self.backend != "openvino" or family is None or self.dtype != "float32":
+            return {}
+        unet = openvino_backend.weightless_unet(folder, family.name, identity(source), self.openvino_cache)
+        return {"unet": unet} if unet is not None else {}
+
+    def _from_folder(self, folder: Path, given: dict[str, Any] | None = None) -> Any:
+        """The pipeline of a diffusers folder, of the class its ``model_index.json`` names;
+        ``given``: components not read from the folder."""
         import json
 
         import diffusers
@@ -572,7 +606,7 @@ class ModelManager:
             raise ValueError(
                 f"its pipeline class {class_name!r} is not one diffusers {diffusers.__version__} has"
             )
-        return cls.from_pretrained(folder, **self._load_options(cls))
+        return cls.from_pretrained(folder, **self._load_options(cls), **(given or {}))
 
     def _load_options(self, cls: Any) -> dict[str, Any]:
         """``from_pretrained``'s options for ``cls``: the dtype, and no safety checker where

@@ -16,6 +16,7 @@ import numpy as np
 from PIL import Image
 
 from opendream.core.errors import ConsentRequired, ModelUnavailable
+from opendream.diffusion import openvino_backend
 from opendream.models import ModelRole, declare_role
 
 log = logging.getLogger("opendream.diffusion.previews")
@@ -118,7 +119,11 @@ def _load(manager: Any, role: str) -> Any:
         from diffusers import AutoencoderTiny
 
         dtype = getattr(torch, manager.dtype)
-        return AutoencoderTiny.from_pretrained(source, dtype=dtype).to(manager.device).eval()
+        autoencoder = AutoencoderTiny.from_pretrained(source, dtype=dtype).to(manager.device).eval()
+        if manager.backend == "openvino":
+            parts = openvino_backend.autoencoder_parts(autoencoder, role)
+            openvino_backend.attach(parts, manager.identity("", role), manager.openvino_cache, None)
+        return autoencoder
 
     return manager.load(role, "", load)
 

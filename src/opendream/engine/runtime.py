@@ -49,4 +49,6 @@ def make_runtime(settings: Settings, *, load_models: bool = True) -> Runtime:
         "device": device,
         "dtype": dtype,
     }
+    if models is not None and models.backend != "torch":  # its results are close to torch's, not the same
+        environment["backend"] = models.backend
     return Runtime(settings=settings, device=device, dtype=dtype, models=models, environment=environment)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Any, Literal
 
 from PIL import Image
 
@@ -55,6 +55,14 @@ def replay_result(
     return "exact" if expected == layer.blob else "differs"
 
 
+def differs_because(layer: LayerState, recorded: dict[str, Any] | None) -> str | None:
+    """Why a layer that ``differs`` may: the backend that ran it is not the one the file's
+    ``recorded`` environment names (OpenVINO's results are close to torch's, not the same)."""
+    was = (recorded or {}).get("backend", "torch")
+    now = (layer.run.environment or {}).get("backend", "torch")
+    return f"backend changed: made on {was}, replayed on {now}" if was != now else None
+
+
 @dataclass
 class LayerReport:
     layer: str
@@ -67,6 +75,7 @@ class LayerReport:
     expected: str | None
     error: str | None = None
     note: str | None = None  # when the op here is not what made the layer (an override)
+    reason: str | None = None  # why it differs, where known (``differs_because``)
 
 
 @dataclass
@@ -191,8 +200,16 @@ class Workspace:
 
     # --- running ------------------------------------------------------------------------
 
-    def replay(self, project: Project, expected: dict[str, str | None], **kwargs) -> ReplayReport:
-        """Run every layer that needs it and compare each result with the recorded hash."""
+    def replay(
+        self,
+        project: Project,
+        expected: dict[str, str | None],
+        recorded: dict[str, Any] | None = None,
+        **kwargs,
+    ) -> ReplayReport:
+        """Run every layer that needs it and compare each result with the recorded hash;
+        ``recorded``: the environment the file was made in (a layer that differs says when its
+        backend was another)."""
         runs = {run.layer: run for run in self.runner.run_pending(project, **kwargs)}
         report = ReplayReport()
         for layer in project.layers:
@@ -213,6 +230,7 @@ class Workspace:
                     expected=want,
                     error=layer.run.error,
                     note=provenance.layer_note(layer.run, self.registry.ops.get(layer.recipe.op)),
+                    reason=differs_because(layer, recorded) if result == "differs" else None,
                 )
             )
         return report

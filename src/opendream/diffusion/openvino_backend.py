@@ -1,0 +1,542 @@
+"""The CPU fast path: a pipeline's UNet, text encoders and VAE run by OpenVINO behind the same calls.
+
+Each converted module's ``forward`` is replaced, on that instance only, by a ``Converted`` that
+runs an OpenVINO model converted from it (``openvino.convert_model``, compiled for this CPU), so
+every op, progress, previews and cancel work unchanged. A ``Part`` says, per kind of module
+(UNet, CLIP text encoder, an autoencoder's encoder or decoder), what the converted model takes
+and how a call maps onto it. Converted models are kept on disk, keyed by the weights' identity,
+the part, its class and config, the conversion scheme and the OpenVINO version: the ~25 s
+conversion of an SD 1.5 UNet is paid once per model per machine. They are compiled from their
+path, so OpenVINO's own blob cache (``CACHE_DIR``) serves a later start without compiling.
+Shapes are dynamic (batch, height, width, prompt length): a new size costs no conversion.
+
+A call the converted model was not made for (ControlNet residuals, LCM's guidance embedding,
+attention masks, a run with LoRAs, an embedding's new tokens, another dtype) runs the torch
+module; so does everything of a part whose conversion fails (said once in the log and the
+layer's status). The torch UNet's weights are released once its converted model is ready, and
+not even read by a start that finds it converted (``weightless_unet``): they are read from the
+model's folder on the first call that needs them. Which backend each part ran on is recorded
+per thread (``backend_used``)."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import logging
+import shutil
+import threading
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any, ClassVar
+
+log = logging.getLogger(__name__)
+
+#: Families whose UNet, CLIP text encoders and VAE convert.
+FAMILIES = ("sd1", "sd2", "sdxl")
+#: Bumped when what is converted changes, so older cached models are not used.
+CONVERSION = "parts-dynamic-fp16-3"
+#: Compiled for the lowest latency of one request at a time (a run is one request per step).
+COMPILE = {"PERFORMANCE_HINT": "LATENCY"}
+_used = threading.local()
+
+
+def available() -> bool:
+    return importlib.util.find_spec("openvino") is not None
+
+
+def resolve_backend(setting: str, device: str) -> str:
+    """``torch`` or ``openvino`` for ``OPENDREAM_BACKEND`` = ``setting`` on ``device``: ``auto``
+    takes OpenVINO on a CPU when it is installed; ``openvino`` without it or off a CPU falls back
+    to torch, saying why."""
+    if setting == "torch" or (setting == "auto" and (device != "cpu" or not available())):
+        return "torch"
+    if device != "cpu":
+        log.warning("OPENDREAM_BACKEND=openvino runs on the CPU only; the %s device uses torch", device)
+        return "torch"
+    if not available():
+        log.warning(
+            "OPENDREAM_BACKEND=openvino but OpenVINO is not installed (pip install openvino); using torch"
+        )
+        return "torch"
+    return "openvino"
+
+
+def parts_used() -> dict[str, str]:
+    """Part name -> the backend its last call on this thread ran on, since ``forget_backend``."""
+    return dict(getattr(_used, "parts", {}))
+
+
+def backend_used() -> str | None:
+    """``openvino`` when any part of this thread's last pipeline call ran on OpenVINO (its
+    result is then OpenVINO's, not torch's), ``torch`` when all ran on torch, ``None``: none."""
+    used = set(parts_used().values())
+    return "openvino" if "openvino" in used else ("torch" if used else None)
+
+
+def forget_backend() -> None:
+    _used.parts = {}
+
+
+def _record(part: str, backend: str) -> None:
+    if not hasattr(_used, "parts"):
+        _used.parts = {}
+    _used.parts[part] = backend
+
+
+def _given(arguments: dict[str, Any], taken: set[str]) -> bool:
+    """Whether ``arguments`` set anything but ``taken`` (``None`` and ``False``: left unset)."""
+    return any(value is not None and value is not False for k, value in arguments.items() if k not in taken)
+
+
+def _float32(tensors: list[Any]) -> bool:
+    import torch
+
+    return all(t.dtype == torch.float32 for t in tensors if t.is_floating_point())
+
+
+class Part:
+    """One kind of convertible module. ``run`` is the torch computation that is traced (inputs
+    and outputs positional tensors); ``inputs`` maps a call of the module onto the converted
+    model's inputs (``None``: the call is not one it was made for, torch runs it); ``output``
+    builds what the module returns from the converted model's outputs. ``dynamic``: per input,
+    the dimensions that vary between calls."""
+
+    name = ""
+    dynamic: tuple[tuple[int, ...], ...] = ()
+    #: Whether a LoRA changes it (a run with LoRAs then runs it on torch).
+    lora = False
+
+    def __init__(self, module: Any, name: str, config: dict[str, Any]) -> None:
+        self.module = module
+        self.name = name
+        self.config = config
+
+    def run(self, *inputs: Any) -> Any:
+        raise NotImplementedError
+
+    def example(self) -> tuple[Any, ...]:
+        raise NotImplementedError
+
+    def inputs(self, args: tuple, kwargs: dict[str, Any]) -> list[Any] | None:
+        raise NotImplementedError
+
+    def output(self, outputs: list[Any], args: tuple, kwargs: dict[str, Any]) -> Any:
+        raise NotImplementedError
+
+    def torch_forward(self, *args: Any, **kwargs: Any) -> Any:
+        return type(self.module).forward(self.module, *args, **kwargs)
+
+
+class UNetPart(Part):
+    """A UNet2DConditionModel: sample, timestep, prompt embeddings (and SDXL's added conditions)."""
+
+    lora = True
+
+    def __init__(self, module: Any, name: str, config: dict[str, Any], sdxl: bool) -> None:
+        super().__init__(module, name, config)
+        self.sdxl = sdxl
+        self.dynamic = ((0, 2, 3), (), (0, 1)) + (((0,), (0,)) if sdxl else ())
+
+    def run(self, sample: Any, timestep: Any, hidden: Any, *added: Any) -> Any:
+        extra = {"added_cond_kwargs": {"text_embeds": added[0], "time_ids": added[1]}} if self.sdxl else {}
+        return self.torch_forward(sample, timestep, hidden, return_dict=False, **extra)[0]
+
+    def example(self) -> tuple[Any, ...]:
+        import torch
+
+        config = self.module.config
+        side = max(8, int(getattr(config, "sample_size", 64) or 64) // 8)
+        inputs = [
+            torch.randn(2, config.in_channels, side, side),
+            torch.tensor(999.0),
+            torch.randn(2, 77, config.cross_attention_dim),
+        ]
+        if self.sdxl:
+            width = self.module.add_embedding.linear_1.in_features - 6 * config.addition_time_embed_dim
+            inputs += [torch.randn(2, width), torch.randn(2, 6)]
+        return tuple(inputs)
+
+    def inputs(self, args: tuple, kwargs: dict[str, Any]) -> list[Any] | None:
+        import torch
+
+        given = dict(zip(("sample", "timestep", "encoder_hidden_states"), args, strict=False)) | kwargs
+        sample, hidden = given.get("sample"), given.get("encoder_hidden_states")
+        added = given.get("added_cond_kwargs") or {}
+        if (
+            len(args) > 3
+            or sample is None
+            or hidden is None
+            or _given(given, _UNET_ARGUMENTS)
+            or not _float32([sample, hidden])
+            or (self.sdxl and not {"text_embeds", "time_ids"} <= set(added))
+            or (not self.sdxl and added)
+        ):
+            return None
+        step = torch.as_tensor(given.get("timestep"), dtype=torch.float32)
+        if step.ndim == 1:  # one timestep for the batch, repeated
+            if bool((step != step[0]).any()):
+                return None
+            step = step[0]
+        inputs = [sample, step.reshape(()), hidden]
+        return [*inputs, added["text_embeds"], added["time_ids"]] if self.sdxl else inputs
+
+    def output(self, outputs: list[Any], args: tuple, kwargs: dict[str, Any]) -> Any:
+        if not kwargs.get("return_dict", True):
+            return (outputs[0],)
+        from diffusers.models.unets.unet_2d_condition import UNet2DConditionOutput
+
+        return UNet2DConditionOutput(sample=outputs[0])
+
+
+_UNET_ARGUMENTS = {"sample", "timestep", "encoder_hidden_states", "added_cond_kwargs", "return_dict"}
+
+
+class TextPart(Part):
+    """A CLIP text encoder (with or without projection): token ids in; its two first outputs
+    and every hidden state out (SDXL and clip skip read the penultimate one)."""
+
+    lora = True
+    dynamic = ((0, 1),)
+    #: class name -> its output class's two first fields.
+    FIELDS: ClassVar[dict[str, tuple[str, str]]] = {
+        "CLIPTextModel": ("last_hidden_state", "pooler_output"),
+        "CLIPTextModelWithProjection": ("text_embeds", "last_hidden_state"),
+    }
+
+    def run(self, ids: Any) -> Any:
+        out = self.torch_forward(ids, output_hidden_states=True, return_dict=True)
+        return (out[0], out[1], *out.hidden_states)
+
+    def example(self) -> tuple[Any, ...]:
+        import torch
+
+        return (torch.randint(0, self.vocab, (1, 77)),)
+
+    @property
+    def vocab(self) -> int:
+        return int(self.config["vocab_size"])
+
+    def inputs(self, args: tuple, kwargs: dict[str, Any]) -> list[Any] | None:
+        names = ("input_ids", "attention_mask")
+        given = dict(zip(names, args, strict=False)) | kwargs
+        ids, mask = given.get("input_ids"), given.get("attention_mask")
+        if (
+            ids is None
+            or len(args) > 2
+            or _given(given, {*names, "output_hidden_states", "return_dict"})
+            or (mask is not None and not bool(mask.all()))  # all ones: the same as none for CLIP
+            or int(ids.max()) >= self.vocab  # an embedding's tokens, added after the conversion
+        ):
+            return None
+        return [ids]
+
+    def output(self, outputs: list[Any], args: tuple, kwargs: dict[str, Any]) -> Any:
+        from transformers.modeling_outputs import BaseModelOutputWithPooling
+        from transformers.models.clip.modeling_clip import CLIPTextModelOutput
+
+        first, second = self.FIELDS[type(self.module).__name__]
+        made = CLIPTextModelOutput if first == "text_embeds" else BaseModelOutputWithPooling
+        hidden = tuple(outputs[2:]) if kwargs.get("output_hidden_states") else None
+        result = made(**{first: outputs[0], second: outputs[1], "hidden_states": hidden})
+        return result if kwargs.get("return_dict", True) is not False else result.to_tuple()
+
+
+class ImagePart(Part):
+    """An autoencoder's encoder or decoder (the VAE's, the tiny autoencoder's): one image-shaped
+    tensor in, one out."""
+
+    dynamic = ((0, 2, 3),)
+
+    def __init__(self, module: Any, name: str, config: dict[str, Any], channels: int, side: int) -> None:
+        super().__init__(module, name, config)
+        self.shape = (1, channels, side, side)
+
+    def run(self, x: Any) -> Any:
+        return self.torch_forward(x)
+
+    def example(self) -> tuple[Any, ...]:
+        import torch
+
+        return (torch.randn(*self.shape),)
+
+    def inputs(self, args: tuple, kwargs: dict[str, Any]) -> list[Any] | None:
+        if len(args) != 1 or _given(kwargs, set()) or not _float32(list(args)):
+            return None
+        return [args[0]]
+
+    def output(self, outputs: list[Any], args: tuple, kwargs: dict[str, Any]) -> Any:
+        return outputs[0]
+
+
+class Converted:
+    """Replaces the ``forward`` of ``part.module``: its calls run ``compiled`` where it was made
+    for them, else torch (the weights read again by ``reload`` first when they were released)."""
+
+    def __init__(self, part: Part, compiled: Any, reload: Callable[[], Any] | None) -> None:
+        self.part = part
+        self.compiled = compiled
+        self.reload = reload
+        self.request = threading.local()
+        self.torch_only = False  # set while a run with LoRAs holds the model
+        self.released = False
+        self._restoring = threading.Lock()
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        import torch
+
+        inputs = None if self.torch_only else self.part.inputs(args, kwargs)
+        if inputs is None:
+            _record(self.part.name, "torch")
+            self.restore()
+            return self.part.torch_forward(*args, **kwargs)
+        if not hasattr(self.request, "value"):
+            self.request.value = self.compiled.create_infer_request()
+        # Shared, not copied: contiguous CPU tensors are read in place.
+        results = self.request.value.infer([x.detach().numpy() for x in inputs], share_inputs=True)
+        # Copied: the request's output buffers are written again by its next call.
+        outputs = [torch.from_numpy(value.copy()) for value in results.to_tuple()]
+        _record(self.part.name, "openvino")
+        return self.part.output(outputs, args, kwargs)
+
+    def release(self) -> None:
+        """Drop the torch weights (the converted model has its own); ``restore`` reads them
+        again. Only where there is a ``reload``."""
+        if self.reload is not None:
+            _assign(self.part.module, None)
+            self.released = True
+
+    def restore(self) -> None:
+        with self._restoring:
+            if self.released and self.reload is not None:
+                log.info(
+                    "reading the torch weights of the %s again (a call OpenVINO's model does not take)",
+                    self.part.name,
+                )
+                _assign(self.part.module, self.reload())
+                self.released = False
+
+
+def _assign(module: Any, source: Any | None) -> None:
+    """Give ``module``'s parameters and buffers the tensors of ``source`` (a module of the same
+    structure), or empty ones (``None``: released; dtype and device kept, so the pipeline still
+    sees where the module is)."""
+    import torch
+
+    fresh = dict(source.named_parameters()) | dict(source.named_buffers()) if source is not None else {}
+    for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+        owner_name, _, leaf = name.rpartition(".")
+        owner = module.get_submodule(owner_name)
+        value = fresh[name].detach() if source is not None else torch.empty(0, dtype=tensor.dtype)
+        if leaf in owner._parameters:
+            owner._parameters[leaf] = torch.nn.Parameter(value, requires_grad=False)
+        else:
+            owner._buffers[leaf] = value
+
+
+def converted(pipe: Any) -> list[Converted]:
+    """The converted parts of ``pipe``'s modules."""
+    found = []
+    for name in ("unet", "text_encoder", "text_encoder_2", "vae"):
+        module = getattr(pipe, name, None)
+        for inner in (module, getattr(module, "encoder", None), getattr(module, "decoder", None)):
+            forward = getattr(inner, "forward", None) if inner is not None else None
+            if isinstance(forward, Converted):
+                found.append(forward)
+    return found
+
+
+@contextmanager
+def on_torch(pipe: Any) -> Iterator[None]:
+    """Run ``pipe``'s parts a LoRA changes on torch meanwhile (a converted model has no LoRA in
+    its weights); the caller holds the model exclusively."""
+    parts = [part for part in converted(pipe) if part.part.lora]
+    for part in parts:
+        part.restore()
+        part.torch_only = True
+    try:
+        yield
+    finally:
+        for part in parts:
+            part.torch_only = False
+
+
+def restore(pipe: Any) -> None:
+    """Read released torch weights of ``pipe`` again (before a LoRA is loaded into them)."""
+    for part in converted(pipe):
+        part.restore()
+
+
+def pipeline_parts(pipe: Any, family: str) -> list[Part]:
+    """The convertible modules of a pipeline of ``family`` (none for other families)."""
+    if family not in FAMILIES:
+        return []
+    parts: list[Part] = []
+    unet = getattr(pipe, "unet", None)
+    if unet is not None and type(unet).__name__ == "UNet2DConditionModel":
+        parts.append(UNetPart(unet, "unet", dict(unet.config), family == "sdxl"))
+    for name in ("text_encoder", "text_encoder_2"):
+        encoder = getattr(pipe, name, None)
+        if encoder is not None and type(encoder).__name__ in TextPart.FIELDS:
+            parts.append(TextPart(encoder, name, encoder.config.to_dict()))
+    vae = getattr(pipe, "vae", None)
+    if vae is not None and type(vae).__name__ == "AutoencoderKL":
+        parts += autoencoder_parts(vae, "vae")
+    return parts
+
+
+def autoencoder_parts(autoencoder: Any, name: str) -> list[Part]:
+    """An autoencoder's (AutoencoderKL, AutoencoderTiny) decoder and encoder."""
+    config = dict(autoencoder.config)
+    latent = int(config["latent_channels"])
+    return [
+        ImagePart(autoencoder.decoder, f"{name}_decoder", config, latent, 16),
+        ImagePart(autoencoder.encoder, f"{name}_encoder", config, int(config["in_channels"]), 128),
+    ]
+
+
+def weightless_unet(folder: Path, family: str, identity: dict[str, Any], cache: Path) -> Any | None:
+    """The UNet of the pipeline ``folder`` without weights when its converted model is in
+    ``cache`` (``None`` else): a start then reads no torch UNet weights."""
+    if family not in FAMILIES or not (folder / "unet" / "config.json").is_file():
+        return None
+    from accelerate import init_empty_weights
+    from diffusers import UNet2DConditionModel
+
+    config = UNet2DConditionModel.load_config(folder, subfolder="unet")
+    if config.get("_class_name") != "UNet2DConditionModel":
+        return None
+    with init_empty_weights():
+        unet = UNet2DConditionModel.from_config(config)
+    if not (
+        cache / cache_key(identity, UNetPart(unet, "unet", dict(unet.config), family == "sdxl")) / "complete"
+    ).is_file():
+        return None
+    _assign(unet, None)
+    return unet.eval()
+
+
+def _released(module: Any) -> bool:
+    return any(p.numel() == 0 for p in module.parameters())
+
+
+def cache_key(identity: dict[str, Any], part: Part) -> str:
+    import openvino
+
+    parts = {
+        "weights": identity,
+        "part": part.name,
+        "class": type(part.module).__name__,
+        "config": {k: v for k, v in part.config.items() if not k.startswith("_")},  # not where it was read
+        "conversion": CONVERSION,
+        "openvino": openvino.__version__,
+    }
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
+
+
+def attach(
+    parts: list[Part],
+    identity: dict[str, Any],
+    cache: Path,
+    status: Callable[[str], None] | None,
+    reload: dict[str, Callable[[], Any]] | None = None,
+) -> list[str]:
+    """Make each of ``parts`` run on OpenVINO (converted once, then from the disk cache); the
+    names of those that do. A part that cannot keeps its torch module, the reason logged and
+    given to ``status``. ``reload``: part name -> a fresh torch module of it, for parts whose
+    torch weights are to be released."""
+    import openvino
+    import torch
+
+    core = openvino.Core()
+    core.set_property({"CACHE_DIR": str(cache / "compiled")})
+    said = False
+    done = []
+    for part in parts:
+        if any(p.dtype != torch.float32 for p in part.module.parameters()):
+            continue
+        folder = cache / cache_key(identity, part)
+        try:
+            compiled = _cached(core, folder)
+            if compiled is None:
+                if status is not None and not said:
+                    status("optimising the model for this CPU (once per model)…")
+                    said = True
+                if _released(part.module) and part.name in (reload or {}):  # a weightless UNet
+                    _assign(part.module, (reload or {})[part.name]())
+                _convert(part, folder)
+                compiled = core.compile_model(str(folder / "model.xml"), "CPU", COMPILE)
+        except Exception as exc:  # any failure of a third-party converter: keep the torch module
+            reason = (
+                f"OpenVINO could not convert the {type(part.module).__name__} "
+                f"({str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__}); it runs on torch"
+            )
+            log.warning(reason)
+            if status is not None:
+                status(reason)
+            continue
+        forward = Converted(part, compiled, (reload or {}).get(part.name))
+        part.module.forward = forward
+        forward.release()
+        done.append(part.name)
+    return done
+
+
+def _cached(core: Any, folder: Path) -> Any:
+    """The converted model in ``folder`` compiled, or ``None``; a folder that cannot be read is
+    deleted (rebuilt, not trusted). Compiled from its path, so OpenVINO's cache of compiled
+    blobs serves it without reading the model again."""
+    if not (folder / "complete").is_file():
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+    try:
+        return core.compile_model(str(folder / "model.xml"), "CPU", COMPILE)
+    except Exception as exc:
+        log.warning("the cached OpenVINO model in %s cannot be read (%s); converting again", folder, exc)
+        shutil.rmtree(folder, ignore_errors=True)
+        return None
+
+
+def _traceable(part: Part) -> Any:
+    """The module ``convert_model`` traces: ``part.run``."""
+    import torch
+
+    class Traced(torch.nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inner = part.module
+
+        def forward(self, *inputs: Any) -> Any:
+            return part.run(*inputs)
+
+    return Traced()
+
+
+def _convert(part: Part, folder: Path) -> None:
+    """Convert ``part`` and save it in ``folder`` (written aside, renamed when complete)."""
+    import openvino
+    import torch
+
+    example = part.example()
+    with torch.no_grad(), warnings.catch_warnings():
+        # Tracing notes every shape check it bakes in; they hold for the shapes converted.
+        warnings.simplefilter("ignore", torch.jit.TracerWarning)
+        model = openvino.convert_model(_traceable(part), example_input=example)
+    model.reshape(
+        {
+            i: openvino.PartialShape([-1 if d in dynamic else n for d, n in enumerate(x.shape)])
+            for i, (x, dynamic) in enumerate(zip(example, part.dynamic, strict=True))
+        }
+    )
+    staging = folder.with_name(folder.name + ".partial")
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    # Weights kept as float16: the CPU computes in bfloat16 where it can (float32 else), so
+    # nothing is lost there, and the compiled model holds half the memory (an SD 1.5 dream's
+    # peak below torch's instead of 1.3x it) and half the disk.
+    openvino.save_model(model, str(staging / "model.xml"), compress_to_fp16=True)
+    (staging / "complete").write_text("ok")
+    shutil.rmtree(folder, ignore_errors=True)
+    staging.rename(folder)
