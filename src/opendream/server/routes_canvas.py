@@ -92,15 +92,19 @@ def take_region(project_id: str, body: RegionCreate, state: State) -> dict:
     where = f"{region.width}×{region.height} at {region.x}, {region.y}"
     generate = body.generate
     spec = registry.get(body.op)
-    image_input, mask_input = region_inputs(spec, with_mask=body.mask is not None and generate is not None)
     if generate is None:
         label = f"Add layer “Region {where}”"
     else:
         label = f"Add layer “{generate.name or default_name(spec, generate.params)}” in region"
-        params = generate.params if image_input else generate.params | region_size_params(spec, size)
 
     def change(project: Project) -> list[str]:
+        # Checked once the project is found (a missing one is a 404, whatever the request).
         region.check((project.width, project.height))
+        image_input, mask_input = region_inputs(
+            spec, with_mask=body.mask is not None and generate is not None
+        )
+        if generate is not None:
+            params = generate.params if image_input else generate.params | region_size_params(spec, size)
         made = []
         inputs = dict(generate.inputs) if generate else {}
         with project.one_step(label):
