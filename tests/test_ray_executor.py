@@ -320,6 +320,10 @@ def test_without_ray_the_executor_says_how_to_install_it(
     [
         (["--executor", "dask"], "executor (OPENDREAM_EXECUTOR): Input should be 'local' or 'ray'"),
         (["--executor", "ray", "--ray-address", "not an address"], "ray_address (OPENDREAM_RAY_ADDRESS)"),
+        (
+            ["--executor", "ray", "--ray-address", "ray://10.0.0.1:10001"],
+            "Ray Client addresses (ray://) are not",
+        ),
         (["--executor", "ray", "--ray-address", "127.0.0.1:9"], "no Ray cluster answers at 127.0.0.1:9"),
     ],
 )
