@@ -215,8 +215,8 @@ def test_a_deleted_projects_consent_rows_go_with_it(tmp_path: Path, openai: Fake
         digests = {x.id: recipe_digest(x.recipe) for x in app.state.opendream.workspace.load(pid).layers}
         consent = ConsentStore(db)
         assert [consent.lookup(pid, i, d) for i, d in digests.items()] == [(True, False), (True, True)]
-        assert store.get_expected(pid) != {}
+        assert store.get_expected(pid)[0] != {}
         assert client.delete(f"/api/projects/{pid}").status_code == 204
         assert [consent.lookup(pid, i, d) for i, d in digests.items()] == [(False, False), (False, False)]
-        assert consent.waiting(pid) == [] and store.get_expected(pid) == {}
+        assert consent.waiting(pid) == [] and store.get_expected(pid) == ({}, None)
     app.state.opendream.workspace.close()

@@ -95,8 +95,10 @@ def test_recent_filters_and_expected_results(store: JobStore) -> None:
     store.enqueue("q", "L1", "op")
     assert [j["project_id"] for j in store.recent()] == ["q", "p"]
     assert [j["project_id"] for j in store.recent(project_id="p", state="queued")] == ["p"]
-    assert store.get_expected("p") == {}
+    assert store.get_expected("p") == ({}, None)
     store.set_expected("p", {"L1": "ab" * 32, "L2": None})
-    assert store.get_expected("p") == {"L1": "ab" * 32, "L2": None}
+    assert store.get_expected("p") == ({"L1": "ab" * 32, "L2": None}, None)
+    store.set_expected("p", {"L1": None}, {"backend": "openvino"})
+    assert store.get_expected("p") == ({"L1": None}, {"backend": "openvino"})
     with pytest.raises(KeyError):
         store.get("nope")

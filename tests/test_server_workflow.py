@@ -58,6 +58,24 @@ def test_import_then_replay_reports_exact(client: TestClient, embed: str) -> Non
     assert [x["result"] for x in body["layers"]] == ["exact", "exact", "exact"]
 
 
+def test_a_replay_that_differs_on_another_backend_says_so(client: TestClient) -> None:
+    pid = _chain(client)
+    document = client.get(f"/api/projects/{pid}/workflow").json()
+    document["environment"] = {**document.get("environment", {}), "backend": "openvino"}
+    document["layers"][1]["result"] = "sha256:" + "0" * 64  # as an OpenVINO run would differ
+    new_id = _import(client, json.dumps(document).encode()).json()["project"]["id"]
+    body = client.post(f"/api/projects/{new_id}/replay", json={"timeout": 30}).json()
+    assert [(x["result"], x["reason"]) for x in body["layers"]] == [
+        ("exact", None),
+        ("differs", "backend changed: made on openvino, replayed on torch"),
+        ("exact", None),
+    ]
+    document["environment"].pop("backend")  # made on torch: a difference has no known reason
+    again = _import(client, json.dumps(document).encode()).json()["project"]["id"]
+    body = client.post(f"/api/projects/{again}/replay", json={"timeout": 30}).json()
+    assert [x["reason"] for x in body["layers"]] == [None, None, None] and not body["ok"]
+
+
 def test_forced_replay_runs_every_layer_again(client: TestClient) -> None:
     pid = _chain(client)
     body = client.post(f"/api/projects/{pid}/replay", json={"force": True}).json()

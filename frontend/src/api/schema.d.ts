@@ -1585,6 +1585,11 @@ export interface components {
              * @description The op here is not what made the layer (an extension's override, or its absence)
              */
             note: string | null;
+            /**
+             * Reason
+             * @description Why a layer that differs may: e.g. `backend changed: made on openvino, replayed on torch`
+             */
+            reason: string | null;
         };
         /** ReplayOut */
         ReplayOut: {

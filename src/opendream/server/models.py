@@ -385,6 +385,10 @@ class ReplayLayer(Response):
     note: str | None = Field(
         None, description="The op here is not what made the layer (an extension's override, or its absence)"
     )
+    reason: str | None = Field(
+        None,
+        description="Why a layer that differs may: e.g. `backend changed: made on openvino, replayed on torch`",
+    )
 
 
 class ReplayOut(Response):

@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse, Response
 from opendream.core import provenance, workflow
 from opendream.core.project import Project, unique_name
 from opendream.engine.consent import file_layers
-from opendream.engine.workspace import replay_result
+from opendream.engine.workspace import differs_because, replay_result
 from opendream.server.models import ERRORS, ConsentOut, ConsentRequest, LayersQueued, ReplayOut, ReplayRequest
 from opendream.server.state import ServerState, get_state, project_out
 
@@ -75,7 +75,7 @@ def import_workflow(state: State, file: Annotated[UploadFile, File()]) -> dict:
     taken = {p["name"] for p in state.service.summaries()}
     imported.project.name = unique_name(imported.project.name, taken)
     project = state.workspace.import_workflow(imported)
-    state.store.set_expected(project.id, imported.expected)
+    state.store.set_expected(project.id, imported.expected, imported.environment)
     state.queue.consent.record(project.id, file_layers(project, state.workspace.registry))
     state.hub.publish({"type": "project.changed", "project": project.id, "revision": project.revision})
     todo = project.needs_run()
@@ -149,7 +149,7 @@ def replay(project_id: str, state: State, body: ReplayRequest | None = None) -> 
     while (active := state.store.active(project_id)) and time.monotonic() < deadline:
         time.sleep(POLL_SECONDS)
     project = state.service.load(project_id)
-    expected = state.store.get_expected(project_id)
+    expected, recorded = state.store.get_expected(project_id)
     waiting = {w["layer"] for w in state.queue.waiting(project)}
     layers = []
     for layer in project.layers:
@@ -168,6 +168,7 @@ def replay(project_id: str, state: State, body: ReplayRequest | None = None) -> 
                 "blob": layer.blob,
                 "expected": want,
                 "error": layer.run.error,
+                "reason": differs_because(layer, recorded) if result == "differs" else None,
                 "note": provenance.layer_note(layer.run, state.workspace.registry.ops.get(layer.recipe.op)),
             }
         )

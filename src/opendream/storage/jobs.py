@@ -152,16 +152,22 @@ class JobStore:
 
     # -- expected results of imported workflows -------------------------------------------
 
-    def set_expected(self, project_id: str, expected: dict[str, str | None]) -> None:
+    def set_expected(
+        self, project_id: str, expected: dict[str, str | None], environment: dict[str, Any] | None = None
+    ) -> None:
+        """The result hashes an imported file recorded, and the environment it was made in."""
         with self.db._write() as conn:
             conn.exec_driver_sql(
-                "INSERT OR REPLACE INTO expected_results (project_id, expected) VALUES (?, ?)",
-                (project_id, json.dumps(expected)),
+                "INSERT OR REPLACE INTO expected_results (project_id, expected, environment) VALUES (?, ?, ?)",
+                (project_id, json.dumps(expected), json.dumps(environment)),
             )
 
-    def get_expected(self, project_id: str) -> dict[str, str | None]:
+    def get_expected(self, project_id: str) -> tuple[dict[str, str | None], dict[str, Any] | None]:
+        """What ``set_expected`` kept for the project: ``({}, None)`` when it was not imported."""
         with self.db._read() as conn:
-            value = conn.exec_driver_sql(
-                "SELECT expected FROM expected_results WHERE project_id = ?", (project_id,)
-            ).scalar_one_or_none()
-        return {} if value is None else json.loads(value)
+            row = conn.exec_driver_sql(
+                "SELECT expected, environment FROM expected_results WHERE project_id = ?", (project_id,)
+            ).first()
+        if row is None:
+            return {}, None
+        return json.loads(row.expected), json.loads(row.environment) if row.environment else None

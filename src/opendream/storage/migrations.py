@@ -112,6 +112,11 @@ def _v6_job_placement(conn: Connection) -> None:
     conn.exec_driver_sql("ALTER TABLE jobs ADD COLUMN node TEXT")
 
 
+def _v7_recorded_environment(conn: Connection) -> None:
+    # The environment an imported workflow recorded, so a replay that differs can say why.
+    conn.exec_driver_sql("ALTER TABLE expected_results ADD COLUMN environment TEXT")
+
+
 MIGRATIONS: tuple[Migration, ...] = (
     (1, _v1_projects_and_cache),
     (2, _v2_jobs),
@@ -119,6 +124,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     (4, _v4_drop_orphans),
     (5, _v5_layer_placement),
     (6, _v6_job_placement),
+    (7, _v7_recorded_environment),
 )
 
 
