@@ -186,12 +186,12 @@ def test_pragmas_on_every_connection(db: Database) -> None:
     def pragmas(conn: Connection) -> tuple[Any, ...]:
         return tuple(
             conn.exec_driver_sql(f"PRAGMA {name}").scalar()
-            for name in ("journal_mode", "foreign_keys", "busy_timeout")
+            for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
         )
 
     # Two connections open at once: the second is a fresh one, not the first reused.
     with db._engine.connect() as first, db._engine.connect() as second:
-        assert pragmas(first) == pragmas(second) == ("wal", 1, BUSY_TIMEOUT_MS)
+        assert pragmas(first) == pragmas(second) == ("wal", 1, 1, BUSY_TIMEOUT_MS)  # synchronous 1: NORMAL
 
 
 def test_integrity_check(db: Database) -> None:

@@ -1,6 +1,6 @@
 """SQLite engine set-up shared by the database and its migrations.
 
-Every connection gets WAL, foreign keys and a busy timeout. Python's sqlite3 module
+Every connection gets WAL (synchronous NORMAL), foreign keys and a busy timeout. Python's sqlite3 module
 manages transactions on its own (and badly); it is switched off so SQLAlchemy's
 ``begin`` emits the BEGIN, which lets writers ask for ``BEGIN IMMEDIATE``."""
 
@@ -23,6 +23,10 @@ def _on_connect(dbapi_connection: sqlite3.Connection, _record: ConnectionPoolEnt
     cursor.execute("PRAGMA foreign_keys = ON")
     cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA journal_mode = WAL")  # stays "memory" for an in-memory database
+    # Commits are not fsynced, the WAL is at checkpoints: the database stays consistent and a
+    # crashed or killed server loses nothing (the OS holds its writes); a power cut may roll back
+    # the last commits. An fsync per commit cost each job ~35 ms of the server's serial time.
+    cursor.execute("PRAGMA synchronous = NORMAL")
     cursor.close()
 
 
