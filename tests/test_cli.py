@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -215,6 +217,52 @@ def test_a_bad_batch_runs_nothing(
     result = runner.invoke(app, ["run", *files, "--data-dir", str(data), "--out", str(tmp_path / "out")])
     assert result.exit_code == 2 and message in result.stderr, result.output
     assert not (tmp_path / "out").exists() and not (data / "blobs").exists()
+
+
+SLOW_EXTENSION = """
+import time
+from pathlib import Path
+
+from PIL import Image
+
+import opendream
+from opendream import Context, ImageLayer
+
+
+@opendream.op(title="Slow (test)")
+def cli_test_slow(started: str, seconds: float = 60.0, ctx: Context = None) -> ImageLayer:
+    Path(started).touch()
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        ctx.check_cancelled()
+        time.sleep(0.05)
+    return ImageLayer(image=Image.new("RGB", (8, 8)))
+"""
+
+
+def test_ctrl_c_stops_a_run_at_the_ops_next_step(tmp_path: Path) -> None:
+    """The ops run on worker threads: Ctrl+C tells them to stop, not wait for them to end."""
+    extensions = tmp_path / "extensions"
+    extensions.mkdir()
+    (extensions / "slow.py").write_text(SLOW_EXTENSION)
+    layer = {"id": "L1", "name": "slow", "kind": "image", "op": "cli_test_slow", "op_version": "1"}
+    document = {"format": "opendream.workflow", "version": 1, "name": "slow"}
+    started = tmp_path / "started"
+    params = {"started": str(started)}
+    document |= {"canvas": {"width": 64, "height": 64}, "layers": [{**layer, "params": params, "inputs": {}}]}
+    path = tmp_path / "slow.json"
+    path.write_text(json.dumps(document))
+    env = {**os.environ, "OPENDREAM_EXTENSION_DIRS": json.dumps([str(extensions)])}
+    command = [sys.executable, "-m", "opendream.cli", "run", str(path), "--data-dir", str(tmp_path / "d")]
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    deadline = time.monotonic() + 120
+    while not started.exists():  # into the op
+        assert process.poll() is None and time.monotonic() < deadline, process.communicate()[0]
+        time.sleep(0.1)
+    interrupted = time.monotonic()
+    process.send_signal(signal.SIGINT)
+    output = process.communicate(timeout=30)[0]
+    assert process.returncode != 0 and time.monotonic() - interrupted < 10, output
 
 
 def test_ops_lists_builtin_ops_with_schemas() -> None:

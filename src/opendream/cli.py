@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import sys
+import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -24,6 +25,7 @@ from opendream.core.workflow_common import ImportedWorkflow
 from opendream.engine import events
 from opendream.engine.consent import Trust
 from opendream.engine.events import Event
+from opendream.engine.runner import cancelled_on_error
 from opendream.engine.workspace import ReplayReport, Workspace, load_ops
 from opendream.settings import Settings
 
@@ -192,6 +194,7 @@ def run(
     except OpendreamError as exc:
         raise fail(exc.message) from None
     batch = len(workflow_files) > 1
+    stop = threading.Event()  # set by Ctrl+C: the running ops stop at their next step
     try:
         with Progress(
             TextColumn("{task.description}"),
@@ -217,12 +220,16 @@ def run(
                     file.environment,
                     force=force,
                     on_event=_progress_of(progress, task, label),
+                    cancel_event=stop,
                     trust=Trust(from_file=True, consented=allow_remote),
                 )
                 workspace.save(project, expected_revision=revision)
                 return project, report
 
-            with ThreadPoolExecutor(workspace.executor.parallelism, "opendream-batch") as pool:
+            with (
+                ThreadPoolExecutor(workspace.executor.parallelism, "opendream-batch") as pool,
+                cancelled_on_error(stop),
+            ):
                 results = list(pool.map(replay, workflow_files, imported))
         if out is not None:
             for stem, (project, _) in zip(stems, results, strict=True):

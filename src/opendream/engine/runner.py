@@ -7,8 +7,9 @@ side by side; the project is read and changed under a lock, never while an op co
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from contextlib import AbstractContextManager, nullcontext
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import asdict, dataclass
 
 from opendream.core.errors import OpendreamError
@@ -58,6 +59,17 @@ def resolve_inputs(project: Project, layer_id: str) -> InputBlobs:
             pairs.append((source.kind, source.blob))
         resolved[name] = pairs if isinstance(value, list) else pairs[0]
     return resolved
+
+
+@contextmanager
+def cancelled_on_error(event: threading.Event) -> Iterator[None]:
+    """Set ``event`` when the block raises (Ctrl+C included): the ops running on other threads
+    stop at their next step, so leaving a thread pool does not wait for them to finish."""
+    try:
+        yield
+    except BaseException:
+        event.set()
+        raise
 
 
 class Runner:
@@ -161,11 +173,14 @@ class Runner:
         }
         runs: dict[str, LayerRun | None] = {}
         lock = threading.Lock()
+        # The ops run on the pool's threads: when this one stops waiting (Ctrl+C), they are told
+        # to stop at their next step, or the pool's end would wait for them to finish.
+        cancel_event = cancel_event or threading.Event()
 
         def run(group: str) -> LayerRun | None:
             if not project.has_layer(group):
                 return None  # an output its input's new run no longer makes, and removed
-            if cancel_event is not None and cancel_event.is_set():
+            if cancel_event.is_set():
                 return LayerRun(group, project.layer(group).recipe.op, "skipped")
             return self.run_layer(
                 project,
@@ -178,7 +193,7 @@ class Runner:
             )
 
         slots = max(1, self.executor.parallelism)
-        with ThreadPoolExecutor(slots, "opendream-run") as pool:
+        with ThreadPoolExecutor(slots, "opendream-run") as pool, cancelled_on_error(cancel_event):
             running: dict[Future[LayerRun | None], str] = {}
             while len(runs) < len(groups):
                 # The next ready groups in topological order (one at a time: exactly that order).
