@@ -15,6 +15,7 @@ import pytest
 
 from opendream.core.errors import InvalidParams, ModelUnavailable, OpFailed
 from opendream.core.registry import REGISTRY
+from opendream.diffusion import lora_slots
 from opendream.diffusion.manager import ModelManager
 from opendream.diffusion.tiny_loras import build_tiny_lora
 from tests.diffusion_fixtures import make_context, run_op
@@ -71,6 +72,34 @@ def test_two_loras_combine(loras, manager, tiny_settings) -> None:
     both = dream(manager, tiny_settings, (loras["a"], 1.0), (loras["b"], 1.0))
     assert not np.array_equal(both, a) and not np.array_equal(both, b)
     assert np.array_equal(dream(manager, tiny_settings, (loras["b"], 1.0), (loras["a"], 1.0)), both)
+
+
+def test_a_new_lora_file_is_copied_into_an_adapter_no_run_holds(loras, manager, tiny_settings) -> None:
+    """Another LoRA of the same shape goes into the loaded one's adapter in place (no new
+    adapter), with the pixels a fresh load gives; an adapter a pending run holds is never
+    refilled; a LoRA of another shape (Kohya's alphas) gets an adapter of its own."""
+    pipe = manager.get("txt2img")
+    a = dream(manager, tiny_settings, (loras["a"], 1.0))
+    b = dream(manager, tiny_settings, (loras["b"], 1.0))
+    assert len(pipe.get_list_adapters()["unet"]) == 1, "b refilled a's adapter"
+    fresh = ModelManager(tiny_settings, device="cpu", dtype="float32")
+    assert np.array_equal(dream(fresh, tiny_settings, (loras["b"], 1.0)), b), "as a load of b alone"
+    assert np.array_equal(dream(manager, tiny_settings, (loras["a"], 1.0)), a), "and back to a"
+
+    pending = manager.adapters(pipe, [(str(loras["a"]), 1.0)])  # a run about to use a
+    assert np.array_equal(dream(manager, tiny_settings, (loras["b"], 1.0)), b)
+    assert len(pipe.get_list_adapters()["unet"]) == 2, "a's adapter was held: b got another"
+    with pending.applied(pipe):
+        assert pipe.get_active_adapters() == [pending.active[0][0]]
+    del pending
+    assert all(slot.pins == 0 for slot in lora_slots.slots(manager.cache.entry_of(pipe))), "released"
+    assert np.array_equal(
+        dream(manager, tiny_settings, (loras["kohya"], 1.0)),
+        dream(fresh, tiny_settings, (loras["kohya"], 1.0)),
+    )
+    assert len(pipe.get_list_adapters()["unet"]) == 3, "another shape: an adapter of its own"
+    assert np.array_equal(dream(manager, tiny_settings, (loras["a"], 1.0)), a)
+    assert np.array_equal(dream(manager, tiny_settings, (loras["b"], 1.0)), b)
 
 
 def test_every_generation_op_takes_loras(loras, manager, tiny_settings) -> None:

@@ -14,12 +14,13 @@ import copy
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from opendream.core.errors import Cancelled, ConsentRequired, ModelUnavailable
-from opendream.diffusion import controlnets, openvino_backend
+from opendream.diffusion import controlnets, lora_slots, openvino_backend
 from opendream.diffusion.adapters import Adapters, SharedExclusiveLock
 from opendream.diffusion.catalog import local_embeddings, local_loras, local_models
 from opendream.diffusion.embedding_files import EmbeddingFile
@@ -319,11 +320,20 @@ class ModelManager:
             raise ValueError("`pipe` is not a pipeline of this manager")
         if loras and not hasattr(pipe, "set_adapters"):
             raise ModelUnavailable(f"{type(pipe).__name__} takes no LoRA (a {_title(base)} model)")
-        names = [self._adapter(base, model, progress, status, check) for model, _ in loras]
+        taken: list[lora_slots.LoraSlot] = []
+        try:
+            for model, _ in loras:
+                taken.append(self._adapter(base, model, progress, status, check))
+        except BaseException:
+            lora_slots.release(self.cache.lock, taken)
+            raise
         # In one order whatever the list's: peft sums the adapters' outputs in the order given,
         # so LoRAs a, b and b, a would otherwise round differently (seen with peft 0.21).
-        active = sorted((name, weight) for name, (_, weight) in zip(names, loras, strict=True))
-        return Adapters(base.adapter_lock, active)
+        active = sorted((slot.adapter, weight) for slot, (_, weight) in zip(taken, loras, strict=True))
+        adapters = Adapters(base.adapter_lock, active)
+        if taken:  # the slots stay this run's until it is dropped
+            weakref.finalize(adapters, lora_slots.release, self.cache.lock, taken)
+        return adapters
 
     def _adapter(
         self,
@@ -332,18 +342,18 @@ class ModelManager:
         progress: DownloadProgress | None,
         status: Status | None,
         check: Callable[[], None],
-    ) -> str:
+    ) -> lora_slots.LoraSlot:
+        """The slot of ``base`` that holds LoRA ``model``, loaded into it if none does, pinned
+        for one run."""
         import hashlib
         import json
 
         source = self.resolve(model, "lora")
-        name = (
-            "lora_" + hashlib.sha256(json.dumps(identity(source), sort_keys=True).encode()).hexdigest()[:16]
-        )
-        key = ("lora", name)
+        name = hashlib.sha256(json.dumps(identity(source), sort_keys=True).encode()).hexdigest()[:16]
         with self.cache.lock:
-            if key in base.extras:
-                return name
+            if (slot := lora_slots.holding(base, name)) is not None:
+                slot.pins += 1
+                return slot
         if source.kind not in ("safetensors", "hub"):
             raise ModelUnavailable(
                 f"LoRA {model!r} is a {source.kind}; a LoRA is a .safetensors file or a hub repo id. "
@@ -362,8 +372,9 @@ class ModelManager:
             status(f"loading LoRA {model}")
         with base.adapter_lock.exclusive(check):
             with self.cache.lock:
-                if key in base.extras:  # another run loaded it while this one waited
-                    return name
+                if (slot := lora_slots.holding(base, name)) is not None:  # loaded while this one waited
+                    slot.pins += 1
+                    return slot
             try:
                 if source.kind == "safetensors":
                     from safetensors.torch import load_file
@@ -378,21 +389,38 @@ class ModelManager:
             except Exception as exc:
                 raise load_failure(f"LoRA {model!r}", source, exc, how_to_provide(model, "lora")) from exc
             openvino_backend.restore(base.pipe)  # a LoRA goes into the torch weights
-            try:
-                with CONSTRUCTING:
-                    base.pipe.load_lora_weights(weights, adapter_name=name)
-            except Exception as exc:
-                self._drop_adapter(base, name)
-                why = "its layers have other shapes" if "size mismatch" in str(exc) else short_reason(exc)
-                raise ModelUnavailable(
-                    f"LoRA {model!r} does not fit the {_title(base)} model {base.source.location!r} ({why}): "
-                    f"pick a LoRA made for {_title(base)}"
-                ) from exc
-            base.pipe.disable_lora()  # on only for the runs that ask for it
-            self.stats["loads"] += 1
+            incoming = lora_slots.incoming(base.pipe, weights)
             with self.cache.lock:
-                base.extras[key] = name
-        return name
+                slot = lora_slots.reserve_free(base, incoming, name)
+            if slot is not None and incoming is not None:
+                lora_slots.fill(slot, incoming)
+            else:
+                slot = self._new_slot(base, model, name, weights, incoming)
+            self.stats["loads"] += 1
+        return slot
+
+    def _new_slot(
+        self, base: CachedModel, model: str, name: str, weights: Any, incoming: lora_slots.Incoming | None
+    ) -> lora_slots.LoraSlot:
+        """Load LoRA ``model`` into a new adapter of ``base`` (disabled), pinned for one run."""
+        with self.cache.lock:  # loads take turns (the base's exclusive lock): the count is theirs
+            adapter = f"lora_{len(lora_slots.slots(base))}"
+        try:
+            with CONSTRUCTING:
+                base.pipe.load_lora_weights(weights, adapter_name=adapter)
+        except Exception as exc:
+            self._drop_adapter(base, adapter)
+            why = "its layers have other shapes" if "size mismatch" in str(exc) else short_reason(exc)
+            raise ModelUnavailable(
+                f"LoRA {model!r} does not fit the {_title(base)} model {base.source.location!r} ({why}): "
+                f"pick a LoRA made for {_title(base)}"
+            ) from exc
+        base.pipe.disable_lora()  # on only for the runs that ask for it
+        slot = lora_slots.adopt(base.pipe, adapter, name, incoming)
+        slot.pins += 1
+        with self.cache.lock:
+            base.extras[("lora", adapter)] = slot
+        return slot
 
     def used_embeddings(self, texts: list[str]) -> list[EmbeddingFile]:
         """The embeddings of the model folders whose names ``texts`` write."""
