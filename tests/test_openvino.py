@@ -191,6 +191,33 @@ def test_another_process_reuses_the_converted_model_and_a_corrupt_one_is_rebuilt
     assert (_cached_part(fast, "unet") / "complete").is_file(), "converted again"
 
 
+def test_a_start_compiles_the_parts_it_had_last_time_while_the_pipeline_is_read(fast) -> None:
+    """``prefetch`` starts compiling, from the disk cache, the converted parts the model's last
+    start attached; a manifest that cannot be read, or names a part no longer converted, costs
+    nothing but its work (``attach`` checks each part again)."""
+    dream(fast)
+    manager = fast[0]
+    identity = manager.identity("", "dream")
+    names = {_cached_part(fast, name).name for name in ("unet", "text_encoder", "vae_decoder", "vae_encoder")}
+    pending = openvino_backend.prefetch(identity, manager.openvino_cache)
+    assert set(pending) == names
+    assert all(hasattr(future.result(timeout=120), "create_infer_request") for future in pending.values())
+
+    manifest = openvino_backend.manifest_path(identity, manager.openvino_cache)
+    kept = manifest.read_text()
+    try:
+        manifest.write_text("[not json")
+        assert openvino_backend.prefetch(identity, manager.openvino_cache) == {}
+        manifest.write_text(json.dumps(["gone", *sorted(names)[:1]]))
+        pending = openvino_backend.prefetch(identity, manager.openvino_cache)
+        assert set(pending) == set(sorted(names)[:1])
+        # OpenVINO sets the process's locale to C while it reads a model: nothing of it may
+        # outlive the test (text written meanwhile would be ASCII), so it is waited for.
+        assert all(hasattr(future.result(timeout=120), "create_infer_request") for future in pending.values())
+    finally:
+        manifest.write_text(kept)
+
+
 def test_a_part_that_fails_to_convert_stays_on_torch(
     tiny_dir: Path, data_dir: Path, tmp_path: Path, fast, slow, monkeypatch: pytest.MonkeyPatch
 ) -> None:

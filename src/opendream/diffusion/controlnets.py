@@ -69,7 +69,7 @@ def refuse(pipe: Any, location: str, name: str, theirs: str) -> None:
 def check_class(pipe: Any, location: str, folder: Path, expected: str, name: str) -> None:
     """Refuse a ControlNet folder of another family's ControlNet class, naming both."""
     try:
-        found = str(json.loads((folder / "config.json").read_text()).get("_class_name", ""))
+        found = str(json.loads((folder / "config.json").read_text("utf-8")).get("_class_name", ""))
     except (OSError, ValueError):
         return  # not a model folder: the loader says so
     if found and found != expected:

@@ -192,7 +192,7 @@ def folder_family(folder: Path) -> Family | None:
 
 def _from_index(path: Path) -> Family | None:
     try:
-        index = json.loads(path.read_text())
+        index = json.loads(path.read_text("utf-8"))
     except (OSError, ValueError):
         return None
     found = _PIPELINES.get(str(index.get("_class_name", "")))
@@ -210,7 +210,7 @@ def _config_value(folder: Path, key: str) -> Any:
     """``key`` of a component's config (``config.json``, or a scheduler's own file)."""
     for name in ("config.json", "scheduler_config.json"):
         try:
-            return json.loads((folder / name).read_text())[key]
+            return json.loads((folder / name).read_text("utf-8"))[key]
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return None

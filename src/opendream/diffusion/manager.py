@@ -211,16 +211,23 @@ class ModelManager:
                 if status is not None:
                     status(f"loading model {name}")
                 self.cache.make_room(estimate_bytes(source, self.dtype), keep=None)
+                on_openvino = self.backend == "openvino" and family is not None
+                # Its converted parts are read from the disk cache while the pipeline is.
+                prefetched = (
+                    openvino_backend.prefetch(identity(source), self.openvino_cache) if on_openvino else {}
+                )
                 pipe = self._load(kind, family, source, name, role, progress, status)
-                if self.backend == "openvino" and family is not None:
-                    self._on_openvino(pipe, family, source, status)
+                if on_openvino:
+                    self._on_openvino(pipe, family, source, status, prefetched)
                 base = CachedModel(key=key, source=source, pipe=pipe)
                 base.pipelines[(type(pipe).__name__,)] = pipe
                 base.nbytes = module_bytes(list(pipe.components.values()))
                 self.cache.add(base)
             return self._derive(base, kind, controlnet, role, controlnet_role, progress, status)
 
-    def _on_openvino(self, pipe: Any, family: Family, source: Source, status: Status | None) -> None:
+    def _on_openvino(
+        self, pipe: Any, family: Family, source: Source, status: Status | None, prefetched: dict[str, Any]
+    ) -> None:
         """Run ``pipe``'s UNet, text encoders and VAE on OpenVINO where they convert; the torch
         UNet's weights are released when they can be read again from the model's folder."""
         parts = openvino_backend.pipeline_parts(pipe, family.name)
@@ -240,7 +247,7 @@ class ModelManager:
                     return type(unet).from_pretrained(folder, subfolder="unet", dtype=self._torch_dtype())
 
             reload["unet"] = read_unet
-        openvino_backend.attach(parts, identity(source), self.openvino_cache, status, reload)
+        openvino_backend.attach(parts, identity(source), self.openvino_cache, status, reload, prefetched)
 
     @property
     def openvino_cache(self) -> Path:
@@ -628,7 +635,7 @@ class ModelManager:
 
         import diffusers
 
-        class_name = str(json.loads((folder / "model_index.json").read_text()).get("_class_name", ""))
+        class_name = str(json.loads((folder / "model_index.json").read_text("utf-8")).get("_class_name", ""))
         cls = getattr(diffusers, class_name, None)
         if cls is None:
             raise ValueError(

@@ -167,7 +167,7 @@ def cached_snapshot(repo_id: str, revision: str | None = None) -> Path | None:
     repo = Path(constants.HF_HUB_CACHE) / ("models--" + repo_id.replace("/", "--"))
     ref = repo / "refs" / (revision or "main")
     try:
-        commit = ref.read_text().strip() if ref.is_file() else (revision or "main")
+        commit = ref.read_text("utf-8").strip() if ref.is_file() else (revision or "main")
     except OSError:
         return None
     snapshot = repo / "snapshots" / commit
@@ -186,7 +186,7 @@ def _tiny_identity(folder: Path) -> dict[str, Any] | None:
     after the marker was written (a copy that keeps mtimes stays tiny; edited weights do not)."""
     marker = folder / TINY_MARKER
     try:
-        data = json.loads(marker.read_text())
+        data = json.loads(marker.read_text("utf-8"))
         written = marker.stat().st_mtime_ns
         files = data["files"]
         for rel, size in files.items():

@@ -53,8 +53,10 @@ def write_byte_level_tokenizer(folder: Path) -> int:
             extra += 1
     tokens = chars + [c + "</w>" for c in chars] + ["<|startoftext|>", "<|endoftext|>"]
     folder.mkdir(parents=True, exist_ok=True)
-    (folder / "vocab.json").write_text(json.dumps({t: i for i, t in enumerate(tokens)}, ensure_ascii=False))
-    (folder / "merges.txt").write_text("#version: 0.2\n")
+    (folder / "vocab.json").write_text(
+        json.dumps({t: i for i, t in enumerate(tokens)}, ensure_ascii=False), "utf-8"
+    )
+    (folder / "merges.txt").write_text("#version: 0.2\n", "utf-8")
     return len(tokens)
 
 
@@ -211,7 +213,7 @@ def _build_in_place(folder: Path, build: Callable[[Path], dict]) -> None:
     tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
     try:
         marker = build(tmp)
-        (tmp / TINY_MARKER).write_text(json.dumps(marker, indent=1))
+        (tmp / TINY_MARKER).write_text(json.dumps(marker, indent=1), "utf-8")
         tmp.chmod(0o755)
         if folder.exists():
             shutil.rmtree(folder)
@@ -224,7 +226,7 @@ def _build_in_place(folder: Path, build: Callable[[Path], dict]) -> None:
 def _is_valid(folder: Path, kind: str, version: int = TINY_VERSION) -> bool:
     marker = folder / TINY_MARKER
     try:
-        data = json.loads(marker.read_text())
+        data = json.loads(marker.read_text("utf-8"))
     except (OSError, ValueError):
         return False
     if data.get("version") != version or data.get("kind") != kind:

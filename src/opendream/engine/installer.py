@@ -199,7 +199,7 @@ def pending(settings: Any) -> list[Pending]:
     found = []
     for meta in sorted(folder.glob("*.json")) if folder.is_dir() else []:
         try:
-            found.append(Pending(**json.loads(meta.read_text())))
+            found.append(Pending(**json.loads(meta.read_text("utf-8"))))
         except (OSError, ValueError, TypeError):
             continue
     return found
@@ -209,7 +209,7 @@ def installed(settings: Any) -> dict[str, dict]:
     """``installed.json``: extension file name -> ``{"url", "sha256", "installed_at"}``."""
     path = Path(settings.extensions_dir) / INSTALLED
     try:
-        data = json.loads(path.read_text())
+        data = json.loads(path.read_text("utf-8"))
     except FileNotFoundError:
         return {}
     except (OSError, ValueError) as exc:
@@ -227,7 +227,7 @@ def waiting(settings: Any, sha256: str) -> Pending:
     source, meta = folder / f"{sha256}.py.txt", folder / f"{sha256}.json"
     try:
         if source.is_file():
-            return Pending(**json.loads(meta.read_text()))
+            return Pending(**json.loads(meta.read_text("utf-8")))
     except (OSError, ValueError, TypeError):
         pass
     raise InstallRefused(f"no download with sha256 {sha256} is waiting in quarantine; fetch it again", 404)
@@ -243,7 +243,7 @@ def enable(settings: Any, sha256: str, bind_host: str) -> Path:
     data = source.read_bytes()
     if hashlib.sha256(data).hexdigest() != sha256:
         raise InstallRefused("the quarantined file changed since it was downloaded; fetch it again", 409)
-    info = Pending(**json.loads(meta.read_text()))
+    info = Pending(**json.loads(meta.read_text("utf-8")))
     records = installed(settings)
     target = Path(settings.extensions_dir) / info.name
     if target.exists() and info.name not in records:
