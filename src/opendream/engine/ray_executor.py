@@ -7,7 +7,8 @@ writer of SQLite and the blob store. Only ``compute`` goes to an actor: the inpu
 through Ray's object store by content hash, the op's events and then its output PNG bytes come
 back. A job goes to an idle actor that already ran its model (model affinity), else to the least
 recently used idle one; an actor lost mid-run (killed, out of memory, its node gone) is
-restarted by Ray and the run is tried once more on another actor.
+restarted by Ray and the run is tried once more on another actor. The server may join the
+cluster as a driver (on one of its nodes) or from outside it through a Ray Client (ray://).
 
 Ray is optional (``pip install 'opendream[ray]'``): it is imported when this executor is made."""
 

@@ -1,7 +1,8 @@
 """The body of one Ray actor of the Ray executor: its own runtime, ops and model manager, built
 from the server's settings. It runs the compute part of a recipe (``executor.run_op``) on input
 blobs it receives through Ray's object store, and streams back what the op reports, then the
-output PNG bytes; it never touches the server's database or blob store.
+output PNG bytes (or keeps them for the server to read, for a server that joined through a Ray
+Client); it never touches the server's database or blob store.
 
 Imported only in a process that has Ray (``ray_executor.py`` imports it once Ray is there)."""
 
