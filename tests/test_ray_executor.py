@@ -177,7 +177,14 @@ def test_an_actor_killed_mid_job_the_job_completes_once_on_the_other(
     assert layer["status"] == "ready" and layer["blob"]
     # Ray restarted the killed actor: the pool has both again, the lost one in a new process.
     lost = next(m for m in pool.members if m is not survivor)
-    assert ray.get(lost.actor.where.remote(), timeout=60)["pid"] != killed
+
+    def restarted() -> dict | None:
+        try:
+            return ray.get(lost.actor.where.remote(), timeout=60)
+        except ray.exceptions.ActorUnavailableError:  # still restarting
+            return None
+
+    assert wait_for(restarted, timeout=60, what="the killed actor's restart")["pid"] != killed
 
 
 def test_a_job_whose_actor_dies_twice_fails_with_a_message(
@@ -455,6 +462,18 @@ def test_over_ray_client_cancel_reaches_the_actor(served: httpx.Client, log_dir:
     assert time.monotonic() - asked < 10  # the op had 20 s to go
     assert served.get(f"/api/jobs/{job_id}").json()["state"] == "cancelled"
     assert lines(log_dir, "runs") == []
+
+
+def test_over_ray_client_an_actor_killed_mid_job_the_job_completes_once_on_the_other(
+    served: httpx.Client, log_dir: Path
+) -> None:
+    project, job_id = add_layer(served, log_dir, model=uuid.uuid4().hex, steps=20, delay=0.05)
+    killed = int(wait_for(lambda: lines(log_dir, "starts"), timeout=20, what="the job to start")[0][0])
+    os.kill(killed, signal.SIGKILL)
+    wait_idle(served, project, timeout=30)
+    assert served.get(f"/api/jobs/{job_id}").json()["state"] == "completed"
+    runs = lines(log_dir, "runs")
+    assert len(runs) == 1 and int(runs[0][0]) != killed
 
 
 def test_a_ray_client_address_needs_the_client_extra(monkeypatch: pytest.MonkeyPatch) -> None:
