@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import io
 import json
 import os
 import shutil
@@ -52,7 +53,7 @@ from opendream.engine.workspace import Workspace
 from opendream.server.app import create_app
 from opendream.settings import Settings
 from opendream.storage.jobs import INTERRUPTED
-from tests.server_fixtures import BASE, new_project, wait_for, wait_idle
+from tests.server_fixtures import BASE, new_project, png_bytes, wait_for, wait_idle
 
 HERE = Path(__file__).parent
 
@@ -429,6 +430,23 @@ def test_over_ray_client_jobs_end_once_each_with_the_local_executors_results(
         assert layer["blob"] == local.execute(recipe, {}, Hooks(), use_cache=False).outputs[0][1]
     assert sorted(int(seed) for _, _, seed in lines(log_dir, "runs")) == list(range(8))  # once each
     assert len({pid for pid, _ in lines(log_dir, "loads")}) == 2  # on the server's two actors
+
+
+def test_over_ray_client_an_input_picture_reaches_the_actor(served: httpx.Client) -> None:
+    project = new_project(served)["id"]
+    upload = served.post(
+        f"/api/projects/{project}/uploads", files={"file": ("a.png", png_bytes(colour=(100, 50, 25)))}
+    )
+    assert upload.status_code == 201, upload.text
+    response = served.post(
+        f"/api/projects/{project}/layers",
+        json={"op": "ray_test_tint", "params": {"amount": 30}, "inputs": {"image": "L1"}},
+    )
+    assert response.status_code == 201, response.text
+    tint = wait_idle(served, project, timeout=30)["layers"][1]
+    assert tint["status"] == "ready", tint
+    picture = Image.open(io.BytesIO(served.get(f"/api/blobs/{tint['blob']}").content))
+    assert picture.convert("RGB").getpixel((0, 0)) == (130, 50, 25)
 
 
 def test_over_ray_client_events_arrive_in_order(served: httpx.Client, log_dir: Path) -> None:
