@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -116,8 +117,9 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0, what: str = "c
     raise AssertionError(f"timed out waiting for {what}")
 
 
-def wait_idle(client: TestClient, project_id: str, timeout: float = 10.0) -> dict:
-    """Wait until the project has no queued or running job; return the project."""
+def wait_idle(client: httpx.Client, project_id: str, timeout: float = 10.0) -> dict:
+    """Wait until the project has no queued or running job; return the project (a test client's,
+    or a real server's)."""
 
     def idle() -> bool:
         jobs = client.get("/api/jobs", params={"project": project_id}).json()
@@ -127,7 +129,7 @@ def wait_idle(client: TestClient, project_id: str, timeout: float = 10.0) -> dic
     return client.get(f"/api/projects/{project_id}").json()
 
 
-def new_project(client: TestClient, **body: Any) -> dict:
+def new_project(client: httpx.Client, **body: Any) -> dict:
     response = client.post("/api/projects", json={"name": "test", **body})
     assert response.status_code == 201, response.text
     return response.json()

@@ -1,22 +1,32 @@
-"""The Ray executor against a real local Ray cluster (head on 127.0.0.1, 2 CPUs) started once for
-this module, with one pool of 2 actors that every test shares. The test ops (``tests/ray_ops.py``)
-are a user's extension folder that the server and each actor load; they log what ran where."""
+"""The Ray executor against a real local Ray cluster (head on 127.0.0.1, 4 CPUs) started once for
+this module, with one pool of 2 actors that every test shares; the Ray Client tests run a real
+``opendream serve`` that joins it through the head's Ray Client server (ray://) with 2 actors of
+its own. The test ops (``tests/ray_ops.py``) are a user's extension folder that the server and
+each actor load; they log what ran where."""
 
 from __future__ import annotations
 
+import asyncio
 import functools
+import io
+import json
 import os
 import shutil
 import signal
+import socket
+import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import ray
+import websockets
 from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
@@ -29,14 +39,21 @@ from opendream.engine import events
 from opendream.engine.executor import Executor
 from opendream.engine.hooks import Hooks
 from opendream.engine.loader import load_extension_dirs
-from opendream.engine.ray_executor import MISSING, RayExecutor, RayPool, RayUnavailable
+from opendream.engine.ray_executor import (
+    MISSING,
+    MISSING_CLIENT,
+    RayExecutor,
+    RayPool,
+    RayUnavailable,
+    connect,
+)
 from opendream.engine.run import run_group
 from opendream.engine.runtime import make_runtime
 from opendream.engine.workspace import Workspace
 from opendream.server.app import create_app
 from opendream.settings import Settings
 from opendream.storage.jobs import INTERRUPTED
-from tests.server_fixtures import BASE, new_project, wait_for, wait_idle
+from tests.server_fixtures import BASE, new_project, png_bytes, wait_for, wait_idle
 
 HERE = Path(__file__).parent
 
@@ -53,8 +70,9 @@ def extensions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
 
 @pytest.fixture(scope="module")
 def pool(extensions: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RayPool]:
-    # CPU actors everywhere (num_gpus=0): a GPU machine runs the same two-actor pool.
-    ray.init(address="local", num_cpus=2, num_gpus=0, include_dashboard=False, _node_ip_address="127.0.0.1")
+    # CPU actors everywhere (num_gpus=0): a GPU machine runs the same two-actor pool. Four CPUs:
+    # two for this pool, two for the Ray Client server's.
+    ray.init(address="local", num_cpus=4, num_gpus=0, include_dashboard=False, _node_ip_address="127.0.0.1")
     try:
         settings = Settings(data_dir=tmp_path_factory.mktemp("ray-workers"), extension_dirs=[extensions])
         shared = RayPool(settings, load_models=False, size=2)
@@ -95,7 +113,7 @@ def lines(log_dir: Path, name: str) -> list[list[str]]:
     return [line.split() for line in path.read_text().splitlines()] if path.exists() else []
 
 
-def add_layer(client: TestClient, log_dir: Path, **params: Any) -> tuple[str, str]:
+def add_layer(client: httpx.Client, log_dir: Path, **params: Any) -> tuple[str, str]:
     """A new project with one ``ray_test_model`` layer; its id and the layer's job's id."""
     project = new_project(client)["id"]
     response = client.post(
@@ -160,7 +178,14 @@ def test_an_actor_killed_mid_job_the_job_completes_once_on_the_other(
     assert layer["status"] == "ready" and layer["blob"]
     # Ray restarted the killed actor: the pool has both again, the lost one in a new process.
     lost = next(m for m in pool.members if m is not survivor)
-    assert ray.get(lost.actor.where.remote(), timeout=60)["pid"] != killed
+
+    def restarted() -> dict | None:
+        try:
+            return ray.get(lost.actor.where.remote(), timeout=60)
+        except ray.exceptions.ActorUnavailableError:  # still restarting
+            return None
+
+    assert wait_for(restarted, timeout=60, what="the killed actor's restart")["pid"] != killed
 
 
 def test_a_job_whose_actor_dies_twice_fails_with_a_message(
@@ -315,14 +340,176 @@ def test_without_ray_the_executor_says_how_to_install_it(
     assert "pip install 'opendream[ray]'" in MISSING
 
 
+def _free_port() -> int:
+    with closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def client_address(pool: RayPool) -> str:
+    """The ray:// address of the head's Ray Client server, started as `ray start --head
+    --ray-client-server-port` starts it (and stopped with the head)."""
+    node = ray._private.worker._global_node  # the head this module started
+    node._ray_params.ray_client_server_port = port = _free_port()
+    with pytest.MonkeyPatch.context() as env:
+        # Ray issue 63202: the server forks a driver per connection, and gRPC's fork handlers
+        # crash it at its start (most first connections here); the docs say to set this too.
+        env.setenv("GRPC_ENABLE_FORK_SUPPORT", "0")
+        node.start_ray_client_server()
+
+    def listening() -> bool:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        except OSError:
+            return False
+        return True
+
+    wait_for(listening, timeout=30, what="the Ray Client server")
+    return f"ray://127.0.0.1:{port}"
+
+
+@pytest.fixture(scope="module")
+def served(
+    client_address: str, extensions: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[httpx.Client]:
+    """A real `opendream serve --executor ray --ray-address ray://…` (2 workers), from outside the
+    cluster as far as Ray knows: every call of its executor goes through the Ray Client."""
+    data_dir = tmp_path_factory.mktemp("ray-client-server")
+    port = _free_port()
+    env = {
+        "RAY_AUTH_MODE": "token",  # the head's token authentication (its token file is shared here)
+        **os.environ,
+        "OPENDREAM_DEVICE": "cpu",
+        "OPENDREAM_RAY_WORKERS": "2",
+        "OPENDREAM_EXTENSION_DIRS": json.dumps([str(extensions)]),
+        "OMP_NUM_THREADS": "1",
+    }
+    command = ["serve", "--port", str(port), "--data-dir", str(data_dir)]
+    command += ["--executor", "ray", "--ray-address", client_address]
+    log_path = data_dir / "server.log"
+    with log_path.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "opendream.cli", *command], stdout=log, stderr=subprocess.STDOUT, env=env
+        )
+    api = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10)
+    try:
+
+        def healthy() -> bool:
+            assert process.poll() is None, log_path.read_text()[-3000:]
+            try:
+                return api.get("/api/health").status_code == 200
+            except httpx.TransportError:
+                return False
+
+        wait_for(healthy, timeout=90, what="opendream serve over ray://")
+        yield api
+    finally:
+        api.close()
+        process.terminate()
+        try:
+            process.wait(30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def test_over_ray_client_jobs_end_once_each_with_the_local_executors_results(
+    served: httpx.Client, workspace: Workspace, log_dir: Path, tmp_path: Path
+) -> None:
+    jobs = [add_layer(served, log_dir, model=f"m{i % 2}", seed=i, delay=0.02) for i in range(8)]
+    local = Executor(REGISTRY, workspace.data.blobs, workspace.data.db, workspace.runtime)
+    local_log = tmp_path / "local-log"  # the local runs' own (the output does not depend on it)
+    local_log.mkdir()
+    for seed, (project, job_id) in enumerate(jobs):
+        layer = wait_idle(served, project, timeout=30)["layers"][0]
+        job = served.get(f"/api/jobs/{job_id}").json()
+        assert job["state"] == "completed" and job["worker"] in ("worker-0", "worker-1"), job
+        params = {"log_dir": str(local_log), "model": f"m{seed % 2}", "seed": seed, "delay": 0.02}
+        recipe = recipe_layer(workspace, "ray_test_model", params).layers[0].recipe
+        assert layer["blob"] == local.execute(recipe, {}, Hooks(), use_cache=False).outputs[0][1]
+    assert sorted(int(seed) for _, _, seed in lines(log_dir, "runs")) == list(range(8))  # once each
+    assert len({pid for pid, _ in lines(log_dir, "loads")}) == 2  # on the server's two actors
+
+
+def test_over_ray_client_an_input_picture_reaches_the_actor(served: httpx.Client) -> None:
+    project = new_project(served)["id"]
+    upload = served.post(
+        f"/api/projects/{project}/uploads", files={"file": ("a.png", png_bytes(colour=(100, 50, 25)))}
+    )
+    assert upload.status_code == 201, upload.text
+    response = served.post(
+        f"/api/projects/{project}/layers",
+        json={"op": "ray_test_tint", "params": {"amount": 30}, "inputs": {"image": "L1"}},
+    )
+    assert response.status_code == 201, response.text
+    tint = wait_idle(served, project, timeout=30)["layers"][1]
+    assert tint["status"] == "ready", tint
+    picture = Image.open(io.BytesIO(served.get(f"/api/blobs/{tint['blob']}").content))
+    assert picture.convert("RGB").getpixel((0, 0)) == (130, 50, 25)
+
+
+def test_over_ray_client_events_arrive_in_order(served: httpx.Client, log_dir: Path) -> None:
+    project = new_project(served)["id"]
+    url = str(served.base_url.copy_with(scheme="ws", path="/api/ws"))
+
+    async def watch() -> list[dict]:
+        async with websockets.connect(url) as ws:
+            params = {"log_dir": str(log_dir), "model": uuid.uuid4().hex, "steps": 8, "delay": 0.06}
+            await asyncio.to_thread(
+                served.post,
+                f"/api/projects/{project}/layers",
+                json={"op": "ray_test_model", "params": params},
+            )
+            seen: list[dict] = []
+            while not any(e["type"] == events.COMPLETED for e in seen):
+                seen.append(json.loads(await asyncio.wait_for(ws.recv(), 30)))
+            return seen
+
+    seen = [e for e in asyncio.run(watch()) if e["type"] in (events.STATUS, events.PROGRESS)]
+    assert seen[0]["type"] == events.STATUS and seen[0]["text"].startswith("loading")
+    assert [e["step"] for e in seen[1:]] == list(range(1, 9))  # every step (60 ms apart), in order
+
+
+def test_over_ray_client_cancel_reaches_the_actor(served: httpx.Client, log_dir: Path) -> None:
+    project, job_id = add_layer(served, log_dir, model=uuid.uuid4().hex, steps=400, delay=0.05)
+    wait_for(lambda: lines(log_dir, "starts"), timeout=20, what="the job to start")
+    asked = time.monotonic()
+    served.post(f"/api/jobs/{job_id}/cancel")
+    wait_idle(served, project, timeout=10)
+    assert time.monotonic() - asked < 10  # the op had 20 s to go
+    assert served.get(f"/api/jobs/{job_id}").json()["state"] == "cancelled"
+    assert lines(log_dir, "runs") == []
+
+
+def test_over_ray_client_an_actor_killed_mid_job_the_job_completes_once_on_the_other(
+    served: httpx.Client, log_dir: Path
+) -> None:
+    project, job_id = add_layer(served, log_dir, model=uuid.uuid4().hex, steps=20, delay=0.05)
+    killed = int(wait_for(lambda: lines(log_dir, "starts"), timeout=20, what="the job to start")[0][0])
+    os.kill(killed, signal.SIGKILL)
+    wait_idle(served, project, timeout=30)
+    assert served.get(f"/api/jobs/{job_id}").json()["state"] == "completed"
+    runs = lines(log_dir, "runs")
+    assert len(runs) == 1 and int(runs[0][0]) != killed
+
+
+def test_a_ray_client_address_needs_the_client_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "grpc", None)  # what `import grpc` does where it is missing
+    with pytest.raises(RayUnavailable) as caught:
+        connect("ray://127.0.0.1:10001")
+    assert caught.value.message == MISSING_CLIENT
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (["--executor", "dask"], "executor (OPENDREAM_EXECUTOR): Input should be 'local' or 'ray'"),
         (["--executor", "ray", "--ray-address", "not an address"], "ray_address (OPENDREAM_RAY_ADDRESS)"),
+        (["--executor", "ray", "--ray-address", "ray://10.0.0.1"], "ray_address (OPENDREAM_RAY_ADDRESS)"),
         (
-            ["--executor", "ray", "--ray-address", "ray://10.0.0.1:10001"],
-            "Ray Client addresses (ray://) are not",
+            ["--executor", "ray", "--ray-address", "ray://127.0.0.1:9"],
+            "no Ray Client server answers at ray://127.0.0.1:9",
         ),
         (["--executor", "ray", "--ray-address", "127.0.0.1:9"], "no Ray cluster answers at 127.0.0.1:9"),
     ],

@@ -51,7 +51,8 @@ RayAddressOption = Annotated[
     str | None,
     typer.Option(
         "--ray-address",
-        help="Ray cluster: auto or host:port (default: start a local Ray; OPENDREAM_RAY_ADDRESS)",
+        help="Ray cluster: auto, host:port (its head) or ray://host:port (its Ray Client server) "
+        "(default: start a local Ray; OPENDREAM_RAY_ADDRESS)",
     ),
 ]
 

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Literal
 
 import platformdirs
-from pydantic import BeforeValidator, Field, SecretStr
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
-
-
-def _no_ray_client(value: Any) -> Any:
-    """A Ray Client address (``ray://``) is refused saying what to give instead: the Ray Client
-    needs the ``ray[client]`` extra and is not what the executor is tested with."""
-    if isinstance(value, str) and value.startswith("ray://"):
-        raise ValueError(
-            "Ray Client addresses (ray://) are not supported: give the head's host:port (the address "
-            "`ray start --head` prints), or run Opendream on a node of the cluster with auto"
-        )
-    return value
 
 
 def default_data_dir() -> Path:
@@ -65,10 +54,11 @@ class Settings(BaseSettings):
         "local",
         description="Where ops run: local = in the server's process; ray = on a Ray cluster's workers",
     )
-    ray_address: Annotated[str | None, BeforeValidator(_no_ray_client)] = Field(
+    ray_address: str | None = Field(
         None,
-        pattern=r"^(auto|local|[^\s/:]+:\d{1,5})$",
-        description="The Ray cluster: auto (the one this machine is part of) or host:port; unset = start a local Ray",
+        pattern=r"^(auto|local|(ray://)?[^\s/:]+:\d{1,5})$",
+        description="The Ray cluster: auto (the one this machine is part of), host:port (its head), or "
+        "ray://host:port (its Ray Client server, from outside the cluster); unset = start a local Ray",
     )
     ray_workers: int = Field(
         0,

@@ -7,7 +7,8 @@ writer of SQLite and the blob store. Only ``compute`` goes to an actor: the inpu
 through Ray's object store by content hash, the op's events and then its output PNG bytes come
 back. A job goes to an idle actor that already ran its model (model affinity), else to the least
 recently used idle one; an actor lost mid-run (killed, out of memory, its node gone) is
-restarted by Ray and the run is tried once more on another actor.
+restarted by Ray and the run is tried once more on another actor. The server may join the
+cluster as a driver (on one of its nodes) or from outside it through a Ray Client (ray://).
 
 Ray is optional (``pip install 'opendream[ray]'``): it is imported when this executor is made."""
 
@@ -21,6 +22,7 @@ import threading
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -40,6 +42,11 @@ from opendream.storage.db import Database
 log = logging.getLogger(__name__)
 
 MISSING = "the Ray executor needs Ray: install the ray extra: pip install 'opendream[ray]'"
+MISSING_CLIENT = (
+    "a Ray Client address (ray://) needs Ray's client extra (grpcio): install the ray extra again: "
+    "pip install 'opendream[ray]'"
+)
+CLIENT = "ray://"
 #: A job tried on a second actor after the first was lost; then it fails.
 ATTEMPTS = 2
 #: How long a job waits for the busy actor that holds its model before an idle one loads it: a
@@ -60,6 +67,10 @@ class RayUnavailable(OpendreamError):
     """Ray is not installed, its cluster cannot be reached, or cannot host the workers."""
 
 
+class WorkerLost(Exception):
+    """A Ray Client's run whose actor Ray restarted between two reads of its events."""
+
+
 def require_ray() -> Any:
     """The ``ray`` module, or ``RayUnavailable`` saying how to install it."""
     try:
@@ -71,32 +82,57 @@ def require_ray() -> Any:
 
 def check_reachable(address: str) -> None:
     """Fail fast on a cluster address nothing answers at (Ray itself retries for a minute)."""
-    host, _, port = address.rpartition(":")
+    host, _, port = address.removeprefix(CLIENT).rpartition(":")
     try:
         socket.create_connection((host, int(port)), timeout=CONNECT_TIMEOUT_S).close()
     except OSError as exc:
+        what = "Ray Client server" if address.startswith(CLIENT) else "Ray cluster"
         raise RayUnavailable(
-            f"no Ray cluster answers at {address} ({exc.strerror or exc}); start one with "
+            f"no {what} answers at {address} ({exc.strerror or exc}); start one with "
             "`ray start --head` or correct OPENDREAM_RAY_ADDRESS (--ray-address)"
         ) from None
 
 
+#: What a Ray Client connection that times out may lack (Ray logs which, and raises a timeout).
+CLIENT_HINT = (
+    "give the port of the head's Ray Client server (10001 unless `ray start --head "
+    "--ray-client-server-port` said otherwise), not its GCS port"
+)
+TOKEN_HINT = (
+    "with its token authentication on, set RAY_AUTH_MODE=token and give this process the "
+    "cluster's token (RAY_AUTH_TOKEN, or the file `ray get-auth-token` reads)"
+)
+
+
 def connect(address: str | None) -> Any:
-    """Join the Ray cluster at ``address`` (``auto``: the one this machine is part of; unset:
-    start a local one), unless this process already has. Returns the ``ray`` module."""
+    """Join the Ray cluster at ``address`` (``auto``: the one this machine is part of;
+    ``ray://host:port``: through its Ray Client server; unset: start a local one), unless this
+    process already has. Returns the ``ray`` module."""
     ray = require_ray()
+    client = address is not None and address.startswith(CLIENT)
+    if client:
+        try:
+            import grpc  # noqa: F401  (what Ray Client needs; Ray itself says "ray[client]")
+        except ImportError:
+            raise RayUnavailable(MISSING_CLIENT) from None
     if address not in (None, "auto", "local"):
         check_reachable(address)
     if not ray.is_initialized():
         try:
-            ray.init(address=address, include_dashboard=False)
+            # A Ray Client passes ray.init's arguments to the cluster's driver, which has its own.
+            ray.init(address=address, **({} if client else {"include_dashboard": False}))
+        except ConnectionAbortedError as exc:
+            # The client server's process for this connection ended at its start (Ray issue 63202).
+            cause = str(exc).splitlines()[-1] if str(exc).strip() else type(exc).__name__
+            raise RayUnavailable(
+                f"the Ray Client server at {address} could not start this connection's driver "
+                f"({cause}); see ray_client_server_*.err in the head's Ray logs, and start Ray on the "
+                "head with GRPC_ENABLE_FORK_SUPPORT=0 in its environment (see docs/scale-out.md)"
+            ) from None
         except ConnectionError as exc:
             # Ray logs the cause (often a missing token) and raises only "failed to connect".
-            raise RayUnavailable(
-                f"cannot join the Ray cluster at {address}: {exc}; with its token authentication on, "
-                "set RAY_AUTH_MODE=token and give this process the cluster's token (RAY_AUTH_TOKEN, "
-                "or the file `ray get-auth-token` reads)"
-            ) from None
+            hints = f"{CLIENT_HINT}; {TOKEN_HINT}" if client else TOKEN_HINT
+            raise RayUnavailable(f"cannot join the Ray cluster at {address}: {exc}; {hints}") from None
         except (RuntimeError, ValueError) as exc:
             raise RayUnavailable(f"cannot start or join Ray ({address or 'local'}): {exc}") from None
     return ray
@@ -245,7 +281,14 @@ class RayExecutor(Executor):
         self._shipped: OrderedDict[str, Any] = OrderedDict()
         self._shipping = threading.Lock()
         exceptions = self._ray.exceptions
-        self._lost = (exceptions.RayActorError, exceptions.WorkerCrashedError, exceptions.OutOfMemoryError)
+        self._lost = (
+            exceptions.RayActorError,
+            exceptions.WorkerCrashedError,
+            exceptions.OutOfMemoryError,
+            WorkerLost,
+        )
+        # Ray Client has no streams (ray-project/ray#43357): its runs' events are polled.
+        self._events = self._polled if self._ray.util.client.ray.is_connected() else self._streamed
 
     @property
     def parallelism(self) -> int:
@@ -318,19 +361,13 @@ class RayExecutor(Executor):
         """One run on ``member``: its events go to ``hooks`` in order; a set cancel event is
         passed on to the actor once."""
         token = uuid.uuid4().hex
-        stream = member.actor.run.options(num_returns="streaming").remote(token, recipe, inputs, blobs, trust)
         cancel_sent = False
-        while True:
+        for event in self._events(member, token, (recipe, inputs, blobs, trust)):
             if hooks.cancelled and not cancel_sent:
                 member.actor.cancel.remote(token)
                 cancel_sent = True
-            ready, _ = self._ray.wait([stream], timeout=CANCEL_POLL_S)
-            if not ready:
+            if event is None:
                 continue
-            try:
-                event = self._ray.get(next(stream))
-            except StopIteration:
-                raise OpFailed(f"{recipe.op}: {member.name} ended the run without a result") from None
             kind = event[0]
             if kind == "progress":
                 _, step, total, jpeg = event
@@ -343,3 +380,30 @@ class RayExecutor(Executor):
                 raise event[1]
             else:
                 return event[1]
+        raise OpFailed(f"{recipe.op}: {member.name} ended the run without a result")
+
+    def _streamed(self, member: Member, token: str, args: tuple[Any, ...]) -> Iterator[tuple | None]:
+        """The events of the run ``token`` as the actor streams them; ``None`` after each
+        ``CANCEL_POLL_S`` without one."""
+        stream = member.actor.run.options(num_returns="streaming").remote(token, *args)
+        while True:
+            ready, _ = self._ray.wait([stream], timeout=CANCEL_POLL_S)
+            if not ready:
+                yield None
+                continue
+            try:
+                ref = next(stream)
+            except StopIteration:
+                return
+            yield self._ray.get(ref)
+
+    def _polled(self, member: Member, token: str, args: tuple[Any, ...]) -> Iterator[tuple | None]:
+        """``_streamed`` through a Ray Client: the run is begun, then its events are read in
+        batches, each read waiting up to ``CANCEL_POLL_S`` on the actor for one."""
+        # Waited for: a threaded actor may run two calls of one caller in either order.
+        self._ray.get(member.actor.start.remote(token, *args))
+        while True:
+            batch = self._ray.get(member.actor.events.remote(token, CANCEL_POLL_S))
+            if batch[:1] == [("lost",)]:
+                raise WorkerLost(f"{member.name} was restarted during the run")
+            yield from batch or [None]

@@ -1,7 +1,8 @@
 """The body of one Ray actor of the Ray executor: its own runtime, ops and model manager, built
 from the server's settings. It runs the compute part of a recipe (``executor.run_op``) on input
 blobs it receives through Ray's object store, and streams back what the op reports, then the
-output PNG bytes; it never touches the server's database or blob store.
+output PNG bytes (or keeps them for the server to read, for a server that joined through a Ray
+Client); it never touches the server's database or blob store.
 
 Imported only in a process that has Ray (``ray_executor.py`` imports it once Ray is there)."""
 
@@ -103,6 +104,8 @@ class Worker:
         self.runtime = make_runtime(settings, load_models=load_models)
         self._lock = threading.Lock()
         self._cancels: dict[str, tuple[threading.Event, float]] = {}
+        #: The runs begun with ``start``, whose events are not read yet.
+        self._runs: dict[str, queue.Queue[Event]] = {}
 
     def where(self) -> dict[str, Any]:
         """The node this actor runs on (its address and host name) and its process."""
@@ -122,6 +125,48 @@ class Worker:
         text)`` and ``("download", done, total)`` events, then ``("done", Computed)`` or
         ``("error", exception)``. ``blobs``: the object references of the input and asset
         blobs, by digest."""
+        events = self._begin(token, recipe, inputs, blobs, trust)
+        try:
+            while True:
+                event = events.get()
+                yield event
+                if event[0] in ("done", "error"):
+                    return
+        finally:
+            self._end(token)
+
+    def start(
+        self, token: str, recipe: Recipe, inputs: InputBlobs, blobs: dict[str, Any], trust: Trust
+    ) -> None:
+        """``run`` for a server that cannot take a stream (a Ray Client's): the run goes on in
+        the background and its events are read with ``events``."""
+        events = self._begin(token, recipe, inputs, blobs, trust)
+        with self._lock:
+            self._runs[token] = events
+
+    def events(self, token: str, wait_s: float) -> list[Event]:
+        """The events of the run ``token`` since the last call (those ``run`` would stream),
+        waiting up to ``wait_s`` for the first; ``[("lost",)]`` for a run this process does not
+        have (Ray restarted the actor since it began)."""
+        with self._lock:
+            events = self._runs.get(token)
+        if events is None:
+            return [("lost",)]
+        batch: list[Event] = []
+        try:
+            batch.append(events.get(timeout=wait_s))
+            while batch[-1][0] not in ("done", "error"):
+                batch.append(events.get_nowait())
+        except queue.Empty:
+            pass
+        if batch and batch[-1][0] in ("done", "error"):
+            self._end(token)
+        return batch
+
+    def _begin(
+        self, token: str, recipe: Recipe, inputs: InputBlobs, blobs: dict[str, Any], trust: Trust
+    ) -> queue.Queue[Event]:
+        """Start ``recipe`` on a thread of its own; its events go to the queue returned."""
         with self._lock:
             cancel = self._cancels.setdefault(token, (threading.Event(), time.monotonic()))[0]
         events: queue.Queue[Event] = queue.Queue()
@@ -145,12 +190,9 @@ class Worker:
                 events.put(("error", portable(exc)))
 
         threading.Thread(target=work, name=f"opendream-run-{token}", daemon=True).start()
-        try:
-            while True:
-                event = events.get()
-                yield event
-                if event[0] in ("done", "error"):
-                    return
-        finally:
-            with self._lock:
-                self._cancels.pop(token, None)
+        return events
+
+    def _end(self, token: str) -> None:
+        with self._lock:
+            self._cancels.pop(token, None)
+            self._runs.pop(token, None)
