@@ -8,7 +8,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from PIL import Image
 
 from opendream.core.registry import REGISTRY, OpRegistry
 from opendream.engine.loader import load_builtin_ops
@@ -22,8 +21,9 @@ load_builtin_ops(REGISTRY)
 # The tests' exact pixels are torch's; tests/test_openvino.py asks for OpenVINO itself. Servers the
 # browser tests start inherit it.
 os.environ.setdefault("OPENDREAM_BACKEND", "torch")
-# The tiny diffusion models and their manager, built once for the whole session.
-pytest_plugins = ["tests.diffusion_fixtures"]
+# The tiny diffusion models and their manager, built once for the whole session; the server
+# tests' app and client. Test modules ask for these fixtures by name, never import them.
+pytest_plugins = ["tests.diffusion_fixtures", "tests.server_fixtures"]
 
 
 @pytest.fixture
@@ -45,15 +45,3 @@ def workspace(settings: Settings) -> Iterator[Workspace]:
 def registry() -> OpRegistry:
     """An empty registry for defining test ops without touching the global one."""
     return OpRegistry()
-
-
-def square_mask(size: int = 64, box: tuple[int, int, int, int] = (16, 16, 48, 48)) -> Image.Image:
-    mask = Image.new("L", (size, size), 0)
-    mask.paste(255, box)
-    return mask
-
-
-def gradient(size: int = 64) -> Image.Image:
-    image = Image.new("RGB", (size, size))
-    image.putdata([(x * 4 % 256, y * 4 % 256, (x + y) % 256) for y in range(size) for x in range(size)])
-    return image

@@ -20,7 +20,7 @@ from opendream.engine.events import Event
 from opendream.engine.runtime import make_runtime
 from opendream.engine.workspace import Workspace
 from opendream.settings import Settings
-from tests.conftest import gradient, square_mask
+from tests.helpers import gradient, square_mask
 
 CALLS: list[str] = []
 # The built-in ops plus this module's test ops, which stay out of the global registry.

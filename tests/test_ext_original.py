@@ -21,7 +21,7 @@ from opendream.engine import overrides
 from opendream.engine.loader import load_extension_dirs, load_extension_file, reload_extensions
 from opendream.engine.workspace import Workspace, load_ops
 from opendream.settings import Settings
-from tests.conftest import gradient
+from tests.helpers import gradient
 from tests.original_fixtures import INVERT_OVERRIDE, ORIGINALS, mask_project
 
 
