@@ -13,6 +13,7 @@ from opendream.core.registry import REGISTRY, OpRegistry
 from opendream.engine.loader import load_builtin_ops
 from opendream.engine.runtime import make_runtime
 from opendream.settings import Settings
+from tests.helpers import builtin_registry
 
 if TYPE_CHECKING:
     from opendream.engine.workspace import Workspace
@@ -32,11 +33,18 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def workspace(settings: Settings) -> Iterator[Workspace]:
-    """A workspace without the model manager: for model-free ops (fast, no torch)."""
+def ops() -> OpRegistry:
+    """The built-in ops in a registry of this test's own: the extension files it loads there
+    (and the overrides it switches) stay out of the global registry and the other tests."""
+    return builtin_registry()
+
+
+@pytest.fixture
+def workspace(settings: Settings, ops: OpRegistry) -> Iterator[Workspace]:
+    """A workspace on ``ops`` without the model manager: for model-free ops (fast, no torch)."""
     from opendream.engine.workspace import Workspace
 
-    ws = Workspace(settings, runtime=make_runtime(settings, load_models=False), extensions=[])
+    ws = Workspace(settings, registry=ops, runtime=make_runtime(settings, load_models=False), extensions=[])
     yield ws
     ws.close()
 
