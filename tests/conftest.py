@@ -8,12 +8,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
-from PIL import Image
 
 from opendream.core.registry import REGISTRY, OpRegistry
 from opendream.engine.loader import load_builtin_ops
 from opendream.engine.runtime import make_runtime
 from opendream.settings import Settings
+from tests.helpers import builtin_registry
 
 if TYPE_CHECKING:
     from opendream.engine.workspace import Workspace
@@ -22,8 +22,9 @@ load_builtin_ops(REGISTRY)
 # The tests' exact pixels are torch's; tests/test_openvino.py asks for OpenVINO itself. Servers the
 # browser tests start inherit it.
 os.environ.setdefault("OPENDREAM_BACKEND", "torch")
-# The tiny diffusion models and their manager, built once for the whole session.
-pytest_plugins = ["tests.diffusion_fixtures"]
+# The tiny diffusion models and their manager, built once for the whole session; the server
+# tests' app and client. Test modules ask for these fixtures by name, never import them.
+pytest_plugins = ["tests.diffusion_fixtures", "tests.server_fixtures"]
 
 
 @pytest.fixture
@@ -32,11 +33,18 @@ def settings(tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def workspace(settings: Settings) -> Iterator[Workspace]:
-    """A workspace without the model manager: for model-free ops (fast, no torch)."""
+def ops() -> OpRegistry:
+    """The built-in ops in a registry of this test's own: the extension files it loads there
+    (and the overrides it switches) stay out of the global registry and the other tests."""
+    return builtin_registry()
+
+
+@pytest.fixture
+def workspace(settings: Settings, ops: OpRegistry) -> Iterator[Workspace]:
+    """A workspace on ``ops`` without the model manager: for model-free ops (fast, no torch)."""
     from opendream.engine.workspace import Workspace
 
-    ws = Workspace(settings, runtime=make_runtime(settings, load_models=False), extensions=[])
+    ws = Workspace(settings, registry=ops, runtime=make_runtime(settings, load_models=False), extensions=[])
     yield ws
     ws.close()
 
@@ -45,15 +53,3 @@ def workspace(settings: Settings) -> Iterator[Workspace]:
 def registry() -> OpRegistry:
     """An empty registry for defining test ops without touching the global one."""
     return OpRegistry()
-
-
-def square_mask(size: int = 64, box: tuple[int, int, int, int] = (16, 16, 48, 48)) -> Image.Image:
-    mask = Image.new("L", (size, size), 0)
-    mask.paste(255, box)
-    return mask
-
-
-def gradient(size: int = 64) -> Image.Image:
-    image = Image.new("RGB", (size, size))
-    image.putdata([(x * 4 % 256, y * 4 % 256, (x + y) % 256) for y in range(size) for x in range(size)])
-    return image

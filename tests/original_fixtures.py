@@ -8,7 +8,7 @@ from pathlib import Path
 from opendream.core.project import Project
 from opendream.core.registry import REGISTRY
 from opendream.engine.workspace import Workspace
-from tests.conftest import square_mask
+from tests.helpers import square_mask
 
 ORIGINALS = Path(__file__).parent / "fixtures" / "original_style" / "extensions"
 

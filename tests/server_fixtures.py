@@ -1,6 +1,8 @@
 """Shared helpers for the server tests: an app on a temporary data directory, test ops, images.
 
-Imported by ``tests/test_server_*.py`` (the lead owns ``conftest.py``)."""
+A pytest plugin of ``tests/conftest.py``: test modules ask for the ``app`` and ``client``
+fixtures by name and import the helpers (``make_app``, ``new_project`` ...) explicitly. The test
+ops live in ``SERVER_OPS``, never in the global registry; each app runs a copy of it."""
 
 from __future__ import annotations
 
@@ -20,16 +22,20 @@ from PIL import Image
 
 import opendream
 from opendream import Context, Field, ImageLayer
+from opendream.core.registry import OpRegistry
 from opendream.engine.runtime import make_runtime
 from opendream.engine.workspace import Workspace
 from opendream.server.app import create_app
 from opendream.settings import Settings
+from tests.helpers import builtin_registry
 
 BASE = "http://127.0.0.1:8000"
 WS = "ws://127.0.0.1:8000/api/ws"
+#: The built-in ops and the server tests' ops below.
+SERVER_OPS = builtin_registry()
 
 
-@opendream.op(title="Slow (test)", category="test")
+@opendream.op(registry=SERVER_OPS, title="Slow (test)", category="test")
 def server_test_slow(
     steps: Annotated[int, Field(ge=1, le=10_000)] = 5,
     delay: Annotated[float, Field(ge=0, le=5)] = 0.01,
@@ -45,7 +51,7 @@ def server_test_slow(
     return ImageLayer(image=Image.new("RGB", (16, 16), colour))
 
 
-@opendream.op(title="Downloads (test)", category="test")
+@opendream.op(registry=SERVER_OPS, title="Downloads (test)", category="test")
 def server_test_download(chunks: Annotated[int, Field(ge=1, le=10)] = 3, ctx: Context = None) -> ImageLayer:
     """Says what it does, then reports a model download in ``chunks`` parts, as a diffusion op
     fetching weights would."""
@@ -55,13 +61,13 @@ def server_test_download(chunks: Annotated[int, Field(ge=1, le=10)] = 3, ctx: Co
     return ImageLayer(image=Image.new("RGB", (8, 8), (10, 20, 30)))
 
 
-@opendream.op(title="Fails (test)", category="test")
+@opendream.op(registry=SERVER_OPS, title="Fails (test)", category="test")
 def server_test_fail(message: str = "boom") -> ImageLayer:
     """Always raises."""
     raise RuntimeError(message)
 
 
-@opendream.op(title="Tint (test)", category="test")
+@opendream.op(registry=SERVER_OPS, title="Tint (test)", category="test")
 def server_test_tint(image: ImageLayer, amount: Annotated[int, Field(ge=0, le=255)] = 10) -> ImageLayer:
     """A descendant: shifts the red channel of its input."""
     red, green, blue = image.get_image().convert("RGB").split()
@@ -87,10 +93,16 @@ def make_settings(data_dir: Path, **overrides: Any) -> Settings:
     return Settings(data_dir=data_dir, device="cpu", **overrides)
 
 
-def make_app(data_dir: Path, *, workers: int = 1, **overrides: Any) -> FastAPI:
+def make_app(
+    data_dir: Path, *, workers: int = 1, registry: OpRegistry = SERVER_OPS, **overrides: Any
+) -> FastAPI:
+    """The app on ``data_dir``, running a copy of ``registry``: the extension files it loads
+    (from ``data_dir/extensions``) stay out of every other app's registry."""
     settings = make_settings(data_dir, **overrides)
     # No model manager: these tests use model-free ops, and importing torch costs seconds.
-    workspace = Workspace(settings, runtime=make_runtime(settings, load_models=False))
+    workspace = Workspace(
+        settings, registry=registry.copy(), runtime=make_runtime(settings, load_models=False)
+    )
     return create_app(settings, workspace=workspace, workers=workers)
 
 

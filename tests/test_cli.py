@@ -21,7 +21,7 @@ from opendream.core.project import Project
 from opendream.core.recipe import asset_ref
 from opendream.core.registry import REGISTRY
 from opendream.engine.workspace import Workspace
-from tests.conftest import gradient, square_mask
+from tests.helpers import gradient, square_mask
 
 runner = CliRunner()
 

@@ -33,7 +33,7 @@ from typer.testing import CliRunner
 
 from opendream.cli import app as cli
 from opendream.core.images import encode_png
-from opendream.core.registry import REGISTRY
+from opendream.core.registry import OpRegistry
 from opendream.core.workflow import detect_format, embed_workflow_png
 from opendream.engine.loader import load_extension_dirs
 from tests.diffusion_fixtures import make_context
@@ -245,7 +245,7 @@ def _serve(example: Example, args: list[str], env: dict[str, str]) -> None:
 
 @pytest.mark.parametrize("example", EXTENSIONS, ids=str)
 def test_extension_example_loads_and_runs_with_previews(
-    example: Example, tmp_path: Path, tiny_manager, tiny_settings
+    example: Example, tmp_path: Path, tiny_manager, tiny_settings, ops: OpRegistry
 ) -> None:
     """Saved into an extensions folder and loaded as users do, the docs' extension makes an
     image on the tiny models, reporting every step with live previews."""
@@ -255,14 +255,13 @@ def test_extension_example_loads_and_runs_with_previews(
     path = folder / example.file
     path.write_text(example.text)
     try:
-        (status,) = load_extension_dirs([folder])
+        (status,) = load_extension_dirs([folder], ops)
         assert status.error is None and len(status.ops) == 1, f"{example}: {status}"
-        spec = REGISTRY.get(status.ops[0])
+        spec = ops.get(status.ops[0])
         ctx = make_context(tiny_manager, tiny_settings, spec.name)
         params = {"prompt": "a lighthouse", "width": 64, "height": 96, "steps": 3}
         (out,) = spec.call(spec.validate_params(params), {}, ctx)
     finally:
-        REGISTRY.unregister_file(str(path.resolve()))
         sys.modules.pop(f"opendream_ext_{path.stem}", None)
     assert out.kind == "image" and out.image.size == (64, 96) and out.image.mode == "RGB"
     events = ctx.recorder.events

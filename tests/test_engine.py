@@ -15,16 +15,16 @@ import opendream
 from opendream import Context, Field, ImageLayer, Layer, MaskLayer
 from opendream.core.project import Project
 from opendream.core.recipe import asset_ref
-from opendream.core.registry import REGISTRY, OpRegistry
+from opendream.core.registry import OpRegistry
 from opendream.engine.events import Event
 from opendream.engine.runtime import make_runtime
 from opendream.engine.workspace import Workspace
 from opendream.settings import Settings
-from tests.conftest import gradient, square_mask
+from tests.helpers import builtin_registry, gradient, square_mask
 
 CALLS: list[str] = []
 # The built-in ops plus this module's test ops, which stay out of the global registry.
-ENGINE_OPS = OpRegistry(ops=dict(REGISTRY.ops))
+ENGINE_OPS = builtin_registry()
 
 
 @opendream.op(registry=ENGINE_OPS, returns="mask")
@@ -254,13 +254,13 @@ def test_composite_follows_visibility_opacity_and_order(workspace: Workspace) ->
     assert workspace.composite(project).getpixel((0, 0)) == (255, 0, 0, 255)
 
 
-def test_original_style_extension_loads_and_runs_unchanged(settings: Settings) -> None:
+def test_original_style_extension_loads_and_runs_unchanged(settings: Settings, ops: OpRegistry) -> None:
     from opendream.engine.loader import load_extension_dirs
 
-    workspace = _workspace(settings, REGISTRY)  # extension files load into the global registry
+    workspace = _workspace(settings, ops)
 
     folder = Path(__file__).parent / "fixtures" / "original_style"
-    statuses = {s.name: s for s in load_extension_dirs([folder])}
+    statuses = {s.name: s for s in load_extension_dirs([folder], ops)}
     assert statuses["posterize_original"].error is None
     assert statuses["posterize_original"].ops == ["posterize_original"]
     assert (
@@ -269,9 +269,9 @@ def test_original_style_extension_loads_and_runs_unchanged(settings: Settings) -
     )
     assert "needs the Python package `a-module-that-is-not-installed`" in statuses["broken_import"].error
     assert "parameter 'options' has unsupported type" in statuses["broken_signature"].error
-    assert "broken_signature" not in REGISTRY
+    assert "broken_signature" not in ops
 
-    spec = REGISTRY.get("posterize_original")
+    spec = ops.get("posterize_original")
     assert spec.extension == "posterize_original"
     project = Project.new("compat", 32, 32)
     upload(workspace, project, gradient(32))

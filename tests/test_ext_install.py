@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from opendream.core.registry import REGISTRY
+from opendream.core.registry import OpRegistry
 from opendream.engine import installer
 from opendream.engine.installer import InstallRefused
 from opendream.engine.loader import load_extension_dirs
@@ -47,7 +47,7 @@ def settings(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
 
 
 def test_fetch_quarantines_without_running_then_enable_pins_the_hash(
-    server: FakeService, settings: Settings, tmp_path: Path
+    server: FakeService, settings: Settings, ops: OpRegistry, tmp_path: Path
 ) -> None:
     pending = installer.fetch(f"{server.url}/mirror_url.py", settings, "127.0.0.1")
     assert (pending.name, pending.sha256, pending.size) == ("mirror_url.py", GOOD_SHA, len(GOOD))
@@ -55,7 +55,7 @@ def test_fetch_quarantines_without_running_then_enable_pins_the_hash(
     assert installer.pending(settings) == [pending]
     assert not (tmp_path / "executed").exists(), "fetching never runs the code"
     assert not (settings.extensions_dir / "mirror_url.py").exists()
-    assert load_extension_dirs([settings.extensions_dir]) == [], "quarantine is not loaded"
+    assert load_extension_dirs([settings.extensions_dir], ops) == [], "quarantine is not loaded"
 
     with pytest.raises(InstallRefused, match="no download with sha256"):
         installer.enable(settings, "0" * 64, "127.0.0.1")
@@ -69,12 +69,9 @@ def test_fetch_quarantines_without_running_then_enable_pins_the_hash(
     assert installer.installed(settings)["mirror_url.py"]["sha256"] == GOOD_SHA
     assert installer.pending(settings) == []
 
-    (status,) = load_extension_dirs([settings.extensions_dir])
-    try:
-        assert status.error is None and status.ops == ["mirror_url"]
-        assert (tmp_path / "executed").exists()
-    finally:
-        REGISTRY.unregister_file(status.source)
+    (status,) = load_extension_dirs([settings.extensions_dir], ops)
+    assert status.error is None and status.ops == ["mirror_url"]
+    assert (tmp_path / "executed").exists()
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1", "127.0.0.2"])

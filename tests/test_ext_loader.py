@@ -3,12 +3,11 @@ reload on file change, broken files listed without stopping the others."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from opendream.core.registry import REGISTRY
+from opendream.core.registry import OpRegistry
 from opendream.engine import loader
 from opendream.engine.loader import ExtensionWatcher, load_bundled_extensions, reload_extensions
 
@@ -24,12 +23,10 @@ def {name}(image: ImageLayer) -> ImageLayer:
 
 
 @pytest.fixture
-def folder(tmp_path: Path) -> Iterator[Path]:
+def folder(tmp_path: Path) -> Path:
     folder = tmp_path / "extensions"
     folder.mkdir()
-    yield folder
-    for path in folder.glob("*.py"):
-        REGISTRY.unregister_file(str(path.resolve()))
+    return folder
 
 
 def write(folder: Path, stem: str, name: str, title: str = "First") -> Path:
@@ -61,35 +58,35 @@ def test_a_broken_bundled_module_is_listed_with_its_error_and_the_rest_load(monk
     assert dalle.error is None and dalle.ops == ["dalle"]
 
 
-def test_bundled_reload_re_executes_and_keeps_the_ops() -> None:
-    before = REGISTRY.get("serverless").func
-    statuses = {s.name: s for s in load_bundled_extensions(reload=True)}
+def test_bundled_reload_re_executes_and_keeps_the_ops(ops: OpRegistry) -> None:
+    before = ops.get("serverless").func
+    statuses = {s.name: s for s in load_bundled_extensions(ops, reload=True)}
     assert statuses["serverless"].ops == ["serverless"] and statuses["serverless"].error is None
-    assert REGISTRY.get("serverless").func is not before, "the module ran again"
-    assert REGISTRY.get("serverless").extension == "serverless"
+    assert ops.get("serverless").func is not before, "the module ran again"
+    assert ops.get("serverless").extension == "serverless"
 
 
-def test_reload_on_request_picks_up_edits_new_and_deleted_files(folder: Path) -> None:
+def test_reload_on_request_picks_up_edits_new_and_deleted_files(folder: Path, ops: OpRegistry) -> None:
     first = write(folder, "ext_a", "t_reload_a")
-    statuses = {s.name: s for s in reload_extensions([folder])}
+    statuses = {s.name: s for s in reload_extensions([folder], ops)}
     assert statuses["ext_a"].ops == ["t_reload_a"] and "controlnet" in statuses
     write(folder, "ext_a", "t_reload_a", title="Second title")
     write(folder, "ext_b", "t_reload_b")
-    statuses = {s.name: s for s in reload_extensions([folder])}
-    assert REGISTRY.get("t_reload_a").title == "Second title" and statuses["ext_b"].ops == ["t_reload_b"]
+    statuses = {s.name: s for s in reload_extensions([folder], ops)}
+    assert ops.get("t_reload_a").title == "Second title" and statuses["ext_b"].ops == ["t_reload_b"]
     first.unlink()
-    reload_extensions([folder])
-    assert "t_reload_a" not in REGISTRY and "t_reload_b" in REGISTRY
+    reload_extensions([folder], ops)
+    assert "t_reload_a" not in ops and "t_reload_b" in ops
 
 
-def test_watcher_reloads_changed_files_and_survives_broken_ones(folder: Path) -> None:
+def test_watcher_reloads_changed_files_and_survives_broken_ones(folder: Path, ops: OpRegistry) -> None:
     write(folder, "ext_w", "t_watch")
-    watcher = ExtensionWatcher([folder])
+    watcher = ExtensionWatcher([folder], ops)
     assert not watcher.poll(), "nothing changed since the watcher started"
 
     write(folder, "ext_w", "t_watch", title="Edited while serving")
     result = watcher.poll()
-    assert [s.ops for s in result.loaded] == [["t_watch"]] and REGISTRY.get(
+    assert [s.ops for s in result.loaded] == [["t_watch"]] and ops.get(
         "t_watch"
     ).title == "Edited while serving"
 
@@ -98,23 +95,23 @@ def test_watcher_reloads_changed_files_and_survives_broken_ones(folder: Path) ->
     result = watcher.poll()
     errors = {s.name: s.error for s in result.loaded}
     assert "syntax error" in errors["ext_bad"] and errors["ext_new"] is None
-    assert "t_watch" in REGISTRY and "t_watch_new" in REGISTRY, "a broken file stops nothing else"
+    assert "t_watch" in ops and "t_watch_new" in ops, "a broken file stops nothing else"
 
     (folder / "ext_w.py").unlink()
     result = watcher.poll()
-    assert result.removed == [str((folder / "ext_w.py").resolve())] and "t_watch" not in REGISTRY
+    assert result.removed == [str((folder / "ext_w.py").resolve())] and "t_watch" not in ops
     assert not watcher.poll()
 
 
-def test_a_user_file_overrides_a_bundled_op_and_a_reload_keeps_it(folder: Path) -> None:
+def test_a_user_file_overrides_a_bundled_op_and_a_reload_keeps_it(folder: Path, ops: OpRegistry) -> None:
     path = write(folder, "ext_clash", "controlnet_canny")
-    (status,) = reload_extensions([folder])[-1:]
+    (status,) = reload_extensions([folder], ops)[-1:]
     assert status.ops == ["controlnet_canny"] and status.error is None
-    spec = REGISTRY.get("controlnet_canny")
+    spec = ops.get("controlnet_canny")
     assert spec.extension == "ext_clash" and spec.overrides.extension == "controlnet"
-    statuses = {s.name: s for s in reload_extensions([folder])}  # the bundled one re-registers beneath
+    statuses = {s.name: s for s in reload_extensions([folder], ops)}  # the bundled one re-registers beneath
     assert statuses["controlnet"].ops == ["canny_edges", "controlnet_canny"]
-    assert REGISTRY.get("controlnet_canny").extension == "ext_clash"
+    assert ops.get("controlnet_canny").extension == "ext_clash"
     path.unlink()
-    reload_extensions([folder])
-    assert REGISTRY.get("controlnet_canny").extension == "controlnet"
+    reload_extensions([folder], ops)
+    assert ops.get("controlnet_canny").extension == "controlnet"

@@ -20,7 +20,7 @@ from opendream.core.registry import REGISTRY
 from opendream.engine.hooks import Hooks
 from opendream.engine.loader import load_extension_file, load_installed_extensions
 from opendream.testing import run_op
-from tests.conftest import gradient, square_mask
+from tests.helpers import gradient, square_mask
 
 PACKAGE = '''
 """Acme's ops, installed with pip."""

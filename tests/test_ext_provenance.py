@@ -10,13 +10,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from opendream.cli import app
 from opendream.core import workflow
-from opendream.core.registry import REGISTRY
+from opendream.core.registry import OpRegistry
 from opendream.engine.loader import load_extension_dirs
 from opendream.engine.workspace import Workspace
+from tests.helpers import builtin_registry
 from tests.original_fixtures import INVERT_OVERRIDE, mask_project
 
 NOTE = "made by extension 'my_invert' (overriding the built-in `invert_mask`); here the built-in `invert_mask` runs"
@@ -25,13 +26,19 @@ REVERSE = "made by the built-in `invert_mask`; here extension 'my_invert' (overr
 
 @pytest.fixture
 def loaded(tmp_path: Path) -> Iterator[list[Path]]:
-    """Extension folders to unload from the global registry afterwards."""
+    """Extension folders whose modules to forget afterwards (their ops are in the test's
+    registry and each command's own, never the global one)."""
     folders: list[Path] = []
     yield folders
     for folder in folders:
         for path in folder.glob("*.py"):
-            REGISTRY.unregister_file(str(path.resolve()))
             sys.modules.pop(f"opendream_ext_{path.stem}", None)
+
+
+def _cli(args: list[str]) -> Result:
+    """``opendream`` run as on a machine of its own: the built-in ops, and the extensions of its
+    data directory."""
+    return CliRunner().invoke(app, args, obj=builtin_registry())
 
 
 def _override_in(folder: Path, loaded: list[Path]) -> Path:
@@ -50,24 +57,21 @@ def _export(workspace: Workspace, path: Path) -> dict:
 
 
 def test_a_layer_made_by_an_override_records_it_and_a_machine_without_it_says_so(
-    workspace: Workspace, tmp_path: Path, loaded: list[Path]
+    workspace: Workspace, ops: OpRegistry, tmp_path: Path, loaded: list[Path]
 ) -> None:
     folder = _override_in(tmp_path / "ext", loaded)
-    load_extension_dirs([folder])
+    load_extension_dirs([folder], ops)
     document = _export(workspace, tmp_path / "made.json")
     source, made = document["layers"]
     assert "extension" not in source and "overrides" not in source
     assert (made["extension"], made["overrides"]) == ("my_invert", "builtin")
     workflow.check_schema(document)
-    assert workflow.parse_workflow(document, REGISTRY).notes == {}, "the same override here: nothing to say"
+    assert workflow.parse_workflow(document, ops).notes == {}, "the same override here: nothing to say"
 
-    REGISTRY.unregister_file(str((folder / "my_invert.py").resolve()))
-    assert workflow.parse_workflow(document, REGISTRY).notes == {"L2": NOTE}
+    ops.unregister_file(str((folder / "my_invert.py").resolve()))
+    assert workflow.parse_workflow(document, ops).notes == {"L2": NOTE}
 
-    runner = CliRunner()
-    result = runner.invoke(
-        app, ["run", str(tmp_path / "made.json"), "--data-dir", str(tmp_path / "b"), "--json"]
-    )
+    result = _cli(["run", str(tmp_path / "made.json"), "--data-dir", str(tmp_path / "b"), "--json"])
     assert result.exit_code == 1, result.output
     layers = {x["layer"]: x for x in json.loads(result.stdout)["layers"]}
     assert layers["L2"]["result"] == "differs" and layers["L2"]["note"] == NOTE
@@ -75,9 +79,7 @@ def test_a_layer_made_by_an_override_records_it_and_a_machine_without_it_says_so
 
     # A machine with the override replays it exactly and says nothing.
     _override_in(tmp_path / "c" / "extensions", loaded)
-    result = runner.invoke(
-        app, ["run", str(tmp_path / "made.json"), "--data-dir", str(tmp_path / "c"), "--json"]
-    )
+    result = _cli(["run", str(tmp_path / "made.json"), "--data-dir", str(tmp_path / "c"), "--json"])
     assert result.exit_code == 0, result.output
     assert [(x["result"], x["note"]) for x in json.loads(result.stdout)["layers"]] == [("exact", None)] * 2
 
@@ -88,19 +90,17 @@ def test_a_layer_made_by_the_built_in_replayed_where_an_override_runs_says_so(
     document = _export(workspace, tmp_path / "builtin.json")
     assert "extension" not in document["layers"][1]
     _override_in(tmp_path / "d" / "extensions", loaded)
-    result = CliRunner().invoke(
-        app, ["run", str(tmp_path / "builtin.json"), "--data-dir", str(tmp_path / "d"), "--json"]
-    )
+    result = _cli(["run", str(tmp_path / "builtin.json"), "--data-dir", str(tmp_path / "d"), "--json"])
     layers = {x["layer"]: x for x in json.loads(result.stdout)["layers"]}
     assert layers["L2"]["result"] == "differs" and layers["L2"]["note"] == REVERSE
 
 
 def test_an_imported_layer_keeps_the_files_record_of_its_maker_on_export(
-    workspace: Workspace, tmp_path: Path
+    workspace: Workspace, ops: OpRegistry, tmp_path: Path
 ) -> None:
     document = _export(workspace, tmp_path / "x.json")
     document["layers"][1].update(extension="gone", overrides="builtin")
-    imported = workflow.parse_workflow(document, REGISTRY)
+    imported = workflow.parse_workflow(document, ops)
     assert imported.notes["L2"].startswith("made by extension 'gone' (overriding the built-in `invert_mask`)")
     project = workspace.import_workflow(imported)
     again = workspace.export_workflow(project)["layers"][1]
@@ -108,9 +108,9 @@ def test_an_imported_layer_keeps_the_files_record_of_its_maker_on_export(
 
 
 def test_overrides_without_an_extension_is_refused_by_the_schema(
-    workspace: Workspace, tmp_path: Path
+    workspace: Workspace, ops: OpRegistry, tmp_path: Path
 ) -> None:
     document = _export(workspace, tmp_path / "y.json")
     document["layers"][1]["overrides"] = "builtin"
     with pytest.raises(workflow.WorkflowError, match="extension"):
-        workflow.parse_workflow(document, REGISTRY)
+        workflow.parse_workflow(document, ops)

@@ -22,8 +22,8 @@ from opendream.engine.events import Event, EventSink, ignore
 from opendream.engine.runtime import make_runtime
 from opendream.engine.workspace import Workspace
 from opendream.settings import Settings
-from tests.conftest import gradient, square_mask
 from tests.fake_services import FakeService, Reply, a1111, generic, openai_images, replicate, serve
+from tests.helpers import gradient, square_mask
 
 KEY = "sk-test-0123456789abcdefSECRET"
 TOKEN = "r8_token_0123456789abcdefSECRET"

@@ -80,7 +80,7 @@ def test_close_to_torch_and_exact_on_replay(fast, slow) -> None:
 
 def test_img2img_encodes_on_openvino_too(fast, slow) -> None:
     from opendream import ImageLayer
-    from tests.conftest import gradient
+    from tests.helpers import gradient
 
     params = {"prompt": "a lighthouse", "steps": 4, "strength": 0.5, "seed": 1}
     layers = {"image_layer": ImageLayer(gradient(64))}

@@ -34,7 +34,7 @@ from typer.testing import CliRunner
 from opendream.cli import app as cli_app
 from opendream.core.project import Project
 from opendream.core.recipe import asset_ref
-from opendream.core.registry import REGISTRY
+from opendream.core.registry import OpRegistry
 from opendream.engine import events
 from opendream.engine.executor import Executor
 from opendream.engine.hooks import Hooks
@@ -53,19 +53,26 @@ from opendream.engine.workspace import Workspace
 from opendream.server.app import create_app
 from opendream.settings import Settings
 from opendream.storage.jobs import INTERRUPTED
-from tests.server_fixtures import BASE, new_project, png_bytes, wait_for, wait_idle
+from tests.server_fixtures import BASE, SERVER_OPS, new_project, png_bytes, wait_for, wait_idle
 
 HERE = Path(__file__).parent
 
 
 @pytest.fixture(scope="module")
-def extensions(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+def extensions(tmp_path_factory: pytest.TempPathFactory) -> Path:
     folder = tmp_path_factory.mktemp("ray-extensions")
     shutil.copy(HERE / "ray_ops.py", folder / "ray_ops.py")
-    statuses = load_extension_dirs([folder], REGISTRY)
-    yield folder
-    for status in statuses:  # the other modules' tests see the ops they expect
-        REGISTRY.unregister_file(status.source)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def ray_registry(extensions: Path) -> OpRegistry:
+    """The server's ops: the server tests' (which the workers lack) and the extension folder's,
+    loaded here as every worker loads them into its own process's registry."""
+    registry = SERVER_OPS.copy()
+    (status,) = load_extension_dirs([extensions], registry)
+    assert status.error is None and "ray_test_model" in status.ops
+    return registry
 
 
 @pytest.fixture(scope="module")
@@ -83,10 +90,13 @@ def pool(extensions: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator
 
 
 @pytest.fixture
-def workspace(pool: RayPool, extensions: Path, tmp_path: Path) -> Iterator[Workspace]:
+def workspace(
+    pool: RayPool, extensions: Path, ray_registry: OpRegistry, tmp_path: Path
+) -> Iterator[Workspace]:
     settings = Settings(data_dir=tmp_path / "data", device="cpu", extension_dirs=[extensions])
     ws = Workspace(
         settings,
+        registry=ray_registry,
         runtime=make_runtime(settings, load_models=False),
         extensions=[],
         executor=functools.partial(RayExecutor, pool=pool),
@@ -126,7 +136,7 @@ def add_layer(client: httpx.Client, log_dir: Path, **params: Any) -> tuple[str, 
 
 def recipe_layer(ws: Workspace, op: str, params: dict[str, Any], inputs: dict | None = None) -> Project:
     project = Project.new("ray", 64, 64)
-    project.add_layer(REGISTRY.get(op), params, inputs or {})
+    project.add_layer(ws.registry.get(op), params, inputs or {})
     return project
 
 
@@ -264,9 +274,9 @@ def test_assets_and_input_blobs_reach_the_actor_and_results_match_the_local_exec
     blobs = workspace.data.blobs
     asset = blobs.put_image(Image.new("RGB", (8, 8), (100, 50, 25)))
     project = Project.new("ray", 64, 64)
-    source = project.add_layer(REGISTRY.get("load_image"), {"asset": asset_ref(asset)}, {})
-    tint = project.add_layer(REGISTRY.get("ray_test_tint"), {"amount": 30}, {"image": source.id})
-    local = Executor(REGISTRY, blobs, workspace.data.db, workspace.runtime)
+    source = project.add_layer(workspace.registry.get("load_image"), {"asset": asset_ref(asset)}, {})
+    tint = project.add_layer(workspace.registry.get("ray_test_tint"), {"amount": 30}, {"image": source.id})
+    local = Executor(workspace.registry, blobs, workspace.data.db, workspace.runtime)
     for recipe, inputs in [(source.recipe, {}), (tint.recipe, {"image": ("image", asset)})]:
         remote = workspace.executor.execute(recipe, inputs, Hooks(), use_cache=False)
         assert local.execute(recipe, inputs, Hooks(), use_cache=False).outputs == remote.outputs
@@ -279,11 +289,11 @@ def test_a_replay_runs_independent_branches_side_by_side(workspace: Workspace, l
     project = Project.new("branches", 64, 64)
     for model in ("a", "b"):
         project.add_layer(
-            REGISTRY.get("ray_test_model"),
+            workspace.registry.get("ray_test_model"),
             {"log_dir": str(log_dir), "model": model, "steps": 4, "delay": 0.2},
             {},
         )
-    project.add_layer(REGISTRY.get("ray_test_tint"), {}, {"image": "L1"})
+    project.add_layer(workspace.registry.get("ray_test_tint"), {}, {"image": "L1"})
     times: dict[tuple[str, str], float] = {}
 
     def on_event(event: Any) -> None:
@@ -312,8 +322,8 @@ def test_out_of_memory_in_an_actor_says_what_the_local_executor_says(workspace: 
 
 
 def test_an_op_the_workers_do_not_have_fails_with_the_loaders_message(workspace: Workspace) -> None:
-    # server_test_fail is registered in this process only (tests/server_fixtures.py), as an
-    # extension installed on the server but not on the workers' machines would be.
+    # server_test_fail is registered in the server's registry only (tests/server_fixtures.py), as
+    # an extension installed on the server but not on the workers' machines would be.
     recipe = recipe_layer(workspace, "server_test_fail", {}).layers[0].recipe
     ran = run_group(workspace.executor, recipe, {}, Hooks())
     assert ran.outcome == "failed"
@@ -323,7 +333,7 @@ def test_an_op_the_workers_do_not_have_fails_with_the_loaders_message(workspace:
 def test_a_missing_asset_fails_on_the_worker_as_it_does_in_process(workspace: Workspace) -> None:
     absent = "0" * 64
     recipe = recipe_layer(workspace, "load_image", {"asset": asset_ref(absent)}).layers[0].recipe
-    local = Executor(REGISTRY, workspace.data.blobs, workspace.data.db, workspace.runtime)
+    local = Executor(workspace.registry, workspace.data.blobs, workspace.data.db, workspace.runtime)
     remote, here = (run_group(e, recipe, {}, Hooks()) for e in (workspace.executor, local))
     assert remote.outcome == here.outcome == "failed"
     assert remote.error == here.error and here.error is not None and absent in here.error
@@ -418,7 +428,7 @@ def test_over_ray_client_jobs_end_once_each_with_the_local_executors_results(
     served: httpx.Client, workspace: Workspace, log_dir: Path, tmp_path: Path
 ) -> None:
     jobs = [add_layer(served, log_dir, model=f"m{i % 2}", seed=i, delay=0.02) for i in range(8)]
-    local = Executor(REGISTRY, workspace.data.blobs, workspace.data.db, workspace.runtime)
+    local = Executor(workspace.registry, workspace.data.blobs, workspace.data.db, workspace.runtime)
     local_log = tmp_path / "local-log"  # the local runs' own (the output does not depend on it)
     local_log.mkdir()
     for seed, (project, job_id) in enumerate(jobs):

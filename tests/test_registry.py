@@ -11,7 +11,8 @@ from PIL import Image
 import opendream
 from opendream import Context, Field, ImageLayer, Layer, MaskLayer
 from opendream.core.errors import InvalidParams, OpDefinitionError, OpNotFound
-from opendream.core.registry import OpRegistry, normalise_outputs
+from opendream.core.registry import REGISTRY, OpRegistry, normalise_outputs
+from opendream.engine.loader import load_extension_file
 
 
 class Style(enum.Enum):
@@ -292,3 +293,42 @@ def test_omitted_sizes_default_to_the_canvas_when_they_fit(registry: OpRegistry)
     assert spec.validate_params({}) == {"width": 512, "height": 512, "steps": 20}, "no canvas, no change"
     with pytest.raises(InvalidParams, match="width"):
         spec.validate_params({"width": 100}, (256, 96))
+
+
+def test_a_copy_runs_the_same_ops_and_what_changes_in_one_stays_out_of_the_other() -> None:
+    original = REGISTRY.copy()  # not the global one: this test changes both sides
+    copy = original.copy()
+    assert list(copy) == list(original) and copy.all_specs() == original.all_specs()
+
+    @opendream.op(registry=copy)
+    def only_in_the_copy() -> ImageLayer:
+        return ImageLayer(Image.new("RGB", (8, 8)))
+
+    assert "only_in_the_copy" in copy and "only_in_the_copy" not in original
+    flatten = original.get("flatten")
+    copy.unregister_file(flatten.file)
+    assert "flatten" not in copy and original.get("flatten") is flatten
+
+
+EXTENSION = """
+import opendream
+from opendream import ImageLayer
+
+
+@opendream.op(category="test")
+def loaded_here() -> ImageLayer:
+    raise AssertionError
+"""
+
+
+def test_a_bare_op_registers_into_the_registry_loading_its_file(tmp_path) -> None:
+    """Extension files say ``@opendream.op`` without a registry: loading one into a registry of
+    its own (a test's, a second workspace's) keeps its ops out of the global one."""
+    path = tmp_path / "ext_here.py"
+    path.write_text(EXTENSION)
+    mine = REGISTRY.copy()
+    status = load_extension_file(path, mine)
+    assert status.error is None and status.ops == ["loaded_here"]
+    assert mine.get("loaded_here").extension == "ext_here" and mine.get("loaded_here").user
+    assert "loaded_here" not in REGISTRY
+    assert not [s for s in REGISTRY.all_specs() if s.file == str(path.resolve())]

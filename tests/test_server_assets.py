@@ -9,19 +9,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from tests.server_fixtures import (
-    app,
-    blob_count,
-    bomb_png,
-    client,
-    mask_bytes,
-    new_project,
-    png_bytes,
-    upload,
-    wait_idle,
-)
-
-__all__ = ["app", "client"]
+from tests.server_fixtures import blob_count, bomb_png, mask_bytes, new_project, png_bytes, upload, wait_idle
 
 
 def _put(client: TestClient, pid: str, layer_id: str, data: bytes, name: str = "mask.png"):

@@ -15,13 +15,15 @@ from PIL import Image
 
 import opendream
 from opendream import Context, Field, ImageLayer
-from tests.server_fixtures import BASE, make_app, new_project, wait_for
+from tests.server_fixtures import BASE, SERVER_OPS, make_app, new_project, wait_for
 
 RUNS: Counter[int] = Counter()
 _RUNS_LOCK = threading.Lock()
+#: The server tests' ops and this module's.
+CONCURRENCY_OPS = SERVER_OPS.copy()
 
 
-@opendream.op(title="Counted (test)", category="test")
+@opendream.op(registry=CONCURRENCY_OPS, title="Counted (test)", category="test")
 def server_test_counted(
     seed: Annotated[int, Field(ge=0)] = 0, steps: Annotated[int, Field(ge=1, le=100)] = 3, ctx: Context = None
 ) -> ImageLayer:
@@ -36,7 +38,7 @@ def server_test_counted(
 
 
 def test_eight_clients_submit_and_cancel(tmp_path: Path) -> None:
-    app = make_app(tmp_path, workers=2)
+    app = make_app(tmp_path, workers=2, registry=CONCURRENCY_OPS)
     submitted: list[tuple[str, str, int]] = []  # (job, project, seed)
     errors: list[BaseException] = []
     lock = threading.Lock()

@@ -16,7 +16,6 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from opendream.core.registry import REGISTRY
 from opendream.server.install_codes import InstallCodes
 from tests.fake_services import FakeService, Reply, files, serve
 from tests.server_fixtures import BASE, make_app, new_project, png_bytes, upload, wait_for, wait_idle
@@ -45,8 +44,7 @@ def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     monkeypatch.setenv("MIRROR_URL_MARKER", str(tmp_path / "executed"))
     data = tmp_path / "data"
     yield data
-    for path in (data / "extensions").glob("*.py"):  # leave the global registry as it was
-        REGISTRY.unregister_file(str(path.resolve()))
+    for path in (data / "extensions").glob("*.py"):  # the app's registry went with it
         sys.modules.pop(f"opendream_ext_{path.stem}", None)
 
 

@@ -19,13 +19,15 @@ import opendream
 from opendream import ImageLayer
 from opendream.server.docs_page import docs_policy
 from opendream.server.security import CONTENT_SECURITY_POLICY, RedactTokens, redact_tokens
-from tests.server_fixtures import BASE, WS, app, client, make_app, new_project, png_bytes, upload, wait_idle  # noqa: F401
+from tests.server_fixtures import BASE, SERVER_OPS, WS, make_app, new_project, png_bytes, upload, wait_idle
 
 TOKEN = "s3cret-token-for-tests"
 SEEN_INPUTS: list[list[int]] = []
+#: The server tests' ops and this module's.
+HARDENING_OPS = SERVER_OPS.copy()
 
 
-@opendream.op(title="Input identities (test)", category="test")
+@opendream.op(registry=HARDENING_OPS, title="Input identities (test)", category="test")
 def server_test_identities(layers: list[ImageLayer]) -> ImageLayer:
     """Records which distinct image objects its list input holds."""
     SEEN_INPUTS.append(sorted({id(x.get_image()) for x in layers}))
@@ -35,7 +37,7 @@ def server_test_identities(layers: list[ImageLayer]) -> ImageLayer:
 @pytest.fixture
 def small_budget_client(tmp_path: Path) -> Iterator[TestClient]:
     """Three 16x16 layers (768 pixels) fit a budget of 1000; four do not."""
-    application = make_app(tmp_path / "data", pixel_budget=1000)
+    application = make_app(tmp_path / "data", registry=HARDENING_OPS, pixel_budget=1000)
     with TestClient(application, base_url=BASE) as test_client:
         yield test_client
     application.state.opendream.workspace.close()

@@ -5,9 +5,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.server_fixtures import app, blob_count, bomb_png, client, new_project, png_bytes, upload
-
-__all__ = ["app", "client"]
+from tests.server_fixtures import blob_count, bomb_png, new_project, png_bytes, upload
 
 
 @pytest.mark.parametrize(

@@ -12,20 +12,7 @@ from starlette.testclient import WebSocketTestSession
 from opendream.core.project import Project
 from opendream.server.jobs import JobQueue
 from opendream.storage.jobs import INTERRUPTED, JobStore
-from tests.server_fixtures import (
-    BASE,
-    WS,
-    app,
-    client,
-    make_app,
-    new_project,
-    png_bytes,
-    upload,
-    wait_for,
-    wait_idle,
-)
-
-__all__ = ["app", "client"]
+from tests.server_fixtures import BASE, WS, make_app, new_project, png_bytes, upload, wait_for, wait_idle
 
 
 def _add(client: TestClient, pid: str, op: str, **body: Any) -> dict:

@@ -14,7 +14,6 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from opendream.core.registry import REGISTRY
 from tests.original_fixtures import INVERT_OVERRIDE, ORIGINALS
 from tests.server_fixtures import BASE, make_app
 
@@ -30,10 +29,8 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
     with TestClient(app, base_url=BASE) as client:
         yield client
     app.state.opendream.workspace.close()
-    for path in folder.glob("*.py"):
-        REGISTRY.unregister_file(str(path.resolve()))
+    for path in folder.glob("*.py"):  # the app's registry went with it
         sys.modules.pop(f"opendream_ext_{path.stem}", None)
-    REGISTRY.set_use_builtin(set())
 
 
 def _listed(client: TestClient) -> dict[str, dict]:

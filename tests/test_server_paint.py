@@ -8,9 +8,7 @@ import io
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from tests.server_fixtures import app, client, new_project, png_bytes, upload, wait_idle
-
-__all__ = ["app", "client"]
+from tests.server_fixtures import new_project, png_bytes, upload, wait_idle
 
 
 def _pixel(client: TestClient, blob: str, at: tuple[int, int]) -> tuple[int, ...]:

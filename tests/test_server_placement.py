@@ -11,9 +11,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from tests.server_fixtures import app, client, new_project, png_bytes, upload, wait_idle
+from tests.server_fixtures import new_project, png_bytes, upload, wait_idle
 
-__all__ = ["app", "client"]
 RED, BLUE = (200, 30, 30), (20, 40, 220)
 
 

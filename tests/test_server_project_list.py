@@ -5,9 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from opendream.core.project import MAX_NAME, unique_name
-from tests.server_fixtures import app, client, mask_bytes, new_project, png_bytes, upload, wait_idle
-
-__all__ = ["app", "client"]
+from tests.server_fixtures import mask_bytes, new_project, png_bytes, upload, wait_idle
 
 
 def _summary(client: TestClient, project_id: str) -> dict:

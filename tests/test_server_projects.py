@@ -2,9 +2,7 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.server_fixtures import app, client, mask_bytes, new_project, png_bytes, upload, wait_idle
-
-__all__ = ["app", "client"]
+from tests.server_fixtures import mask_bytes, new_project, png_bytes, upload, wait_idle
 
 
 def test_health_reports_version_device_and_tiny_models(client: TestClient) -> None:

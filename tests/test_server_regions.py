@@ -12,9 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from tests.server_fixtures import app, client, new_project, upload, wait_idle
-
-__all__ = ["app", "client"]
+from tests.server_fixtures import new_project, upload, wait_idle
 
 
 def _picture(size: tuple[int, int]) -> bytes:

@@ -12,9 +12,7 @@ from starlette.websockets import WebSocketDisconnect
 
 from opendream.server.app import create_app
 from opendream.server.security import is_loopback, split_host
-from tests.server_fixtures import WS, app, client, make_app, make_settings
-
-__all__ = ["app", "client"]
+from tests.server_fixtures import WS, make_app, make_settings
 
 TOKEN = "s3cret-token-value"
 HOSTS = {

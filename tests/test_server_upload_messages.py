@@ -6,9 +6,7 @@ from __future__ import annotations
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.server_fixtures import app, client, new_project, upload
-
-__all__ = ["app", "client"]
+from tests.server_fixtures import new_project, upload
 
 
 @pytest.mark.parametrize("route", ["uploads", "masks"])

@@ -8,9 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from tests.server_fixtures import app, client, mask_bytes, new_project, upload, wait_idle
+from tests.server_fixtures import mask_bytes, new_project, upload, wait_idle
 
-__all__ = ["app", "client"]
 FIXTURES = Path(__file__).parent / "fixtures" / "workflows"
 
 

@@ -13,7 +13,7 @@ import pytest
 
 from opendream.diffusion.model_sources import TINY_MARKER
 from opendream.diffusion.tiny_families import TINY_FAMILIES, ensure_tiny_family
-from tests.conftest import gradient, square_mask
+from tests.helpers import gradient, square_mask
 
 SIZE = 64
 PIPELINE_CLASS = {

@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from opendream.diffusion.tiny_llm_families import BUILDERS
-from tests.conftest import gradient, square_mask
+from tests.helpers import gradient, square_mask
 
 PIPELINE_CLASS = {
     "qwen-image": "QwenImagePipeline",

@@ -23,7 +23,7 @@ from opendream.core.workflow import export_workflow, parse_workflow
 from opendream.engine.runtime import make_runtime
 from opendream.engine.workspace import Workspace
 from opendream.settings import Settings
-from tests.conftest import gradient, square_mask
+from tests.helpers import gradient, square_mask
 from tests.workflow_fixtures import WF_OPS, jpeg, picture, png, sample_project
 
 ROOT = Path(__file__).resolve().parents[1]

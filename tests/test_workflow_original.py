@@ -128,7 +128,7 @@ def test_fixture_without_images() -> None:
 
 
 def test_op_migration_from_the_original_is_applied() -> None:
-    registry = OpRegistry(ops=dict(WF_OPS.ops))
+    registry = WF_OPS.copy()
     calls = []
 
     def migrate(params: dict, from_version: str) -> dict:
@@ -219,7 +219,7 @@ def test_mask_from_data_uri_needs_paint_mask() -> None:
 
 
 def test_masks_are_recognised_by_use() -> None:
-    registry = OpRegistry(ops=dict(WF_OPS.ops))
+    registry = WF_OPS.copy()
 
     @opendream.define_op(registry=registry)
     def sam(image_layer: ImageLayer, prompt=None):  # the original's: no return annotation

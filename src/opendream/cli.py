@@ -1,4 +1,8 @@
-"""The command line: a thin face over the workspace."""
+"""The command line: a thin face over the workspace.
+
+The commands load ops into the global ``REGISTRY``, as one process runs one command; a registry
+given as the context's object (``CliRunner().invoke(app, args, obj=registry)``) is used instead,
+so that tests run commands in process without the extensions they load reaching the others."""
 
 from __future__ import annotations
 
@@ -20,7 +24,7 @@ from rich.table import Table
 from opendream.core import workflow
 from opendream.core.errors import OpendreamError
 from opendream.core.project import Project
-from opendream.core.registry import REGISTRY
+from opendream.core.registry import REGISTRY, OpRegistry
 from opendream.core.workflow_common import ImportedWorkflow
 from opendream.engine import events
 from opendream.engine.consent import Trust
@@ -75,6 +79,11 @@ def make_settings(data_dir: Path | None = None, tiny_models: bool = False, **opt
         raise fail("invalid settings: " + "; ".join(problems)) from None
 
 
+def _registry(ctx: typer.Context) -> OpRegistry:
+    """The registry the command loads and runs ops from: the context's object when it is one."""
+    return ctx.obj if isinstance(ctx.obj, OpRegistry) else REGISTRY
+
+
 def fail(message: str, code: int = 2) -> typer.Exit:
     console.print(f"[bold red]error:[/] {message}", highlight=False)
     return typer.Exit(code)
@@ -84,13 +93,13 @@ def _slug(name: str) -> str:
     return re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:40] or "layer"
 
 
-def _read_workflow(path: Path) -> ImportedWorkflow:
+def _read_workflow(path: Path, registry: OpRegistry) -> ImportedWorkflow:
     """The workflow in ``path``, checked; exits saying why it cannot be read."""
     try:
         size = path.stat().st_size
         if size > workflow.MAX_WORKFLOW_BYTES:
             raise fail(f"{path} is {size} bytes; a workflow may be at most {workflow.MAX_WORKFLOW_BYTES}")
-        return workflow.import_any(path.read_bytes(), REGISTRY)
+        return workflow.import_any(path.read_bytes(), registry)
     except OSError as exc:
         raise fail(f"cannot read {path}: {exc.strerror or exc}") from None
     except OpendreamError as exc:
@@ -145,6 +154,7 @@ def _print_report(project: Project, report: ReplayReport) -> None:
 
 @app.command()
 def run(
+    ctx: typer.Context,
     workflow_files: Annotated[
         list[Path],
         typer.Argument(
@@ -182,16 +192,17 @@ def run(
     Example: opendream run cat.json --out renders/
     """
     settings = make_settings(data_dir, tiny_models, executor=executor, ray_address=ray_address)
-    extensions = load_ops(settings)
+    registry = _registry(ctx)
+    extensions = load_ops(settings, registry)
     stems = [_slug(path.stem) for path in workflow_files]
     if out is not None and len(set(stems)) < len(stems):
         raise fail(
             "with --out, the files of a batch need different names (each gets a folder named after it)"
         )
-    imported = [_read_workflow(path) for path in workflow_files]  # all checked before any runs
+    imported = [_read_workflow(path, registry) for path in workflow_files]  # all checked before any runs
 
     try:
-        workspace = Workspace(settings, extensions=extensions)
+        workspace = Workspace(settings, registry=registry, extensions=extensions)
     except OpendreamError as exc:
         raise fail(exc.message) from None
     batch = len(workflow_files) > 1
@@ -318,11 +329,13 @@ def serve(
 
 @app.command()
 def ops(
+    ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print every op with its JSON Schema")] = False,
 ) -> None:
     """List the installed ops."""
-    load_ops(Settings())
-    specs = list(REGISTRY)
+    registry = _registry(ctx)
+    load_ops(Settings(), registry)
+    specs = list(registry)
     if as_json:
         typer.echo(
             json.dumps(
@@ -341,12 +354,12 @@ def ops(
     Console().print(table)
 
 
-def _extension_rows(settings: Settings) -> list[dict]:
+def _extension_rows(settings: Settings, registry: OpRegistry) -> list[dict]:
     """Every extension as listed: its status, and the built-in ops it overrides."""
     from opendream.engine import overrides
 
-    statuses = load_ops(settings)
-    return [{**vars(s), "overrides": overrides.listing(REGISTRY, s.source)} for s in statuses]
+    statuses = load_ops(settings, registry)
+    return [{**vars(s), "overrides": overrides.listing(registry, s.source)} for s in statuses]
 
 
 def _override_text(rows: list[dict]) -> str:
@@ -359,11 +372,13 @@ def _override_text(rows: list[dict]) -> str:
 
 @extensions_app.command("list")
 def extensions_list(
-    as_json: Annotated[bool, typer.Option("--json")] = False, data_dir: DataDirOption = None
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+    data_dir: DataDirOption = None,
 ) -> None:
     """Installed extensions with their ops, the built-in ops they override, the packages they
     need that are not installed, and the error of any that failed to load."""
-    rows = _extension_rows(make_settings(data_dir))
+    rows = _extension_rows(make_settings(data_dir), _registry(ctx))
     if as_json:
         typer.echo(json.dumps(rows, indent=2))
         return
@@ -383,6 +398,7 @@ def extensions_list(
 
 @extensions_app.command("override")
 def extensions_override(
+    ctx: typer.Context,
     op: Annotated[str, typer.Argument(help="An op a user extension overrides, e.g. dream")],
     use: Annotated[
         str | None,
@@ -397,15 +413,16 @@ def extensions_override(
     from opendream.engine import overrides
 
     settings = make_settings(data_dir)
-    load_ops(settings)
-    spec = next((s for s in REGISTRY.overriding() if s.name == op), None)
+    registry = _registry(ctx)
+    load_ops(settings, registry)
+    spec = next((s for s in registry.overriding() if s.name == op), None)
     if spec is None:
         raise fail(f"no extension overrides an op named {op!r}")
     if use is not None:
         if use not in ("builtin", "extension"):
             raise fail(f"--use has to be `builtin` or `extension`, not {use!r}")
-        overrides.use_builtin(settings, REGISTRY, op, use == "builtin")
-    running = "the built-in" if REGISTRY.get(op) is not spec else f"extension {spec.extension!r}"
+        overrides.use_builtin(settings, registry, op, use == "builtin")
+    running = "the built-in" if registry.get(op) is not spec else f"extension {spec.extension!r}"
     typer.echo(f"{op}: {running} runs (extension {spec.extension!r} overrides {spec.overrides.extension})")
 
 

@@ -7,6 +7,8 @@ and the line."""
 
 from __future__ import annotations
 
+import contextvars
+import dataclasses
 import enum
 import inspect
 import threading
@@ -569,7 +571,9 @@ def _returns_masks(annotation: Any) -> bool:
 
 @dataclass
 class OpRegistry:
-    """Registered ops by name. Registration happens at import time of the defining module.
+    """Registered ops by name. Registration happens at import time of the defining module: a
+    bare ``@op`` registers into the registry whose ``origin`` block is importing the module
+    (the loaders open one per module), else into the global ``REGISTRY``.
 
     ``ops`` holds the op each name runs. An op from a user's extension file replaces a
     built-in or bundled op of the same name (that is how a user's ``dream`` swaps in DALL-E);
@@ -651,20 +655,40 @@ class OpRegistry:
     def missing(self, names: list[str]) -> list[str]:
         return sorted({n for n in names if n not in self.ops})
 
+    def copy(self) -> OpRegistry:
+        """A new registry running the same ops with the same overrides switched off; what is
+        registered into or removed from either afterwards stays out of the other. A module is
+        imported once per process, so a registry of its own (a test's, say) starts as a copy of
+        one holding the built-in ops, rather than loading them again."""
+        with self._lock:
+            # The user's ops are copied: which op each overrides is set per registry.
+            user = {name: dataclasses.replace(spec) for name, spec in self._user.items()}
+            copy = OpRegistry(use_builtin=set(self.use_builtin), _base=dict(self._base), _user=user)
+            for name in self.ops:
+                copy._select(name)
+            return copy
+
     @contextmanager
     def origin(self, extension: str, *, user: bool = False) -> Iterator[None]:
-        """Ops registered inside this block are attributed to ``extension``; ``user`` marks a
-        file from the user's extension folders, whose ops may override built-in ones."""
+        """Ops registered inside this block are attributed to ``extension``, and a bare ``@op``
+        in a module imported inside it (in this thread) registers here; ``user`` marks a file
+        from the user's extension folders, whose ops may override built-in ones."""
         with self._lock:
             previous = self._origin, self._user_origin
             self._origin, self._user_origin = extension, user
+            loading = _LOADING.set(self)
             try:
                 yield
             finally:
+                _LOADING.reset(loading)
                 self._origin, self._user_origin = previous
 
 
 REGISTRY = OpRegistry()
+#: The registry whose ``origin`` block is running in this thread: a bare ``@op`` registers there.
+_LOADING: contextvars.ContextVar[OpRegistry | None] = contextvars.ContextVar(
+    "opendream_loading", default=None
+)
 
 
 def op(
@@ -696,7 +720,9 @@ def op(
     checked against the params here; a recipe records the values, never the preset.
     ``compat`` accepts the original Opendream's hint-less, default-less parameters as text.
     ``remote`` declares that the op calls a paid or remote service (``True``, or the service's
-    name): layers of it from an imported file run only once the user consents."""
+    name): layers of it from an imported file run only once the user consents. ``registry``
+    is where it registers; by default the registry loading the module (``OpRegistry.origin``),
+    else the global ``REGISTRY``."""
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
         spec = build_spec(
@@ -715,7 +741,7 @@ def op(
         spec.defaults = defaults
         spec.presets = _checked_presets(spec, presets or [])
         spec.service = (remote if isinstance(remote, str) else "a remote service") if remote else None
-        (registry or REGISTRY).register(spec)
+        (registry or _LOADING.get() or REGISTRY).register(spec)
         f.__opendream_op__ = spec  # type: ignore[attr-defined]
         f.title = spec.title  # type: ignore[attr-defined]
         return f

@@ -114,6 +114,9 @@ def executor_factory(settings: Settings) -> ExecutorFactory:
 
 
 class Workspace:
+    """``registry`` holds the ops it runs and is what it loads extensions into: the global
+    ``REGISTRY`` unless given one (a test's ``REGISTRY.copy()`` with its own test ops, say)."""
+
     def __init__(
         self,
         settings: Settings,
