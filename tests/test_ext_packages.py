@@ -16,7 +16,7 @@ from pydantic import SecretStr, ValidationError
 import opendream
 from opendream import ImageLayer, MaskLayer
 from opendream.core.errors import InvalidParams, OpFailed
-from opendream.core.registry import REGISTRY
+from opendream.core.registry import REGISTRY, OpRegistry
 from opendream.engine.hooks import Hooks
 from opendream.engine.loader import load_extension_file, load_installed_extensions
 from opendream.testing import run_op
@@ -60,24 +60,24 @@ def site(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield folder
     for name in ("acme_ops", "broken_ops"):
         sys.modules.pop(name, None)
-        REGISTRY.unregister_file(str((folder / f"{name}.py").resolve()))
 
 
-def test_an_installed_package_declares_its_ops_with_an_entry_point(site: Path) -> None:
+def test_an_installed_package_declares_its_ops_with_an_entry_point(site: Path, ops: OpRegistry) -> None:
     _install(site, "acme-ops", "acme_ops", PACKAGE, "acme")
     _install(site, "broken-ops", "broken_ops", "import not_a_module_anywhere\n", "broken")
-    statuses = {s.name: s for s in load_installed_extensions(REGISTRY)}
+    statuses = {s.name: s for s in load_installed_extensions(ops)}
     assert statuses["acme"].error is None
     assert statuses["acme"].ops == ["acme_mirror", "invert_mask"]
     assert statuses["acme"].source == str((site / "acme_ops.py").resolve())
-    mirror = REGISTRY.get("acme_mirror")
+    mirror = ops.get("acme_mirror")
     assert mirror.extension == "acme" and mirror.user and mirror.category == "acme"
     # A package is the user's choice, as a file is: its op overrides the built-in one.
-    assert REGISTRY.get("invert_mask").overrides is not None
-    (grey,) = run_op("invert_mask", inputs={"mask": square_mask(32)})
+    assert ops.get("invert_mask").overrides is not None
+    (grey,) = run_op("invert_mask", inputs={"mask": square_mask(32)}, registry=ops)
     assert set(np.unique(np.asarray(grey.get_image()))) == {128}
-    (mirrored,) = run_op("acme_mirror", inputs={"image": gradient(16)})
+    (mirrored,) = run_op("acme_mirror", inputs={"image": gradient(16)}, registry=ops)
     assert mirrored.get_image().tobytes() == gradient(16).transpose(Image.Transpose.FLIP_LEFT_RIGHT).tobytes()
+    assert "acme_mirror" not in REGISTRY.ops, "the test's registry only"
     broken = statuses["broken"]
     assert broken.ops == [] and "broken-ops 1.2" in (broken.error or "")
     assert "ModuleNotFoundError" in (broken.error or "")

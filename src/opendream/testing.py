@@ -22,6 +22,7 @@ from opendream.core.errors import InvalidParams, OpFailed
 from opendream.core.layer import ImageLayer, Layer, MaskLayer
 from opendream.core.project import Project
 from opendream.core.recipe import asset_ref
+from opendream.core.registry import REGISTRY, OpRegistry
 from opendream.engine import events
 from opendream.engine.hooks import Hooks
 from opendream.settings import Settings
@@ -38,13 +39,15 @@ def run_op(
     tiny_models: bool = True,
     settings: Settings | None = None,
     hooks: Hooks | None = None,
+    registry: OpRegistry = REGISTRY,
 ) -> list[Layer]:
     """Run ``op`` (its name, or the decorated function) on ``params`` and ``inputs`` (layer
     parameter -> picture, or list of pictures). ``size`` is the canvas (default: the first
     input's size, else 512x512), which ``dream``-like ops take when ``width``/``height`` are
     omitted. Bad params raise ``InvalidParams``; a failed run raises ``OpFailed`` with the
     message a user would see. ``settings`` replaces the throwaway data directory and the tiny
-    models; ``hooks`` receives progress, previews and status as the CLI's bar does."""
+    models; ``hooks`` receives progress, previews and status as the CLI's bar does;
+    ``registry`` is where the op is looked up and the installed extensions are loaded."""
     from opendream.engine.workspace import Workspace
 
     pictures = dict(inputs or {})
@@ -52,7 +55,7 @@ def run_op(
     width, height = size or (first.size if first is not None else (512, 512))
     with tempfile.TemporaryDirectory(prefix="opendream-testing-") as tmp:
         config = settings or _throwaway(Path(tmp), tiny_models)
-        workspace = Workspace(config)
+        workspace = Workspace(config, registry=registry)
         try:
             spec = _spec(workspace, op)
             project = Project.new(f"testing {spec.name}", width, height)
