@@ -23,7 +23,7 @@ fi
 
 echo "==> pytest"
 # Pinned threads: some ops differ by a pixel level between thread counts, and tests compare hashes.
-OMP_NUM_THREADS=2 .venv/bin/python -m pytest --ignore=tests/test_openvino.py "$@"
+OMP_NUM_THREADS=2 .venv/bin/python -m pytest --durations=20 --ignore=tests/test_openvino.py "$@"
 # OpenVINO's native module, once imported, breaks click's output capture in the CLI tests that
 # run after it in the same process (the process dies writing to a closed stream): its own run.
 echo "==> pytest (OpenVINO)"

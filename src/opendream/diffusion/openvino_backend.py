@@ -491,19 +491,19 @@ def attach(
     import torch
 
     core = _core(cache)
-    said = False
     done = []
     attached = []
-    for part in parts:
+    for number, part in enumerate(parts, 1):
         if any(p.dtype != torch.float32 for p in part.module.parameters()):
             continue
         folder = cache / cache_key(identity, part)
         try:
             compiled = _taken((prefetched or {}).get(folder.name)) or _cached(core, folder)
             if compiled is None:
-                if status is not None and not said:
-                    status("optimising the model for this CPU (once per model)…")
-                    said = True
+                if status is not None:  # the progress of a minute or two of work
+                    status(
+                        f"optimising the model for this CPU (once per model): part {number} of {len(parts)}…"
+                    )
                 if _released(part.module) and part.name in (reload or {}):  # a weightless UNet
                     _assign(part.module, (reload or {})[part.name]())
                 _convert(part, folder)
