@@ -220,6 +220,27 @@ def test_a_start_compiles_the_parts_it_had_last_time_while_the_pipeline_is_read(
         manifest.write_text(kept)
 
 
+def test_a_load_that_fails_leaves_no_openvino_work_running(
+    fast, tiny_dir: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The parts ``prefetch`` started before the pipeline was read are waited for when reading
+    it fails, as when it succeeds: OpenVINO sets the process's locale while it reads a model."""
+    dream(fast)  # the manifest of the model's converted parts exists
+    started: list[dict[str, Any]] = []
+    prefetch = openvino_backend.prefetch
+    monkeypatch.setattr(openvino_backend, "prefetch", lambda *a: started.append(prefetch(*a)) or started[-1])
+    manager = ModelManager(make_settings(tiny_dir, data_dir, "openvino"), device="cpu", dtype="float32")
+
+    def unreadable(*args: Any) -> Any:
+        raise OSError("the disk went away")
+
+    monkeypatch.setattr(manager, "_load", unreadable)
+    with pytest.raises(OSError, match="the disk went away"):
+        manager.get("txt2img")
+    assert started and started[0], "the start compiled the parts it had last time"
+    assert all(future.done() for future in started[0].values())
+
+
 def test_a_part_that_fails_to_convert_stays_on_torch(
     tiny_dir: Path, data_dir: Path, tmp_path: Path, fast, slow, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -205,25 +205,45 @@ class ModelManager:
         with self.cache.key_lock(key), CONSTRUCTING:
             base = self.cache.get(key)
             if base is None:
-                family = detect_family(source)
-                check_checkpoint(source, family, name)
-                check_task(family, name, kind)
-                if status is not None:
-                    status(f"loading model {name}")
-                self.cache.make_room(estimate_bytes(source, self.dtype), keep=None)
-                on_openvino = self.backend == "openvino" and family is not None
-                # Its converted parts are read from the disk cache while the pipeline is.
+                # The converted parts this model had last time are read from the disk cache
+                # (without the GIL) while the checks import diffusers' pipelines and the
+                # pipeline is read: most of a second start is those imports.
                 prefetched = (
-                    openvino_backend.prefetch(identity(source), self.openvino_cache) if on_openvino else {}
+                    openvino_backend.prefetch(identity(source), self.openvino_cache)
+                    if self.backend == "openvino"
+                    else {}
                 )
-                pipe = self._load(kind, family, source, name, role, progress, status)
-                if on_openvino:
-                    self._on_openvino(pipe, family, source, status, prefetched)
+                try:
+                    pipe = self._load_base(kind, source, name, role, progress, status, prefetched)
+                finally:
+                    openvino_backend.settle(prefetched)
                 base = CachedModel(key=key, source=source, pipe=pipe)
                 base.pipelines[(type(pipe).__name__,)] = pipe
                 base.nbytes = module_bytes(list(pipe.components.values()))
                 self.cache.add(base)
             return self._derive(base, kind, controlnet, role, controlnet_role, progress, status)
+
+    def _load_base(
+        self,
+        kind: PipelineKind,
+        source: Source,
+        name: str,
+        role: str,
+        progress: DownloadProgress | None,
+        status: Status | None,
+        prefetched: dict[str, Any],
+    ) -> Any:
+        """The checked, loaded pipeline of ``source`` (its parts on OpenVINO where they run)."""
+        family = detect_family(source)
+        check_checkpoint(source, family, name)
+        check_task(family, name, kind)
+        if status is not None:
+            status(f"loading model {name}")
+        self.cache.make_room(estimate_bytes(source, self.dtype), keep=None)
+        pipe = self._load(kind, family, source, name, role, progress, status)
+        if self.backend == "openvino" and family is not None:
+            self._on_openvino(pipe, family, source, status, prefetched)
+        return pipe
 
     def _on_openvino(
         self, pipe: Any, family: Family, source: Source, status: Status | None, prefetched: dict[str, Any]

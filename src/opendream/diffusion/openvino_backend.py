@@ -456,9 +456,10 @@ def manifest_path(identity: dict[str, Any], cache: Path) -> Path:
 def prefetch(identity: dict[str, Any], cache: Path) -> dict[str, Future]:
     """Start compiling, from the disk cache, the converted parts the weights ``identity`` had
     last time (folder name -> its compiled model, to come), on threads of their own: OpenVINO
-    reads its blobs without the GIL, so this overlaps with reading the pipeline (a second
-    start's ~1.4 s of blob loading on SD 1.5). ``attach`` takes those whose key still matches;
-    a stale or unreadable entry only costs the work, as ``attach`` checks each part again."""
+    reads its blobs without the GIL, so this overlaps with importing diffusers' pipelines and
+    reading the pipeline (a second start's ~1.4 s of blob loading on SD 1.5). ``attach`` takes
+    those whose key still matches; a stale or unreadable entry only costs the work, as
+    ``attach`` checks each part again; ``settle`` waits for those it did not take."""
     try:
         names = [str(name) for name in json.loads(manifest_path(identity, cache).read_text("utf-8"))]
     except (OSError, ValueError, TypeError):
@@ -522,11 +523,17 @@ def attach(
         forward.release()
         done.append(part.name)
         attached.append(folder.name)
-    for unused in (prefetched or {}).values():  # stale entries: no OpenVINO work outlives the load
-        if not unused.cancel():
-            _taken(unused)
     _write_manifest(identity, cache, attached)
     return done
+
+
+def settle(prefetched: dict[str, Future]) -> None:
+    """Wait for what ``prefetch`` started and ``attach`` did not take (stale entries, or a
+    load that failed): no OpenVINO work outlives the load, since it sets the process's
+    locale while it reads a model."""
+    for pending in prefetched.values():
+        if not pending.cancel():
+            _taken(pending)
 
 
 def _taken(pending: Future | None) -> Any:
