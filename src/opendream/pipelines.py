@@ -328,9 +328,12 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
     # Waiting for another job's LoRA run to let go of the model stays cancellable.
     check = ctx.check_cancelled if ctx is not None else (lambda: None)
     from opendream.diffusion import openvino_backend
+    from opendream.diffusion.tokenizers import serialize_tokenizers
 
     openvino_backend.forget_backend()
     with adapters.applied(pipe, check) if adapters is not None else nullcontext(), torch.inference_mode():
+        if adapters is not None:  # a run instance (``pipeline``), not the cached pipeline
+            serialize_tokenizers(pipe)
         # Encoded here: a LoRA changes the text encoders too.
         arguments = weighted_arguments(pipe, arguments)
         result = pipe(**arguments, output_type="np", callback_on_step_end=on_step_end)
