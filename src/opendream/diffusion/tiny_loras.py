@@ -25,14 +25,20 @@ def build_tiny_lora(
     from peft.utils import get_peft_model_state_dict
     from safetensors.torch import save_file
 
+    from opendream.diffusion.loading import CONSTRUCTING
     from opendream.diffusion.quiet import silence_progress_bars
 
     silence_progress_bars()
-    pipe = DiffusionPipeline.from_pretrained(pipeline_folder)
-    part = "unet" if hasattr(pipe, "unet") else "transformer"
-    denoiser = getattr(pipe, part)
-    torch.manual_seed(seed)
-    denoiser.add_adapter(LoraConfig(r=rank, lora_alpha=rank, target_modules=TARGETS, init_lora_weights=True))
+    # Built as the manager builds models: loading patches torch process-wide meanwhile, so a
+    # model loading in the background (previews' tiny autoencoder) would come out empty.
+    with CONSTRUCTING:
+        pipe = DiffusionPipeline.from_pretrained(pipeline_folder)
+        part = "unet" if hasattr(pipe, "unet") else "transformer"
+        denoiser = getattr(pipe, part)
+        torch.manual_seed(seed)
+        denoiser.add_adapter(
+            LoraConfig(r=rank, lora_alpha=rank, target_modules=TARGETS, init_lora_weights=True)
+        )
     with torch.no_grad():
         for name, param in denoiser.named_parameters():
             if "lora_B" in name:
