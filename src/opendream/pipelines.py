@@ -265,12 +265,16 @@ def run_instance(pipe: Any, scheduler: str | None = None) -> Any:
     """A new pipeline object sharing ``pipe``'s modules, with its own scheduler.
 
     Pipelines keep per-call state on ``self`` (guidance scale, interrupt flag, step count), so
-    concurrent jobs on one cached pipeline each run on their own cheap instance (~1 ms)."""
+    concurrent jobs on one cached pipeline each run on their own cheap instance (~1 ms); its
+    tokenizers are the shared ones taken one call at a time (``diffusion.tokenizers``)."""
+    from opendream.diffusion.tokenizers import serialize_tokenizers
+
     components = {**pipe.components, "scheduler": make_scheduler(scheduler, pipe.scheduler.config)}
     if "requires_safety_checker" in inspect.signature(type(pipe).__init__).parameters:
         components["requires_safety_checker"] = False
     instance = type(pipe)(**components)
     instance.set_progress_bar_config(disable=True)
+    serialize_tokenizers(instance)
     return instance
 
 
@@ -328,12 +332,9 @@ def run_pipeline(ctx: Context | None, pipe: Any, op: str, **kwargs: Any) -> list
     # Waiting for another job's LoRA run to let go of the model stays cancellable.
     check = ctx.check_cancelled if ctx is not None else (lambda: None)
     from opendream.diffusion import openvino_backend
-    from opendream.diffusion.tokenizers import serialize_tokenizers
 
     openvino_backend.forget_backend()
     with adapters.applied(pipe, check) if adapters is not None else nullcontext(), torch.inference_mode():
-        if adapters is not None:  # a run instance (``pipeline``), not the cached pipeline
-            serialize_tokenizers(pipe)
         # Encoded here: a LoRA changes the text encoders too.
         arguments = weighted_arguments(pipe, arguments)
         result = pipe(**arguments, output_type="np", callback_on_step_end=on_step_end)

@@ -11,9 +11,11 @@ which compel's embedding expansion relies on)."""
 from __future__ import annotations
 
 import threading
+import weakref
 from typing import Any
 
-_LOCKS: dict[int, threading.Lock] = {}
+#: A lock per shared tokenizer, dropped with it (not kept on it: a lock cannot be copied).
+_LOCKS: weakref.WeakKeyDictionary[Any, threading.Lock] = weakref.WeakKeyDictionary()
 _GUARD = threading.Lock()
 
 
@@ -23,7 +25,7 @@ class Serialized:
 
     def __init__(self, tokenizer: Any) -> None:
         with _GUARD:
-            lock = _LOCKS.setdefault(id(tokenizer), threading.Lock())
+            lock = _LOCKS.setdefault(tokenizer, threading.Lock())
         object.__setattr__(self, "_tokenizer", tokenizer)
         object.__setattr__(self, "_lock", lock)
 
@@ -54,7 +56,7 @@ class Serialized:
 
 
 def serialize_tokenizers(pipe: Any) -> None:
-    """Put the run instance ``pipe``'s fast tokenizers behind their locks."""
+    """Put the run instance ``pipe``'s fast tokenizers behind their locks (``run_instance``)."""
     for name, component in list(pipe.components.items()):
         if name.startswith("tokenizer") and hasattr(component, "backend_tokenizer"):
             setattr(pipe, name, Serialized(component))
