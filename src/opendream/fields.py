@@ -1,7 +1,9 @@
 """Parameter types shared by ops: annotate a parameter with one of these and its schema carries
 the bounds, the description and the form hints the UI and the server read
 (``docs/extensions.md``). To change only the description, wrap one again:
-``Annotated[Steps, Field(description="...")]``."""
+``Annotated[Steps, Field(description="...")]``. The parameter groups (``TextToImage``,
+``ControlNetSettings``) declare the settings several ops ask once: an op takes one as a single
+parameter, and its fields are the op's params."""
 
 from __future__ import annotations
 
@@ -32,16 +34,27 @@ def canvas_side(side: Literal["width", "height"]) -> Any:
     ]
 
 
-def text(description: str, *, prompt: bool = False, **constraints: Any) -> Any:
-    """A free text shown as a textarea (a prompt, an instruction), at most ``MAX_PROMPT`` chars.
-    ``prompt``: a diffusion model's text prompt, where the form offers the textual-inversion
-    embeddings found here (``x-opendream-prompt``)."""
-    hints: dict[str, Any] = {"x-opendream-widget": "textarea"}
+def text(description: str, *, prompt: bool = False, widget: str = "textarea", **constraints: Any) -> Any:
+    """A free text shown as a textarea (a prompt, an instruction), at most ``MAX_PROMPT`` chars
+    unless ``constraints`` say otherwise. ``prompt``: a diffusion model's text prompt, where the
+    form offers the textual-inversion embeddings found here (``x-opendream-prompt``).
+    ``widget``: another text widget (``points``, ``box``)."""
+    hints: dict[str, Any] = {"x-opendream-widget": widget}
     if prompt:
         hints["x-opendream-prompt"] = True
     return Annotated[
         str,
-        Field(description=description, max_length=MAX_PROMPT, json_schema_extra=hints, **constraints),
+        Field(description=description, json_schema_extra=hints, **{"max_length": MAX_PROMPT, **constraints}),
+    ]
+
+
+def already_made_by(op: str, description: str, input: str = "image") -> Any:
+    """A flag saying that the layer given for ``input`` already is what ``op`` makes (an edge
+    map, a pose), so the op skips that step; the form ticks it when the picked layer is one of
+    ``op``'s (``x-opendream-made-by``)."""
+    return Annotated[
+        bool,
+        Field(description=description, json_schema_extra={"x-opendream-made-by": {"input": input, "op": op}}),
     ]
 
 
@@ -139,3 +152,38 @@ ConditioningScale = Annotated[
 ControlNetModel = Annotated[
     str, Field(description="ControlNet: repo id, folder or .safetensors; empty = default")
 ]
+
+
+class PromptGroup(BaseModel):
+    """What the parameter groups of diffusion ops start with: the prompt and what to avoid.
+    Groups are validated when made, so a direct Python call is checked as a recipe is."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    prompt: Prompt
+    negative_prompt: NegativePrompt = ""
+
+
+class TextToImage(PromptGroup):
+    """What a text-to-image op asks (the built-in ``dream``, the bundled ``serverless``)."""
+
+    width: Width = 512
+    height: Height = 512
+    steps: Steps = 20
+    guidance_scale: Guidance = 7.5
+    seed: Seed = 42
+
+
+class ControlNetSettings(PromptGroup):
+    """What a ControlNet op (``controlnet_canny``, ``controlnet_openpose``) draws, how strongly
+    the control image steers it, the sampler and the models: passed whole to
+    ``opendream.pipelines.run_controlnet``."""
+
+    conditioning_scale: ConditioningScale = 1.0
+    steps: Steps = 20
+    guidance_scale: Guidance = 7.5
+    scheduler: ControlNetScheduler = "unipc"
+    seed: Seed = 42
+    model: ControlNetBase = ""
+    controlnet_model: ControlNetModel = ""
+    loras: Loras = []

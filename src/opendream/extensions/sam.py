@@ -23,6 +23,7 @@ from PIL import Image
 
 import opendream
 from opendream import Context, Field, ImageLayer, InvalidParams, MaskLayer, OpFailed
+from opendream.fields import text
 from opendream.models import ModelRole, configured_model, declare_role
 from opendream.pipelines import check_inputs, side_check
 
@@ -173,38 +174,26 @@ def stability_scores(logits: np.ndarray, offset: float = 1.0) -> np.ndarray:
     return high / np.maximum(low, 1)
 
 
+#: A share of a whole (a quality score, an area), 0 to 1.
+Fraction = Annotated[float, Field(ge=0, le=1)]
+Points = text("Prompt mode: clicks as `x,y` (or `x,y,0` for 'not this') separated by `;`", widget="points")
+Box = text("Prompt mode: `x0,y0,x1,y1` around the object", widget="box", max_length=100)
+
+
 @opendream.op(version="1", title="Segment Anything", category="mask", returns="mask", identity=_identity)
 def sam(
     image: ImageLayer,
     mode: Literal["automatic", "prompt"] = "automatic",
-    points: Annotated[
-        str,
-        Field(
-            description="Prompt mode: clicks as `x,y` (or `x,y,0` for 'not this') separated by `;`",
-            max_length=4000,
-            json_schema_extra={"x-opendream-widget": "points"},
-        ),
-    ] = "",
-    box: Annotated[
-        str,
-        Field(
-            description="Prompt mode: `x0,y0,x1,y1` around the object",
-            max_length=100,
-            json_schema_extra={"x-opendream-widget": "box"},
-        ),
-    ] = "",
+    points: Points = "",
+    box: Box = "",
     points_per_side: Annotated[int, Field(ge=2, le=64, description="Automatic mode: grid of prompts")] = 16,
-    pred_iou_thresh: Annotated[
-        float, Field(ge=0, le=1, description="Automatic: minimum predicted quality")
-    ] = 0.88,
-    stability_score_thresh: Annotated[
-        float, Field(ge=0, le=1, description="Automatic: minimum stability")
-    ] = 0.92,
+    pred_iou_thresh: Annotated[Fraction, Field(description="Automatic: minimum predicted quality")] = 0.88,
+    stability_score_thresh: Annotated[Fraction, Field(description="Automatic: minimum stability")] = 0.92,
     box_nms_thresh: Annotated[
         float, Field(gt=0, le=1, description="Automatic: overlap that makes a duplicate")
     ] = 0.7,
     min_area: Annotated[
-        float, Field(ge=0, le=1, description="Automatic: smallest segment, fraction of image")
+        Fraction, Field(description="Automatic: smallest segment, fraction of image")
     ] = 0.001,
     max_masks: Annotated[int, Field(ge=1, le=64, description="Automatic: at most this many layers")] = 32,
     model: Annotated[

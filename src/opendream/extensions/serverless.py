@@ -14,12 +14,12 @@ import base64
 import binascii
 import json
 import time
-from typing import Annotated, Any
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 import opendream
-from opendream import Context, Field, ImageLayer, InvalidParams, OpFailed, redact
-from opendream.fields import Guidance, Height, NegativePrompt, Prompt, Seed, Steps, Width
+from opendream import Context, ImageLayer, InvalidParams, OpFailed, redact
+from opendream.fields import TextToImage, text
 from opendream.images import MAX_DOWNLOAD_BYTES, decode_image
 
 MAX_EXTRA_CHARS = 4000
@@ -43,6 +43,7 @@ OP_FIELDS = {
         {"prompt", "negative_prompt", "width", "height", "num_inference_steps", "guidance_scale", "seed"}
     ),
 }
+Extra = text("JSON object merged into the request (model-specific inputs)", max_length=MAX_EXTRA_CHARS)
 POLL_SECONDS = 1.0
 RETRY_STATUSES = {429, 500, 502, 503, 504}
 
@@ -262,21 +263,8 @@ def _generic(service: Service, payload: dict) -> list[Any]:
     remote="the serverless endpoint (OPENDREAM_SERVERLESS_URL)",
 )
 def serverless(
-    prompt: Prompt,
-    negative_prompt: NegativePrompt = "",
-    width: Width = 512,
-    height: Height = 512,
-    steps: Steps = 20,
-    guidance_scale: Guidance = 7.5,
-    seed: Seed = 42,
-    extra: Annotated[
-        str,
-        Field(
-            description="JSON object merged into the request (model-specific inputs)",
-            max_length=MAX_EXTRA_CHARS,
-            json_schema_extra={"x-opendream-widget": "textarea"},
-        ),
-    ] = "",
+    generation: TextToImage,
+    extra: Extra = "",
     ctx: Context = None,
 ) -> list[ImageLayer]:
     """Generate with the remote endpoint configured in the settings (A1111, Replicate or generic).
@@ -304,13 +292,8 @@ def serverless(
     preset = getattr(settings, "serverless_preset", "a1111")
     check_extra(extra_fields, preset)
     payload = {
-        "prompt": prompt,
-        "negative_prompt": negative_prompt,
-        "width": width,
-        "height": height,
-        "num_inference_steps": steps,
-        "guidance_scale": guidance_scale,
-        "seed": seed,
+        **generation.model_dump(exclude={"steps"}),
+        "num_inference_steps": generation.steps,
         "extra": extra_fields,
     }
 

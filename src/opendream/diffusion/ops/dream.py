@@ -7,22 +7,7 @@ from typing import Annotated, Literal
 import opendream
 from opendream import Context, Field, ImageLayer
 from opendream.diffusion.ops._original import from_original
-from opendream.fields import (
-    FEW_STEP_PRESETS,
-    MAX_GUIDANCE,
-    MAX_SEED,
-    MAX_STEPS,
-    Guidance,
-    Height,
-    Loras,
-    Model,
-    NegativePrompt,
-    Prompt,
-    SchedulerName,
-    Seed,
-    Steps,
-    Width,
-)
+from opendream.fields import FEW_STEP_PRESETS, Loras, Model, SchedulerName, TextToImage
 from opendream.pipelines import (
     check_inputs,
     family_defaults,
@@ -31,7 +16,6 @@ from opendream.pipelines import (
     pipeline,
     range_check,
     run_pipeline,
-    size_check,
     size_multiple,
     use_tiny_autoencoder,
 )
@@ -49,14 +33,8 @@ MAX_IMAGES = 8
     migrate=from_original("dream", "runwayml/stable-diffusion-v1-5"),
 )
 def dream(
-    prompt: Prompt,
-    negative_prompt: NegativePrompt = "",
-    width: Width = 512,
-    height: Height = 512,
-    steps: Steps = 20,
-    guidance_scale: Guidance = 7.5,
+    generation: TextToImage,
     scheduler: SchedulerName = "euler_a",
-    seed: Seed = 42,
     num_images: Annotated[int, Field(ge=1, le=MAX_IMAGES, description="Each image becomes a layer")] = 1,
     model: Model = "",
     loras: Loras = [],  # noqa: B006 (validated params are copies; never mutated)
@@ -68,15 +46,16 @@ def dream(
     """Generate images from a text prompt.
 
     Args:
-        prompt (`str`): what to draw.
-        negative_prompt (`str`, *optional*): what to steer away from.
-        width, height (`int`, defaults to the canvas size, else 512): output size; multiples of 8
-            between 64 and 2048.
-        steps (`int`, defaults to 20): denoising steps; more is slower and usually cleaner.
-        guidance_scale (`float`, defaults to 7.5): classifier-free guidance; 0-1 disables it.
+        generation (`TextToImage`): its params
+            - prompt (`str`): what to draw.
+            - negative_prompt (`str`, *optional*): what to steer away from.
+            - width, height (`int`, defaults to the canvas size, else 512): output size;
+              multiples of 8 between 64 and 2048.
+            - steps (`int`, defaults to 20): denoising steps; more is slower and usually cleaner.
+            - guidance_scale (`float`, defaults to 7.5): classifier-free guidance; 0-1 disables it.
+            - seed (`int`, defaults to 42): image ``i`` uses ``seed + i``, so each image of a
+              batch can be reproduced alone.
         scheduler (`str`, defaults to ``euler_a``): the sampler.
-        seed (`int`, defaults to 42): image ``i`` uses ``seed + i``, so each image of a batch can
-            be reproduced alone.
         num_images (`int`, defaults to 1): how many images (layers) to make.
         loras (`list`, *optional*): ``{"model", "weight"}`` LoRAs applied for this run.
         decoder (`str`, defaults to ``full``): ``fast`` decodes with the family's tiny
@@ -89,16 +68,9 @@ def dream(
     Returns:
         `list[ImageLayer]`: ``num_images`` layers of ``width`` x ``height``.
     """
-    # 1. Check inputs (also done by the schema; repeated for direct Python calls)
-    check_inputs(
-        "dream",
-        width=size_check(width),
-        height=size_check(height),
-        steps=range_check(steps, 1, MAX_STEPS),
-        guidance_scale=range_check(guidance_scale, 0, MAX_GUIDANCE),
-        num_images=range_check(num_images, 1, MAX_IMAGES),
-        seed=range_check(seed, 0, MAX_SEED, "2**32-1"),
-    )
+    # 1. Check inputs (also done by the schema; repeated for direct Python calls, where
+    #    ``TextToImage`` checks its own when made)
+    check_inputs("dream", num_images=range_check(num_images, 1, MAX_IMAGES))
 
     # 2. Get the pipeline (loaded once by the model manager) and a per-run instance
     pipe = pipeline(ctx, "txt2img", model, "dream", scheduler, loras)
@@ -108,18 +80,19 @@ def dream(
     # 3. Denoise at the sides the model takes (a multiple of 16 for Flux ...), reporting
     #    progress and honouring cancel
     multiple = size_multiple(pipe)
+    width, height = generation.width, generation.height
     images = run_pipeline(
         ctx,
         pipe,
         "dream",
-        prompt=prompt,
-        negative_prompt=negative_prompt or None,
+        prompt=generation.prompt,
+        negative_prompt=generation.negative_prompt or None,
         width=-(-width // multiple) * multiple,
         height=-(-height // multiple) * multiple,
-        num_inference_steps=steps,
-        guidance_scale=guidance_scale,
+        num_inference_steps=generation.steps,
+        guidance_scale=generation.guidance_scale,
         num_images_per_prompt=num_images,
-        generator=generators(ctx, seed, num_images),
+        generator=generators(ctx, generation.seed, num_images),
     )
 
     # 4. Each image, cropped to the size asked for, becomes a layer
