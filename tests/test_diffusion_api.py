@@ -8,12 +8,14 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pydantic
 import pytest
 
 import opendream.diffusion.ops  # noqa: F401  (registers the ops)
 from opendream.core.errors import InvalidParams, ModelUnavailable
 from opendream.core.registry import REGISTRY
 from opendream.diffusion.model_sources import resolve_source, sniff_file
+from opendream.fields import TextToImage
 from opendream.models import ModelRole, configured_model, declare_role, get_role
 
 
@@ -50,13 +52,16 @@ def test_validation_errors_name_the_parameter() -> None:
 
 
 def test_direct_calls_are_checked_too() -> None:
-    """The op functions check their inputs before any model work (diffusers style)."""
+    """The op functions check their inputs before any model work (diffusers style); the
+    parameter groups they take check theirs when made."""
     from opendream.diffusion.ops import dream
 
-    with pytest.raises(InvalidParams, match=r"`width`.*multiple of 8"):
-        dream(prompt="x", width=100)
-    with pytest.raises(InvalidParams, match="`steps`"):
-        dream(prompt="x", steps=0)
+    with pytest.raises(pydantic.ValidationError, match=r"width\n.*multiple of 8"):
+        dream(TextToImage(prompt="x", width=100))
+    with pytest.raises(pydantic.ValidationError, match=r"steps\n.*greater than or equal to 1"):
+        dream(TextToImage(prompt="x", steps=0))
+    with pytest.raises(InvalidParams, match="`num_images`"):
+        dream(TextToImage(prompt="x"), num_images=0)
 
 
 def test_schema_marks_layers_and_prompt_widget() -> None:

@@ -30,7 +30,7 @@ describe('formFields on real op schemas', () => {
 
   it('keeps the schema order', () => {
     expect(dream.map((f) => f.name)).toEqual([
-      'prompt', 'negative_prompt', 'width', 'height', 'steps', 'guidance_scale', 'scheduler', 'seed', 'num_images', 'model', 'loras', 'decoder',
+      'prompt', 'negative_prompt', 'width', 'height', 'steps', 'guidance_scale', 'seed', 'scheduler', 'num_images', 'model', 'loras', 'decoder',
     ])
   })
 
