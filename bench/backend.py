@@ -2,7 +2,8 @@
 run on this machine. Rows: the UNet step at --size (batch 2, as classifier-free guidance runs
 it); ``dream`` at --size through the engine (20 steps), and with the tiny autoencoder's decode
 (``decoder: fast``) on OpenVINO; the first conversion; a second process's start with the model
-already converted (the pipeline loaded and its converted parts ready), beside torch's; a first call at a new
+already converted (the pipeline loaded and its converted parts ready), beside torch's, and
+apart the imports a server's warm start does before its first job; a first call at a new
 size (shapes are dynamic); the peak RSS of a dream in a fresh process per backend (VmHWM).
 Targets (SD 1.5 shapes, 512x512, 2 cores): UNet step >= 2.5x, dream >= 2.5x, with the fast
 decode >= 3.5x, second start <= 5 s; RSS reported (target <= 1.2x)."""
@@ -58,6 +59,9 @@ def _child(kind: str, folder: str, data_dir: str, size: int) -> None:
     starting = kind.startswith("start")
     manager = ModelManager(settings(Path(data_dir), backend=backend), device="cpu", dtype="float32")
     started = time.perf_counter()
+    if starting:  # the imports a server's warm start does before its first job, timed apart
+        manager.warm_up().join()
+    imported = time.perf_counter()
     said: list[str] = []
     manager.get("txt2img", folder, status=said.append)
     ready = time.perf_counter() - started
@@ -68,7 +72,12 @@ def _child(kind: str, folder: str, data_dir: str, size: int) -> None:
     peak_kb = int(Path("/proc/self/status").read_text().split("VmHWM:")[1].split()[0])
     print(
         json.dumps(
-            {"ready_s": ready, "converted": any("optimising" in s for s in said), "peak_mb": peak_kb / 1024}
+            {
+                "ready_s": ready,
+                "imports_s": imported - started,
+                "converted": any("optimising" in s for s in said),
+                "peak_mb": peak_kb / 1024,
+            }
         )
     )
 
@@ -191,6 +200,18 @@ def main() -> None:
             start["ready_s"],
             start["ready_s"] / torch_start["ready_s"],
         ],
+        ["  of which imports (a server's warm start: torch / OpenVINO)", torch_start["imports_s"], ""],
+        ["", start["imports_s"], start["imports_s"] / torch_start["imports_s"]],
+        [
+            "  after the imports (a warm server's first job): torch",
+            torch_start["ready_s"] - torch_start["imports_s"],
+            1.0,
+        ],
+        [
+            "  after the imports: OpenVINO (cached)",
+            start["ready_s"] - start["imports_s"],
+            (start["ready_s"] - start["imports_s"]) / (torch_start["ready_s"] - torch_start["imports_s"]),
+        ],
         [f"first UNet step at a new size ({args.size * 3 // 2}x{args.size})", new_size_s, ""],
         ["peak RSS MB, dream: torch", peaks["torch"], 1.0],
         ["peak RSS MB, dream: OpenVINO", peaks["openvino"], peaks["openvino"] / peaks["torch"]],
@@ -204,6 +225,7 @@ def main() -> None:
         "dream >= 2.5x": dream_ratio >= 2.5,
         "with the fast decode >= 3.5x": fast_ratio >= 3.5,
         "second start <= 5 s": start["ready_s"] <= 5 and not start["converted"],
+        "warm server's second start <= 5 s": start["ready_s"] - start["imports_s"] <= 5,
         "RSS <= 1.2x": peaks["openvino"] / peaks["torch"] <= 1.2,
     }
     print("; ".join(f"{name}: {'met' if ok else 'NOT met'}" for name, ok in targets.items()))

@@ -22,6 +22,9 @@ load_builtin_ops(REGISTRY)
 # The tests' exact pixels are torch's; tests/test_openvino.py asks for OpenVINO itself. Servers the
 # browser tests start inherit it.
 os.environ.setdefault("OPENDREAM_BACKEND", "torch")
+# Servers the tests start do not import diffusers on a thread beside the tests' own imports;
+# tests/test_warm_start.py turns it on.
+os.environ.setdefault("OPENDREAM_WARM_START", "0")
 # The tiny diffusion models and their manager, built once for the whole session; the server
 # tests' app and client. Test modules ask for these fixtures by name, never import them.
 pytest_plugins = ["tests.diffusion_fixtures", "tests.server_fixtures"]

@@ -32,6 +32,11 @@ class Settings(BaseSettings):
         "auto",
         description="What runs SD 1.x/2.x and SDXL models on the CPU: auto = OpenVINO when installed, else torch",
     )
+    warm_start: bool = Field(
+        True,
+        description="When the server starts, import the diffusion libraries in the background, so that the "
+        "first generation does not wait for them",
+    )
     offload: Literal["auto", "none", "model", "sequential"] = Field(
         "auto",
         description="Offload a model's weights to the computer's memory on a GPU: auto = only a model bigger "

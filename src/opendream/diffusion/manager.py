@@ -11,6 +11,7 @@ say how to provide the model (``loading.py``)."""
 from __future__ import annotations
 
 import copy
+import importlib
 import logging
 import threading
 import time
@@ -120,6 +121,33 @@ class ModelManager:
         #: Set on the view ``for_file`` returns: where named models may be, whether to download.
         self._roots: list[Path] | None = None
         self._downloads = True
+        #: Clear while ``warm_up`` imports: loads wait for it rather than import beside it.
+        self._warm = threading.Event()
+        self._warm.set()
+
+    def warm_up(self) -> threading.Thread:
+        """Import what a first load needs on a thread of its own: diffusers with its
+        text-to-image pipelines (which the first load's checks import) and, on that backend,
+        OpenVINO. That is most of a start on a small CPU, which a server pays while it waits
+        for its first job. Loads wait for it, so that no two threads import the same modules
+        at once; a failure is only logged (the load then meets it and says what it is)."""
+
+        def run() -> None:
+            started = time.perf_counter()
+            try:
+                task_pipelines("txt2img")
+                if self.backend == "openvino":
+                    importlib.import_module("openvino")
+                log.info("diffusion libraries imported in %.1f s", time.perf_counter() - started)
+            except Exception as exc:
+                log.warning("importing the diffusion libraries failed: %s", exc)
+            finally:
+                self._warm.set()
+
+        self._warm.clear()
+        thread = threading.Thread(target=run, name="opendream-warm-up", daemon=True)
+        thread.start()
+        return thread
 
     def for_file(self, *, allow_download: bool) -> ModelManager:
         """This manager (same loaded models, locks and budget) as a recipe from a workflow file
@@ -199,6 +227,7 @@ class ModelManager:
             raise ValueError(f"`kind` has to be one of {', '.join(PIPELINE_KINDS)} but is {kind!r}")
         if kind == "controlnet" and not controlnet:
             raise ValueError("`controlnet` is required for kind 'controlnet'")
+        self._warm.wait()
         name = self.model_for(model, role)
         source = self.resolve(name, role, revision)
         key = (source.kind, source.location, source.revision, self.device, self.dtype)
@@ -291,6 +320,7 @@ class ModelManager:
         least recently used first. ``loader`` gets a local folder, or a hub repo id to download
         into the Hugging Face cache. A single file is refused unread; anything ``loader`` raises
         becomes ``ModelUnavailable`` naming the model. ``progress``/``status``: as for ``get``."""
+        self._warm.wait()
         name = self.model_for(model, role)
         source = self.resolve(name, role)
         if source.kind not in ("hub", "folder"):

@@ -134,6 +134,8 @@ def create_app(
             log.warning("%d job(s) were interrupted by the last shutdown", len(interrupted))
         if start_workers:
             queue.start()
+        if settings.warm_start and workspace.runtime.models is not None:
+            workspace.runtime.models.warm_up()  # the first job's imports, while none is asked for
         poller.start()
         try:
             yield
