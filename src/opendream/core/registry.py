@@ -93,11 +93,8 @@ class OpSpec:
     """Everything the engine and the faces need to know about one registered op."""
 
     name: str
-    version: str
     title: str
     description: str
-    category: str
-    deterministic: bool
     func: Callable[..., Any]
     layer_params: list[LayerParam]
     params_model: type[pydantic.BaseModel]
@@ -107,6 +104,9 @@ class OpSpec:
     returns_masks: bool
     file: str
     line: int
+    version: str = "1"
+    category: str = "other"
+    deterministic: bool = True
     groups: tuple[ParamGroup, ...] = ()
     extension: str | None = None
     identity: Callable[[dict, Any], dict] | None = None
@@ -494,15 +494,12 @@ def build_spec(
     func: Callable[..., Any],
     *,
     name: str | None = None,
-    version: str = "1",
-    title: str | None = None,
-    description: str | None = None,
-    category: str = "other",
-    deterministic: bool = True,
     returns: Literal["image", "mask"] | None = None,
     compat: bool = False,
 ) -> OpSpec:
-    """Inspect ``func`` and build its ``OpSpec``; raise ``OpDefinitionError`` naming file and line."""
+    """Inspect ``func`` and build its ``OpSpec`` (what ``op`` declares beside the function
+    takes its defaults: version 1, a title from the name, the docstring's first paragraph);
+    raise ``OpDefinitionError`` naming file and line."""
     op_name = name or func.__name__
     code = getattr(func, "__code__", None)
     file = code.co_filename if code else "<unknown>"
@@ -584,11 +581,8 @@ def build_spec(
     doc = inspect.getdoc(func) or ""
     return OpSpec(
         name=op_name,
-        version=str(version),
-        title=title or op_name.replace("_", " ").title(),
-        description=description if description is not None else doc.split("\n\n")[0],
-        category=category,
-        deterministic=deterministic,
+        title=op_name.replace("_", " ").title(),
+        description=doc.split("\n\n")[0],
         func=func,
         layer_params=layer_params,
         params_model=model,
@@ -788,17 +782,12 @@ def op(
     else the global ``REGISTRY``."""
 
     def decorate(f: Callable[..., Any]) -> Callable[..., Any]:
-        spec = build_spec(
-            f,
-            name=name,
-            version=version,
-            title=title,
-            description=description,
-            category=category,
-            deterministic=deterministic,
-            returns=returns,
-            compat=compat,
-        )
+        spec = build_spec(f, name=name, returns=returns, compat=compat)
+        spec.version = str(version)
+        spec.title = title or spec.title
+        spec.description = description if description is not None else spec.description
+        spec.category = category
+        spec.deterministic = deterministic
         spec.identity = identity
         spec.migrate = migrate
         spec.defaults = defaults
