@@ -4,12 +4,14 @@ beside it."""
 
 from __future__ import annotations
 
+import gc
 import json
 import logging
 import os
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -27,7 +29,7 @@ MANAGER_LOG = "opendream.diffusion.manager"
 
 # A fresh interpreter: nothing of diffusers is imported before the warm-up runs.
 FRESH = """
-import json, sys
+import gc, json, sys
 from opendream.diffusion.manager import ModelManager
 from opendream.settings import Settings
 
@@ -35,10 +37,19 @@ manager = ModelManager(Settings(data_dir=sys.argv[1], tiny_models=True, tiny_mod
                        device="cpu", dtype="float32")
 before = "diffusers" in sys.modules
 manager.warm_up().join()
+assert gc.get_freeze_count() > 0, "what was imported is frozen for the collector"
 imported = "diffusers.pipelines.stable_diffusion.pipeline_stable_diffusion" in sys.modules
 pipe = manager.get("txt2img")
 print(json.dumps({"before": before, "imported": imported, "pipeline": type(pipe).__name__}))
 """
+
+
+@pytest.fixture(autouse=True)
+def thawed() -> Iterator[None]:
+    """A warm-up freezes what the process holds for the collector (``gc.freeze``): the other
+    tests' objects are given back to it."""
+    yield
+    gc.unfreeze()
 
 
 def test_a_warm_up_in_a_fresh_process_imports_what_the_first_load_needs(
