@@ -15,8 +15,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from opendream.core import registry
 from opendream.core.errors import InvalidParams, OpFailed
-from opendream.core.registry import op
 from opendream.fields import MAX_GUIDANCE, MAX_SIDE, MAX_STEPS, MIN_SIDE, ControlNetSettings, LoraRef
 from opendream.images import pad_to_multiple, pipeline_images
 
@@ -512,10 +512,10 @@ def run_controlnet(
     settings: ControlNetSettings,
 ) -> Image.Image:
     """Draw ``settings.prompt`` with a ControlNet txt2img pipeline of the base's family (SD
-    1.x/2.x, SDXL, SD 3, Flux.1 …) steered by ``control`` (RGB); the result has ``control``'s size (padded with black, no control signal, to the sides the
-    model takes and cropped back). An empty ``settings.controlnet_model`` is the settings'
-    default of the role named ``op`` (e.g. ``controlnet_canny``). Progress, previews and cancel
-    as ``run_pipeline``."""
+    1.x/2.x, SDXL, SD 3, Flux.1 …) steered by ``control`` (RGB); the result has ``control``'s
+    size (padded with black, no control signal, to the sides the model takes and cropped
+    back). An empty ``settings.controlnet_model`` is the settings' default of the role named
+    ``op`` (e.g. ``controlnet_canny``). Progress, previews and cancel as ``run_pipeline``."""
     controlnet = manager_for(ctx).model_for(settings.controlnet_model, op)
     pipe = pipeline(
         ctx, "controlnet", settings.model, "dream", settings.scheduler, settings.loras,
@@ -553,7 +553,7 @@ def controlnet_op(title: str, version: str = "1") -> Callable[[Callable[..., Any
     its cache key, and a recipe omitting the sampler settings takes the base model's family's."""
 
     def declare(func: Callable[..., Any]) -> Callable[..., Any]:
-        return op(
+        return registry.op(
             version=version,
             title=title,
             category="control",
