@@ -1,8 +1,10 @@
 """Run by ``test_diffusion_ops``: a real out-of-memory failure, contained in this process.
 
-After a warm-up run, the address space is capped at 256 MB above what is mapped, so a
-1024 px ``dream`` fails in torch's own allocator (a ``RuntimeError`` on the CPU, not a
-``MemoryError``). Prints each layer's outcome and error as JSON.
+After a warm-up run, the address space is capped at 128 MB above what is mapped, so four
+1024 px images, which need about 1.2 GB more (one needs 0.4 GB: too close to the slack that
+freed memory and thread arenas leave under the cap), fail in torch's own allocator (a
+``RuntimeError`` on the CPU, not a ``MemoryError``). Prints each layer's outcome and error as
+JSON.
 
 Usage: ``python -m tests.out_of_memory_child TINY_MODELS_DIR DATA_DIR``"""
 
@@ -21,7 +23,7 @@ from opendream.engine.runtime import Runtime
 from opendream.engine.workspace import Workspace
 from opendream.settings import Settings
 
-HEADROOM = 256 * 2**20
+HEADROOM = 128 * 2**20
 
 
 def mapped_bytes() -> int:
@@ -32,7 +34,9 @@ def mapped_bytes() -> int:
 
 def main(tiny_dir: Path, data_dir: Path) -> None:
     torch.set_num_threads(1)
-    settings = Settings(tiny_models=True, tiny_models_dir=tiny_dir, data_dir=data_dir, device="cpu")
+    settings = Settings(
+        tiny_models=True, tiny_models_dir=tiny_dir, data_dir=data_dir, device="cpu", backend="torch"
+    )
     models = ModelManager(settings, device="cpu", dtype="float32")
     runtime = Runtime(settings=settings, device="cpu", dtype="float32", models=models, environment={})
     workspace = Workspace(settings, runtime=runtime)
@@ -44,7 +48,7 @@ def main(tiny_dir: Path, data_dir: Path) -> None:
 
     resource.setrlimit(resource.RLIMIT_AS, (mapped_bytes() + HEADROOM, resource.RLIM_INFINITY))
     project = Project.new("too big", 1024, 1024)
-    project.add_layer(dream, {**small, "width": 1024, "height": 1024, "seed": 1}, {})
+    project.add_layer(dream, {**small, "width": 1024, "height": 1024, "seed": 1, "num_images": 4}, {})
     project.add_layer(dream, {**small, "seed": 2}, {})
     runs = workspace.runner.run_pending(project)
     print(json.dumps([{"outcome": r.outcome, "error": r.error} for r in runs]))
