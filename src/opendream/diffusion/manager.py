@@ -18,6 +18,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
@@ -282,7 +283,7 @@ class ModelManager:
         self, pipe: Any, family: Family, source: Source, status: Status | None, prefetched: dict[str, Any]
     ) -> None:
         """Run ``pipe``'s UNet, text encoders and VAE on OpenVINO where they convert; the torch
-        UNet's weights are released when they can be read again from the model's folder."""
+        weights of each are released when they can be read again from the model's folder."""
         parts = openvino_backend.pipeline_parts(pipe, family.name)
         folder = (
             Path(source.location)
@@ -291,16 +292,19 @@ class ModelManager:
             if source.kind == "hub"
             else None
         )
-        reload = {}
-        unet = getattr(pipe, "unet", None)
-        if folder is not None and unet is not None and (folder / "unet" / "config.json").is_file():
-
-            def read_unet() -> Any:
-                with CONSTRUCTING:
-                    return type(unet).from_pretrained(folder, subfolder="unet", dtype=self._torch_dtype())
-
-            reload["unet"] = read_unet
+        reload = {
+            part.name: partial(self._read_part, type(getattr(pipe, part.component)), folder, part)
+            for part in parts
+            if folder is not None and (folder / part.component / "config.json").is_file()
+        }
         openvino_backend.attach(parts, identity(source), self.openvino_cache, status, reload, prefetched)
+
+    def _read_part(self, cls: Any, folder: Path, part: openvino_backend.Part) -> Any:
+        """The torch module of ``part`` read again from its pipeline's ``folder``, where its
+        component (of class ``cls``) is."""
+        with CONSTRUCTING:
+            component = cls.from_pretrained(folder, subfolder=part.component, dtype=self._torch_dtype())
+        return getattr(component, part.within) if part.within else component
 
     @property
     def openvino_cache(self) -> Path:
@@ -449,7 +453,7 @@ class ModelManager:
                 raise
             except Exception as exc:
                 raise load_failure(f"LoRA {model!r}", source, exc, how_to_provide(model, "lora")) from exc
-            openvino_backend.restore(base.pipe)  # a LoRA goes into the torch weights
+            openvino_backend.restore(base.pipe, lambda part: part.lora)  # a LoRA goes into the torch weights
             incoming = lora_slots.incoming(base.pipe, weights)
             with self.cache.lock:
                 slot = lora_slots.reserve_free(base, incoming, name)
@@ -517,6 +521,8 @@ class ModelManager:
             if status is not None:
                 status(f"loading embedding {embedding.name}")
             with base.adapter_lock.exclusive(check), CONSTRUCTING:
+                # The new tokens go into the torch weights.
+                openvino_backend.restore(base.pipe, lambda part: isinstance(part, openvino_backend.TextPart))
                 for encoder, tokenizer, tensor in vectors:
                     if token not in tokenizer.get_vocab():
                         base.pipe.load_textual_inversion(
@@ -550,7 +556,7 @@ class ModelManager:
             if set(tensors) == {"clip_l", "clip_g"}
             else list(tensors.values())
         )
-        widths = [encoder.get_input_embeddings().weight.shape[1] for encoder, _ in encoders]
+        widths = [int(encoder.config.hidden_size) for encoder, _ in encoders]  # weights may be released
         if len(parts) != len(encoders) or any(
             (part if part.dim() == 2 else part[None]).shape[1] != width
             for part, width in zip(parts, widths, strict=False)

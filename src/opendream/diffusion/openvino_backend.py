@@ -14,10 +14,11 @@ Shapes are dynamic (batch, height, width, prompt length): a new size costs no co
 A call the converted model was not made for (ControlNet residuals, LCM's guidance embedding,
 attention masks, a run with LoRAs, an embedding's new tokens, another dtype) runs the torch
 module; so does everything of a part whose conversion fails (said once in the log and the
-layer's status). The torch UNet's weights are released once its converted model is ready, and
-not even read by a start that finds it converted (``weightless_unet``): they are read from the
-model's folder on the first call that needs them. Which backend each part ran on is recorded
-per thread (``backend_used``)."""
+layer's status). A part's torch weights are released once its converted model is ready (but
+for the few submodules pipelines call themselves), and the UNet's are not even read by a start
+that finds it converted (``weightless_unet``): they are read from the model's folder on the
+first call that needs them. Which backend each part ran on is recorded per thread
+(``backend_used``)."""
 
 from __future__ import annotations
 
@@ -25,12 +26,15 @@ import hashlib
 import importlib.util
 import json
 import logging
+import os
 import shutil
+import sys
 import threading
 import warnings
+import weakref
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -104,17 +108,26 @@ class Part:
     and outputs positional tensors); ``inputs`` maps a call of the module onto the converted
     model's inputs (``None``: the call is not one it was made for, torch runs it); ``output``
     builds what the module returns from the converted model's outputs. ``dynamic``: per input,
-    the dimensions that vary between calls."""
+    the dimensions that vary between calls. ``component``: the pipeline's component the module
+    is, or is the attribute ``within`` of (where its torch weights are read again from)."""
 
     name = ""
     dynamic: tuple[tuple[int, ...], ...] = ()
     #: Whether a LoRA changes it (a run with LoRAs then runs it on torch).
     lora = False
+    #: Its weights kept when the rest are released: submodules pipelines call themselves.
+    kept: tuple[str, ...] = ()
+    #: Whether its call frees the buffers of the part run before (``_take_turn``).
+    takes_turns = True
 
-    def __init__(self, module: Any, name: str, config: dict[str, Any]) -> None:
+    def __init__(
+        self, module: Any, name: str, config: dict[str, Any], component: str = "", within: str = ""
+    ) -> None:
         self.module = module
         self.name = name
         self.config = config
+        self.component = component or name
+        self.within = within
 
     def run(self, *inputs: Any) -> Any:
         raise NotImplementedError
@@ -202,6 +215,9 @@ class TextPart(Part):
 
     lora = True
     dynamic = ((0, 1),)
+    #: Clip skip's last norm (diffusers, compel) and SDXL's projection are called on their own
+    #: (transformers 5 names the norm without ``text_model.``).
+    kept = ("final_layer_norm.", "text_model.final_layer_norm.", "text_projection.")
     #: class name -> its output class's two first fields.
     FIELDS: ClassVar[dict[str, tuple[str, str]]] = {
         "CLIPTextModel": ("last_hidden_state", "pooler_output"),
@@ -252,9 +268,11 @@ class ImagePart(Part):
 
     dynamic = ((0, 2, 3),)
 
-    def __init__(self, module: Any, name: str, config: dict[str, Any], channels: int, side: int) -> None:
-        super().__init__(module, name, config)
-        self.shape = (1, channels, side, side)
+    def __init__(
+        self, module: Any, name: str, config: dict[str, Any], shape: tuple[int, ...], **source: str
+    ) -> None:
+        super().__init__(module, name, config, **source)
+        self.shape = shape
 
     def run(self, x: Any) -> Any:
         return self.torch_forward(x)
@@ -277,11 +295,17 @@ class Converted:
     """Replaces the ``forward`` of ``part.module``: its calls run ``compiled`` where it was made
     for them, else torch (the weights read again by ``reload`` first when they were released)."""
 
-    def __init__(self, part: Part, compiled: Any, reload: Callable[[], Any] | None) -> None:
+    def __init__(
+        self, part: Part, compiled: Any, reload: Callable[[], Any] | None, cache: Path | None = None
+    ) -> None:
         self.part = part
         self.compiled = compiled
         self.reload = reload
+        self.cache = cache
+        self.shapes: set[tuple[tuple[int, ...], ...]] = set()  # those run so far
         self.request = threading.local()
+        self._state = threading.Lock()
+        self._calls = 0  # running now
         self.torch_only = False  # set while a run with LoRAs holds the model
         self.released = False
         self._restoring = threading.Lock()
@@ -294,20 +318,43 @@ class Converted:
             _record(self.part.name, "torch")
             self.restore()
             return self.part.torch_forward(*args, **kwargs)
+        shapes = tuple(tuple(x.shape) for x in inputs)
+        first = shapes not in self.shapes  # its weights are built from the files now
+        self.shapes.add(shapes)
+        if self.part.takes_turns:
+            _take_turn(self)
         if not hasattr(self.request, "value"):
             self.request.value = self.compiled.create_infer_request()
-        # Shared, not copied: contiguous CPU tensors are read in place.
-        results = self.request.value.infer([x.detach().numpy() for x in inputs], share_inputs=True)
-        # Copied: the request's output buffers are written again by its next call.
-        outputs = [torch.from_numpy(value.copy()) for value in results.to_tuple()]
+        with self._running(), _handing_back(self.cache) if first and self.cache else nullcontext():
+            # Shared, not copied: contiguous CPU tensors are read in place.
+            results = self.request.value.infer([x.detach().numpy() for x in inputs], share_inputs=True)
+            # Copied: the request's output buffers are written again by its next call.
+            outputs = [torch.from_numpy(value.copy()) for value in results.to_tuple()]
         _record(self.part.name, "openvino")
         return self.part.output(outputs, args, kwargs)
+
+    @contextmanager
+    def _running(self) -> Iterator[None]:
+        with self._state:
+            self._calls += 1
+        try:
+            yield
+        finally:
+            with self._state:
+                self._calls -= 1
+
+    def release_buffers(self) -> None:
+        """Free the compiled model's intermediate buffers (allocated again by its next call),
+        unless a call is running (OpenVINO refuses then)."""
+        with self._state:  # no call starts meanwhile
+            if self._calls == 0:
+                self.compiled.release_memory()
 
     def release(self) -> None:
         """Drop the torch weights (the converted model has its own); ``restore`` reads them
         again. Only where there is a ``reload``."""
         if self.reload is not None:
-            _assign(self.part.module, None)
+            _assign(self.part.module, None, self.part.kept)
             self.released = True
 
     def restore(self) -> None:
@@ -321,14 +368,75 @@ class Converted:
                 self.released = False
 
 
-def _assign(module: Any, source: Any | None) -> None:
+def _take_turn(part: Converted) -> None:
+    """Free the intermediate buffers of the part this thread ran before ``part``, if another: a
+    pipeline's parts run in turn (text encoders, UNet, VAE), and each one's buffers (an SD 1.5
+    UNet's ~1 GB at 512 px) would otherwise stay allocated while the next runs. A preview's
+    decode between two steps takes no turn (``Part.takes_turns``)."""
+    before = getattr(_used, "turn", None)
+    last = before() if before is not None else None
+    _used.turn = weakref.ref(part)
+    if last is not None and last is not part:
+        last.release_buffers()
+
+
+@contextmanager
+def _handing_back(folder: Path) -> Iterator[None]:
+    """Hand back the pages of ``folder``'s files (``hand_back_pages``) every half second while
+    the block runs, and once after: the first call at a shape reads the weights it builds its
+    own from as it goes, and would hold both (6.6 GB instead of 5.1 for an SD 1.5 UNet)."""
+    done = threading.Event()
+
+    def keep_handing_back() -> None:
+        while not done.wait(0.5):
+            hand_back_pages(folder)
+
+    helper = threading.Thread(target=keep_handing_back, name="openvino-hand-back", daemon=True)
+    helper.start()
+    try:
+        yield
+    finally:
+        done.set()
+        helper.join()
+        hand_back_pages(folder)
+
+
+_MADV_DONTNEED = 4
+
+
+def hand_back_pages(folder: Path) -> None:
+    """Unmap from this process the pages it holds of read-only files under ``folder`` (converted
+    models, OpenVINO's compiled blobs). The first inference at a shape builds the weights it
+    computes with (float32 on a CPU without bfloat16) from the file's float16 ones, which are
+    not read again but would stay resident: 1.6 GB of an SD 1.5 UNet's, a third of a dream's
+    peak. A later read (a new shape) maps them back from the file. Linux only."""
+    if sys.platform != "linux":
+        return
+    import ctypes
+
+    try:
+        maps = Path("/proc/self/maps").read_text()
+    except OSError:
+        return
+    prefix = str(folder.resolve()) + os.sep
+    libc = ctypes.CDLL(None, use_errno=True)
+    for line in maps.splitlines():
+        fields = line.split(maxsplit=5)
+        if len(fields) == 6 and fields[5].startswith(prefix) and "w" not in fields[1]:
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            libc.madvise(ctypes.c_void_p(start), ctypes.c_size_t(end - start), _MADV_DONTNEED)
+
+
+def _assign(module: Any, source: Any | None, kept: tuple[str, ...] = ()) -> None:
     """Give ``module``'s parameters and buffers the tensors of ``source`` (a module of the same
-    structure), or empty ones (``None``: released; dtype and device kept, so the pipeline still
-    sees where the module is)."""
+    structure), or empty ones (``None``: released, but for names starting with one of ``kept``;
+    dtype and device kept, so the pipeline still sees where the module is)."""
     import torch
 
     fresh = dict(source.named_parameters()) | dict(source.named_buffers()) if source is not None else {}
     for name, tensor in [*module.named_parameters(), *module.named_buffers()]:
+        if source is None and name.startswith(kept):
+            continue
         owner_name, _, leaf = name.rpartition(".")
         owner = module.get_submodule(owner_name)
         value = fresh[name].detach() if source is not None else torch.empty(0, dtype=tensor.dtype)
@@ -365,10 +473,12 @@ def on_torch(pipe: Any) -> Iterator[None]:
             part.torch_only = False
 
 
-def restore(pipe: Any) -> None:
-    """Read released torch weights of ``pipe`` again (before a LoRA is loaded into them)."""
+def restore(pipe: Any, which: Callable[[Part], bool]) -> None:
+    """Read the released torch weights of ``pipe``'s parts ``which`` says again (before a LoRA
+    or an embedding's tokens go into them)."""
     for part in converted(pipe):
-        part.restore()
+        if which(part.part):
+            part.restore()
 
 
 def pipeline_parts(pipe: Any, family: str) -> list[Part]:
@@ -394,8 +504,22 @@ def autoencoder_parts(autoencoder: Any, name: str) -> list[Part]:
     config = dict(autoencoder.config)
     latent = int(config["latent_channels"])
     return [
-        ImagePart(autoencoder.decoder, f"{name}_decoder", config, latent, 16),
-        ImagePart(autoencoder.encoder, f"{name}_encoder", config, int(config["in_channels"]), 128),
+        ImagePart(
+            autoencoder.decoder,
+            f"{name}_decoder",
+            config,
+            (1, latent, 16, 16),
+            component=name,
+            within="decoder",
+        ),
+        ImagePart(
+            autoencoder.encoder,
+            f"{name}_encoder",
+            config,
+            (1, int(config["in_channels"]), 128, 128),
+            component=name,
+            within="encoder",
+        ),
     ]
 
 
@@ -518,7 +642,7 @@ def attach(
             if status is not None:
                 status(reason)
             continue
-        forward = Converted(part, compiled, (reload or {}).get(part.name))
+        forward = Converted(part, compiled, (reload or {}).get(part.name), cache)
         part.module.forward = forward
         forward.release()
         done.append(part.name)
