@@ -17,8 +17,10 @@ module; so does everything of a part whose conversion fails (said once in the lo
 layer's status). A part's torch weights are released once its converted model is ready (but
 for the few submodules pipelines call themselves), and the UNet's are not even read by a start
 that finds it converted (``weightless_unet``): they are read from the model's folder on the
-first call that needs them. Which backend each part ran on is recorded per thread
-(``backend_used``)."""
+first call that needs them. The converted files' pages are handed back once a part has built
+its own weights from them (``hand_back_pages``), and a part's call frees the working buffers of
+the part run before it (``_take_turn``): a dream's peak memory stays near torch's. Which
+backend each part ran on is recorded per thread (``backend_used``)."""
 
 from __future__ import annotations
 
