@@ -18,7 +18,7 @@ layer's status). A part's torch weights are released once its converted model is
 for the few submodules pipelines call themselves), and the UNet's are not even read by a start
 that finds it converted (``weightless_unet``): they are read from the model's folder on the
 first call that needs them. The converted files' pages are handed back once a part has built
-its own weights from them (``hand_back_pages``), and a part's call frees the working buffers of
+its own weights from them (``_hand_back_pages``), and a part's call frees the working buffers of
 the part run before it (``_take_turn``): a dream's peak memory stays near torch's. Which
 backend each part ran on is recorded per thread (``backend_used``)."""
 
@@ -384,14 +384,14 @@ def _take_turn(part: Converted) -> None:
 
 @contextmanager
 def _handing_back(folder: Path) -> Iterator[None]:
-    """Hand back the pages of ``folder``'s files (``hand_back_pages``) every half second while
+    """Hand back the pages of ``folder``'s files (``_hand_back_pages``) every half second while
     the block runs, and once after: the first call at a shape reads the weights it builds its
     own from as it goes, and would hold both (6.6 GB instead of 5.1 for an SD 1.5 UNet)."""
     done = threading.Event()
 
     def keep_handing_back() -> None:
         while not done.wait(0.5):
-            hand_back_pages(folder)
+            _hand_back_pages(folder)
 
     helper = threading.Thread(target=keep_handing_back, name="openvino-hand-back", daemon=True)
     helper.start()
@@ -400,13 +400,13 @@ def _handing_back(folder: Path) -> Iterator[None]:
     finally:
         done.set()
         helper.join()
-        hand_back_pages(folder)
+        _hand_back_pages(folder)
 
 
 _MADV_DONTNEED = 4
 
 
-def hand_back_pages(folder: Path) -> None:
+def _hand_back_pages(folder: Path) -> None:
     """Unmap from this process the pages it holds of read-only files under ``folder`` (converted
     models, OpenVINO's compiled blobs). The first inference at a shape builds the weights it
     computes with (float32 on a CPU without bfloat16) from the file's float16 ones, which are
@@ -501,11 +501,13 @@ def pipeline_parts(pipe: Any, family: str) -> list[Part]:
     return parts
 
 
-def autoencoder_parts(autoencoder: Any, name: str) -> list[Part]:
-    """An autoencoder's (AutoencoderKL, AutoencoderTiny) decoder and encoder."""
+def autoencoder_parts(autoencoder: Any, name: str, takes_turns: bool = True) -> list[Part]:
+    """An autoencoder's (AutoencoderKL, AutoencoderTiny) decoder and encoder; ``takes_turns``:
+    whether their calls free the buffers of the part run before (not a preview's decoder, which
+    runs between two steps of the UNet)."""
     config = dict(autoencoder.config)
     latent = int(config["latent_channels"])
-    return [
+    parts: list[Part] = [
         ImagePart(
             autoencoder.decoder,
             f"{name}_decoder",
@@ -523,6 +525,9 @@ def autoencoder_parts(autoencoder: Any, name: str) -> list[Part]:
             within="encoder",
         ),
     ]
+    for part in parts:
+        part.takes_turns = takes_turns
+    return parts
 
 
 def weightless_unet(folder: Path, family: str, identity: dict[str, Any], cache: Path) -> Any | None:

@@ -121,9 +121,7 @@ def _load(manager: Any, role: str) -> Any:
         dtype = getattr(torch, manager.dtype)
         autoencoder = AutoencoderTiny.from_pretrained(source, dtype=dtype).to(manager.device).eval()
         if manager.backend == "openvino":
-            parts = openvino_backend.autoencoder_parts(autoencoder, role)
-            for part in parts:
-                part.takes_turns = False  # a preview is decoded between two steps of the UNet
+            parts = openvino_backend.autoencoder_parts(autoencoder, role, takes_turns=False)
             openvino_backend.attach(parts, manager.identity("", role), manager.openvino_cache, None)
         return autoencoder
 
