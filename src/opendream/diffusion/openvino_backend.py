@@ -12,7 +12,7 @@ later start begins loading them, on threads, while the pipeline is read (``prefe
 Shapes are dynamic (batch, height, width, prompt length): a new size costs no conversion.
 
 A call the converted model was not made for (ControlNet residuals, LCM's guidance embedding,
-attention masks, a run with LoRAs, an embedding's new tokens, another dtype) runs the torch
+a run with LoRAs, an embedding's new tokens, another dtype) runs the torch
 module; so does everything of a part whose conversion fails (said once in the log and the
 layer's status). A part's torch weights are released once its converted model is ready (but
 for the few submodules pipelines call themselves), and the UNet's are not even read by a start
@@ -45,7 +45,7 @@ log = logging.getLogger(__name__)
 #: Families whose UNet, CLIP text encoders and VAE convert.
 FAMILIES = ("sd1", "sd2", "sdxl")
 #: Bumped when what is converted changes, so older cached models are not used.
-CONVERSION = "parts-dynamic-fp16-3"
+CONVERSION = "parts-dynamic-fp16-4"
 #: Compiled for the lowest latency of one request at a time (a run is one request per step).
 COMPILE = {"PERFORMANCE_HINT": "LATENCY"}
 _used = threading.local()
@@ -212,11 +212,12 @@ _UNET_ARGUMENTS = {"sample", "timestep", "encoder_hidden_states", "added_cond_kw
 
 
 class TextPart(Part):
-    """A CLIP text encoder (with or without projection): token ids in; its two first outputs
-    and every hidden state out (SDXL and clip skip read the penultimate one)."""
+    """A CLIP text encoder (with or without projection): token ids and their attention mask in
+    (all ones when the call gives none; compel's down-weighting masks a fragment out); its two
+    first outputs and every hidden state out (SDXL and clip skip read the penultimate one)."""
 
     lora = True
-    dynamic = ((0, 1),)
+    dynamic = ((0, 1), (0, 1))
     #: Clip skip's last norm (diffusers, compel) and SDXL's projection are called on their own
     #: (transformers 5 names the norm without ``text_model.``).
     kept = ("final_layer_norm.", "text_model.final_layer_norm.", "text_projection.")
@@ -226,20 +227,25 @@ class TextPart(Part):
         "CLIPTextModelWithProjection": ("text_embeds", "last_hidden_state"),
     }
 
-    def run(self, ids: Any) -> Any:
-        out = self.torch_forward(ids, output_hidden_states=True, return_dict=True)
+    def run(self, ids: Any, mask: Any) -> Any:
+        out = self.torch_forward(ids, attention_mask=mask, output_hidden_states=True, return_dict=True)
         return (out[0], out[1], *out.hidden_states)
 
     def example(self) -> tuple[Any, ...]:
         import torch
 
-        return (torch.randint(0, self.vocab, (1, 77)),)
+        # Traced with the mask applied (transformers skips an all-ones mask only outside tracing).
+        mask = torch.ones(1, 77, dtype=torch.int64)
+        mask[0, 5:9] = 0
+        return (torch.randint(0, self.vocab, (1, 77)), mask)
 
     @property
     def vocab(self) -> int:
         return int(self.config["vocab_size"])
 
     def inputs(self, args: tuple, kwargs: dict[str, Any]) -> list[Any] | None:
+        import torch
+
         names = ("input_ids", "attention_mask")
         given = dict(zip(names, args, strict=False)) | kwargs
         ids, mask = given.get("input_ids"), given.get("attention_mask")
@@ -247,11 +253,11 @@ class TextPart(Part):
             ids is None
             or len(args) > 2
             or _given(given, {*names, "output_hidden_states", "return_dict"})
-            or (mask is not None and not bool(mask.all()))  # all ones: the same as none for CLIP
+            or (mask is not None and tuple(mask.shape) != tuple(ids.shape))
             or int(ids.max()) >= self.vocab  # an embedding's tokens, added after the conversion
         ):
             return None
-        return [ids]
+        return [ids, torch.ones(ids.shape, dtype=torch.int64) if mask is None else mask.to(torch.int64)]
 
     def output(self, outputs: list[Any], args: tuple, kwargs: dict[str, Any]) -> Any:
         from transformers.modeling_outputs import BaseModelOutputWithPooling
