@@ -334,6 +334,39 @@ def test_a_start_compiles_the_parts_it_had_last_time_while_the_pipeline_is_read(
         manifest.write_text(kept)
 
 
+def test_a_load_removes_what_the_model_had_converted_for_an_earlier_version(
+    fast, tiny_dir: Path, tmp_path: Path
+) -> None:
+    """Parts the model's manifest lists under keys this version no longer makes (another
+    conversion scheme or OpenVINO version: GBs each at real sizes), and the compiled blobs
+    older versions kept in one shared folder, are removed by its next load; each converted
+    part keeps its compiled blob beside it. A manifest never names a path to remove."""
+    dream(fast)
+    names = {_cached_part(fast, name).name for name in ("unet", "text_encoder", "vae_decoder", "vae_encoder")}
+    cache = tmp_path / "openvino"
+    shutil.copytree(fast[0].openvino_cache, cache, ignore=shutil.ignore_patterns("compiled"))
+    earlier = cache / ("0" * 24)
+    (earlier / "compiled").mkdir(parents=True)
+    (earlier / "model.bin").write_bytes(b"weights")
+    (earlier / "complete").write_text("ok")
+    (cache / "compiled").mkdir()
+    (cache / "compiled" / "1234.blob").write_bytes(b"blob")
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    manager = ModelManager(make_settings(tiny_dir, tmp_path, "openvino"), device="cpu", dtype="float32")
+    manifest = openvino_backend.manifest_path(manager.identity("", "dream"), cache)
+    manifest.write_text(json.dumps([*sorted(names), earlier.name, "../outside", str(outside), 7]))
+
+    manager.get("txt2img")
+    assert not earlier.exists() and not (cache / "compiled").exists()
+    assert outside.is_dir(), "not a key: never removed"
+    assert set(json.loads(manifest.read_text())) == names
+    assert all(any((cache / name / "compiled").iterdir()) for name in names), "each its own blob"
+    image = dream((manager, manager.settings))
+    assert set(openvino_backend.parts_used().values()) == {"openvino"}
+    assert np.array_equal(image, dream(fast)), "the same converted models"
+
+
 def test_a_load_that_fails_leaves_no_openvino_work_running(
     fast, tiny_dir: Path, data_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

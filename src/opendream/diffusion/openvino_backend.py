@@ -7,8 +7,10 @@ every op, progress, previews and cancel work unchanged. A ``Part`` says, per kin
 and how a call maps onto it. Converted models are kept on disk, keyed by the weights' identity,
 the part, its class and config, the conversion scheme and the OpenVINO version: the ~25 s
 conversion of an SD 1.5 UNet is paid once per model per machine. They are compiled from their
-path, so OpenVINO's own blob cache (``CACHE_DIR``) serves a later start without compiling; a
-later start begins loading them, on threads, while the pipeline is read (``prefetch``).
+path, so OpenVINO's own blob cache (``CACHE_DIR``, in the converted model's folder) serves a
+later start without compiling; a later start begins loading them, on threads, while the
+pipeline is read (``prefetch``). A load removes what the same weights had converted under keys
+it no longer makes (``_stale``): GBs per model that nothing would read again.
 Shapes are dynamic (batch, height, width, prompt length): a new size costs no conversion.
 
 A call the converted model was not made for (ControlNet residuals, LCM's guidance embedding,
@@ -29,6 +31,7 @@ import importlib.util
 import json
 import logging
 import os
+import re
 import shutil
 import sys
 import threading
@@ -575,13 +578,15 @@ def cache_key(identity: dict[str, Any], part: Part) -> str:
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
 
 
-def _core(cache: Path) -> Any:
-    """An OpenVINO core whose compiled blobs are kept in ``cache``."""
-    import openvino
+_KEY = re.compile("[0-9a-f]{24}")
 
-    core = openvino.Core()
-    core.set_property({"CACHE_DIR": str(cache / "compiled")})
-    return core
+
+def _compile(core: Any, folder: Path) -> Any:
+    """The converted model in ``folder`` compiled for this CPU; OpenVINO keeps its compiled
+    blob beside it (removed with it), and a later start reads that instead of compiling."""
+    return core.compile_model(
+        str(folder / "model.xml"), "CPU", {**COMPILE, "CACHE_DIR": str(folder / "compiled")}
+    )
 
 
 def manifest_path(identity: dict[str, Any], cache: Path) -> Path:
@@ -604,12 +609,11 @@ def prefetch(identity: dict[str, Any], cache: Path) -> dict[str, Future]:
     folders = [cache / name for name in names if (cache / name / "complete").is_file()]
     if not folders:
         return {}
-    core = _core(cache)
+    import openvino
+
+    core = openvino.Core()
     pool = ThreadPoolExecutor(len(folders), thread_name_prefix="openvino-prefetch")
-    pending = {
-        folder.name: pool.submit(core.compile_model, str(folder / "model.xml"), "CPU", COMPILE)
-        for folder in folders
-    }
+    pending = {folder.name: pool.submit(_compile, core, folder) for folder in folders}
     pool.shutdown(wait=False)
     return pending
 
@@ -626,17 +630,23 @@ def attach(
     names of those that do. A part that cannot keeps its torch module, the reason logged and
     given to ``status``. ``reload``: part name -> a fresh torch module of it, for parts whose
     torch weights are to be released; ``prefetched``: what ``prefetch`` started."""
+    import openvino
     import torch
 
-    core = _core(cache)
+    core = openvino.Core()
+    keys = [cache_key(identity, part) for part in parts]
+    pending = prefetched or {}
+    stale = _stale(identity, cache, keys)
+    settle({folder.name: pending.pop(folder.name) for folder in stale if folder.name in pending})
+    _remove(stale)
     done = []
     attached = []
-    for number, part in enumerate(parts, 1):
+    for number, (part, key) in enumerate(zip(parts, keys, strict=True), 1):
         if any(p.dtype != torch.float32 for p in part.module.parameters()):
             continue
-        folder = cache / cache_key(identity, part)
+        folder = cache / key
         try:
-            compiled = _taken((prefetched or {}).get(folder.name)) or _cached(core, folder)
+            compiled = _taken(pending.get(folder.name)) or _cached(core, folder)
             if compiled is None:
                 if status is not None:  # the progress of a minute or two of work
                     status(
@@ -645,7 +655,7 @@ def attach(
                 if _released(part.module) and part.name in (reload or {}):  # a weightless UNet
                     _assign(part.module, (reload or {})[part.name]())
                 _convert(part, folder)
-                compiled = core.compile_model(str(folder / "model.xml"), "CPU", COMPILE)
+                compiled = _compile(core, folder)
         except Exception as exc:  # any failure of a third-party converter: keep the torch module
             reason = (
                 f"OpenVINO could not convert the {type(part.module).__name__} "
@@ -684,6 +694,29 @@ def _taken(pending: Future | None) -> Any:
         return None
 
 
+def _stale(identity: dict[str, Any], cache: Path, keys: list[str]) -> list[Path]:
+    """The converted parts the weights ``identity`` had last time (its manifest) under keys
+    other than ``keys`` (another conversion scheme, OpenVINO version or config), and the blobs
+    older versions compiled into one shared folder: nothing reads them again."""
+    try:
+        listed = json.loads(manifest_path(identity, cache).read_text("utf-8"))
+    except (OSError, ValueError):
+        listed = []
+    names = [name for name in listed if isinstance(name, str)] if isinstance(listed, list) else []
+    # Only names of the keys' form: a manifest is never trusted with a path.
+    return [cache / name for name in names if _KEY.fullmatch(name) and name not in keys] + [
+        cache / "compiled"
+    ]
+
+
+def _remove(folders: list[Path]) -> None:
+    for folder in folders:
+        if folder.is_dir():
+            size = sum(f.stat().st_size for f in folder.rglob("*") if f.is_file())
+            shutil.rmtree(folder, ignore_errors=True)
+            log.info("removed %s, converted for an earlier version (%.0f MB)", folder, size / 2**20)
+
+
 def _write_manifest(identity: dict[str, Any], cache: Path, names: list[str]) -> None:
     """List ``names`` for the next start's ``prefetch`` (written aside, then renamed)."""
     path = manifest_path(identity, cache)
@@ -704,7 +737,7 @@ def _cached(core: Any, folder: Path) -> Any:
         shutil.rmtree(folder, ignore_errors=True)
         return None
     try:
-        return core.compile_model(str(folder / "model.xml"), "CPU", COMPILE)
+        return _compile(core, folder)
     except Exception as exc:
         log.warning("the cached OpenVINO model in %s cannot be read (%s); converting again", folder, exc)
         shutil.rmtree(folder, ignore_errors=True)
