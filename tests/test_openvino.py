@@ -334,37 +334,45 @@ def test_a_start_compiles_the_parts_it_had_last_time_while_the_pipeline_is_read(
         manifest.write_text(kept)
 
 
-def test_a_load_removes_what_the_model_had_converted_for_an_earlier_version(
-    fast, tiny_dir: Path, tmp_path: Path
+def test_a_changed_conversion_converts_that_part_again_and_removes_its_old_model(
+    fast, tiny_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Parts the model's manifest lists under keys this version no longer makes (another
-    conversion scheme or OpenVINO version: GBs each at real sizes), and the compiled blobs
-    older versions kept in one shared folder, are removed by its next load; each converted
+    """When one kind of part's conversion changes (here the text encoders'), a model's next load
+    converts only those parts again and removes their old converted models (GBs each at real
+    sizes), with the compiled blobs older versions kept in one shared folder; each converted
     part keeps its compiled blob beside it. A manifest never names a path to remove."""
     dream(fast)
-    names = {_cached_part(fast, name).name for name in ("unet", "text_encoder", "vae_decoder", "vae_encoder")}
+    parts = ("unet", "text_encoder", "vae_decoder", "vae_encoder")
+    old = {name: _cached_part(fast, name).name for name in parts}
     cache = tmp_path / "openvino"
     shutil.copytree(fast[0].openvino_cache, cache, ignore=shutil.ignore_patterns("compiled"))
-    earlier = cache / ("0" * 24)
-    (earlier / "compiled").mkdir(parents=True)
-    (earlier / "model.bin").write_bytes(b"weights")
-    (earlier / "complete").write_text("ok")
     (cache / "compiled").mkdir()
     (cache / "compiled" / "1234.blob").write_bytes(b"blob")
     outside = tmp_path / "outside"
     outside.mkdir()
     manager = ModelManager(make_settings(tiny_dir, tmp_path, "openvino"), device="cpu", dtype="float32")
-    manifest = openvino_backend.manifest_path(manager.identity("", "dream"), cache)
-    manifest.write_text(json.dumps([*sorted(names), earlier.name, "../outside", str(outside), 7]))
+    identity = manager.identity("", "dream")
+    manifest = openvino_backend.manifest_path(identity, cache)
+    manifest.write_text(json.dumps([*old.values(), "../outside", str(outside), 7]))
+    monkeypatch.setattr(openvino_backend.TextPart, "conversion", "a later one")
 
-    manager.get("txt2img")
-    assert not earlier.exists() and not (cache / "compiled").exists()
+    said: list[str] = []
+    pipe = manager.get("txt2img", status=said.append)
+    optimised = [s for s in said if "optimising" in s]
+    assert optimised == ["optimising the model for this CPU (once per model): part 2 of 4…"], said
+    new = {
+        part.name: cache / openvino_backend.cache_key(identity, part)
+        for part in openvino_backend.pipeline_parts(pipe, "sd1")
+    }
+    assert new["text_encoder"].name != old["text_encoder"]
+    assert not (cache / old["text_encoder"]).exists() and not (cache / "compiled").exists()
+    assert all(new[name].name == old[name] for name in parts if name != "text_encoder")
     assert outside.is_dir(), "not a key: never removed"
-    assert set(json.loads(manifest.read_text())) == names
-    assert all(any((cache / name / "compiled").iterdir()) for name in names), "each its own blob"
+    assert set(json.loads(manifest.read_text())) == {folder.name for folder in new.values()}
+    assert all(any((folder / "compiled").iterdir()) for folder in new.values()), "each its own blob"
     image = dream((manager, manager.settings))
     assert set(openvino_backend.parts_used().values()) == {"openvino"}
-    assert np.array_equal(image, dream(fast)), "the same converted models"
+    assert np.array_equal(image, dream(fast)), "the same conversion under another key"
 
 
 def test_a_load_that_fails_leaves_no_openvino_work_running(

@@ -47,8 +47,9 @@ log = logging.getLogger(__name__)
 
 #: Families whose UNet, CLIP text encoders and VAE convert.
 FAMILIES = ("sd1", "sd2", "sdxl")
-#: Bumped when what is converted changes, so older cached models are not used.
-CONVERSION = "parts-dynamic-fp16-4"
+#: Bumped when what is converted changes, so older cached models are not used (``Part.conversion``:
+#: one kind of part's).
+CONVERSION = "parts-dynamic-fp16-3"
 #: Compiled for the lowest latency of one request at a time (a run is one request per step).
 COMPILE = {"PERFORMANCE_HINT": "LATENCY"}
 _used = threading.local()
@@ -124,6 +125,8 @@ class Part:
     kept: tuple[str, ...] = ()
     #: Whether its call frees the buffers of the part run before (``_take_turn``).
     takes_turns = True
+    #: Set when this kind's conversion changes: only its cached models are converted again.
+    conversion = ""
 
     def __init__(
         self, module: Any, name: str, config: dict[str, Any], component: str = "", within: str = ""
@@ -221,6 +224,7 @@ class TextPart(Part):
 
     lora = True
     dynamic = ((0, 1), (0, 1))
+    conversion = "attention-mask"
     #: Clip skip's last norm (diffusers, compel) and SDXL's projection are called on their own
     #: (transformers 5 names the norm without ``text_model.``).
     kept = ("final_layer_norm.", "text_model.final_layer_norm.", "text_projection.")
@@ -572,7 +576,7 @@ def cache_key(identity: dict[str, Any], part: Part) -> str:
         "part": part.name,
         "class": type(part.module).__name__,
         "config": {k: v for k, v in part.config.items() if not k.startswith("_")},  # not where it was read
-        "conversion": CONVERSION,
+        "conversion": CONVERSION + (f"+{part.conversion}" if part.conversion else ""),
         "openvino": openvino.__version__,
     }
     return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:24]
