@@ -122,6 +122,30 @@ def test_a_weighted_prompt_encodes_on_openvino_with_its_mask(fast, slow) -> None
     assert not np.array_equal(on_openvino, dream(fast)), "the weights change the picture"
 
 
+@pytest.mark.parametrize("family", ["sd1", "sdxl"])
+def test_an_lcm_distilled_unet_takes_its_guidance_embedding_on_openvino(
+    fast, slow, family: str, tiny_dir: Path, family_dirs: dict[str, Path], tmp_path: Path
+) -> None:
+    """An LCM-distilled UNet (``time_cond_proj_dim``: LCM Dreamshaper, LCM-SDXL, the few-step
+    models CPU users run) is given the guidance scale as an embedding each step: it is converted
+    with it as an input, so its steps run on OpenVINO and its torch weights stay released."""
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    base = tiny_dir / "txt2img" if family == "sd1" else family_dirs[family]
+    folder = Path(shutil.copytree(base, tmp_path / "lcm"))
+    config = UNet2DConditionModel.load_config(folder / "unet")
+    torch.manual_seed(0)
+    UNet2DConditionModel.from_config({**config, "time_cond_proj_dim": 32}).save_pretrained(folder / "unet")
+    lcm = {"model": str(folder), "scheduler": "lcm", "guidance_scale": 6.0}
+    on_openvino = dream(fast, **lcm)
+    assert openvino_backend.parts_used()["unet"] == "openvino"
+    assert fast[0].get("txt2img", str(folder)).unet.conv_in.weight.numel() == 0, "not read again"
+    difference = np.abs(on_openvino - dream(slow, **lcm))
+    assert difference.max() <= MAX_LEVELS and difference.mean() <= MEAN_LEVELS
+    assert not np.array_equal(on_openvino, dream(fast, **lcm | {"guidance_scale": 2.0})), "it is used"
+
+
 def test_controlnet_reads_the_released_unet_weights_again(fast, slow, tiny_dir: Path) -> None:
     from PIL import Image
 

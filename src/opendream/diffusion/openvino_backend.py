@@ -13,8 +13,8 @@ pipeline is read (``prefetch``). A load removes what the same weights had conver
 it no longer makes (``_stale``): GBs per model that nothing would read again.
 Shapes are dynamic (batch, height, width, prompt length): a new size costs no conversion.
 
-A call the converted model was not made for (ControlNet residuals, LCM's guidance embedding,
-a run with LoRAs, an embedding's new tokens, another dtype) runs the torch
+A call the converted model was not made for (ControlNet residuals, a run with LoRAs, an
+embedding's new tokens, another dtype) runs the torch
 module; so does everything of a part whose conversion fails (said once in the log and the
 layer's status). A part's torch weights are released once its converted model is ready (but
 for the few submodules pipelines call themselves), and the UNet's are not even read by a start
@@ -154,17 +154,25 @@ class Part:
 
 
 class UNetPart(Part):
-    """A UNet2DConditionModel: sample, timestep, prompt embeddings (and SDXL's added conditions)."""
+    """A UNet2DConditionModel: sample, timestep, prompt embeddings, then an LCM-distilled UNet's
+    guidance embedding (``timestep_cond``) and SDXL's added conditions."""
 
     lora = True
 
     def __init__(self, module: Any, name: str, config: dict[str, Any], sdxl: bool) -> None:
         super().__init__(module, name, config)
         self.sdxl = sdxl
-        self.dynamic = ((0, 2, 3), (), (0, 1)) + (((0,), (0,)) if sdxl else ())
+        self.guided = config.get("time_cond_proj_dim") is not None
+        self.dynamic = ((0, 2, 3), (), (0, 1)) + ((0,),) * (self.guided + 2 * sdxl)
+        if self.guided:  # converted without the embedding before: those are not used
+            self.conversion = "guidance-embedding"
 
-    def run(self, sample: Any, timestep: Any, hidden: Any, *added: Any) -> Any:
-        extra = {"added_cond_kwargs": {"text_embeds": added[0], "time_ids": added[1]}} if self.sdxl else {}
+    def run(self, sample: Any, timestep: Any, hidden: Any, *more: Any) -> Any:
+        extra: dict[str, Any] = {}
+        if self.guided:
+            extra["timestep_cond"], *more = more
+        if self.sdxl:
+            extra["added_cond_kwargs"] = {"text_embeds": more[0], "time_ids": more[1]}
         return self.torch_forward(sample, timestep, hidden, return_dict=False, **extra)[0]
 
     def example(self) -> tuple[Any, ...]:
@@ -177,6 +185,8 @@ class UNetPart(Part):
             torch.tensor(999.0),
             torch.randn(2, 77, config.cross_attention_dim),
         ]
+        if self.guided:
+            inputs.append(torch.randn(2, config.time_cond_proj_dim))
         if self.sdxl:
             width = self.module.add_embedding.linear_1.in_features - 6 * config.addition_time_embed_dim
             inputs += [torch.randn(2, width), torch.randn(2, 6)]
@@ -187,13 +197,14 @@ class UNetPart(Part):
 
         given = dict(zip(("sample", "timestep", "encoder_hidden_states"), args, strict=False)) | kwargs
         sample, hidden = given.get("sample"), given.get("encoder_hidden_states")
-        added = given.get("added_cond_kwargs") or {}
+        added, cond = given.get("added_cond_kwargs") or {}, given.get("timestep_cond")
         if (
             len(args) > 3
             or sample is None
             or hidden is None
             or _given(given, _UNET_ARGUMENTS)
-            or not _float32([sample, hidden])
+            or self.guided != (cond is not None)
+            or not _float32([sample, hidden] + ([cond] if self.guided else []))
             or (self.sdxl and not {"text_embeds", "time_ids"} <= set(added))
             or (not self.sdxl and added)
         ):
@@ -203,7 +214,7 @@ class UNetPart(Part):
             if bool((step != step[0]).any()):
                 return None
             step = step[0]
-        inputs = [sample, step.reshape(()), hidden]
+        inputs = [sample, step.reshape(()), hidden] + ([cond] if self.guided else [])
         return [*inputs, added["text_embeds"], added["time_ids"]] if self.sdxl else inputs
 
     def output(self, outputs: list[Any], args: tuple, kwargs: dict[str, Any]) -> Any:
@@ -214,7 +225,14 @@ class UNetPart(Part):
         return UNet2DConditionOutput(sample=outputs[0])
 
 
-_UNET_ARGUMENTS = {"sample", "timestep", "encoder_hidden_states", "added_cond_kwargs", "return_dict"}
+_UNET_ARGUMENTS = {
+    "sample",
+    "timestep",
+    "encoder_hidden_states",
+    "timestep_cond",
+    "added_cond_kwargs",
+    "return_dict",
+}
 
 
 class TextPart(Part):
