@@ -58,7 +58,8 @@ def test_paint_pick_and_live_img2img(page: Page, server: str, artifacts: Path) -
     page.wait_for_timeout(600)
     assert asset(page, server, project, "L1") == blank
     toolbar.get_by_role("button", name="Done").click()
-    expect(toolbar).to_have_count(0)
+    # Done closes the toolbar once the painting is uploaded: a server round trip.
+    expect(toolbar).to_have_count(0, timeout=RUN_TIMEOUT)
     eventually(lambda: asset(page, server, project, "L1") != blank, True)
     painted = pixels(page, server, wait_ready(page, "L1"))
     assert painted.size == (512, 512)
@@ -89,7 +90,7 @@ def test_paint_pick_and_live_img2img(page: Page, server: str, artifacts: Path) -
         expect(colour).to_have_value("#e02020")
         expect(toolbar.get_by_role("button", name="Brush")).to_have_attribute("aria-pressed", "true")
     page.keyboard.press("Escape")
-    expect(toolbar).to_have_count(0)
+    expect(toolbar).to_have_count(0, timeout=RUN_TIMEOUT)
     # Picking changed no pixels: nothing was saved.
     page.wait_for_timeout(300)
     assert asset(page, server, project, "L1") == picked_from
