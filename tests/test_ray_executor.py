@@ -291,19 +291,22 @@ def test_assets_and_input_blobs_reach_the_actor_and_results_match_the_local_exec
 def test_a_replay_runs_independent_branches_side_by_side(workspace: Workspace, log_dir: Path) -> None:
     """Two layers with no input in common run at once on the two actors; a layer made from one
     starts once that one has run."""
+    # Models no actor holds: one an earlier test left on an actor would make its layer wait for
+    # that actor (affinity), rightly, if the other layer took it first.
     project = Project.new("branches", 64, 64)
-    for model in ("a", "b"):
+    for _ in range(2):
         project.add_layer(
             workspace.registry.get("ray_test_model"),
-            {"log_dir": str(log_dir), "model": model, "steps": 4, "delay": 0.2},
+            {"log_dir": str(log_dir), "model": uuid.uuid4().hex, "steps": 4, "delay": 0.2},
             {},
         )
     project.add_layer(workspace.registry.get("ray_test_tint"), {}, {"image": "L1"})
     times: dict[tuple[str, str], float] = {}
 
     def on_event(event: Any) -> None:
-        if event.type in (events.STARTED, events.COMPLETED):
-            times[(event.data["layers"][0], event.type)] = time.monotonic()
+        # The first step an actor reports, not STARTED: that is sent before an actor is found.
+        if event.type in (events.PROGRESS, events.STARTED, events.COMPLETED):
+            times.setdefault((event.data["layers"][0], event.type), time.monotonic())
 
     runs = workspace.runner.run_pending(project, on_event=on_event)
     assert [(r.layer, r.outcome) for r in runs] == [
@@ -311,8 +314,8 @@ def test_a_replay_runs_independent_branches_side_by_side(workspace: Workspace, l
         ("L2", "computed"),
         ("L3", "computed"),
     ]
-    assert times[("L2", events.STARTED)] < times[("L1", events.COMPLETED)], "L2 waited for L1"
-    assert times[("L1", events.STARTED)] < times[("L2", events.COMPLETED)], "L1 waited for L2"
+    assert times[("L2", events.PROGRESS)] < times[("L1", events.COMPLETED)], "L2 waited for L1"
+    assert times[("L1", events.PROGRESS)] < times[("L2", events.COMPLETED)], "L1 waited for L2"
     assert times[("L3", events.STARTED)] >= times[("L1", events.COMPLETED)]
     assert len({pid for pid, *_ in lines(log_dir, "starts")}) == 2
 
