@@ -334,7 +334,7 @@ def test_another_process_reuses_the_converted_model_and_a_corrupt_one_is_rebuilt
 def test_a_start_compiles_the_parts_it_had_last_time_while_the_pipeline_is_read(fast) -> None:
     """``prefetch`` starts compiling, from the disk cache, the converted parts the model's last
     start attached; a manifest that cannot be read, or names a part no longer converted, costs
-    nothing but its work (``attach`` checks each part again)."""
+    nothing but its work (``attach`` checks each part again); one naming a path is not followed."""
     dream(fast)
     manager = fast[0]
     identity = manager.identity("", "dream")
@@ -348,7 +348,11 @@ def test_a_start_compiles_the_parts_it_had_last_time_while_the_pipeline_is_read(
     try:
         manifest.write_text("[not json")
         assert openvino_backend.prefetch(identity, manager.openvino_cache) == {}
-        manifest.write_text(json.dumps(["gone", *sorted(names)[:1]]))
+        # A path, even to a folder that looks converted, is not a key: never read.
+        outside = manager.openvino_cache.parent / "outside"
+        outside.mkdir(exist_ok=True)
+        (outside / "complete").touch()
+        manifest.write_text(json.dumps(["gone", "../outside", str(outside), 7, *sorted(names)[:1]]))
         pending = openvino_backend.prefetch(identity, manager.openvino_cache)
         assert set(pending) == set(sorted(names)[:1])
         # OpenVINO sets the process's locale to C while it reads a model: nothing of it may
@@ -356,6 +360,7 @@ def test_a_start_compiles_the_parts_it_had_last_time_while_the_pipeline_is_read(
         assert all(hasattr(future.result(timeout=120), "create_infer_request") for future in pending.values())
     finally:
         manifest.write_text(kept)
+        shutil.rmtree(manager.openvino_cache.parent / "outside", ignore_errors=True)
 
 
 def test_a_changed_conversion_converts_that_part_again_and_removes_its_old_model(

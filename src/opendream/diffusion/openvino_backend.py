@@ -624,11 +624,7 @@ def prefetch(identity: dict[str, Any], cache: Path) -> dict[str, Future]:
     reading the pipeline (a second start's ~1.4 s of blob loading on SD 1.5). ``attach`` takes
     those whose key still matches; a stale or unreadable entry only costs the work, as
     ``attach`` checks each part again; ``settle`` waits for those it did not take."""
-    try:
-        names = [str(name) for name in json.loads(manifest_path(identity, cache).read_text("utf-8"))]
-    except (OSError, ValueError, TypeError):
-        return {}
-    folders = [cache / name for name in names if (cache / name / "complete").is_file()]
+    folders = [cache / name for name in _listed(identity, cache) if (cache / name / "complete").is_file()]
     if not folders:
         return {}
     import openvino
@@ -716,19 +712,25 @@ def _taken(pending: Future | None) -> Any:
         return None
 
 
-def _stale(identity: dict[str, Any], cache: Path, keys: list[str]) -> list[Path]:
-    """The converted parts the weights ``identity`` had last time (its manifest) under keys
-    other than ``keys`` (another conversion scheme, OpenVINO version or config), and the blobs
-    older versions compiled into one shared folder: nothing reads them again."""
+def _listed(identity: dict[str, Any], cache: Path) -> list[str]:
+    """The folders of the converted parts the weights ``identity`` had last time (its
+    manifest); only names of the keys' form: a manifest is never trusted with a path."""
     try:
         listed = json.loads(manifest_path(identity, cache).read_text("utf-8"))
     except (OSError, ValueError):
-        listed = []
-    names = [name for name in listed if isinstance(name, str)] if isinstance(listed, list) else []
-    # Only names of the keys' form: a manifest is never trusted with a path.
-    return [cache / name for name in names if _KEY.fullmatch(name) and name not in keys] + [
-        cache / "compiled"
-    ]
+        return []
+    return (
+        [name for name in listed if isinstance(name, str) and _KEY.fullmatch(name)]
+        if isinstance(listed, list)
+        else []
+    )
+
+
+def _stale(identity: dict[str, Any], cache: Path, keys: list[str]) -> list[Path]:
+    """The converted parts the weights ``identity`` had last time under keys other than
+    ``keys`` (another conversion scheme, OpenVINO version or config), and the blobs older
+    versions compiled into one shared folder: nothing reads them again."""
+    return [cache / name for name in _listed(identity, cache) if name not in keys] + [cache / "compiled"]
 
 
 def _remove(folders: list[Path]) -> None:
