@@ -13,8 +13,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_placement import at_100_percent, create_project, eventually, layer_json
-from tests.e2e.ui import RUN_TIMEOUT, row, wait_ready
+from tests.e2e.test_placement import at_100_percent, create_project, layer_json
+from tests.e2e.ui import RUN_TIMEOUT, eventually, row, wait_ready
 
 pytestmark = pytest.mark.e2e
 

@@ -7,8 +7,6 @@ masked layers (enlarged and reduced)."""
 from __future__ import annotations
 
 import io
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +14,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, Request, expect
 
-from tests.e2e.ui import row, shown_pixel, wait_ready
+from tests.e2e.ui import eventually, row, shown_pixel, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -59,14 +57,6 @@ def project_json(page: Page, server: str, project: str) -> dict:
 
 def layer_json(page: Page, server: str, project: str, layer: str) -> dict:
     return next(x for x in project_json(page, server, project)["layers"] if x["id"] == layer)
-
-
-def eventually(read: Callable[[], object], want: object, timeout: float = 10) -> None:
-    """Wait until ``read()`` equals ``want``; fail with the last value read."""
-    deadline = time.monotonic() + timeout
-    while (got := read()) != want and time.monotonic() < deadline:
-        time.sleep(0.1)
-    assert got == want
 
 
 def position(page: Page, server: str, project: str, layer: str) -> tuple[int, int]:

@@ -11,8 +11,8 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from tests.e2e.test_placement import at_100_percent, create_project, drag, eventually, project_json, upload
-from tests.e2e.ui import row, wait_ready
+from tests.e2e.test_placement import at_100_percent, create_project, drag, project_json, upload
+from tests.e2e.ui import eventually, row, wait_ready
 
 pytestmark = pytest.mark.e2e
 

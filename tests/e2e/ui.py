@@ -6,7 +6,8 @@ import functools
 import http.server
 import re
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -40,6 +41,14 @@ def wait_ready(page: Page, layer_id: str) -> str:
     blob = row(page, layer_id).get_attribute("data-blob")
     assert blob
     return blob
+
+
+def eventually(read: Callable[[], object], want: object, timeout: float = 10) -> None:
+    """Wait until ``read()`` equals ``want``; fail with the last value read."""
+    deadline = time.monotonic() + timeout
+    while (got := read()) != want and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert got == want
 
 
 def shown_pixel(page: Page, x: float, y: float) -> list[int]:
