@@ -31,6 +31,10 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 START_TIMEOUT = 120.0
+# What an assertion waits for before it fails (Playwright's default is 5 s): a UI change that
+# needs a server round trip has taken over 5 s on a loaded 2-core machine. A passing assertion
+# returns as soon as it holds, so this costs only a failing test's time.
+sync_api.expect.set_options(timeout=15_000)
 
 
 def _free_port() -> int:
