@@ -20,8 +20,10 @@ async function openDropped(controller: AppController, file: File): Promise<void>
   else await controller.uploadImage(file)
 }
 
-function Shell() {
+/** The app's page: its content once the server's health is known (see `AppState.started`). */
+export function Shell() {
   const controller = useController()
+  const started = useAppState((s) => s.started)
   const project = useAppState((s) => s.project)
   const missing = useAppState((s) => s.missingProject)
   const [dropping, setDropping] = useState(false)
@@ -45,7 +47,8 @@ function Shell() {
       }}
     >
       <Banner />
-      {project !== null ? <Editor project={project} /> : missing !== null ? <MissingProject id={missing} /> : <Home />}
+      {started &&
+        (project !== null ? <Editor project={project} /> : missing !== null ? <MissingProject id={missing} /> : <Home />)}
       <Notices />
       {dropping && (
         <div className="drop-overlay" aria-hidden="true">

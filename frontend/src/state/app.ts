@@ -28,6 +28,9 @@ export interface Progress {
 
 export interface AppState {
   health: Health | null
+  /** The server's health has been asked for, answered or not: until then the page shows none of
+   * its content, which the banner that the health may call for would move under the pointer. */
+  started: boolean
   catalog: OpCatalog | null
   projects: ProjectSummary[]
   project: Project | null
@@ -51,6 +54,7 @@ export interface AppState {
 
 export const initialState: AppState = {
   health: null,
+  started: false,
   catalog: null,
   projects: [],
   project: null,
@@ -67,6 +71,7 @@ export const initialState: AppState = {
 
 export type AppAction =
   | { type: 'health'; health: Health }
+  | { type: 'started' }
   | { type: 'catalog'; catalog: OpCatalog }
   | { type: 'projects'; projects: ProjectSummary[] }
   | { type: 'project'; project: Project }
@@ -221,6 +226,8 @@ function reduce(state: AppState, action: AppAction): AppState {
   switch (action.type) {
     case 'health':
       return { ...state, health: action.health }
+    case 'started':
+      return { ...state, started: true }
     case 'catalog':
       return { ...state, catalog: action.catalog }
     case 'projects':

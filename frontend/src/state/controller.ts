@@ -50,7 +50,9 @@ export class AppController {
   async start(): Promise<void> {
     this.events.start()
     await Promise.all([
-      this.guard(async () => this.store.dispatch({ type: 'health', health: await this.api.health() })),
+      this.guard(async () => this.store.dispatch({ type: 'health', health: await this.api.health() })).then(() =>
+        this.store.dispatch({ type: 'started' }),
+      ),
       this.refreshCatalog(),
       this.refreshProjects(),
     ])
