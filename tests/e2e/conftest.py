@@ -17,8 +17,6 @@ import httpx
 import pytest
 from playwright import sync_api
 
-from tests.e2e.ui import started
-
 ROOT = Path(__file__).resolve().parents[2]
 STATIC = ROOT / "src" / "opendream" / "server" / "static" / "index.html"
 ARTIFACTS = ROOT / "test-artifacts" / "e2e"
@@ -147,7 +145,6 @@ def open_page(browser: sync_api.Browser, base: str) -> Iterator[sync_api.Page]:
         ),
     )
     page.goto(base)
-    started(page)
     yield page
     context.close()
     assert problems == [], "\n".join(problems)

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, expect
 
-from tests.e2e.ui import RUN_TIMEOUT, eventually, row, shown_pixel, started, wait_ready
+from tests.e2e.ui import RUN_TIMEOUT, eventually, row, shown_pixel, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -196,7 +196,6 @@ def test_urls_route_projects(page: Page, server: str) -> None:
     opened = page.get_by_role("banner").get_by_role("button", name="Routed")
     expect(page).to_have_url(f"{server}/projects/{project}")
     page.reload()
-    started(page)
     expect(opened).to_be_visible()
     expect(page).to_have_url(f"{server}/projects/{project}")
     page.go_back()
@@ -206,11 +205,9 @@ def test_urls_route_projects(page: Page, server: str) -> None:
     expect(opened).to_be_visible()
 
     page.goto(f"{server}/projects/{project}")
-    started(page)
     expect(opened).to_be_visible()
 
     page.goto(f"{server}/projects/no-such-project")
-    started(page)
     expect(page.get_by_role("heading", name="No such project")).to_be_visible()
     expect(page.get_by_text("no-such-project")).to_be_visible()
     page.get_by_role("link", name="Back to the projects").click()

@@ -10,7 +10,7 @@ import pytest
 from playwright.sync_api import Browser, expect
 
 from tests.e2e.conftest import serve_app
-from tests.e2e.ui import serve_folder, started
+from tests.e2e.ui import serve_folder
 
 pytestmark = pytest.mark.e2e
 
@@ -52,7 +52,6 @@ def test_a_token_in_the_url_leaves_the_address_bar_and_the_log(
     context = browser.new_context()
     page = context.new_page()
     page.goto(f"{token_server}/?token={TOKEN}")
-    started(page)
     expect(page.get_by_role("button", name="Create project")).to_be_visible()
     assert page.url == f"{token_server}/", "the token is gone from the address bar"
     page.get_by_label("Name").fill("Tokened")

@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 from playwright.sync_api import Page, Request, expect
 
-from tests.e2e.ui import eventually, row, shown_pixel, started, wait_ready
+from tests.e2e.ui import eventually, row, shown_pixel, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -27,7 +27,6 @@ def create_project(page: Page, server: str, name: str, width: int, height: int) 
     assert response.ok, response.text()
     project = response.json()["id"]
     page.goto(f"{server}/projects/{project}")
-    started(page)
     expect(page.get_by_role("banner").get_by_role("button", name=name, exact=True)).to_be_visible()
     return project
 

@@ -22,12 +22,6 @@ def row(page: Page, layer_id: str) -> Locator:
     return page.locator(f"li[data-layer='{layer_id}']")
 
 
-def started(page: Page) -> None:
-    """Wait until the app has read the server's health after a page load: the tiny-models banner
-    it then shows moves the page down, and a click aimed before that lands on what was above."""
-    expect(page.get_by_text("Tiny test models are active")).to_be_visible()
-
-
 def new_project_with_dream_form(page: Page, name: str) -> Locator:
     """Create a project named ``name`` from the home page and open its Dream form."""
     page.get_by_label("Name").fill(name)
