@@ -13,7 +13,7 @@ from pathlib import Path
 
 from playwright.sync_api import Locator, Page, expect
 
-RUN_TIMEOUT = 120_000  # ms, for a layer to finish running on tiny models on a CPU
+RUN_TIMEOUT = 300_000  # ms, for a layer to finish running on tiny models on a CPU, loaded or not
 _DIGEST = re.compile(r"^[0-9a-f]{64}$")
 
 
